@@ -1,0 +1,126 @@
+"""Database connection, schema migrations and the unit of work.
+
+SQLite is the embedded default (WAL journal, a busy timeout, foreign keys on); PostgreSQL runs the same code
+for production. The schema is created and upgraded only through the Alembic migrations in
+``engine/migrations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.errors import Conflict
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_SQLITE_PATH = Path("instance") / "gridloop.sqlite3"
+
+
+def default_url() -> str:
+    """The embedded default database: a SQLite file under ``instance/`` in the working directory."""
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def make_engine(url: str) -> Engine:
+    """Create a SQLAlchemy engine for ``url`` with gridloop's connection settings."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration bound to ``engine`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to the newest migration."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def is_initialized(engine: Engine) -> bool:
+    """True when the schema exists (the migrations have run)."""
+    return inspect(engine).has_table("events")
+
+
+class Database:
+    """The engine's handle on one database: connections plus the unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commit when the block succeeds, roll everything back when it raises.
+
+        A write that lost a race (the event's ``version`` moved, or SQLite stayed locked past its timeout) is
+        reported as :class:`~engine.errors.Conflict`; nothing of the block is kept.
+        """
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except StaleDataError as exc:
+            session.rollback()
+            raise Conflict(
+                "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+            ) from exc
+        except OperationalError as exc:
+            session.rollback()
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                raise Conflict(
+                    "the database is busy with another change to this event; nothing was saved — retry"
+                ) from exc
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for queries only; nothing is committed."""
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

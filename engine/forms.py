@@ -1,0 +1,106 @@
+"""Task forms: JSON Schemas from ``forms/``, completed with live choices and enforced on the server.
+
+A form property may say ``"x-gridloop-options": "departments" | "grids" | "categories"``; before a form is
+shown or checked, :func:`resolve_schema` fills such a property's ``oneOf`` with the current choices, so the
+same schema drives both the page and the validation. :func:`validate` returns errors keyed by field path
+(``location.lat``, ``photos.0``), in Chinese by default, and never changes anything.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+OptionSource = Callable[[], list[tuple[str, str]]]
+
+_MESSAGES_ZH: dict[str, str] = {
+    "required": "此项为必填项",
+    "type": "类型不正确，应为{expected}",
+    "minLength": "至少需要 {limit} 个字符",
+    "maxLength": "不能超过 {limit} 个字符",
+    "minimum": "不能小于 {limit}",
+    "maximum": "不能大于 {limit}",
+    "minItems": "至少需要 {limit} 项",
+    "maxItems": "不能超过 {limit} 项",
+    "enum": "不是可选的值",
+    "const": "不是可选的值",
+    "oneOf": "不是可选的值",
+    "additionalProperties": "不允许的字段",
+    "format": "格式不正确",
+    "pattern": "格式不正确",
+}
+_TYPE_ZH = {
+    "string": "文本",
+    "number": "数字",
+    "integer": "整数",
+    "boolean": "是/否",
+    "array": "列表",
+    "object": "对象",
+}
+
+
+def resolve_schema(schema: Mapping[str, Any], options: Mapping[str, OptionSource]) -> dict[str, Any]:
+    """Return a copy of ``schema`` whose option-backed properties list their current choices."""
+    resolved = copy.deepcopy(dict(schema))
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            source = node.get("x-gridloop-options")
+            if source is not None:
+                if source not in options:
+                    raise KeyError(f"form option source {source!r} is unknown; known: {', '.join(options)}")
+                node["oneOf"] = [{"const": value, "title": title} for value, title in options[source]()]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(resolved)
+    return resolved
+
+
+def _field_path(error: ValidationError) -> str:
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(missing)
+    elif error.validator == "additionalProperties":
+        extra = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(extra)
+    return ".".join(p for p in path if p) or "_form"
+
+
+def _message(error: ValidationError, language: str) -> str:
+    if language != "zh":
+        return error.message
+    template = _MESSAGES_ZH.get(str(error.validator))
+    if template is None:
+        return error.message
+    limit = error.validator_value
+    expected = _TYPE_ZH.get(str(limit), str(limit)) if error.validator == "type" else ""
+    return template.format(limit=limit, expected=expected)
+
+
+def validate(schema: Mapping[str, Any], data: Any, language: str = "zh") -> dict[str, list[str]]:
+    """Check ``data`` against ``schema``; return ``{field path: [messages]}`` (empty when valid)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data, dict):
+        return {
+            "_form": [
+                "提交的数据必须是一个对象" if language == "zh" else "the submitted data must be an object"
+            ]
+        }
+    validator = Draft202012Validator(schema)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        leaves = error.context if error.validator in ("anyOf", "allOf") and error.context else [error]
+        for leaf in leaves:
+            messages = errors.setdefault(_field_path(leaf), [])
+            message = _message(leaf, language)
+            if message not in messages:
+                messages.append(message)
+    return errors

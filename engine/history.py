@@ -1,0 +1,113 @@
+"""The append-only, hash-chained history of each event.
+
+Every command appends records here in the same transaction as the state change it describes. Each record
+carries the hash of the previous record of the same event and the hash of its own canonical content; the
+event row keeps the chain head, so an edited, deleted or inserted row breaks the chain visibly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import Event, HistoryEntry
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, non-ASCII kept, datetimes as ISO strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot put {type(value).__name__} into history")
+
+
+def record_hash(
+    event_id: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    process_version_id: int,
+    bpmn_id: str | None,
+    task_id: int | None,
+    data: dict[str, Any],
+    prev_hash: str | None,
+) -> str:
+    """The SHA-256 of a record's canonical content, chained to ``prev_hash``."""
+    content = canonical(
+        {
+            "event": event_id,
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "version": process_version_id,
+            "bpmn_id": bpmn_id,
+            "task": task_id,
+            "data": data,
+            "prev": prev_hash,
+        }
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    event: Event,
+    at: datetime,
+    actor: str,
+    action: str,
+    data: dict[str, Any],
+    bpmn_id: str | None = None,
+    task_id: int | None = None,
+) -> HistoryEntry:
+    """Append one record to ``event``'s history and move the event's chain head."""
+    seq = event.history_length + 1
+    data = json.loads(canonical(data))
+    digest = record_hash(
+        event.id, seq, at, actor, action, event.process_version_id, bpmn_id, task_id, data, event.history_head
+    )
+    entry = HistoryEntry(
+        event_id=event.id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        process_version_id=event.process_version_id,
+        bpmn_id=bpmn_id,
+        task_id=task_id,
+        data=data,
+        prev_hash=event.history_head,
+        hash=digest,
+    )
+    session.add(entry)
+    event.history_length = seq
+    event.history_head = digest
+    return entry
+
+
+def entries(session: Session, event_id: int) -> list[HistoryEntry]:
+    """An event's history in order."""
+    return list(
+        session.scalars(
+            select(HistoryEntry).where(HistoryEntry.event_id == event_id).order_by(HistoryEntry.seq)
+        )
+    )
+
+
+def data_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Top-level variables that differ: ``{name: [old, new]}`` (``None`` for absent)."""
+    changes: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            changes[key] = [old, new]
+    return changes

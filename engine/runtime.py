@@ -1,0 +1,150 @@
+"""Running one event's process instance on SpiffWorkflow.
+
+This module knows SpiffWorkflow and the process conventions (task properties, lanes), and nothing of the
+database: it starts a workflow with the report's data, completes a user task with form data, runs the engine
+to its next wait state, and describes the ready user tasks so the services can write inbox rows.
+Which step follows which is decided by the BPMN alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock
+from engine.calendar import BusinessCalendar
+from engine.definitions import ProcessBundle
+from engine.errors import Conflict, ProcessFailure
+from engine.org import OrgDirectory
+from engine.scripting import RestrictedScriptEngine, ScriptError, find_script_error
+
+clock.install_in_spiffworkflow()
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An aware datetime from an ISO string (or a datetime), as process scripts store them."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {value!r} has no timezone")
+    return moment
+
+
+def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dict[str, Any]:
+    """The functions BPMN scripts and expressions may call, documented for process designers.
+
+    - ``now_iso()``: the engine clock's current time, ISO 8601 in UTC.
+    - ``due_at(start_iso, limit, unit)``: when a limit of ``limit`` ``unit`` (work_hours, work_days,
+      natural_hours, natural_days or 工作时 …) started at ``start_iso`` runs out, by the business calendar.
+    - ``find_department(kind, grid)``: the code of the department of ``kind`` nearest to ``grid``.
+    - ``not_later(a_iso, b_iso)``: True when time ``a`` is not after time ``b``.
+    """
+
+    def now_iso() -> str:
+        return clock.now().isoformat()
+
+    def due_at(start_iso: str, limit: float, unit: str) -> str:
+        return calendar.due_at(parse_time(start_iso), float(limit), unit).isoformat()
+
+    def find_department(kind: str, grid: str) -> str:
+        return directory.find_department(kind, grid)
+
+    def not_later(a_iso: str, b_iso: str) -> bool:
+        return parse_time(a_iso) <= parse_time(b_iso)
+
+    return {"now_iso": now_iso, "due_at": due_at, "find_department": find_department, "not_later": not_later}
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for a person, described for the inbox."""
+
+    spiff_task_id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    role: str
+    form: str | None
+    scope_level: str
+    department_code: str | None
+    due_at: datetime | None
+
+
+def _run(action: str, func: Any, *args: Any) -> None:
+    try:
+        func(*args)
+    except ScriptError as exc:
+        raise ProcessFailure(str(exc)) from exc
+    except WorkflowException as exc:
+        script_error = find_script_error(exc)
+        if script_error is not None:
+            raise ProcessFailure(str(script_error)) from exc
+        raise ProcessFailure(f"the process failed while {action}: {exc}") from exc
+
+
+def start(bundle: ProcessBundle, engine: RestrictedScriptEngine, data: dict[str, Any]) -> BpmnWorkflow:
+    """Create an instance with the report's ``data`` and run it to its first wait state."""
+    workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=engine)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    _run("starting", workflow.do_engine_steps)
+    return workflow
+
+
+def attach(workflow: BpmnWorkflow, engine: RestrictedScriptEngine) -> BpmnWorkflow:
+    """Give a loaded instance its script engine (it is not part of the stored state)."""
+    workflow.script_engine = engine
+    return workflow
+
+
+def complete(workflow: BpmnWorkflow, spiff_task_id: str, form_data: dict[str, Any]) -> dict[str, Any]:
+    """Complete the ready user task with ``form_data`` and run on; return the task's data before completion."""
+    task = workflow.get_task_from_id(UUID(spiff_task_id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict("this task is no longer waiting; reload to see the event's current state")
+    before = dict(task.data)
+    task.data.update(form_data)
+    _run(f"completing {task.task_spec.bpmn_id}", task.run)
+    _run(f"continuing after {task.task_spec.bpmn_id}", workflow.do_engine_steps)
+    return before
+
+
+def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's data as it stands: that of a waiting user task, or the final data once complete."""
+    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    if ready:
+        return ready[0].data
+    if workflow.is_completed():
+        return workflow.data if workflow.data else (workflow.last_task.data if workflow.last_task else {})
+    waiting = workflow.get_tasks(state=TaskState.WAITING)
+    if waiting:
+        return waiting[0].data
+    return workflow.last_task.data if workflow.last_task else {}
+
+
+def ready_tasks(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[ReadyTask]:
+    """The user tasks now waiting, with their role, scope level, department and due time."""
+    result = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        info = bundle.user_tasks[task.task_spec.bpmn_id]
+        department = task.data.get(info.department_variable) if info.department_variable else None
+        due_raw = task.data.get(info.due_at_variable) if info.due_at_variable else None
+        result.append(
+            ReadyTask(
+                spiff_task_id=str(task.id),
+                bpmn_id=info.bpmn_id,
+                name=info.name,
+                lane=info.lane,
+                role=info.role or "",
+                form=info.form,
+                scope_level=info.scope_level,
+                department_code=department,
+                due_at=parse_time(due_raw) if due_raw else None,
+            )
+        )
+    return result

@@ -1,0 +1,473 @@
+"""The engine's services: every command is one unit of work, every query is scoped to its actor.
+
+A command loads the event, checks the actor's scope and the form, runs the process to its next wait state,
+and writes the workflow state, the inbox rows, the event's columns and the history in one transaction. The
+event row's ``version`` column makes a concurrent change fail with :class:`~engine.errors.Conflict` instead of
+being lost. Callers (the web UI, the JSON API, the CLI, the simulator) go through :class:`Gridloop`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock as clockmod
+from engine import forms, history, org, runtime
+from engine.calendar import BusinessCalendar
+from engine.db import Database, is_initialized, migrate
+from engine.definitions import ProcessBundle, build_bundle, collect_files
+from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
+from engine.models import Event, ProcessVersion, Task, User
+from engine.org import Actor
+from engine.scripting import RestrictedScriptEngine
+from engine.state import STATE_FORMAT, LiveCache, dump_state, load_state
+
+PROCESS_ID = "grid_event"
+REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The result of a deploy: the version's id and hash, and whether it is new."""
+
+    id: int
+    content_hash: str
+    created: bool
+
+
+@dataclass
+class _Runtime:
+    bundle: ProcessBundle
+    engine: RestrictedScriptEngine
+
+
+@dataclass
+class InboxPage:
+    """One page of an inbox listing."""
+
+    tasks: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class Gridloop:
+    """gridloop's engine: one database, one clock, caches of deployed versions and live instances."""
+
+    def __init__(
+        self, database_url: str, clock: clockmod.Clock | None = None, calendar: BusinessCalendar | None = None
+    ):
+        self.db = Database(database_url)
+        self.clock: clockmod.Clock = clock or clockmod.SystemClock()
+        self.calendar = calendar or BusinessCalendar()
+        self.cache = LiveCache()
+        self._runtimes: dict[int, _Runtime] = {}
+        self._directory: org.OrgDirectory | None = None
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- set-up
+
+    def init_schema(self) -> None:
+        """Create or upgrade the schema through the migrations."""
+        migrate(self.db.engine)
+
+    def is_initialized(self) -> bool:
+        """True when the schema exists."""
+        return is_initialized(self.db.engine)
+
+    def now(self) -> datetime:
+        """The engine clock's current time."""
+        return self.clock.now()
+
+    def deploy(self, root: Path, deployed_by: str = "system") -> Deployment:
+        """Deploy the process definitions under ``root`` (processes/ + forms/); a known content hash is reused."""
+        bundle = build_bundle(collect_files(root), PROCESS_ID)
+        with self.db.unit_of_work() as session:
+            existing = session.scalar(
+                select(ProcessVersion).where(ProcessVersion.content_hash == bundle.content_hash)
+            )
+            if existing is not None:
+                return Deployment(existing.id, existing.content_hash, created=False)
+            version = ProcessVersion(
+                process_id=bundle.process_id,
+                content_hash=bundle.content_hash,
+                files=bundle.files,
+                deployed_at=self.now(),
+                deployed_by=deployed_by,
+            )
+            session.add(version)
+            session.flush()
+            self._runtimes[version.id] = self._make_runtime(bundle)
+            return Deployment(version.id, version.content_hash, created=True)
+
+    def invalidate_org(self) -> None:
+        """Forget the cached organisation (call after changing units or departments)."""
+        self._directory = None
+
+    # --------------------------------------------------------------- internals
+
+    def directory(self, session: Session) -> org.OrgDirectory:
+        """The organisation snapshot used by process scripts and scope resolution."""
+        if self._directory is None:
+            self._directory = org.OrgDirectory.load(session)
+        return self._directory
+
+    def _make_runtime(self, bundle: ProcessBundle) -> _Runtime:
+        engine = RestrictedScriptEngine(runtime.script_functions(self.calendar, _LazyDirectory(self)))
+        return _Runtime(bundle, engine)
+
+    def _runtime(self, session: Session, version_id: int) -> _Runtime:
+        rt = self._runtimes.get(version_id)
+        if rt is None:
+            version = session.get(ProcessVersion, version_id)
+            if version is None:
+                raise NotDeployed(f"process version {version_id} does not exist")
+            rt = self._make_runtime(build_bundle(dict(version.files), version.process_id))
+            self._runtimes[version_id] = rt
+        return rt
+
+    def _latest_version_id(self, session: Session) -> int:
+        version_id = session.scalar(
+            select(func.max(ProcessVersion.id)).where(ProcessVersion.process_id == PROCESS_ID)
+        )
+        if version_id is None:
+            raise NotDeployed("no process is deployed: run `gridloop deploy` (or `gridloop init`) first")
+        return version_id
+
+    def bundle(self, version_id: int | None = None) -> ProcessBundle:
+        """The definitions of a deployed version (the latest when ``version_id`` is None)."""
+        with self.db.reading() as session:
+            vid = version_id if version_id is not None else self._latest_version_id(session)
+            return self._runtime(session, vid).bundle
+
+    def _options(self, session: Session, bundle: ProcessBundle) -> dict[str, forms.OptionSource]:
+        directory = self.directory(session)
+
+        def departments() -> list[tuple[str, str]]:
+            return [(d.code, d.name) for d in sorted(directory.departments.values(), key=lambda d: d.code)]
+
+        def grids() -> list[tuple[str, str]]:
+            return [(g.code, g.name) for g in directory.grids()]
+
+        def categories() -> list[tuple[str, str]]:
+            return [(c.code, f"{c.class_name} / {c.name}") for c in bundle.categories]
+
+        return {"departments": departments, "grids": grids, "categories": categories}
+
+    def resolved_form(self, session: Session, bundle: ProcessBundle, form: str | None) -> dict[str, Any]:
+        """A form's JSON Schema with its live choices filled in (an empty object schema for no form)."""
+        if not form:
+            return {"type": "object", "properties": {}, "additionalProperties": False}
+        return forms.resolve_schema(bundle.forms[form], self._options(session, bundle))
+
+    def _load_workflow(self, session: Session, event: Event, rt: _Runtime):  # noqa: ANN202
+        workflow = self.cache.take(event.id, event.version)
+        if workflow is None:
+            workflow = load_state(event.workflow_state, rt.bundle.spec, rt.bundle.subprocess_specs)
+        return runtime.attach(workflow, rt.engine)
+
+    @staticmethod
+    def _commit(session: Session) -> None:
+        """Flush inside the unit of work, so that a lost race surfaces before the caller's result is built."""
+        session.flush()
+
+    def _sync_inbox(
+        self, session: Session, event: Event, workflow, rt: _Runtime, now: datetime
+    ) -> list[Task]:  # noqa: ANN001
+        """Create rows for newly waiting user tasks and cancel rows whose task is no longer waiting."""
+        open_rows = {
+            t.spiff_task_id: t
+            for t in session.scalars(select(Task).where(Task.event_id == event.id, Task.status == "open"))
+        }
+        directory = self.directory(session)
+        created = []
+        ready_ids = set()
+        for ready in runtime.ready_tasks(workflow, rt.bundle):
+            ready_ids.add(ready.spiff_task_id)
+            if ready.spiff_task_id in open_rows:
+                continue
+            if ready.department_code is not None:
+                department = directory.departments.get(ready.department_code)
+                if department is None:
+                    raise ValidationFailed(
+                        f"department {ready.department_code!r} does not exist",
+                        {"department": [f"部门 {ready.department_code} 不存在"]},
+                    )
+                scope_code = department.unit_code
+            else:
+                scope_code = directory.unit_at_level(event.grid_code, ready.scope_level).code
+            row = Task(
+                event_id=event.id,
+                spiff_task_id=ready.spiff_task_id,
+                bpmn_id=ready.bpmn_id,
+                name=ready.name,
+                lane=ready.lane,
+                role=ready.role,
+                scope_code=scope_code,
+                department_code=ready.department_code,
+                form=ready.form,
+                status="open",
+                due_at=ready.due_at,
+                created_at=now,
+            )
+            session.add(row)
+            created.append(row)
+        for spiff_id, row in open_rows.items():
+            if spiff_id not in ready_ids:
+                row.status = "cancelled"
+                row.completed_at = now
+        return created
+
+    @staticmethod
+    def _update_event(event: Event, workflow, data: dict[str, Any], now: datetime) -> None:  # noqa: ANN001
+        """Copy what the process decided (outcome, department, deadlines, counters) onto the event row."""
+        event.state = data.get("outcome") or "reported"
+        event.department_code = data.get("department")
+        event.handling_level = data.get("handling_level")
+        event.opened_at = runtime.parse_time(data["case_opened_at"]) if data.get("case_opened_at") else None
+        event.due_at = runtime.parse_time(data["case_due_at"]) if data.get("case_due_at") else None
+        closed = event.state == "closed"
+        event.closed_at = (
+            runtime.parse_time(data["case_closed_at"]) if closed and data.get("case_closed_at") else None
+        )
+        event.closed_on_time = data.get("closed_on_time") if closed else None
+        event.satisfaction = data.get("satisfaction")
+        event.rework_count = int(data.get("rework_count") or 0)
+        event.reassign_count = int(data.get("reassign_count") or 0)
+        event.reopen_count = int(data.get("reopen_count") or 0)
+        event.completed = workflow.is_completed()
+        event.updated_at = now
+
+    # ---------------------------------------------------------------- commands
+
+    def report(self, username: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Report a new event (上报): validate, start an instance on the latest version, offer its first task."""
+        now = self.now()
+        with clockmod.using(self.clock), self.db.unit_of_work() as session:
+            actor = org.load_actor(session, username)
+            version_id = self._latest_version_id(session)
+            rt = self._runtime(session, version_id)
+            directory = self.directory(session)
+            data = dict(data)
+            own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
+            if not data.get("grid") and len(own_grids) == 1:
+                data["grid"] = own_grids[0]
+            data.setdefault("channel", "grid" if own_grids else "web")
+            data.setdefault("self_handle", False)
+            schema = self.resolved_form(session, rt.bundle, rt.bundle.start_form)
+            errors = forms.validate(schema, data)
+            if not data.get("grid") and "grid" not in errors:
+                errors["grid"] = ["此项为必填项"]
+            if errors:
+                raise ValidationFailed("the report is incomplete or invalid", errors)
+            grid = data["grid"]
+            if not any(
+                a.department_code is None and grid.startswith(a.scope_code) for a in actor.assignments
+            ):
+                raise Forbidden(f"grid {grid} is outside your scope")
+            is_grid_worker_here = any(grid.startswith(code) for code in own_grids)
+            if data["channel"] == "grid" and not is_grid_worker_here:
+                raise ValidationFailed(
+                    "only the grid's own worker reports by patrol",
+                    {"channel": ["只有本网格网格员可以巡查上报"]},
+                )
+            if data["self_handle"] and data["channel"] != "grid":
+                raise ValidationFailed(
+                    "only a grid worker's own report can be self-handled",
+                    {"self_handle": ["只有网格员本人巡查上报的事件可以自处理"]},
+                )
+            start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
+            start_data["public_report"] = data["channel"] != "grid"
+            start_data["reporter"] = actor.username
+            directory.unit(grid)
+            workflow = runtime.start(rt.bundle, rt.engine, start_data)
+            event = Event(
+                process_version_id=version_id,
+                category=data["category"],
+                grid_code=grid,
+                channel=data["channel"],
+                description=data["description"],
+                address=data.get("address"),
+                location=data.get("location"),
+                reporter=actor.username,
+                reported_at=now,
+                updated_at=now,
+                state="reported",
+                workflow_state="",
+                state_format=STATE_FORMAT,
+                history_length=0,
+            )
+            session.add(event)
+            session.flush()
+            event.code = f"E{now:%Y%m%d}{event.id:06d}"
+            self._update_event(event, workflow, runtime.current_data(workflow), now)
+            history.append(session, event, now, actor.username, "report", {"report": start_data})
+            created = self._sync_inbox(session, event, workflow, rt, now)
+            session.flush()
+            for row in created:
+                history.append(
+                    session,
+                    event,
+                    now,
+                    "system",
+                    "task_created",
+                    {"role": row.role, "scope": row.scope_code, "department": row.department_code},
+                    row.bpmn_id,
+                    row.id,
+                )
+            event.workflow_state = dump_state(workflow)
+            self._commit(session)
+            result = {"id": event.id, "code": event.code, "state": event.state}
+            version = event.version
+        self.cache.put(result["id"], version, workflow)
+        return result
+
+    def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[Task, Event]:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        event = session.get(Event, task.event_id)
+        if not (
+            org.is_candidate(actor, task)
+            or task.assignee == actor.username
+            or task.completed_by == actor.username
+        ):
+            visible = session.scalar(select(Event.id).where(Event.id == event.id, org.event_filter(actor)))
+            if visible is None:
+                raise NotFound(f"no task {task_id}")
+            raise Forbidden(f"task {task_id} ({task.name}) is not offered to you")
+        if task.status != "open":
+            who = f" by {task.completed_by}" if task.completed_by else ""
+            raise Conflict(
+                f"task {task_id} ({task.name}) was already {task.status}{who}; nothing was changed"
+            )
+        return task, event
+
+    def claim(self, username: str, task_id: int) -> dict[str, Any]:
+        """Claim a task offered to the actor (认领), so that nobody else works on it."""
+        return self._set_claim(username, task_id, claim=True)
+
+    def unclaim(self, username: str, task_id: int) -> dict[str, Any]:
+        """Give a claimed task back to everybody it is offered to."""
+        return self._set_claim(username, task_id, claim=False)
+
+    def _set_claim(self, username: str, task_id: int, claim: bool) -> dict[str, Any]:
+        now = self.now()
+        with self.db.unit_of_work() as session:
+            actor = org.load_actor(session, username)
+            task, event = self._task_for_action(session, actor, task_id)
+            if claim:
+                if task.assignee == actor.username:
+                    raise Conflict(f"task {task_id} is already claimed by you")
+                if task.assignee is not None:
+                    raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+                if not org.is_candidate(actor, task):
+                    raise Forbidden(f"task {task_id} ({task.name}) is not offered to you")
+                task.assignee, task.claimed_at = actor.username, now
+            else:
+                if task.assignee != actor.username:
+                    raise Conflict(f"task {task_id} is not claimed by you")
+                task.assignee, task.claimed_at = None, None
+            old_version = event.version
+            event.updated_at = now
+            history.append(
+                session,
+                event,
+                now,
+                actor.username,
+                "claim" if claim else "unclaim",
+                {},
+                task.bpmn_id,
+                task.id,
+            )
+            self._commit(session)
+            new_version = event.version
+        workflow = self.cache.take(event.id, old_version)
+        if workflow is not None:
+            self.cache.put(event.id, new_version, workflow)
+        return {"task": task_id, "assignee": task.assignee}
+
+    def complete(
+        self, username: str, task_id: int, data: dict[str, Any], language: str = "zh"
+    ) -> dict[str, Any]:
+        """Complete a task with its form's data: validated, run to the next wait state, saved — or nothing at all."""
+        now = self.now()
+        workflow = None
+        try:
+            with clockmod.using(self.clock), self.db.unit_of_work() as session:
+                actor = org.load_actor(session, username)
+                task, event = self._task_for_action(session, actor, task_id)
+                if task.assignee not in (None, actor.username):
+                    raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+                if not (task.assignee == actor.username or org.is_candidate(actor, task)):
+                    raise Forbidden(f"task {task_id} ({task.name}) is not offered to you")
+                rt = self._runtime(session, event.process_version_id)
+                schema = self.resolved_form(session, rt.bundle, task.form)
+                errors = forms.validate(schema, data, language)
+                if errors:
+                    raise ValidationFailed(f"the form of task {task_id} has errors", errors)
+                workflow = self._load_workflow(session, event, rt)
+                before = runtime.complete(workflow, task.spiff_task_id, data)
+                after = runtime.current_data(workflow)
+                task.status, task.completed_at, task.completed_by = "completed", now, actor.username
+                if task.assignee is None:
+                    task.assignee = actor.username
+                self._update_event(event, workflow, after, now)
+                history.append(
+                    session,
+                    event,
+                    now,
+                    actor.username,
+                    "complete",
+                    {"form": data, "changes": history.data_changes(before, after)},
+                    task.bpmn_id,
+                    task.id,
+                )
+                created = self._sync_inbox(session, event, workflow, rt, now)
+                session.flush()
+                for row in created:
+                    history.append(
+                        session,
+                        event,
+                        now,
+                        "system",
+                        "task_created",
+                        {"role": row.role, "scope": row.scope_code, "department": row.department_code},
+                        row.bpmn_id,
+                        row.id,
+                    )
+                event.workflow_state = dump_state(workflow)
+                self._commit(session)
+                result = {
+                    "task": task_id,
+                    "event": event.id,
+                    "state": event.state,
+                    "next": [r.id for r in created],
+                }
+                version = event.version
+        except BaseException:
+            workflow = None
+            raise
+        self.cache.put(result["event"], version, workflow)
+        return result
+
+
+class _LazyDirectory:
+    """Looks the organisation up through the engine at call time, so cached script engines see changes."""
+
+    def __init__(self, gridloop: Gridloop) -> None:
+        self._gridloop = gridloop
+
+    def find_department(self, kind: str, grid: str) -> str:
+        directory = self._gridloop._directory
+        if directory is None:
+            with self._gridloop.db.reading() as session:
+                directory = self._gridloop.directory(session)
+        return directory.find_department(kind, grid)

@@ -1,0 +1,109 @@
+"""Workflow state in gridloop's own versioned format.
+
+SpiffWorkflow's serializer embeds the whole process spec in every instance (about half the bytes) and its
+own upgrade path for old payloads is unreliable, so gridloop stores only the instance part — task tree,
+data, subprocesses, pending events — under a format number of its own, and restores the spec from the
+process version the instance is pinned to (built once per version and cached).
+
+:class:`LiveCache` keeps recently used workflow objects in memory, keyed by event id and the row version
+they correspond to, so a command on an event whose row has not changed since this process last wrote it
+skips deserialization; a command takes its object out of the cache while it works and puts it back only
+after a successful commit, so a failed or concurrent command never sees a half-changed object.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+
+STATE_FORMAT = 1
+
+
+class _PinnedWorkflowConverter(BpmnWorkflowConverter):
+    """Converts a top-level workflow without its specs; the specs come from the pinned process version."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(DEFAULT_CONFIG)
+    config[BpmnWorkflow] = _PinnedWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """Serialize an instance (without its spec) to gridloop's JSON state format."""
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        body = registry.convert(workflow)
+    finally:
+        registry._encoder_mode = False
+    return json.dumps(
+        {"format": STATE_FORMAT, "workflow": body}, cls=_SERIALIZER._encoder_cls, separators=(",", ":")
+    )
+
+
+def load_state(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """Restore an instance from its stored state and the specs of its pinned process version."""
+    payload = json.loads(text)
+    fmt = payload.get("format")
+    if fmt != STATE_FORMAT:
+        raise ValueError(
+            f"workflow state format {fmt!r} is not supported (this engine reads format {STATE_FORMAT})"
+        )
+    return _SERIALIZER.registry.restore(payload["workflow"], spec=spec, subprocess_specs=subprocess_specs)
+
+
+class LiveCache:
+    """A bounded, thread-safe map event id → (row version, workflow object)."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, event_id: int, version: int) -> BpmnWorkflow | None:
+        """Remove and return the cached object when it matches ``version``; otherwise drop it and return None."""
+        with self._lock:
+            item = self._items.pop(event_id, None)
+        if item is None or item[0] != version:
+            return None
+        return item[1]
+
+    def put(self, event_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        """Remember ``workflow`` as the state of ``event_id`` at row version ``version``."""
+        with self._lock:
+            self._items[event_id] = (version, workflow)
+            self._items.move_to_end(event_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
