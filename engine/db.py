@@ -75,7 +75,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @property
     def dialect(self) -> str:
@@ -86,6 +86,7 @@ class Database:
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commit when the block succeeds, roll everything back when it raises.
 
+        Autoflush is off: a command flushes where it needs database-generated values, and once at the end.
         A write that lost a race (the event's ``version`` moved, or SQLite stayed locked past its timeout) is
         reported as :class:`~engine.errors.Conflict`; nothing of the block is kept.
         """
@@ -118,7 +119,6 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -191,11 +191,12 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
     files: dict[str, str] = {}
     problems: list[Problem] = []
     for path in map(Path, paths):
+        if path.is_dir() and ((path / "processes").is_dir() or (path / "forms").is_dir()):
+            for relative, text in collect_files(path).items():
+                files.setdefault(str(path / relative), text)
+            continue
         if path.is_dir():
-            if (path / "processes").is_dir() or (path / "forms").is_dir():
-                found = [path / rel for rel in collect_files(path)]
-            else:
-                found = sorted(p for p in path.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
+            found = sorted(p for p in path.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
         elif path.suffix in (".bpmn", ".dmn", ".json") and path.is_file():
             found = [path]
             if path.suffix == ".bpmn":
@@ -210,7 +211,8 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
             )
             continue
         for file_path in found:
-            files.setdefault(str(file_path), file_path.read_text(encoding="utf-8"))
+            if str(file_path) not in files:
+                files[str(file_path)] = file_path.read_text(encoding="utf-8")
     return problems + validate_files(files)
 
 
@@ -286,6 +288,7 @@ class _Checked:
 
 
 def _check(files: dict[str, str]) -> _Checked:
+    """Run every check over ``files``; build the SpiffWorkflow parser only if nothing failed."""
     checked = _Checked()
     for name in sorted(files):
         text = files[name]
@@ -298,12 +301,20 @@ def _check(files: dict[str, str]) -> _Checked:
             schema = _parse_form(name, text, checked.problems)
             if schema is not None:
                 checked.forms[name] = schema
-    decisions = {
-        decision: name
-        for name, root in checked.trees.items()
-        if name.endswith(".dmn")
-        for decision in _first_decision_ids(root)
-    }
+    decisions: dict[str, str] = {}
+    for name, root in checked.trees.items():
+        for decision in _first_decision_ids(root) if name.endswith(".dmn") else []:
+            if decision in decisions:
+                checked.problems.append(
+                    Problem(
+                        name,
+                        root.sourceline,
+                        decision,
+                        f"decision '{decision}' is also defined in {decisions[decision]} — "
+                        "give one of them another id",
+                    )
+                )
+            decisions[decision] = name
     for name, root in checked.trees.items():
         if name.endswith(".bpmn"):
             checked.problems.extend(_bpmn_problems(name, root, set(files), decisions))
@@ -312,9 +323,13 @@ def _check(files: dict[str, str]) -> _Checked:
     return checked
 
 
+# Definition files may be uploaded through the web UI: never expand entities or fetch anything.
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+
+
 def _parse_xml(name: str, text: str, problems: list[Problem]):
     try:
-        return etree.fromstring(text.encode("utf-8"))
+        return etree.fromstring(text.encode("utf-8"), _XML_PARSER)
     except etree.XMLSyntaxError as err:
         problems.append(
             Problem(
@@ -604,7 +619,16 @@ def _property_problems(name: str, root, file_names: set[str]) -> list[Problem]:
 
 def _script_element_problems(name: str, root) -> list[Problem]:
     """Scripts and expressions the restricted script engine would refuse at run time."""
-    problems = []
+    problems = [
+        Problem(
+            name,
+            task.sourceline,
+            task.get("id"),
+            "script task has no script — write one, or make it a plain task if it only marks a step",
+        )
+        for task in root.iter(f"{{{BPMN_NS}}}scriptTask")
+        if not (task.findtext("bpmn:script", namespaces=NS) or "").strip()
+    ]
     for path, mode, kind in SCRIPT_ELEMENTS:
         prefix, tag = path.split(":")
         for element in root.iter(f"{{{NS[prefix]}}}{tag}"):
@@ -625,6 +649,7 @@ def _script_element_problems(name: str, root) -> list[Problem]:
 
 
 def _decision_problems(name: str, root, decisions: dict[str, str]) -> list[Problem]:
+    """Business rule tasks must call a decision that a DMN file defines."""
     problems = []
     available = ", ".join(sorted(decisions)) or "none"
     for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):

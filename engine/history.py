@@ -71,7 +71,7 @@ def append(
 ) -> HistoryEntry:
     """Append one record to ``event``'s history and move the event's chain head."""
     seq = event.history_length + 1
-    data = json.loads(canonical(data))
+    data = json.loads(canonical(data)) if not _is_plain(data) else data
     digest = record_hash(
         event.id, seq, at, actor, action, event.process_version_id, bpmn_id, task_id, data, event.history_head
     )
@@ -92,6 +92,15 @@ def append(
     event.history_length = seq
     event.history_head = digest
     return entry
+
+
+def _is_plain(value: Any) -> bool:
+    """True when ``value`` is already plain JSON (no datetimes, tuples or non-string keys)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def entries(session: Session, event_id: int) -> list[HistoryEntry]:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -153,7 +152,7 @@ class Event(Base):
     reassign_count: Mapped[int] = mapped_column(Integer, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     completed: Mapped[bool] = mapped_column(Boolean, default=False)
-    workflow_state: Mapped[str] = mapped_column(Text)
+    workflow_state: Mapped[str] = mapped_column(Text, deferred=True)
     state_format: Mapped[int] = mapped_column(Integer)
     history_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     history_length: Mapped[int] = mapped_column(Integer, default=0)

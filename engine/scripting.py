@@ -18,6 +18,7 @@ SpiffWorkflow may wrap it (a DMN rule, for instance, re-raises as ``WorkflowTask
 import ast
 import copy
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -99,6 +100,10 @@ INTERNAL_ATTRIBUTES = frozenset(
 )
 
 
+# A '__name' inside a string: a key such as '__builtins__' or a format field such as '{0.__class__}'.
+_DUNDER_IN_TEXT = re.compile(r"(?<!\w)__\w")
+
+
 class ScriptError(Exception):
     """A process script or expression that the engine refuses to run.
 
@@ -151,6 +156,8 @@ def _node_reasons(node: ast.AST) -> list[str]:
             reasons.append(f"names starting with '__' ('{name}') are not allowed in process scripts")
     if isinstance(node, ast.Attribute) and node.attr in INTERNAL_ATTRIBUTES:
         reasons.append(f"attribute '{node.attr}' exposes interpreter internals and is not allowed")
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and _DUNDER_IN_TEXT.search(node.value):
+        reasons.append("strings naming '__' attributes or keys are not allowed in process scripts")
     return reasons
 
 
@@ -218,6 +225,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         """Evaluate an expression over task data; task data can never replace ``__builtins__``."""
         _refuse(expression, "eval", "expression", None, self.globals)
         my_globals = copy.copy(self.globals)
+        self._prepare_context(context)
         my_globals.update(external_context or {})
         my_globals.update(context)
         my_globals["__builtins__"] = SAFE_BUILTINS
@@ -272,7 +280,7 @@ def _element_id(task) -> str:
 
 def _refuse(source: str, mode: str, kind: str, element_id: str | None, env_globals: Mapping) -> None:
     """Raise :class:`ScriptError` if ``source`` has problems; the message ends with what is allowed."""
-    problems = script_problems(source, mode)
+    problems = script_problems(source, mode) if source else []
     if not problems:
         return
     where = f"{kind} in task '{element_id}'" if element_id else kind

@@ -8,22 +8,23 @@ being lost. Callers (the web UI, the JSON API, the CLI, the simulator) go throug
 
 from __future__ import annotations
 
-import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock as clockmod
-from engine import forms, history, org, runtime
+from engine import forms, history, org, queries, runtime
 from engine.calendar import BusinessCalendar
 from engine.db import Database, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
 from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
-from engine.models import Event, ProcessVersion, Task, User
+from engine.models import Event, ProcessVersion, Task
 from engine.org import Actor
 from engine.scripting import RestrictedScriptEngine
 from engine.state import STATE_FORMAT, LiveCache, dump_state, load_state
@@ -70,7 +71,9 @@ class Gridloop:
         self.cache = LiveCache()
         self._runtimes: dict[int, _Runtime] = {}
         self._directory: org.OrgDirectory | None = None
-        self._lock = threading.Lock()
+        self._actors: dict[str, tuple[float, Actor]] = {}
+        self._validators: dict[tuple[int, str | None], Any] = {}
+        self.actor_ttl = 10.0
 
     # ----------------------------------------------------------------- set-up
 
@@ -108,8 +111,23 @@ class Gridloop:
             return Deployment(version.id, version.content_hash, created=True)
 
     def invalidate_org(self) -> None:
-        """Forget the cached organisation (call after changing units or departments)."""
+        """Forget the cached organisation, staff and form choices (call after changing any of them)."""
         self._directory = None
+        self._actors.clear()
+        self._validators.clear()
+
+    def actor(self, session: Session, username: str) -> Actor:
+        """The acting user with their roles, cached for ``actor_ttl`` seconds of wall time.
+
+        Role changes made through this engine take effect at once (:meth:`invalidate_org`); changes made by
+        another process take effect within ``actor_ttl`` seconds.
+        """
+        cached = self._actors.get(username)
+        if cached is not None and time.monotonic() - cached[0] < self.actor_ttl:
+            return cached[1]
+        actor = org.load_actor(session, username)
+        self._actors[username] = (time.monotonic(), actor)
+        return actor
 
     # --------------------------------------------------------------- internals
 
@@ -167,6 +185,17 @@ class Gridloop:
             return {"type": "object", "properties": {}, "additionalProperties": False}
         return forms.resolve_schema(bundle.forms[form], self._options(session, bundle))
 
+    def _form_validator(
+        self, session: Session, version_id: int, bundle: ProcessBundle, form: str | None
+    ) -> Any:
+        """The compiled validator of a form of a version, with its choices as they stand (cached)."""
+        key = (version_id, form)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = forms.compile_schema(self.resolved_form(session, bundle, form))
+            self._validators[key] = validator
+        return validator
+
     def _load_workflow(self, session: Session, event: Event, rt: _Runtime):  # noqa: ANN202
         workflow = self.cache.take(event.id, event.version)
         if workflow is None:
@@ -179,13 +208,18 @@ class Gridloop:
         session.flush()
 
     def _sync_inbox(
-        self, session: Session, event: Event, workflow, rt: _Runtime, now: datetime
-    ) -> list[Task]:  # noqa: ANN001
-        """Create rows for newly waiting user tasks and cancel rows whose task is no longer waiting."""
-        open_rows = {
-            t.spiff_task_id: t
-            for t in session.scalars(select(Task).where(Task.event_id == event.id, Task.status == "open"))
-        }
+        self,
+        session: Session,
+        event: Event,
+        workflow: Any,
+        rt: _Runtime,
+        now: datetime,
+        open_rows: dict[str, Task],
+    ) -> list[Task]:
+        """Create rows for newly waiting user tasks and cancel rows whose task is no longer waiting.
+
+        ``open_rows`` are the event's inbox rows that were open before the command, by SpiffWorkflow task id.
+        """
         directory = self.directory(session)
         created = []
         ready_ids = set()
@@ -220,7 +254,7 @@ class Gridloop:
             session.add(row)
             created.append(row)
         for spiff_id, row in open_rows.items():
-            if spiff_id not in ready_ids:
+            if spiff_id not in ready_ids and row.status == "open":
                 row.status = "cancelled"
                 row.completed_at = now
         return created
@@ -251,7 +285,7 @@ class Gridloop:
         """Report a new event (上报): validate, start an instance on the latest version, offer its first task."""
         now = self.now()
         with clockmod.using(self.clock), self.db.unit_of_work() as session:
-            actor = org.load_actor(session, username)
+            actor = self.actor(session, username)
             version_id = self._latest_version_id(session)
             rt = self._runtime(session, version_id)
             directory = self.directory(session)
@@ -261,8 +295,9 @@ class Gridloop:
                 data["grid"] = own_grids[0]
             data.setdefault("channel", "grid" if own_grids else "web")
             data.setdefault("self_handle", False)
-            schema = self.resolved_form(session, rt.bundle, rt.bundle.start_form)
-            errors = forms.validate(schema, data)
+            errors = forms.validate(
+                self._form_validator(session, version_id, rt.bundle, rt.bundle.start_form), data
+            )
             if not data.get("grid") and "grid" not in errors:
                 errors["grid"] = ["此项为必填项"]
             if errors:
@@ -284,7 +319,6 @@ class Gridloop:
                     {"self_handle": ["只有网格员本人巡查上报的事件可以自处理"]},
                 )
             start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
-            start_data["public_report"] = data["channel"] != "grid"
             start_data["reporter"] = actor.username
             directory.unit(grid)
             workflow = runtime.start(rt.bundle, rt.engine, start_data)
@@ -308,20 +342,15 @@ class Gridloop:
             session.flush()
             event.code = f"E{now:%Y%m%d}{event.id:06d}"
             self._update_event(event, workflow, runtime.current_data(workflow), now)
-            history.append(session, event, now, actor.username, "report", {"report": start_data})
-            created = self._sync_inbox(session, event, workflow, rt, now)
-            session.flush()
-            for row in created:
-                history.append(
-                    session,
-                    event,
-                    now,
-                    "system",
-                    "task_created",
-                    {"role": row.role, "scope": row.scope_code, "department": row.department_code},
-                    row.bpmn_id,
-                    row.id,
-                )
+            created = self._sync_inbox(session, event, workflow, rt, now, {})
+            history.append(
+                session,
+                event,
+                now,
+                actor.username,
+                "report",
+                {"report": start_data, "offered": _offered(created)},
+            )
             event.workflow_state = dump_state(workflow)
             self._commit(session)
             result = {"id": event.id, "code": event.code, "state": event.state}
@@ -330,6 +359,7 @@ class Gridloop:
         return result
 
     def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[Task, Event]:
+        """The task and its event, if the actor may act on it now; the named error otherwise."""
         task = session.get(Task, task_id)
         if task is None:
             raise NotFound(f"no task {task_id}")
@@ -361,7 +391,7 @@ class Gridloop:
     def _set_claim(self, username: str, task_id: int, claim: bool) -> dict[str, Any]:
         now = self.now()
         with self.db.unit_of_work() as session:
-            actor = org.load_actor(session, username)
+            actor = self.actor(session, username)
             task, event = self._task_for_action(session, actor, task_id)
             if claim:
                 if task.assignee == actor.username:
@@ -402,17 +432,24 @@ class Gridloop:
         workflow = None
         try:
             with clockmod.using(self.clock), self.db.unit_of_work() as session:
-                actor = org.load_actor(session, username)
+                actor = self.actor(session, username)
                 task, event = self._task_for_action(session, actor, task_id)
                 if task.assignee not in (None, actor.username):
                     raise Conflict(f"task {task_id} is claimed by {task.assignee}")
                 if not (task.assignee == actor.username or org.is_candidate(actor, task)):
                     raise Forbidden(f"task {task_id} ({task.name}) is not offered to you")
                 rt = self._runtime(session, event.process_version_id)
-                schema = self.resolved_form(session, rt.bundle, task.form)
-                errors = forms.validate(schema, data, language)
+                validator = self._form_validator(session, event.process_version_id, rt.bundle, task.form)
+                errors = forms.validate(validator, data, language)
                 if errors:
                     raise ValidationFailed(f"the form of task {task_id} has errors", errors)
+                open_rows = {
+                    t.spiff_task_id: t
+                    for t in session.scalars(
+                        select(Task).where(Task.event_id == event.id, Task.status == "open")
+                    )
+                    if t.status == "open"
+                }
                 workflow = self._load_workflow(session, event, rt)
                 before = runtime.complete(workflow, task.spiff_task_id, data)
                 after = runtime.current_data(workflow)
@@ -420,29 +457,21 @@ class Gridloop:
                 if task.assignee is None:
                     task.assignee = actor.username
                 self._update_event(event, workflow, after, now)
+                created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
                 history.append(
                     session,
                     event,
                     now,
                     actor.username,
                     "complete",
-                    {"form": data, "changes": history.data_changes(before, after)},
+                    {
+                        "form": data,
+                        "changes": history.data_changes(before, after),
+                        "offered": _offered(created),
+                    },
                     task.bpmn_id,
                     task.id,
                 )
-                created = self._sync_inbox(session, event, workflow, rt, now)
-                session.flush()
-                for row in created:
-                    history.append(
-                        session,
-                        event,
-                        now,
-                        "system",
-                        "task_created",
-                        {"role": row.role, "scope": row.scope_code, "department": row.department_code},
-                        row.bpmn_id,
-                        row.id,
-                    )
                 event.workflow_state = dump_state(workflow)
                 self._commit(session)
                 result = {
@@ -457,6 +486,68 @@ class Gridloop:
             raise
         self.cache.put(result["event"], version, workflow)
         return result
+
+    # ----------------------------------------------------------------- queries
+
+    def task_detail(self, username: str, task_id: int, language: str = "zh") -> dict[str, Any]:
+        """A task the actor may see, with its event, its form (choices filled in) and the data so far."""
+        with self.db.reading() as session:
+            actor = org.load_actor(session, username)
+            task = session.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"no task {task_id}")
+            event = (
+                queries.visible_event(session, actor, task.event_id)
+                if not (org.is_candidate(actor, task) or task.assignee == actor.username)
+                else session.get(Event, task.event_id)
+            )
+            rt = self._runtime(session, event.process_version_id)
+            workflow = self.cache.take(event.id, event.version)
+            if workflow is None:
+                workflow = load_state(event.workflow_state, rt.bundle.spec, rt.bundle.subprocess_specs)
+            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+            data = dict(spiff_task.data) if spiff_task is not None else {}
+            self.cache.put(event.id, event.version, workflow)
+            return {
+                "task": queries.task_row(task, event),
+                "event": queries.event_row(event),
+                "form": self.resolved_form(session, rt.bundle, task.form),
+                "data": data,
+                "can_complete": task.status == "open"
+                and (
+                    task.assignee == actor.username
+                    or (task.assignee is None and org.is_candidate(actor, task))
+                ),
+            }
+
+    def inbox(self, username: str, view: str = "mine", **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """One page of the user's inbox; see :func:`engine.queries.inbox`."""
+        with self.db.reading() as session:
+            return queries.inbox(session, org.load_actor(session, username), view, **filters)
+
+    def event_detail(self, username: str, event_id: int) -> dict[str, Any]:
+        """An event with its tasks and history, if the user may see it."""
+        with self.db.reading() as session:
+            return queries.event_detail(session, org.load_actor(session, username), event_id)
+
+    def list_events(self, username: str, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """Events in the user's scope; see :func:`engine.queries.list_events`."""
+        with self.db.reading() as session:
+            return queries.list_events(session, org.load_actor(session, username), **filters)
+
+
+def _offered(rows: list[Task]) -> list[dict[str, Any]]:
+    """What a command put into inboxes, for its history record: step, role, scope, department, due time."""
+    return [
+        {
+            "step": r.bpmn_id,
+            "role": r.role,
+            "scope": r.scope_code,
+            "department": r.department_code,
+            "due_at": r.due_at.isoformat() if r.due_at else None,
+        }
+        for r in rows
+    ]
 
 
 class _LazyDirectory:

@@ -1,0 +1,176 @@
+"""Engine benchmark: gridloop's durable steps against raw SpiffWorkflow, measured in the same run.
+
+The loop is the grid event's main path (report → 受理 → 派遣 → 处置 → 核查 → 结案 → 回访: six user tasks),
+run three ways:
+
+a. raw SpiffWorkflow in memory (the ceiling);
+b. raw SpiffWorkflow, serialized and deserialized with its own serializer after every step;
+c. gridloop: every step a full service call (scope, form validation, history, inbox) committed to a SQLite file.
+
+A step is one user-task completion; starting the instances is included in each timing. Prints
+``raw_steps_per_s``, ``roundtrip_steps_per_s``, ``gridloop_steps_per_s`` and ``ratio_vs_raw`` (c / a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from engine import clock as clockmod  # noqa: E402
+from engine import runtime  # noqa: E402
+from engine.calendar import BusinessCalendar  # noqa: E402
+from engine.clock import ManualClock  # noqa: E402
+from engine.db import Database  # noqa: E402
+from engine.definitions import load_bundle  # noqa: E402
+from engine.demo import create_demo_district  # noqa: E402
+from engine.models import Task  # noqa: E402
+from engine.org import OrgDirectory  # noqa: E402
+from engine.services import Gridloop  # noqa: E402
+
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+REPORT = {
+    "category": "0101",
+    "description": "路边有暴露垃圾一堆",
+    "grid": "330199001001001",
+    "channel": "grid",
+}
+ANSWERS = {
+    "accept": {"decision": "accept"},
+    "dispatch": {"department": "DH-HW"},
+    "handle": {"action": "done", "result": "已清理"},
+    "verify": {"passed": True},
+    "close": {"opinion": "同意"},
+    "follow_up": {"satisfaction": "satisfied"},
+}
+USERS = {
+    "accept": "intake",
+    "dispatch": "dispatcher",
+    "handle": "h_dh_hw",
+    "verify": "gw_hb1",
+    "close": "leader",
+    "follow_up": "intake",
+}
+STEPS_PER_EVENT = len(ANSWERS)
+
+
+def _raw_start(bundle: Any, engine: PythonScriptEngine) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=engine)
+    data = dict(REPORT, self_handle=False, reporter="gw_hb1")
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    workflow.do_engine_steps()
+    return workflow
+
+
+def _raw_step(workflow: BpmnWorkflow) -> None:
+    task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.data.update(ANSWERS[task.task_spec.bpmn_id])
+    task.run()
+    workflow.do_engine_steps()
+
+
+def _directory(db_url: str) -> OrgDirectory:
+    db = Database(db_url)
+    with db.reading() as session:
+        return OrgDirectory.load(session)
+
+
+def bench_raw(bundle: Any, engine: PythonScriptEngine, events: int) -> float:
+    """(a) steps per second, in memory."""
+    started = time.perf_counter()
+    for _ in range(events):
+        workflow = _raw_start(bundle, engine)
+        for _ in range(STEPS_PER_EVENT):
+            _raw_step(workflow)
+        assert workflow.is_completed()
+    return events * STEPS_PER_EVENT / (time.perf_counter() - started)
+
+
+def bench_roundtrip(bundle: Any, engine: PythonScriptEngine, events: int) -> float:
+    """(b) steps per second with a full serialize + deserialize after every step."""
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+    started = time.perf_counter()
+    for _ in range(events):
+        stored = serializer.serialize_json(_raw_start(bundle, engine))
+        for _ in range(STEPS_PER_EVENT):
+            workflow = serializer.deserialize_json(stored)
+            workflow.script_engine = engine
+            _raw_step(workflow)
+            stored = serializer.serialize_json(workflow)
+    return events * STEPS_PER_EVENT / (time.perf_counter() - started)
+
+
+def bench_gridloop(gl: Gridloop, events: int) -> float:
+    """(c) steps per second through gridloop's services, each step committed to the SQLite file."""
+    started = time.perf_counter()
+    for _ in range(events):
+        event_id = gl.report("gw_hb1", REPORT)["id"]
+        with gl.db.reading() as session:
+            task_id = session.scalar(select(Task.id).where(Task.event_id == event_id, Task.status == "open"))
+        for step in ANSWERS:
+            result = gl.complete(USERS[step], task_id, ANSWERS[step])
+            task_id = result["next"][0] if result["next"] else None
+            gl.clock.advance(timedelta(minutes=5))
+        assert task_id is None
+    return events * STEPS_PER_EVENT / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300, help="events per measurement (default 300)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        gl = Gridloop(url, clock=ManualClock(START))
+        gl.init_schema()
+        with gl.db.unit_of_work() as session:
+            create_demo_district(session, password=None)
+        gl.deploy(ROOT)
+        bundle = load_bundle(ROOT)
+        functions = runtime.script_functions(BusinessCalendar(), _directory(url))
+        engine = PythonScriptEngine(environment=TaskDataEnvironment(functions))
+        with clockmod.using(ManualClock(START)):
+            bench_raw(bundle, engine, 20)
+            raw = bench_raw(bundle, engine, args.events)
+            roundtrip = bench_roundtrip(bundle, engine, max(args.events // 2, 1))
+        bench_gridloop(gl, 10)
+        durable = bench_gridloop(gl, args.events)
+        gl.db.dispose()
+
+    result = {
+        "events": args.events,
+        "steps_per_event": STEPS_PER_EVENT,
+        "raw_steps_per_s": round(raw, 1),
+        "roundtrip_steps_per_s": round(roundtrip, 1),
+        "gridloop_steps_per_s": round(durable, 1),
+        "ratio_vs_raw": round(durable / raw, 3),
+        "roundtrip_ratio_vs_raw": round(roundtrip / raw, 3),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""The ``gridloop`` command line: set-up, deployment, staff accounts, events and simulation.
+
+Every sub-command has ``--help``. The database comes from ``--db URL``, else ``GRIDLOOP_DATABASE_URL``, else
+the embedded SQLite file under ``instance/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import org, queries
+from engine.db import default_url
+from engine.definitions import validate_paths
+from engine.demo import DEMO_PASSWORD, create_demo_district
+from engine.errors import GridloopError
+from engine.models import OrgUnit, User
+from engine.roles import ROLE_KEYS, ROLE_LABELS
+from engine.services import Gridloop
+
+DEFINITIONS_ROOT = Path(os.environ.get("GRIDLOOP_DEFINITIONS", Path(__file__).resolve().parent.parent))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _gridloop(args: argparse.Namespace) -> Gridloop:
+    return Gridloop(args.db)
+
+
+def _require_schema(gl: Gridloop) -> None:
+    if not gl.is_initialized():
+        raise GridloopError(f"the database {gl.db.url} has no schema yet: run `gridloop init` first")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create or upgrade the schema; with --demo, add the demo district and deploy the processes."""
+    gl = _gridloop(args)
+    gl.init_schema()
+    print(f"schema ready in {gl.db.url}")
+    if args.demo:
+        with gl.db.unit_of_work() as session:
+            has_org = session.scalar(select(OrgUnit.code).limit(1)) is not None
+            if not has_org:
+                users = create_demo_district(session)
+        if has_org:
+            print("the organisation already exists; demo district not added again")
+        else:
+            print(f"demo district created with {len(users)} accounts (password for all: {DEMO_PASSWORD})")
+        deployment = gl.deploy(DEFINITIONS_ROOT, deployed_by="init")
+        print(
+            f"process version {deployment.id} ({deployment.content_hash[:12]}) {'deployed' if deployment.created else 'already deployed'}"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the web UI with Flask's server (for the demo; production runs gunicorn on the app factory)."""
+    from webui import create_app
+
+    app = create_app({"DATABASE_URL": args.db})
+    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check BPMN, DMN and form files; print one `file:line: element: message` per problem."""
+    problems = validate_paths([Path(p) for p in args.paths])
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("ok: no problems found")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Deploy processes/ and forms/ under PATH as a new immutable version (unchanged files reuse theirs)."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    deployment = gl.deploy(Path(args.path), deployed_by=os.environ.get("USER", "cli"))
+    state = "deployed as a new version" if deployment.created else "unchanged: already deployed"
+    print(f"process version {deployment.id} ({deployment.content_hash}) {state}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    """List staff with their roles and scopes."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    with gl.db.reading() as session:
+        users = list(session.scalars(select(User).order_by(User.id)))
+        rows = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "active": u.active,
+                "roles": [a.role for a in u.assignments],
+                "role_labels": [ROLE_LABELS[a.role] for a in u.assignments],
+                "scope": ",".join(dict.fromkeys(a.scope_code for a in u.assignments)),
+                "department": ",".join(a.department_code for a in u.assignments if a.department_code) or None,
+            }
+            for u in users
+        ]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for row in rows:
+        dept = f"  部门 {row['department']}" if row["department"] else ""
+        print(f"{row['username']:<14} {row['name']:<20} {','.join(row['roles']):<14} {row['scope']}{dept}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    """Add a user (or a further role to an existing user)."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    with gl.db.unit_of_work() as session:
+        org.add_user(session, args.username, args.name)
+        org.grant_role(session, args.username, args.role, args.scope, args.department)
+    print(f"{args.username}: {args.role} ({ROLE_LABELS[args.role]}) in {args.scope}")
+    return 0
+
+
+def cmd_users_set_password(args: argparse.Namespace) -> int:
+    """Set a user's password, read from standard input when it is not a terminal."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise GridloopError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise GridloopError("a password needs at least 8 characters")
+    with gl.db.unit_of_work() as session:
+        user = session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            raise GridloopError(f"no user named {args.username!r}")
+        user.password_hash = org.hash_password(password)
+    print(f"password of {args.username} updated")
+    return 0
+
+
+def _viewer(gl: Gridloop, username: str | None) -> org.Actor:
+    """The actor whose scope limits a listing: a named user, or the whole organisation for an operator."""
+    with gl.db.reading() as session:
+        if username:
+            return org.load_actor(session, username)
+        districts = session.scalars(select(OrgUnit.code).where(OrgUnit.parent_code.is_(None)))
+        return org.Actor("cli", "operator", tuple(org.Assignment("admin", code) for code in districts))
+
+
+def cmd_events_list(args: argparse.Namespace) -> int:
+    """List events (newest first), optionally as a given user sees them."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    actor = _viewer(gl, args.as_user)
+    with gl.db.reading() as session:
+        rows, total = queries.list_events(
+            session,
+            actor,
+            code=args.code,
+            category=args.category,
+            grid=args.grid,
+            state=args.state,
+            page=args.page,
+            per_page=args.per_page,
+        )
+    if args.json:
+        _print_json({"total": total, "events": rows})
+        return 0
+    for r in rows:
+        print(
+            f"{r['id']:>6} {r['code']}  {r['state']:<10} {r['category']}  {r['grid']}  {r['description'][:30]}"
+        )
+    print(f"{len(rows)} of {total} event(s)")
+    return 0
+
+
+def cmd_events_show(args: argparse.Namespace) -> int:
+    """Show one event with its tasks and history."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    actor = _viewer(gl, args.as_user)
+    with gl.db.reading() as session:
+        detail = queries.event_detail(session, actor, args.id)
+    if args.json:
+        _print_json(detail)
+        return 0
+    print(
+        f"{detail['code']}  {detail['state']}  {detail['category']}  grid {detail['grid']}  dept {detail['department']}"
+    )
+    print(f"  {detail['description']}")
+    print(f"  due {detail['due_at']}  closed {detail['closed_at']}  on time {detail['closed_on_time']}")
+    print(
+        f"  rework {detail['rework_count']}  reassign {detail['reassign_count']}  reopen {detail['reopen_count']}"
+    )
+    print("tasks:")
+    for t in detail["tasks"]:
+        print(
+            f"  #{t['id']} {t['name']} ({t['step']}) {t['status']} role={t['role']} scope={t['scope']} "
+            f"dept={t['department']} assignee={t['assignee']}"
+        )
+    print("history:")
+    for h in detail["history"]:
+        print(
+            f"  {h['seq']:>3} {h['at']:%Y-%m-%d %H:%M:%S} {h['actor']:<12} {h['action']:<13} {h['step'] or ''}"
+        )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Drive N events through the loop as the demo staff, moving the clock instead of sleeping."""
+    from engine.simulate import simulate
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    result = simulate(gl, args.events, seed=args.seed)
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="gridloop", description="网格事件闭环处置引擎 — grid event workflow engine"
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("GRIDLOOP_DATABASE_URL") or default_url(),
+        help="database URL (default: $GRIDLOOP_DATABASE_URL or sqlite:///instance/gridloop.sqlite3)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create or upgrade the database schema")
+    p.add_argument(
+        "--demo", action="store_true", help="also create the demo district and deploy the processes"
+    )
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="run the web UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("validate", help="check BPMN/DMN/form files and print file:line: element: message")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files or directories (a directory's processes/ and forms/)"
+    )
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("deploy", help="deploy processes/ and forms/ as a new process version")
+    p.add_argument(
+        "path", nargs="?", default=str(DEFINITIONS_ROOT), help="directory holding processes/ and forms/"
+    )
+    p.set_defaults(func=cmd_deploy)
+
+    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
+    p = users.add_parser("list", help="list users with their role keys and scope codes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_users_list)
+    p = users.add_parser("add", help="add a user, or a role to an existing user")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLE_KEYS)
+    p.add_argument("--scope", required=True, help="org unit code (district, town, community or grid)")
+    p.add_argument("--department", help="department code, for department staff")
+    p.add_argument("--name", help="display name (default: the username)")
+    p.set_defaults(func=cmd_users_add)
+    p = users.add_parser("set-password", help="set a password (read from stdin when it is not a terminal)")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_users_set_password)
+
+    events = sub.add_parser("events", help="grid events").add_subparsers(dest="events_command", required=True)
+    p = events.add_parser("list", help="list events")
+    for flag in ("--code", "--category", "--grid", "--state"):
+        p.add_argument(flag)
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--per-page", type=int, default=50)
+    p.add_argument("--as", dest="as_user", help="list as this user sees it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_events_list)
+    p = events.add_parser("show", help="show one event with its tasks and history")
+    p.add_argument("id", type=int)
+    p.add_argument("--as", dest="as_user", help="show as this user sees it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_events_show)
+
+    p = sub.add_parser("simulate", help="drive N events through the whole loop as the demo staff")
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gridloop`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GridloopError as exc:
+        print(f"gridloop: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the definitions and org modules raise named ValueErrors
+        if exc.__class__.__name__ in ("OrgError", "DefinitionError", "CalendarError"):
+            print(f"gridloop: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The status page through Flask's test client, on a real SQLite file."""
+
+from pathlib import Path
+
+from engine.demo import create_demo_district
+from webui import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_status_page_shows_deployed_version_and_event_counts(tmp_path):
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/web.sqlite3", "TESTING": True})
+    gl = app.extensions["gridloop"]
+    gl.init_schema()
+    with gl.db.unit_of_work() as session:
+        create_demo_district(session, password=None)
+    deployment = gl.deploy(ROOT)
+    gl.report("gw_hb1", {"category": "0101", "description": "路边有暴露垃圾一堆"})
+    client = app.test_client()
+
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "待受理" in html and deployment.content_hash[:12] in html
+
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok"
+    assert health["events"] == {"reported": 1}
+    assert health["versions"][0]["hash"] == deployment.content_hash[:12]
