@@ -19,17 +19,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock as clockmod
-from engine import forms, history, org, queries, runtime
+from engine import attachments, auth, forms, history, org, queries, runtime
 from engine.calendar import BusinessCalendar
 from engine.db import Database, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
 from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
-from engine.models import Event, ProcessVersion, Task
+from engine.models import Event, ProcessVersion, Task, User
 from engine.org import Actor
 from engine.scripting import RestrictedScriptEngine
 from engine.state import STATE_FORMAT, LiveCache, dump_state, load_state
 
 PROCESS_ID = "grid_event"
+LANGUAGES = ("zh", "en")
 REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
 
 
@@ -196,6 +197,17 @@ class Gridloop:
             self._validators[key] = validator
         return validator
 
+    @staticmethod
+    def _attachment_errors(session: Session, schema: dict[str, Any], data: dict[str, Any]) -> dict[str, list[str]]:
+        """Photo fields must reference stored attachments."""
+        errors: dict[str, list[str]] = {}
+        for name, prop in schema.get("properties", {}).items():
+            if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list):
+                unknown = attachments.missing(session, [str(v) for v in data[name]])
+                if unknown:
+                    errors[name] = [f"附件不存在：{', '.join(unknown)}"]
+        return errors
+
     def _load_workflow(self, session: Session, event: Event, rt: _Runtime):  # noqa: ANN202
         workflow = self.cache.take(event.id, event.version)
         if workflow is None:
@@ -300,6 +312,7 @@ class Gridloop:
             )
             if not data.get("grid") and "grid" not in errors:
                 errors["grid"] = ["此项为必填项"]
+            errors.update(self._attachment_errors(session, rt.bundle.forms[rt.bundle.start_form], data))
             if errors:
                 raise ValidationFailed("the report is incomplete or invalid", errors)
             grid = data["grid"]
@@ -441,6 +454,8 @@ class Gridloop:
                 rt = self._runtime(session, event.process_version_id)
                 validator = self._form_validator(session, event.process_version_id, rt.bundle, task.form)
                 errors = forms.validate(validator, data, language)
+                if task.form:
+                    errors.update(self._attachment_errors(session, rt.bundle.forms[task.form], data))
                 if errors:
                     raise ValidationFailed(f"the form of task {task_id} has errors", errors)
                 open_rows = {
@@ -486,6 +501,55 @@ class Gridloop:
             raise
         self.cache.put(result["event"], version, workflow)
         return result
+
+    # ------------------------------------------------------- staff and files
+
+    def sign_in(self, username: str, password: str) -> Actor:
+        """Check a sign-in; a failure is counted (and may lock the account) even though it raises."""
+        failure: auth.AuthenticationFailed | None = None
+        with self.db.unit_of_work() as session:
+            try:
+                actor = auth.authenticate(session, username, password, self.now())
+            except auth.AuthenticationFailed as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
+        return actor
+
+    def load_actor(self, username: str) -> Actor:
+        """The user with their roles (fresh from the database)."""
+        with self.db.reading() as session:
+            return org.load_actor(session, username)
+
+    def user_language(self, username: str) -> str:
+        """The user's interface language (``zh`` or ``en``)."""
+        with self.db.reading() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            return user.language or "zh"
+
+    def set_user_language(self, username: str, language: str) -> None:
+        """Choose the user's interface language."""
+        if language not in LANGUAGES:
+            raise ValidationFailed("unknown language", {"language": [f"可选语言：{', '.join(LANGUAGES)}"]})
+        with self.db.unit_of_work() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            user.language = language
+
+    def upload(self, username: str, filename: str, content: bytes) -> attachments.StoredAttachment:
+        """Store an uploaded photo or document and return its id for use in form data."""
+        with self.db.unit_of_work() as session:
+            actor = self.actor(session, username)
+            return attachments.store(session, filename, content, actor.username, self.now())
+
+    def attachment(self, username: str, attachment_id: str) -> tuple[attachments.StoredAttachment, bytes]:
+        """An attachment's metadata and bytes, for a signed-in user (ids are unguessable UUIDs)."""
+        with self.db.reading() as session:
+            self.actor(session, username)
+            return attachments.content(session, attachment_id)
 
     # ----------------------------------------------------------------- queries
 
