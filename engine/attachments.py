@@ -52,14 +52,21 @@ def sniff(content: bytes) -> str | None:
 
 
 def store(
-    session: Session, filename: str, content: bytes, uploaded_by: str, now: datetime, max_bytes: int = MAX_BYTES
+    session: Session,
+    filename: str,
+    content: bytes,
+    uploaded_by: str,
+    now: datetime,
+    max_bytes: int = MAX_BYTES,
 ) -> StoredAttachment:
     """Check and store one upload; :class:`ValidationFailed` (field ``file``) when it is empty, too big or of a wrong type."""
     if not content:
         raise ValidationFailed("the file is empty", {"file": ["文件为空"]})
     if len(content) > max_bytes:
         limit_mb = max_bytes // (1024 * 1024)
-        raise ValidationFailed(f"the file is larger than {limit_mb} MB", {"file": [f"文件不能超过 {limit_mb} MB"]})
+        raise ValidationFailed(
+            f"the file is larger than {limit_mb} MB", {"file": [f"文件不能超过 {limit_mb} MB"]}
+        )
     content_type = sniff(content)
     if content_type is None:
         raise ValidationFailed(
@@ -92,7 +99,9 @@ def describe(session: Session, attachment_id: str) -> StoredAttachment:
 
 def content(session: Session, attachment_id: str) -> tuple[StoredAttachment, bytes]:
     """An attachment's metadata and bytes."""
-    row = session.scalar(select(Attachment).options(undefer(Attachment.content)).where(Attachment.id == attachment_id))
+    row = session.scalar(
+        select(Attachment).options(undefer(Attachment.content)).where(Attachment.id == attachment_id)
+    )
     if row is None:
         raise NotFound(f"no attachment {attachment_id}")
     return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256), row.content

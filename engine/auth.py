@@ -34,13 +34,17 @@ def authenticate(session: Session, username: str, password: str, now: datetime) 
     if user is None or not user.active:
         raise AuthenticationFailed("wrong username or password")
     if user.locked_until is not None and user.locked_until > now:
-        raise AuthenticationFailed("too many failed sign-ins; the account is locked for now", user.locked_until)
+        raise AuthenticationFailed(
+            "too many failed sign-ins; the account is locked for now", user.locked_until
+        )
     if not org.check_password(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
-            raise AuthenticationFailed("too many failed sign-ins; the account is locked for now", user.locked_until)
+            raise AuthenticationFailed(
+                "too many failed sign-ins; the account is locked for now", user.locked_until
+            )
         raise AuthenticationFailed("wrong username or password")
     user.failed_logins = 0
     user.locked_until = None

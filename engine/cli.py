@@ -243,6 +243,79 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check every event: hash chain intact, replay equal to the stored state, counted facts equal to history."""
+    from engine import audit
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    progress = _progress_bar if sys.stderr.isatty() else None
+    result = audit.verify_all(gl, progress)
+    if args.json:
+        _print_json(result)
+    else:
+        for m in result["mismatches"]:
+            print(f"event {m['event']} ({m['code']}): {m['reason']}")
+        print(f"{result['verified']} of {result['instances']} event(s) verified")
+    return 0 if not result["mismatches"] else 1
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    """Replay one event's history step by step and print the state after each step."""
+    from engine import audit
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    result = audit.replay_event(gl, args.event)
+    steps = [
+        {
+            "seq": s.seq,
+            "at": s.at,
+            "actor": s.actor,
+            "action": s.action,
+            "step": s.step,
+            "input": s.input,
+            "open_steps": s.open_steps,
+            "completed": s.completed,
+            "state": s.data.get("outcome") or "reported",
+            "data": s.data,
+        }
+        for s in result.steps
+    ]
+    if args.json:
+        _print_json(
+            {
+                "event": result.event_id,
+                "code": result.code,
+                "ok": result.ok,
+                "reasons": result.reasons,
+                "steps": steps,
+            }
+        )
+    else:
+        print(f"event {result.event_id} ({result.code})")
+        for s in steps:
+            step = f" {s['step']}" if s["step"] else ""
+            print(f"{s['seq']:>3} {s['at']:%Y-%m-%d %H:%M:%S} {s['actor']:<12} {s['action']}{step}")
+            print(f"      input: {json.dumps(s['input'], ensure_ascii=False)}")
+            print(
+                f"      after: state={s['state']} open={','.join(s['open_steps']) or '-'} completed={s['completed']}"
+            )
+        print(
+            "replay matches the stored state" if result.ok else "MISMATCH:\n  " + "\n  ".join(result.reasons)
+        )
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -307,6 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_user", help="show as this user sees it")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_events_show)
+
+    audit = sub.add_parser("audit", help="prove histories untampered and replay them").add_subparsers(
+        dest="audit_command", required=True
+    )
+    p = audit.add_parser(
+        "verify", help="check every event's chain, replay and counted facts; exit 1 on a mismatch"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser("replay", help="replay one event's history, printing the state after each step")
+    p.add_argument("event", type=int, metavar="EVENT", help="event id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_replay)
 
     p = sub.add_parser("simulate", help="drive N events through the whole loop as the demo staff")
     p.add_argument("--events", type=int, required=True)

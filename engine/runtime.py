@@ -8,6 +8,9 @@ Which step follows which is decided by the BPMN alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +38,62 @@ def parse_time(value: str | datetime) -> datetime:
     return moment
 
 
+class ReplayDivergence(Exception):
+    """A replay asked the engine's functions for something other than what the record says was asked."""
+
+
+class Journal:
+    """The calls process scripts make to the engine's clock, calendar and organisation during one command.
+
+    Recording them in the history makes a replay exact: played back, each call returns what it returned then,
+    even if the organisation or the settings have changed since, and a replay that asks for anything else
+    has diverged from the record.
+    """
+
+    def __init__(self, recorded: list[list[Any]] | None = None) -> None:
+        self.calls: list[list[Any]] = []
+        self._playback = list(recorded) if recorded is not None else None
+
+    def call(self, name: str, args: list[Any], compute: Any) -> Any:
+        """Return ``compute()`` (recording it), or, when playing back, the recorded result of this same call."""
+        if self._playback is not None:
+            if not self._playback:
+                raise ReplayDivergence(
+                    f"the replay called {name}{tuple(args)} but the record holds no further call"
+                )
+            recorded_name, recorded_args, result = self._playback.pop(0)
+            if recorded_name != name or list(recorded_args) != list(args):
+                raise ReplayDivergence(
+                    f"the replay called {name}{tuple(args)} where the record has {recorded_name}{tuple(recorded_args)}"
+                )
+        else:
+            result = compute()
+        self.calls.append([name, list(args), result])
+        return result
+
+    def unplayed(self) -> list[list[Any]]:
+        """Recorded calls the replay never made (a divergence too)."""
+        return list(self._playback or [])
+
+
+_journal: ContextVar[Journal | None] = ContextVar("gridloop_journal", default=None)
+
+
+@contextmanager
+def journaling(journal: Journal) -> Iterator[Journal]:
+    """Record (or play back) the engine-function calls made inside the block."""
+    token = _journal.set(journal)
+    try:
+        yield journal
+    finally:
+        _journal.reset(token)
+
+
+def _journaled(name: str, args: list[Any], compute: Any) -> Any:
+    journal = _journal.get()
+    return compute() if journal is None else journal.call(name, args, compute)
+
+
 def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dict[str, Any]:
     """The functions BPMN scripts and expressions may call, documented for process designers.
 
@@ -46,13 +105,17 @@ def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dic
     """
 
     def now_iso() -> str:
-        return clock.now().isoformat()
+        return _journaled("now_iso", [], lambda: clock.now().isoformat())
 
     def due_at(start_iso: str, limit: float, unit: str) -> str:
-        return calendar.due_at(parse_time(start_iso), float(limit), unit).isoformat()
+        return _journaled(
+            "due_at",
+            [start_iso, limit, unit],
+            lambda: calendar.due_at(parse_time(start_iso), float(limit), unit).isoformat(),
+        )
 
     def find_department(kind: str, grid: str) -> str:
-        return directory.find_department(kind, grid)
+        return _journaled("find_department", [kind, grid], lambda: directory.find_department(kind, grid))
 
     def not_later(a_iso: str, b_iso: str) -> bool:
         return parse_time(a_iso) <= parse_time(b_iso)
@@ -148,3 +211,43 @@ def ready_tasks(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[ReadyTask
             )
         )
     return result
+
+
+EVENT_FACTS: tuple[str, ...] = (
+    "state",
+    "department_code",
+    "handling_level",
+    "opened_at",
+    "due_at",
+    "closed_at",
+    "closed_on_time",
+    "satisfaction",
+    "rework_count",
+    "reassign_count",
+    "reopen_count",
+    "completed",
+)
+
+
+def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
+    """The event columns the process decides, read from its data by the variable names the BPMN uses.
+
+    Evaluation counts these (on time, reworked, reassigned, reopened …); the audit recomputes them from a
+    replay and compares.
+    """
+    state = data.get("outcome") or "reported"
+    closed = state == "closed"
+    return {
+        "state": state,
+        "department_code": data.get("department"),
+        "handling_level": data.get("handling_level"),
+        "opened_at": parse_time(data["case_opened_at"]) if data.get("case_opened_at") else None,
+        "due_at": parse_time(data["case_due_at"]) if data.get("case_due_at") else None,
+        "closed_at": parse_time(data["case_closed_at"]) if closed and data.get("case_closed_at") else None,
+        "closed_on_time": data.get("closed_on_time") if closed else None,
+        "satisfaction": data.get("satisfaction"),
+        "rework_count": int(data.get("rework_count") or 0),
+        "reassign_count": int(data.get("reassign_count") or 0),
+        "reopen_count": int(data.get("reopen_count") or 0),
+        "completed": workflow.is_completed(),
+    }

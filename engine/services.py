@@ -18,8 +18,8 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock as clockmod
 from engine import attachments, auth, forms, history, org, queries, runtime
+from engine import clock as clockmod
 from engine.calendar import BusinessCalendar
 from engine.db import Database, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
@@ -198,7 +198,9 @@ class Gridloop:
         return validator
 
     @staticmethod
-    def _attachment_errors(session: Session, schema: dict[str, Any], data: dict[str, Any]) -> dict[str, list[str]]:
+    def _attachment_errors(
+        session: Session, schema: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, list[str]]:
         """Photo fields must reference stored attachments."""
         errors: dict[str, list[str]] = {}
         for name, prop in schema.get("properties", {}).items():
@@ -272,23 +274,10 @@ class Gridloop:
         return created
 
     @staticmethod
-    def _update_event(event: Event, workflow, data: dict[str, Any], now: datetime) -> None:  # noqa: ANN001
+    def _update_event(event: Event, workflow: Any, data: dict[str, Any], now: datetime) -> None:
         """Copy what the process decided (outcome, department, deadlines, counters) onto the event row."""
-        event.state = data.get("outcome") or "reported"
-        event.department_code = data.get("department")
-        event.handling_level = data.get("handling_level")
-        event.opened_at = runtime.parse_time(data["case_opened_at"]) if data.get("case_opened_at") else None
-        event.due_at = runtime.parse_time(data["case_due_at"]) if data.get("case_due_at") else None
-        closed = event.state == "closed"
-        event.closed_at = (
-            runtime.parse_time(data["case_closed_at"]) if closed and data.get("case_closed_at") else None
-        )
-        event.closed_on_time = data.get("closed_on_time") if closed else None
-        event.satisfaction = data.get("satisfaction")
-        event.rework_count = int(data.get("rework_count") or 0)
-        event.reassign_count = int(data.get("reassign_count") or 0)
-        event.reopen_count = int(data.get("reopen_count") or 0)
-        event.completed = workflow.is_completed()
+        for column, value in runtime.event_facts(workflow, data).items():
+            setattr(event, column, value)
         event.updated_at = now
 
     # ---------------------------------------------------------------- commands
@@ -334,7 +323,8 @@ class Gridloop:
             start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
             start_data["reporter"] = actor.username
             directory.unit(grid)
-            workflow = runtime.start(rt.bundle, rt.engine, start_data)
+            with runtime.journaling(runtime.Journal()) as journal:
+                workflow = runtime.start(rt.bundle, rt.engine, start_data)
             event = Event(
                 process_version_id=version_id,
                 category=data["category"],
@@ -362,7 +352,7 @@ class Gridloop:
                 now,
                 actor.username,
                 "report",
-                {"report": start_data, "offered": _offered(created)},
+                {"report": start_data, "calls": journal.calls, "offered": _offered(created)},
             )
             event.workflow_state = dump_state(workflow)
             self._commit(session)
@@ -466,7 +456,8 @@ class Gridloop:
                     if t.status == "open"
                 }
                 workflow = self._load_workflow(session, event, rt)
-                before = runtime.complete(workflow, task.spiff_task_id, data)
+                with runtime.journaling(runtime.Journal()) as journal:
+                    before = runtime.complete(workflow, task.spiff_task_id, data)
                 after = runtime.current_data(workflow)
                 task.status, task.completed_at, task.completed_by = "completed", now, actor.username
                 if task.assignee is None:
@@ -482,6 +473,7 @@ class Gridloop:
                     {
                         "form": data,
                         "changes": history.data_changes(before, after),
+                        "calls": journal.calls,
                         "offered": _offered(created),
                     },
                     task.bpmn_id,

@@ -56,7 +56,12 @@ TINY_PNG = bytes.fromhex(
 
 
 def _answer(
-    rng: random.Random, step: str, data: dict[str, Any], departments: list[str], seen: dict[str, Any], photo: str
+    rng: random.Random,
+    step: str,
+    data: dict[str, Any],
+    departments: list[str],
+    seen: dict[str, Any],
+    photo: str,
 ) -> dict[str, Any]:
     """A plausible form answer for ``step`` given the data so far (``photo`` is a stored attachment id)."""
     if step == "check_exists":
