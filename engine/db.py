@@ -22,6 +22,7 @@ from engine.errors import Conflict
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_PATH = Path("instance") / "gridloop.sqlite3"
+IMMEDIATE = "gridloop_immediate"
 
 
 def default_url() -> str:
@@ -44,6 +45,16 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # SQLAlchemy's pysqlite default begins a transaction only at the first write, so the reads a
+            # command makes before it would see different moments; gridloop begins it itself (below).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):  # noqa: ANN001
+            # A command takes the write lock up front (other writers wait for it, up to the timeout), so all
+            # it reads is current and stays so until it commits; a read-only session takes a snapshot.
+            immediate = connection.get_execution_options().get(IMMEDIATE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -92,6 +103,8 @@ class Database:
         """
         session = self._sessions()
         try:
+            if self.dialect == "sqlite":
+                session.connection(execution_options={IMMEDIATE: True})
             yield session
             session.commit()
         except StaleDataError as exc:

@@ -363,10 +363,14 @@ class Gridloop:
 
     def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[Task, Event]:
         """The task and its event, if the actor may act on it now; the named error otherwise."""
-        task = session.get(Task, task_id)
-        if task is None:
+        # One statement reads both, so the event's version (checked when the command writes) is the version
+        # of the moment the task was read: a change in between is a conflict, never a lost update.
+        row = session.execute(
+            select(Task, Event).join(Event, Event.id == Task.event_id).where(Task.id == task_id)
+        ).one_or_none()
+        if row is None:
             raise NotFound(f"no task {task_id}")
-        event = session.get(Event, task.event_id)
+        task, event = row
         if not (
             org.is_candidate(actor, task)
             or task.assignee == actor.username
@@ -552,11 +556,13 @@ class Gridloop:
             task = session.get(Task, task_id)
             if task is None:
                 raise NotFound(f"no task {task_id}")
-            event = (
-                queries.visible_event(session, actor, task.event_id)
-                if not (org.is_candidate(actor, task) or task.assignee == actor.username)
-                else session.get(Event, task.event_id)
-            )
+            if org.is_candidate(actor, task) or task.assignee == actor.username:
+                event = session.get(Event, task.event_id)
+            else:
+                try:
+                    event = queries.visible_event(session, actor, task.event_id)
+                except NotFound:
+                    raise NotFound(f"no task {task_id}") from None
             rt = self._runtime(session, event.process_version_id)
             workflow = self.cache.take(event.id, event.version)
             if workflow is None:
