@@ -33,7 +33,7 @@ from engine.models import Event, HistoryEntry, Task
 from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
 
-WORKFLOW_ACTIONS = ("report", "complete")
+WORKFLOW_ACTIONS = ("report", "complete", "timer")
 
 
 @dataclass
@@ -117,6 +117,32 @@ def _open_steps(workflow: BpmnWorkflow) -> list[str]:
     return sorted(t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True))
 
 
+def _apply(
+    entry: HistoryEntry, workflow: BpmnWorkflow | None, bundle: ProcessBundle, engine: RestrictedScriptEngine
+) -> BpmnWorkflow:
+    """Apply one recorded input (a report, a completion or a timer firing) to the replayed instance."""
+    if entry.action == "report":
+        if workflow is not None:
+            raise runtime.ReplayDivergence(f"record {entry.seq} reports an event that already exists")
+        return runtime.start(bundle, engine, dict(entry.data["report"]))
+    if workflow is None:
+        raise runtime.ReplayDivergence(f"record {entry.seq} ({entry.action}) comes before the report")
+    if entry.action == "timer":
+        runtime.fire_timers(workflow)
+        return workflow
+    ready = [
+        t
+        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        if t.task_spec.bpmn_id == entry.bpmn_id
+    ]
+    if not ready:
+        raise runtime.ReplayDivergence(
+            f"record {entry.seq} completes step {entry.bpmn_id!r}, which is not waiting in the replay"
+        )
+    runtime.complete(workflow, str(ready[0].id), dict(entry.data.get("form", {})))
+    return workflow
+
+
 def replay(
     bundle: ProcessBundle,
     engine: RestrictedScriptEngine,
@@ -133,27 +159,7 @@ def replay(
                 replay_clock.set(entry.at)
                 journal = runtime.Journal(entry.data.get("calls", []))
                 with runtime.journaling(journal):
-                    if entry.action == "report":
-                        if workflow is not None:
-                            raise runtime.ReplayDivergence(
-                                f"record {entry.seq} reports an event that already exists"
-                            )
-                        workflow = runtime.start(bundle, engine, dict(entry.data["report"]))
-                    else:
-                        if workflow is None:
-                            raise runtime.ReplayDivergence(
-                                f"record {entry.seq} completes a task before the report"
-                            )
-                        ready = [
-                            t
-                            for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                            if t.task_spec.bpmn_id == entry.bpmn_id
-                        ]
-                        if not ready:
-                            raise runtime.ReplayDivergence(
-                                f"record {entry.seq} completes step {entry.bpmn_id!r}, which is not waiting in the replay"
-                            )
-                        runtime.complete(workflow, str(ready[0].id), dict(entry.data.get("form", {})))
+                    workflow = _apply(entry, workflow, bundle, engine)
                 if journal.unplayed():
                     raise runtime.ReplayDivergence(f"record {entry.seq} holds calls the replay never made")
             if keep_steps and workflow is not None:

@@ -177,6 +177,12 @@ def complete(workflow: BpmnWorkflow, spiff_task_id: str, form_data: dict[str, An
     return before
 
 
+def fire_timers(workflow: BpmnWorkflow) -> None:
+    """Fire the instance's timers that are due by the engine clock, and run on to the next wait state."""
+    _run("firing timers", workflow.refresh_timers)
+    _run("continuing after a timer", workflow.do_engine_steps)
+
+
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The instance's data as it stands: that of a waiting user task, or the final data once complete."""
     ready = workflow.get_tasks(state=TaskState.READY, manual=True)

@@ -9,6 +9,7 @@ being lost. Callers (the web UI, the JSON API, the CLI, the simulator) go throug
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +19,13 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import attachments, auth, forms, history, org, queries, runtime
+from engine import attachments, auth, forms, history, org, queries, runtime, settings, timers
 from engine import clock as clockmod
 from engine.calendar import BusinessCalendar
 from engine.db import Database, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
 from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
-from engine.models import Event, ProcessVersion, Task, User
+from engine.models import Event, ProcessVersion, Task, Timer, User
 from engine.org import Actor
 from engine.scripting import RestrictedScriptEngine
 from engine.state import STATE_FORMAT, LiveCache, dump_state, load_state
@@ -63,18 +64,18 @@ class InboxPage:
 class Gridloop:
     """gridloop's engine: one database, one clock, caches of deployed versions and live instances."""
 
-    def __init__(
-        self, database_url: str, clock: clockmod.Clock | None = None, calendar: BusinessCalendar | None = None
-    ):
+    def __init__(self, database_url: str, clock: clockmod.Clock | None = None):
         self.db = Database(database_url)
         self.clock: clockmod.Clock = clock or clockmod.SystemClock()
-        self.calendar = calendar or BusinessCalendar()
+        self._calendar: tuple[float, BusinessCalendar] | None = None
+        self.settings_ttl = 30.0
         self.cache = LiveCache()
         self._runtimes: dict[int, _Runtime] = {}
         self._directory: org.OrgDirectory | None = None
         self._actors: dict[str, tuple[float, Actor]] = {}
         self._validators: dict[tuple[int, str | None], Any] = {}
         self.actor_ttl = 10.0
+        self._timer_listeners: list[Callable[[datetime], None]] = []
 
     # ----------------------------------------------------------------- set-up
 
@@ -117,6 +118,21 @@ class Gridloop:
         self._actors.clear()
         self._validators.clear()
 
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar from the settings and holiday table, re-read after ``settings_ttl`` seconds.
+
+        Changes made through this engine take effect at once (:meth:`invalidate_settings`).
+        """
+        if self._calendar is None or time.monotonic() - self._calendar[0] > self.settings_ttl:
+            with self.db.reading() as session:
+                self._calendar = (time.monotonic(), settings.load_calendar(session))
+        return self._calendar[1]
+
+    def invalidate_settings(self) -> None:
+        """Forget the cached calendar and settings (call after changing them)."""
+        self._calendar = None
+
     def actor(self, session: Session, username: str) -> Actor:
         """The acting user with their roles, cached for ``actor_ttl`` seconds of wall time.
 
@@ -139,7 +155,7 @@ class Gridloop:
         return self._directory
 
     def _make_runtime(self, bundle: ProcessBundle) -> _Runtime:
-        engine = RestrictedScriptEngine(runtime.script_functions(self.calendar, _LazyDirectory(self)))
+        engine = RestrictedScriptEngine(runtime.script_functions(_LazyCalendar(self), _LazyDirectory(self)))
         return _Runtime(bundle, engine)
 
     def _runtime(self, session: Session, version_id: int) -> _Runtime:
@@ -346,6 +362,7 @@ class Gridloop:
             event.code = f"E{now:%Y%m%d}{event.id:06d}"
             self._update_event(event, workflow, runtime.current_data(workflow), now)
             created = self._sync_inbox(session, event, workflow, rt, now, {})
+            new_timers = timers.sync(session, event.id, workflow, now)
             history.append(
                 session,
                 event,
@@ -359,6 +376,7 @@ class Gridloop:
             result = {"id": event.id, "code": event.code, "state": event.state}
             version = event.version
         self.cache.put(result["id"], version, workflow)
+        self._announce_timers(new_timers)
         return result
 
     def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[Task, Event]:
@@ -468,6 +486,7 @@ class Gridloop:
                     task.assignee = actor.username
                 self._update_event(event, workflow, after, now)
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
+                new_timers = timers.sync(session, event.id, workflow, now)
                 history.append(
                     session,
                     event,
@@ -496,7 +515,99 @@ class Gridloop:
             workflow = None
             raise
         self.cache.put(result["event"], version, workflow)
+        self._announce_timers(new_timers)
         return result
+
+    # ------------------------------------------------------------------ timers
+
+    def add_timer_listener(self, listener: Callable[[datetime], None]) -> None:
+        """Be told the due time of every timer a command creates (the scheduler arms itself with it)."""
+        self._timer_listeners.append(listener)
+
+    def _announce_timers(self, created: list[Timer]) -> None:
+        if created and self._timer_listeners:
+            earliest = min(t.due_at for t in created)
+            for listener in self._timer_listeners:
+                listener(earliest)
+
+    def next_timer_due(self) -> datetime | None:
+        """When the next pending timer is due."""
+        with self.db.reading() as session:
+            return timers.next_due(session)
+
+    def tick(self, fired_by: str = "tick", limit: int = 1000) -> int:
+        """Fire every timer due by the engine clock's now; return how many this call fired."""
+        with self.db.reading() as session:
+            due = timers.due(session, self.now(), limit)
+        fired = 0
+        for timer_id in due:
+            try:
+                fired += self.fire_timer(timer_id, fired_by)
+            except Conflict:
+                continue  # another scheduler fired it, or changed the event meanwhile
+        return fired
+
+    def fire_timer(self, timer_id: int, fired_by: str = "scheduler") -> bool:
+        """Fire one due timer in one transaction; False when it is not (or no longer) pending and due."""
+        now = self.now()
+        workflow = None
+        try:
+            with clockmod.using(self.clock), self.db.unit_of_work() as session:
+                query = (
+                    select(Timer, Event).join(Event, Event.id == Timer.event_id).where(Timer.id == timer_id)
+                )
+                if self.db.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True, of=Timer)
+                row = session.execute(query).one_or_none()
+                if row is None:
+                    return False
+                timer, event = row
+                if timer.status != "pending" or timer.due_at >= now:
+                    return False
+                rt = self._runtime(session, event.process_version_id)
+                open_rows = {
+                    t.spiff_task_id: t
+                    for t in session.scalars(
+                        select(Task).where(Task.event_id == event.id, Task.status == "open")
+                    )
+                }
+                workflow = self._load_workflow(session, event, rt)
+                before = dict(runtime.current_data(workflow))
+                with runtime.journaling(runtime.Journal()) as journal:
+                    runtime.fire_timers(workflow)
+                if any(w.spiff_task_id == timer.spiff_task_id for w in timers.waiting(workflow)):
+                    raise _NothingFired
+                after = runtime.current_data(workflow)
+                self._update_event(event, workflow, after, now)
+                created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
+                new_timers = timers.sync(session, event.id, workflow, now, fired_by=fired_by)
+                history.append(
+                    session,
+                    event,
+                    now,
+                    "timer",
+                    "timer",
+                    {
+                        "timer": timer.bpmn_id,
+                        "due_at": timer.due_at.isoformat(),
+                        "fired_by": fired_by,
+                        "changes": history.data_changes(before, after),
+                        "calls": journal.calls,
+                        "offered": _offered(created),
+                    },
+                    timer.bpmn_id,
+                )
+                event.workflow_state = dump_state(workflow)
+                self._commit(session)
+                event_id, version = event.id, event.version
+        except _NothingFired:
+            return False
+        except BaseException:
+            workflow = None
+            raise
+        self.cache.put(event_id, version, workflow)
+        self._announce_timers(new_timers)
+        return True
 
     # ------------------------------------------------------- staff and files
 
@@ -598,6 +709,10 @@ class Gridloop:
             return queries.list_events(session, org.load_actor(session, username), **filters)
 
 
+class _NothingFired(Exception):
+    """Raised inside a timer command whose timer the process did not fire: the transaction is dropped."""
+
+
 def _offered(rows: list[Task]) -> list[dict[str, Any]]:
     """What a command put into inboxes, for its history record: step, role, scope, department, due time."""
     return [
@@ -610,6 +725,16 @@ def _offered(rows: list[Task]) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+class _LazyCalendar:
+    """Computes due times with the engine's current business calendar, so cached script engines see changes."""
+
+    def __init__(self, gridloop: Gridloop) -> None:
+        self._gridloop = gridloop
+
+    def due_at(self, start: datetime, limit: float, unit: str) -> datetime:
+        return self._gridloop.calendar.due_at(start, limit, unit)
 
 
 class _LazyDirectory:

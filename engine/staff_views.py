@@ -50,7 +50,9 @@ def display_names(session: Session, usernames: set[str | None]) -> dict[str, str
     wanted = sorted(u for u in usernames if u)
     if not wanted:
         return {}
-    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(wanted))).all())
+    return dict(
+        session.execute(select(User.username, User.display_name).where(User.username.in_(wanted))).all()
+    )
 
 
 def inbox_counts(gl: Gridloop, username: str) -> dict[str, int]:
@@ -91,7 +93,9 @@ def _event_deadlines(session: Session, event_ids: set[int]) -> dict[int, dict[st
 
 def _by_due(rows: list[dict[str, Any]], descending: bool) -> list[dict[str, Any]]:
     """Rows by due time (soonest first, or latest first), rows without a due time last either way."""
-    timed = sorted((r for r in rows if r["due_at"] is not None), key=lambda r: r["due_at"], reverse=descending)
+    timed = sorted(
+        (r for r in rows if r["due_at"] is not None), key=lambda r: r["due_at"], reverse=descending
+    )
     return timed + [r for r in rows if r["due_at"] is None]
 
 
@@ -195,7 +199,11 @@ def report_form(gl: Gridloop, username: str) -> dict[str, Any]:
         schema = gl.resolved_form(session, bundle, bundle.start_form)
     scopes = [a.scope_code for a in actor.assignments if a.department_code is None]
     own = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
-    grids = [{"code": g.code, "name": g.name} for g in directory.grids() if any(g.code.startswith(s) for s in scopes)]
+    grids = [
+        {"code": g.code, "name": g.name}
+        for g in directory.grids()
+        if any(g.code.startswith(s) for s in scopes)
+    ]
     return {
         "schema": schema,
         "categories": category_groups(bundle),
@@ -299,6 +307,7 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
         entry["step_name"] = step_names.get(entry["step"], entry["step"])
     detail["steps"] = steps
     detail["attachments"] = files
+    detail["files"] = {f["file"].id: f["file"] for f in files}
     detail["names"] = names
     start_id = _start_event_id(bundle)
     done = [start_id] if start_id else []
@@ -333,7 +342,9 @@ def task_page(gl: Gridloop, username: str, task_id: int, language: str = "zh") -
     _describe_category(detail["event"], categories)
     detail["event"]["grid_name"] = _unit_name(directory, detail["event"]["grid"])
     detail["task"]["assignee_name"] = names.get(detail["task"]["assignee"], detail["task"]["assignee"])
-    detail["task"]["completed_by_name"] = names.get(detail["task"]["completed_by"], detail["task"]["completed_by"])
+    detail["task"]["completed_by_name"] = names.get(
+        detail["task"]["completed_by"], detail["task"]["completed_by"]
+    )
     detail["light"] = timelights.task_light(
         gl.calendar,
         thresholds,
@@ -349,7 +360,9 @@ def process_versions(gl: Gridloop) -> list[dict[str, Any]]:
     """Every deployed version, newest first, with the number of event instances pinned to it."""
     with gl.db.reading() as session:
         counts = dict(
-            session.execute(select(Event.process_version_id, func.count()).group_by(Event.process_version_id)).all()
+            session.execute(
+                select(Event.process_version_id, func.count()).group_by(Event.process_version_id)
+            ).all()
         )
         versions = session.execute(
             select(
@@ -384,4 +397,3 @@ def diagram_xml(gl: Gridloop, version_id: int) -> str:
     if not bpmn:
         raise NotFound(f"process version {version_id} has no BPMN file")
     return next((text for text in bpmn if f'id="{process_id}"' in text), bpmn[0])
-

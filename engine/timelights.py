@@ -101,7 +101,11 @@ def task_light(
     """
     due = task.get("due_at")
     opened = event.get("opened_at")
-    start = opened if opened is not None and due is not None and due == event.get("due_at") else task["created_at"]
+    start = (
+        opened
+        if opened is not None and due is not None and due == event.get("due_at")
+        else task["created_at"]
+    )
     at = task.get("completed_at") or now
     return light(calendar, thresholds, start, due, at, unit)
 
@@ -110,4 +114,6 @@ def event_light(
     calendar: BusinessCalendar, thresholds: Thresholds, event: dict[str, Any], unit: str, now: datetime
 ) -> TimeLight | None:
     """The light of a case from its opening (立案) to its deadline, frozen at its closing."""
-    return light(calendar, thresholds, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit)
+    return light(
+        calendar, thresholds, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit
+    )

@@ -1,0 +1,109 @@
+"""Settings a district tunes: working hours, holidays, time-light colours, step limits, supervision escalation.
+
+Stored as JSON rows in ``settings`` (absent rows mean the documented default). Each setting is validated
+when it is set, so a bad value is refused with a message instead of breaking deadlines later.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.calendar import BusinessCalendar, WorkingHours, normalize_unit
+from engine.errors import ValidationFailed
+from engine.models import CalendarDay, Setting
+
+DEFAULTS: dict[str, Any] = {
+    # working periods of a working day, and the zone they are read in
+    "working_hours": "08:00-12:00,14:00-18:00",
+    "timezone": "Asia/Shanghai",
+    # time lights: colour from the used share of a limit; the first colour applies from 0
+    "time_lights": [["green", 0.0], ["yellow", 0.8], ["red", 1.0]],
+    # limits of single steps (the case limit comes from the routing table): step id -> [limit, unit]
+    "step_limits": {
+        "check_exists": [4, "work_hours"],
+        "accept": [1, "work_hours"],
+        "dispatch": [1, "work_hours"],
+        "reassign": [1, "work_hours"],
+        "verify": [4, "work_hours"],
+        "close": [4, "work_hours"],
+        "close_self": [4, "work_hours"],
+        "follow_up": [2, "work_days"],
+    },
+    # supervision sheets escalate while the case stays overdue: card -> [after, unit]
+    "supervision_escalation": {"yellow": [1, "work_days"], "red": [3, "work_days"]},
+}
+
+LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
+
+
+def _check_limit(key: str, value: Any) -> None:
+    if not (
+        isinstance(value, list) and len(value) == 2 and isinstance(value[0], int | float) and value[0] > 0
+    ):
+        raise ValidationFailed(f"{key}: a limit is [positive number, unit]", {key: ["时限须为 [正数, 单位]"]})
+    normalize_unit(value[1])
+
+
+def validate_setting(key: str, value: Any) -> None:
+    """Refuse an unknown key or a malformed value, naming what is wrong."""
+    if key not in DEFAULTS:
+        raise ValidationFailed(
+            f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}", {key: ["未知的设置项"]}
+        )
+    if key == "working_hours":
+        WorkingHours.parse(value)
+    elif key == "timezone":
+        BusinessCalendar(timezone=value)
+    elif key == "time_lights":
+        ok = isinstance(value, list) and 3 <= len(value) <= 4
+        ok = ok and all(isinstance(c, list) and len(c) == 2 and c[0] in LIGHT_COLOURS for c in value)
+        ok = ok and value[0][1] == 0 and all(value[i][1] < value[i + 1][1] for i in range(len(value) - 1))
+        if not ok:
+            raise ValidationFailed(
+                "time_lights: 3 or 4 [colour, threshold] pairs, the first at 0, thresholds rising",
+                {key: ["须为 3 或 4 个 [颜色, 阈值]，第一个阈值为 0，阈值递增"]},
+            )
+    elif key == "step_limits":
+        for step, limit in dict(value).items():
+            _check_limit(f"step_limits.{step}", limit)
+    elif key == "supervision_escalation":
+        for card, limit in dict(value).items():
+            _check_limit(f"supervision_escalation.{card}", limit)
+
+
+def get(session: Session, key: str) -> Any:
+    """The setting's value, or its default."""
+    row = session.get(Setting, key)
+    return copy.deepcopy(row.value if row is not None else DEFAULTS[key])
+
+
+def put(session: Session, key: str, value: Any, now: datetime) -> Any:
+    """Set a setting after validating it; return the previous value."""
+    validate_setting(key, value)
+    previous = get(session, key)
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+    session.flush()
+    return previous
+
+
+def calendar_overrides(session: Session) -> dict[Any, bool]:
+    """The admin-entered holidays (False) and make-up working days (True)."""
+    return {row.day: row.is_workday for row in session.scalars(select(CalendarDay))}
+
+
+def load_calendar(session: Session) -> BusinessCalendar:
+    """The business calendar as the settings and the holiday table define it now."""
+    return BusinessCalendar(
+        WorkingHours.parse(get(session, "working_hours")),
+        timezone=get(session, "timezone"),
+        overrides=calendar_overrides(session),
+    )

@@ -1,0 +1,238 @@
+"""The ``gridloop`` command line, run in-process on a SQLite file.
+
+``init --demo`` hashes the demo password for every account (scrypt, on purpose slow), so it runs once per
+module into a template database; every test works on its own copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import GRID_HB1, REPO
+from sqlalchemy import select
+
+from engine import org
+from engine.cli import build_parser, main
+from engine.db import Database
+from engine.demo import DEMO_PASSWORD
+from engine.models import User
+from engine.services import Gridloop
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    """A database made by ``gridloop init --demo``: its path, the exit status and what it printed."""
+    path = tmp_path_factory.mktemp("cli") / "template.sqlite3"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["--db", f"sqlite:///{path}", "init", "--demo"])
+    return path, status, out.getvalue()
+
+
+@pytest.fixture
+def db(demo_template: tuple[Path, int, str], tmp_path: Path) -> str:
+    """The URL of this test's own copy of the demo database."""
+    copy = tmp_path / "x.sqlite3"
+    source, target = sqlite3.connect(demo_template[0]), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return f"sqlite:///{copy}"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI; return its exit status, standard output and standard error."""
+    capsys.readouterr()
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def users(capsys: pytest.CaptureFixture[str], db: str) -> dict[str, dict]:
+    status, out, _ = run(capsys, "--db", db, "users", "list", "--json")
+    assert status == 0
+    return {row["username"]: row for row in json.loads(out)}
+
+
+def password_hash(db: str, username: str) -> str | None:
+    database = Database(db)
+    try:
+        with database.reading() as session:
+            return session.scalar(select(User.password_hash).where(User.username == username))
+    finally:
+        database.dispose()
+
+
+def test_init_demo_prints_the_password_and_deploys(demo_template, db):
+    _, status, out = demo_template
+    assert status == 0
+    assert f"password for all: {DEMO_PASSWORD}" in out
+    assert "process version 1 (" in out and out.rstrip().endswith("deployed")
+    gl = Gridloop(db)
+    try:
+        assert gl.bundle().process_id == "grid_event"
+    finally:
+        gl.db.dispose()
+    assert org.check_password(password_hash(db, "gw_hb1"), DEMO_PASSWORD)
+
+
+def test_init_again_keeps_the_organisation_and_the_version(capsys, db):
+    status, out, _ = run(capsys, "--db", db, "init", "--demo")
+    assert status == 0
+    assert "demo district not added again" in out
+    assert "already deployed" in out
+
+
+def test_users_list_json_shows_role_and_scope(capsys, db):
+    listed = users(capsys, db)
+    assert listed["gw_hb1"]["roles"] == ["grid_worker"]
+    assert listed["gw_hb1"]["scope"] == GRID_HB1
+    assert listed["gw_hb1"]["department"] is None
+    assert (listed["h_dh_hw"]["roles"], listed["h_dh_hw"]["department"]) == (["handler"], "DH-HW")
+    assert "newbie" not in listed
+
+
+def test_users_add_then_listed(capsys, db):
+    status, out, _ = run(
+        capsys, "--db", db, "users", "add", "newbie", "--role", "intake", "--scope", "330199"
+    )
+    assert status == 0
+    assert "newbie" in out
+    newbie = users(capsys, db)["newbie"]
+    assert (newbie["roles"], newbie["scope"], newbie["active"]) == (["intake"], "330199", True)
+
+
+def test_users_add_with_an_unknown_scope_fails_cleanly(capsys, db):
+    status, _, err = run(capsys, "--db", db, "users", "add", "ghost", "--role", "intake", "--scope", "999999")
+    assert status == 2
+    assert "999999" in err
+    assert "ghost" not in users(capsys, db)
+
+
+def test_users_set_password_reads_stdin(capsys, monkeypatch, db):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    status, out, _ = run(capsys, "--db", db, "users", "set-password", "gw_hb1")
+    assert status == 0
+    assert "gw_hb1" in out
+    stored = password_hash(db, "gw_hb1")
+    assert org.check_password(stored, "correct horse battery")
+    assert not org.check_password(stored, DEMO_PASSWORD)
+
+
+def test_users_set_password_refuses_a_short_one(capsys, monkeypatch, db):
+    before = password_hash(db, "gw_hb1")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    status, _, err = run(capsys, "--db", db, "users", "set-password", "gw_hb1")
+    assert status == 2
+    assert "8 characters" in err
+    assert password_hash(db, "gw_hb1") == before
+
+
+def test_validate_the_repository_definitions(capsys):
+    status, out, _ = run(capsys, "validate", str(REPO / "processes"), str(REPO / "forms"))
+    assert status == 0
+    assert "ok" in out
+
+
+def test_validate_reports_a_dangling_flow_with_file_line_and_element(capsys, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs"\n'
+        '    targetNamespace="http://example.org/gridloop">\n'
+        '  <bpmn:process id="broken" isExecutable="true">\n'
+        '    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>\n'
+        '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end" />\n'
+        '    <bpmn:endEvent id="end"><bpmn:incoming>f1</bpmn:incoming></bpmn:endEvent>\n'
+        '    <bpmn:sequenceFlow id="f_lost" sourceRef="start" targetRef="nowhere" />\n'
+        "  </bpmn:process>\n"
+        "</bpmn:definitions>\n",
+        encoding="utf-8",
+    )
+    status, out, err = run(capsys, "validate", str(broken))
+    assert status == 1
+    assert f"{broken}:8: f_lost: " in out
+    line = next(line for line in out.splitlines() if line.startswith(f"{broken}:8: f_lost: "))
+    assert "nowhere" in line
+    assert "problem" in err
+
+
+def test_simulate_prints_a_json_summary(capsys, db):
+    status, out, _ = run(capsys, "--db", db, "simulate", "--events", "30", "--seed", "2", "--json")
+    assert status == 0
+    summary = json.loads(out)
+    for key in ("events", "steps", "seconds", "by_outcome", "reworked", "reassigned", "reopened"):
+        assert key in summary
+    assert summary["events"] == 30
+    assert {"closed", "rejected", "open"} <= set(summary["by_outcome"])
+    assert sum(summary["by_outcome"].values()) == 30
+    assert summary["steps"] >= 30
+    assert 0 <= summary["reworked"] <= summary["by_outcome"]["closed"]
+
+
+def test_events_list_and_show_print_the_event(capsys, db):
+    gl = Gridloop(db)
+    try:
+        reported = gl.report("gw_hb1", {"category": "0101", "description": "命令行测试：路边暴露垃圾"})
+    finally:
+        gl.db.dispose()
+
+    status, out, _ = run(capsys, "--db", db, "events", "list")
+    assert status == 0
+    assert reported["code"] in out
+    assert "1 of 1 event(s)" in out
+
+    status, out, _ = run(capsys, "--db", db, "events", "list", "--as", "gw_la1", "--json")
+    assert status == 0
+    assert json.loads(out)["total"] == 0
+
+    status, out, _ = run(capsys, "--db", db, "events", "show", str(reported["id"]))
+    assert status == 0
+    assert reported["code"] in out
+    assert "命令行测试：路边暴露垃圾" in out
+    assert "accept" in out and "report" in out
+
+    status, out, _ = run(capsys, "--db", db, "events", "show", str(reported["id"]), "--json")
+    assert status == 0
+    assert json.loads(out)["tasks"][0]["step"] == "accept"
+
+
+def test_events_show_of_an_unknown_event_fails_cleanly(capsys, db):
+    status, _, err = run(capsys, "--db", db, "events", "show", "999")
+    assert status == 2
+    assert "999" in err
+
+
+def command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path of the parser: (), ("init",), ("users",), ("users", "list") …"""
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
+COMMANDS = command_paths(build_parser())
+
+
+def test_every_sub_command_is_covered_by_the_help_test():
+    assert {("init",), ("validate",), ("users", "set-password"), ("events", "show"), ("simulate",)} <= set(
+        COMMANDS
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) or "gridloop" for c in COMMANDS])
+def test_every_sub_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    assert "usage: gridloop" in capsys.readouterr().out

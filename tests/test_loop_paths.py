@@ -1,0 +1,394 @@
+"""Every path through processes/grid_event.bpmn, as staff walk it through the engine's services.
+
+At each step the event's single open task must be the expected BPMN step, offered to the right person
+(in their "claimable" inbox) and not to a colleague of the same role in another scope; the final state,
+counters and deadlines must be what the loop decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conftest import START
+from sqlalchemy import select
+
+from engine import history
+from engine.models import Event, HistoryEntry
+
+ACCEPT = {"decision": "accept", "note": "信息完整，予以受理"}
+VERIFY_PASSED = {"passed": True, "note": "现场已处置到位"}
+VERIFY_FAILED = {"passed": False, "note": "现场仍有残留垃圾"}
+CLOSE = {"opinion": "同意结案"}
+SATISFIED = {"satisfaction": "satisfied", "note": "居民表示满意"}
+# 0101 暴露垃圾: 4 working hours from Monday 09:00 Shanghai = 09-12 + 14-15 → 15:00 Shanghai.
+DUE_0101 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+
+def advance(driver: Any, minutes: int = 15) -> datetime:
+    """Let some working time pass between two steps."""
+    return driver.gl.clock.advance(timedelta(minutes=minutes))
+
+
+def step(
+    driver: Any, event_id: int, step_id: str, who: str, data: dict[str, Any], not_for: tuple[str, ...]
+) -> dict[str, Any]:
+    """Check the open task is ``step_id``, offered to ``who`` and to none of ``not_for``; complete it as ``who``."""
+    task = driver.open_task(event_id, step_id)
+    assert task["id"] in driver.claimable(who), f"{step_id} is not in {who}'s claimable inbox"
+    for other in not_for:
+        assert task["id"] not in driver.claimable(other), f"{step_id} is offered to {other} too"
+    driver.gl.complete(who, task["id"], data)
+    done = next(t for t in driver.event(event_id)["tasks"] if t["id"] == task["id"])
+    assert (done["status"], done["completed_by"]) == ("completed", who)
+    advance(driver)
+    return task
+
+
+def accept_and_dispatch(driver: Any, event_id: int, department: str = "DH-HW") -> dict[str, Any]:
+    """Accept at intake (opening the case now) and dispatch to ``department``."""
+    step(driver, event_id, "accept", "intake", ACCEPT, not_for=("dispatcher", "gw_hb1", "leader"))
+    dispatch = driver.open_task(event_id, "dispatch")
+    assert driver.gl.task_detail("dispatcher", dispatch["id"])["data"]["proposed_department"] == "DH-HW"
+    step(
+        driver,
+        event_id,
+        "dispatch",
+        "dispatcher",
+        {"department": department, "instructions": "请按时限处置"},
+        not_for=("intake", "leader_hb"),
+    )
+    return driver.open_task(event_id, "handle")
+
+
+def handle_done(driver: Any) -> dict[str, Any]:
+    """A handler's report that the work is done, with a photo of the result."""
+    return {"action": "done", "result": "已清运完毕，现场已清洁", "photos": [driver.photo("h_dh_hw")]}
+
+
+def handle_to_follow_up(driver: Any, event_id: int, satisfaction: dict[str, Any] = SATISFIED) -> None:
+    """From an open DH-HW handle task on gw_hb1's grid through verify and close to the follow-up."""
+    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=("h_dh_cg", "h_xs_hw"))
+    step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=("gw_hb2", "gw_la1"))
+    step(driver, event_id, "close", "leader", CLOSE, not_for=("leader_hb", "leader_la"))
+    step(driver, event_id, "follow_up", "intake", satisfaction, not_for=("dispatcher",))
+
+
+def completed_steps(driver: Any, event_id: int) -> list[tuple[str, str]]:
+    """(step, completed_by) of the event's completed tasks, in creation order."""
+    return [
+        (t["step"], t["completed_by"]) for t in driver.event(event_id)["tasks"] if t["status"] == "completed"
+    ]
+
+
+def assert_closed(event: dict[str, Any]) -> None:
+    """The event ended closed, with no task left open."""
+    assert event["state"] == "closed"
+    assert event["completed"] is True
+    assert event["closed_at"] is not None
+    assert [t for t in event["tasks"] if t["status"] == "open"] == []
+
+
+def test_grid_report_runs_the_whole_loop_and_closes_on_time(driver):
+    event_id = driver.report("gw_hb1")
+    reported = driver.event(event_id)
+    assert (reported["state"], reported["channel"], reported["reporter"]) == ("reported", "grid", "gw_hb1")
+
+    handle = accept_and_dispatch(driver, event_id)
+    opened = driver.event(event_id)
+    assert opened["state"] == "open"
+    assert opened["opened_at"] == START
+    assert opened["due_at"] == DUE_0101
+    assert (opened["department"], opened["handling_level"]) == ("DH-HW", "community")
+    assert (handle["department"], handle["scope"], handle["due_at"]) == ("DH-HW", "330199001", DUE_0101)
+
+    handle_to_follow_up(driver, event_id)
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["closed_on_time"] is True
+    assert event["closed_at"] < DUE_0101
+    assert event["due_at"] == DUE_0101
+    assert (event["rework_count"], event["reassign_count"], event["reopen_count"]) == (0, 0, 0)
+    assert event["satisfaction"] == "satisfied"
+    assert completed_steps(driver, event_id) == [
+        ("accept", "intake"),
+        ("dispatch", "dispatcher"),
+        ("handle", "h_dh_hw"),
+        ("verify", "gw_hb1"),
+        ("close", "leader"),
+        ("follow_up", "intake"),
+    ]
+
+
+def test_closing_after_the_deadline_is_not_on_time(driver):
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=())
+    step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=())
+    driver.gl.clock.set(DUE_0101 + timedelta(minutes=1))
+    step(driver, event_id, "close", "leader", CLOSE, not_for=())
+    step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["closed_at"] == DUE_0101 + timedelta(minutes=1)
+    assert event["closed_on_time"] is False
+
+
+def test_public_report_not_found_on_site_is_never_opened(driver):
+    event_id = driver.report("intake", channel="hotline", description="市民来电：小区门口有垃圾堆放")
+    assert driver.event(event_id)["channel"] == "hotline"
+
+    step(
+        driver,
+        event_id,
+        "check_exists",
+        "gw_hb1",
+        {"exists": False, "note": "现场未发现所述垃圾"},
+        not_for=("gw_hb2", "gw_la1", "intake"),
+    )
+
+    event = driver.event(event_id)
+    assert event["state"] == "not_found"
+    assert event["completed"] is True
+    assert (event["opened_at"], event["due_at"], event["closed_at"]) == (None, None, None)
+    assert [t["step"] for t in event["tasks"]] == ["check_exists"]
+
+
+def test_report_rejected_at_intake(driver):
+    event_id = driver.report("gw_hb1")
+
+    step(
+        driver,
+        event_id,
+        "accept",
+        "intake",
+        {"decision": "reject", "reason": "重复上报，已有同一事件"},
+        not_for=("dispatcher",),
+    )
+
+    event = driver.event(event_id)
+    assert event["state"] == "rejected"
+    assert event["completed"] is True
+    assert (event["opened_at"], event["due_at"]) == (None, None)
+    assert [t["step"] for t in event["tasks"]] == ["accept"]
+
+
+def self_handle(driver: Any, event_id: int) -> None:
+    """Accept a self-handle report and let gw_hb1 handle it on the spot."""
+    step(driver, event_id, "accept", "intake", ACCEPT, not_for=("dispatcher",))
+    step(
+        driver,
+        event_id,
+        "self_handle_task",
+        "gw_hb1",
+        {
+            "result": "已现场清理",
+            "before_photos": [driver.photo()],
+            "after_photos": [driver.photo(), driver.photo()],
+        },
+        not_for=("gw_hb2", "gw_la1"),
+    )
+
+
+def test_self_handled_report_is_closed_by_the_community(driver):
+    event_id = driver.report("gw_hb1", self_handle=True)
+    self_handle(driver, event_id)
+
+    close_self = driver.open_task(event_id, "close_self")
+    assert close_self["scope"] == "330199001001"
+    step(
+        driver, event_id, "close_self", "leader_hb", {"decision": "close"}, not_for=("leader_la", "leader_xs")
+    )
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["closed_on_time"] is True
+    assert [t["step"] for t in event["tasks"]] == ["accept", "self_handle_task", "close_self"]
+    assert completed_steps(driver, event_id)[-1] == ("close_self", "leader_hb")
+
+
+def test_self_handled_report_sent_on_goes_to_the_dispatcher(driver):
+    event_id = driver.report("gw_hb1", self_handle=True)
+    self_handle(driver, event_id)
+
+    step(
+        driver,
+        event_id,
+        "close_self",
+        "leader_hb",
+        {"decision": "dispatch", "opinion": "未处置到位，需专业部门处置"},
+        not_for=("leader_la",),
+    )
+
+    dispatch = driver.open_task(event_id, "dispatch")
+    assert dispatch["id"] in driver.claimable("dispatcher")
+    assert dispatch["id"] not in driver.claimable("leader_hb")
+    event = driver.event(event_id)
+    assert (event["state"], event["completed"]) == ("open", False)
+
+
+def test_failed_verification_is_reworked_by_the_same_department_with_the_same_deadline(driver):
+    event_id = driver.report("gw_hb1")
+    first_handle = accept_and_dispatch(driver, event_id)
+    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=("h_dh_cg",))
+    step(driver, event_id, "verify", "gw_hb1", VERIFY_FAILED, not_for=("gw_hb2",))
+
+    rework = driver.open_task(event_id, "handle")
+    assert rework["id"] != first_handle["id"]
+    assert rework["department"] == "DH-HW"
+    assert rework["due_at"] == first_handle["due_at"] == DUE_0101
+    event = driver.event(event_id)
+    assert (event["state"], event["due_at"], event["rework_count"]) == ("open", DUE_0101, 1)
+
+    handle_to_follow_up(driver, event_id)
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["due_at"] == DUE_0101
+    assert (event["rework_count"], event["reassign_count"], event["reopen_count"]) == (1, 0, 0)
+    assert [s for s, _ in completed_steps(driver, event_id)] == [
+        "accept",
+        "dispatch",
+        "handle",
+        "verify",
+        "handle",
+        "verify",
+        "close",
+        "follow_up",
+    ]
+
+
+def test_wrong_department_sends_back_and_the_dispatcher_reassigns(driver):
+    event_id = driver.report("gw_hb1")
+    wrong = accept_and_dispatch(driver, event_id, department="DH-CG")
+    assert wrong["department"] == "DH-CG"
+    step(
+        driver,
+        event_id,
+        "handle",
+        "h_dh_cg",
+        {"action": "send_back", "send_back_reason": "非本部门职责，应由环卫所处置"},
+        not_for=("h_dh_hw", "h_xs_cg"),
+    )
+
+    reassign = driver.open_task(event_id, "reassign")
+    assert driver.gl.task_detail("dispatcher", reassign["id"])["data"]["proposed_department"] == "DH-HW"
+    step(
+        driver,
+        event_id,
+        "reassign",
+        "dispatcher",
+        {"department": "DH-HW", "reason": "按职责改派"},
+        not_for=("intake",),
+    )
+    assert driver.open_task(event_id, "handle")["department"] == "DH-HW"
+    handle_to_follow_up(driver, event_id)
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["department"] == "DH-HW"
+    assert (event["rework_count"], event["reassign_count"], event["reopen_count"]) == (0, 1, 0)
+    chosen = [
+        (h["step"], h["data"]["form"]["department"])
+        for h in driver.completions(event_id)
+        if "department" in h["data"]["form"]
+    ]
+    assert chosen == [("dispatch", "DH-CG"), ("reassign", "DH-HW")]
+
+
+def test_dissatisfied_follow_up_reopens_to_the_same_department(driver):
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    handle_to_follow_up(driver, event_id, {"satisfaction": "dissatisfied", "note": "垃圾又堆起来了"})
+
+    reopened = driver.event(event_id)
+    assert (reopened["state"], reopened["completed"], reopened["reopen_count"]) == ("open", False, 1)
+    assert reopened["closed_at"] is None
+    assert driver.open_task(event_id, "handle")["department"] == "DH-HW"
+
+    handle_to_follow_up(driver, event_id)
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["satisfaction"] == "satisfied"
+    assert (event["rework_count"], event["reassign_count"], event["reopen_count"]) == (0, 0, 1)
+    assert [s for s, _ in completed_steps(driver, event_id)].count("handle") == 2
+
+
+def test_wechat_report_found_on_site_runs_the_whole_loop(driver):
+    event_id = driver.report("intake", channel="wechat", description="微信群反映：河边步道有暴露垃圾")
+
+    step(
+        driver,
+        event_id,
+        "check_exists",
+        "gw_hb1",
+        {"exists": True, "photos": [driver.photo()]},
+        not_for=("gw_hb2",),
+    )
+    accept_and_dispatch(driver, event_id)
+    handle_to_follow_up(driver, event_id)
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert (event["channel"], event["reporter"], event["closed_on_time"]) == ("wechat", "intake", True)
+    # Accepted 15 minutes after the report (the check took that long): opened 09:15, due 15:15 Shanghai.
+    assert event["opened_at"] == START + timedelta(minutes=15)
+    assert event["due_at"] == DUE_0101 + timedelta(minutes=15)
+    assert [s for s, _ in completed_steps(driver, event_id)] == [
+        "check_exists",
+        "accept",
+        "dispatch",
+        "handle",
+        "verify",
+        "close",
+        "follow_up",
+    ]
+
+
+def test_history_of_a_closed_event_is_ordered_and_hash_chained(driver):
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    handle_to_follow_up(driver, event_id)
+
+    shown = driver.event(event_id)["history"]
+    with driver.gl.db.reading() as session:
+        rows = list(session.scalars(select(HistoryEntry).where(HistoryEntry.event_id == event_id)))
+        rows.sort(key=lambda h: h.seq)
+        event = session.get(Event, event_id)
+        head, length = event.history_head, event.history_length
+
+    assert [h.seq for h in rows] == list(range(1, len(rows) + 1))
+    assert [h["seq"] for h in shown] == [h.seq for h in rows]
+    assert [h["hash"] for h in shown] == [h.hash for h in rows]
+    assert rows[0].prev_hash is None
+    for previous, entry in zip(rows, rows[1:], strict=False):
+        assert entry.prev_hash == previous.hash
+    for entry in rows:
+        recomputed = history.record_hash(
+            entry.event_id,
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.process_version_id,
+            entry.bpmn_id,
+            entry.task_id,
+            entry.data,
+            entry.prev_hash,
+        )
+        assert recomputed == entry.hash
+    assert (head, length) == (rows[-1].hash, len(rows))
+    assert rows[0].action == "report" and rows[0].actor == "gw_hb1"
+    assert [h.bpmn_id for h in rows if h.action == "complete"] == [
+        "accept",
+        "dispatch",
+        "handle",
+        "verify",
+        "close",
+        "follow_up",
+    ]
+    assert [h.at for h in rows] == sorted(h.at for h in rows)
+    assert shown[0]["at"] == START
