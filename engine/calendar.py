@@ -245,6 +245,22 @@ class BusinessCalendar:
             total += min(period_end, local_end) - period_start
         return total.total_seconds()
 
+    def shift_due(self, due: datetime, held_at: datetime, resumed_at: datetime, unit: str) -> datetime:
+        """A deadline after a hold (挂账): the clock stopped at ``held_at`` and runs again from ``resumed_at``.
+
+        What was left of the limit when the hold began — working time for work units, wall-clock time for
+        natural units — is counted again from the resumption. A case already overdue when put on hold stays
+        overdue by the same amount.
+        """
+        for value, name in ((due, "due"), (held_at, "held_at"), (resumed_at, "resumed_at")):
+            _require_aware(value, name)
+        if normalize_unit(unit) in _WORK_UNITS:
+            if due <= held_at:
+                return (resumed_at - (held_at - due)).astimezone(UTC)
+            left = self.working_seconds_between(held_at, due)
+            return self.due_at(resumed_at, left / 3600, "work_hours")
+        return (due + (resumed_at - held_at)).astimezone(UTC)
+
     def elapsed_fraction(self, start: datetime, due: datetime, now: datetime, unit: str) -> float:
         """The used share of a limit at ``now``: 0 at ``start``, 1 at ``due``, above 1 once overdue.
 

@@ -127,6 +127,7 @@ class UserTaskInfo:
     scope_level: str
     department_variable: str | None
     due_at_variable: str | None
+    scope_level_variable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -603,18 +604,25 @@ def _property_problems(name: str, root, file_names: set[str]) -> list[Problem]:
                         f"scopeLevel '{value}' is not one of {', '.join(SCOPE_LEVELS)} — use one of them",
                     )
                 )
-            elif key in ("departmentVariable", "dueAtVariable") and (
-                not value.isidentifier() or value.startswith("__")
-            ):
+            elif key in (
+                "departmentVariable",
+                "dueAtVariable",
+                "scopeLevelVariable",
+            ) and not _is_variable_path(value):
                 problems.append(
                     Problem(
                         name,
                         prop.sourceline,
                         node_id,
-                        f"{key} '{value}' is not a task-data variable name — use a plain name like 'department'",
+                        f"{key} '{value}' is not a task-data variable — use a name like 'department' or a path like 'assignment.department'",
                     )
                 )
     return problems
+
+
+def _is_variable_path(value: str) -> bool:
+    """A task-data variable name, or a dotted path into dictionaries (``assignment.department``)."""
+    return all(part.isidentifier() and not part.startswith("__") for part in value.split("."))
 
 
 def _script_element_problems(name: str, root) -> list[Problem]:
@@ -748,6 +756,7 @@ def _user_tasks(specs: list[BpmnProcessSpec]) -> dict[str, UserTaskInfo]:
                 scope_level=properties.get("scopeLevel", "grid"),
                 department_variable=properties.get("departmentVariable"),
                 due_at_variable=properties.get("dueAtVariable"),
+                scope_level_variable=properties.get("scopeLevelVariable"),
             )
     return tasks
 

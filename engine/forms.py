@@ -86,6 +86,21 @@ def _message(error: ValidationError, language: str) -> str:
     return template.format(limit=limit, expected=expected)
 
 
+def apply_defaults(schema: Mapping[str, Any], data: Any) -> Any:
+    """``data`` with the schema's top-level ``default`` values filled in for absent fields.
+
+    A form field with a default need not be sent (an API client that knows only the older form still gets
+    the path the designer made the default); what was filled in is part of the recorded submission.
+    """
+    if not isinstance(data, dict):
+        return data
+    filled = dict(data)
+    for name, prop in schema.get("properties", {}).items():
+        if name not in filled and isinstance(prop, dict) and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
     """A reusable validator for a (resolved) form schema."""
     return Draft202012Validator(schema)

@@ -38,6 +38,9 @@ def parse_time(value: str | datetime) -> datetime:
     return moment
 
 
+LEVEL_ABOVE: dict[str, str] = {"grid": "community", "community": "town", "town": "district"}
+
+
 class ReplayDivergence(Exception):
     """A replay asked the engine's functions for something other than what the record says was asked."""
 
@@ -102,6 +105,9 @@ def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dic
       natural_hours, natural_days or 工作时 …) started at ``start_iso`` runs out, by the business calendar.
     - ``find_department(kind, grid)``: the code of the department of ``kind`` nearest to ``grid``.
     - ``not_later(a_iso, b_iso)``: True when time ``a`` is not after time ``b``.
+    - ``shift_due(due_iso, held_at_iso, resumed_at_iso, unit)``: a deadline moved past a hold (挂账): the limit
+      left when the hold began is counted again from the resumption (working time for work units).
+    - ``next_level(level)``: the platform one level up (grid → community → town → district), for 上报.
     """
 
     def now_iso() -> str:
@@ -120,7 +126,26 @@ def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dic
     def not_later(a_iso: str, b_iso: str) -> bool:
         return parse_time(a_iso) <= parse_time(b_iso)
 
-    return {"now_iso": now_iso, "due_at": due_at, "find_department": find_department, "not_later": not_later}
+    def shift_due(due_iso: str, held_at_iso: str, resumed_at_iso: str, unit: str) -> str:
+        return _journaled(
+            "shift_due",
+            [due_iso, held_at_iso, resumed_at_iso, unit],
+            lambda: calendar.shift_due(
+                parse_time(due_iso), parse_time(held_at_iso), parse_time(resumed_at_iso), unit
+            ).isoformat(),
+        )
+
+    def next_level(level: str) -> str:
+        return LEVEL_ABOVE[level]
+
+    return {
+        "now_iso": now_iso,
+        "due_at": due_at,
+        "find_department": find_department,
+        "not_later": not_later,
+        "shift_due": shift_due,
+        "next_level": next_level,
+    }
 
 
 @dataclass(frozen=True)
@@ -196,13 +221,26 @@ def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     return workflow.last_task.data if workflow.last_task else {}
 
 
+def lookup(data: dict[str, Any], path: str | None) -> Any:
+    """The value at a variable name or dotted path in task data (None when absent or no path is given)."""
+    if not path:
+        return None
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 def ready_tasks(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[ReadyTask]:
     """The user tasks now waiting, with their role, scope level, department and due time."""
     result = []
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
         info = bundle.user_tasks[task.task_spec.bpmn_id]
-        department = task.data.get(info.department_variable) if info.department_variable else None
-        due_raw = task.data.get(info.due_at_variable) if info.due_at_variable else None
+        department = lookup(task.data, info.department_variable)
+        due_raw = lookup(task.data, info.due_at_variable)
+        scope_level = lookup(task.data, info.scope_level_variable) or info.scope_level
         result.append(
             ReadyTask(
                 spiff_task_id=str(task.id),
@@ -211,7 +249,7 @@ def ready_tasks(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[ReadyTask
                 lane=info.lane,
                 role=info.role or "",
                 form=info.form,
-                scope_level=info.scope_level,
+                scope_level=scope_level,
                 department_code=department,
                 due_at=parse_time(due_raw) if due_raw else None,
             )

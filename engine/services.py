@@ -464,6 +464,8 @@ class Gridloop:
                 if not (task.assignee == actor.username or org.is_candidate(actor, task)):
                     raise Forbidden(f"task {task_id} ({task.name}) is not offered to you")
                 rt = self._runtime(session, event.process_version_id)
+                if task.form:
+                    data = forms.apply_defaults(rt.bundle.forms[task.form], data)
                 validator = self._form_validator(session, event.process_version_id, rt.bundle, task.form)
                 errors = forms.validate(validator, data, language)
                 if task.form:

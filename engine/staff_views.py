@@ -314,7 +314,7 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
     done += [h["step"] for h in detail["history"] if h["action"] == "complete" and h["step"]]
     detail["diagram"] = {
         "version": detail["process_version_id"],
-        "done": sorted(set(done)),
+        "done": list(dict.fromkeys(done)),
         "current": sorted({t["step"] for t in open_tasks}),
     }
     return detail

@@ -326,3 +326,24 @@ def test_elapsed_fraction_of_a_zero_limit(calendar):
     assert calendar.elapsed_fraction(moment, moment, sh(2025, 11, 10, 9), "work_hours") == 0.0
     assert calendar.elapsed_fraction(moment, moment, moment, "work_hours") == 1.0
     assert calendar.elapsed_fraction(moment, moment, sh(2025, 11, 10, 11), "natural_hours") == float("inf")
+
+
+def test_shift_due_keeps_the_working_time_left_when_the_hold_began():
+    calendar = BusinessCalendar()
+    sh = ZoneInfo("Asia/Shanghai")
+    due = datetime(2025, 11, 10, 16, 0, tzinfo=sh)  # Monday 16:00
+    held = datetime(2025, 11, 10, 11, 0, tzinfo=sh)  # 1 h before lunch + 2 h after = 3 working hours left
+    resumed = datetime(2025, 12, 10, 9, 0, tzinfo=sh)  # a Wednesday, 30 days later
+    # 3 working hours from Wednesday 09:00 run out exactly at the end of the morning
+    assert calendar.shift_due(due, held, resumed, "work_hours") == datetime(2025, 12, 10, 12, 0, tzinfo=sh)
+    # 5 natural hours were left: 09:00 + 5 h
+    assert calendar.shift_due(due, held, resumed, "natural_hours") == datetime(2025, 12, 10, 14, 0, tzinfo=sh)
+
+
+def test_shift_due_of_an_overdue_case_stays_overdue_by_the_same_amount():
+    calendar = BusinessCalendar()
+    sh = ZoneInfo("Asia/Shanghai")
+    due = datetime(2025, 11, 10, 10, 0, tzinfo=sh)
+    held = datetime(2025, 11, 10, 11, 0, tzinfo=sh)
+    resumed = datetime(2025, 11, 20, 9, 0, tzinfo=sh)
+    assert calendar.shift_due(due, held, resumed, "work_hours") == datetime(2025, 11, 20, 8, 0, tzinfo=sh)
