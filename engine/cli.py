@@ -328,10 +328,12 @@ def cmd_tick(args: argparse.Namespace) -> int:
             raise GridloopError(f"--now {args.now} needs a timezone, e.g. {args.now}+08:00")
         gl.clock = ManualClock(moment)
     fired = gl.tick(fired_by=f"tick:{os.getpid()}")
+    sheets = gl.supervise(fired_by=f"tick:{os.getpid()}")
     if args.json:
-        _print_json({"fired": fired, "now": gl.now()})
+        _print_json({"fired": fired, "sheets": sheets, "now": gl.now()})
     else:
-        print(f"{fired} timer(s) fired as of {gl.now().isoformat()}")
+        print(f"{fired} timer(s) fired, {sheets['issued']} sheet(s) issued, {sheets['escalated']} escalated")
+        print(f"as of {gl.now().isoformat()}")
     return 0
 
 

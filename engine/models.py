@@ -261,3 +261,31 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(100), nullable=True)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SupervisionSheet(Base):
+    """A supervision sheet (督办单) charged to one department for one event (and, for a task, that task).
+
+    Issued automatically when a case or a department's task goes red, or by a leader; escalated (yellow card,
+    red card) while it stays overdue; cleared (销号) only once the case is closed after verification — and a
+    leader's sheet only once the department has replied.
+    """
+
+    __tablename__ = "supervision_sheets"
+    __table_args__ = (Index("ix_supervision_sheets_status_department", "status", "department_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), nullable=True, index=True)
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    card: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    due_reference: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

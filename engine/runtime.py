@@ -284,7 +284,7 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "state": state,
         "department_code": data.get("department"),
-        "handling_level": data.get("handling_level"),
+        "handling_level": data.get("level") or data.get("handling_level"),
         "opened_at": parse_time(data["case_opened_at"]) if data.get("case_opened_at") else None,
         "due_at": parse_time(data["case_due_at"]) if data.get("case_due_at") else None,
         "closed_at": parse_time(data["case_closed_at"]) if closed and data.get("case_closed_at") else None,

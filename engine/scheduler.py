@@ -40,8 +40,13 @@ class TimerScheduler:
         gl.add_timer_listener(self.arm)
 
     def catch_up(self) -> int:
-        """Fire everything already due (timers missed while no scheduler ran); return how many fired."""
-        return self.gl.tick(fired_by=self.name)
+        """Fire everything already due (timers missed while no scheduler ran); return how many timers fired.
+
+        Supervision catches up too: sheets for what went red meanwhile are issued, overdue ones escalated.
+        """
+        fired = self.gl.tick(fired_by=self.name)
+        self.gl.supervise(fired_by=self.name)
+        return fired
 
     def start(self, paused: bool = False) -> None:
         """Start the background thread; unless ``paused``, catch up first."""
@@ -80,8 +85,9 @@ class TimerScheduler:
             self._armed = None
         try:
             fired = self.gl.tick(fired_by=self.name)
-            if fired:
-                log.info("fired %d timer(s)", fired)
+            sheets = self.gl.supervise(fired_by=self.name)
+            if fired or any(sheets.values()):
+                log.info("fired %d timer(s), supervision %s", fired, sheets)
         except Exception:  # a failing timer must not stop the scheduler; the next wake retries it
             log.exception("firing timers failed")
         self._rearm_from_database()

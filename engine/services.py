@@ -19,7 +19,19 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import attachments, auth, forms, history, org, queries, runtime, settings, timers
+from engine import (
+    attachments,
+    auth,
+    forms,
+    history,
+    org,
+    queries,
+    runtime,
+    settings,
+    supervising,
+    supervision,
+    timers,
+)
 from engine import clock as clockmod
 from engine.calendar import BusinessCalendar
 from engine.db import Database, is_initialized, migrate
@@ -489,6 +501,7 @@ class Gridloop:
                 self._update_event(event, workflow, after, now)
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
                 new_timers = timers.sync(session, event.id, workflow, now)
+                cleared = supervision.clear_for_closed_event(session, event, now, actor.username)
                 history.append(
                     session,
                     event,
@@ -504,6 +517,8 @@ class Gridloop:
                     task.bpmn_id,
                     task.id,
                 )
+                for sheet in cleared:
+                    supervising.record(session, event, now, actor.username, "sheet_cleared", sheet)
                 event.workflow_state = dump_state(workflow)
                 self._commit(session)
                 result = {
@@ -533,9 +548,15 @@ class Gridloop:
                 listener(earliest)
 
     def next_timer_due(self) -> datetime | None:
-        """When the next pending timer is due."""
+        """When the scheduler must next wake: a BPMN timer falls due, or a sheet is to be issued or escalated."""
         with self.db.reading() as session:
-            return timers.next_due(session)
+            moments = [timers.next_due(session), supervising.next_due(self)]
+        moments = [m for m in moments if m is not None]
+        return min(moments) if moments else None
+
+    def supervise(self, fired_by: str = "supervision") -> dict[str, int]:
+        """Issue sheets for what has gone red and escalate overdue sheets, as of the engine clock's now."""
+        return supervising.scan(self, fired_by)
 
     def tick(self, fired_by: str = "tick", limit: int = 1000) -> int:
         """Fire every timer due by the engine clock's now; return how many this call fired."""

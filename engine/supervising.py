@@ -1,0 +1,222 @@
+"""Supervision services: the scheduler's scan (issue, escalate, clear) and the leader's and department's actions.
+
+Each change to a sheet is its own transaction together with a history record on the event, so it bumps the
+event's version: two schedulers scanning at once cannot issue the same sheet twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import history, org, queries, settings, supervision
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.models import Department, Event, SupervisionSheet
+
+SCHEDULER = "supervision"
+
+
+def _unit_of(gl: Any, session: Session) -> Any:
+    units: dict[tuple[int, str], str] = {}
+
+    def unit_of(event: Event) -> str:
+        key = (event.process_version_id, event.category)
+        if key not in units:
+            bundle = gl._runtime(session, event.process_version_id).bundle
+            units[key] = next(
+                (c.time_unit for c in bundle.categories if c.code == event.category), "work_hours"
+            )
+        return units[key]
+
+    return unit_of
+
+
+def record(
+    session: Session, event: Event, now: datetime, actor: str, action: str, sheet: SupervisionSheet
+) -> None:
+    """Append a sheet action to the event's history (and touch the event, so its version moves)."""
+    history.append(
+        session,
+        event,
+        now,
+        actor,
+        action,
+        {
+            "sheet": sheet.id,
+            "department": sheet.department_code,
+            "kind": sheet.kind,
+            "card": sheet.card,
+            "reason": sheet.reason,
+            "reply": sheet.reply,
+        },
+        task_id=sheet.task_id,
+    )
+    event.updated_at = now
+
+
+def next_due(gl: Any) -> datetime | None:
+    """When the next sheet will be issued or escalated (None when nothing is pending)."""
+    calendar = gl.calendar
+    with gl.db.reading() as session:
+        threshold = supervision.red_threshold(settings.get(session, "time_lights"))
+        moments = [
+            item.red_at
+            for item in supervision.red_items(session, calendar, threshold, _unit_of(gl, session), None)
+        ]
+        escalation = settings.get(session, "supervision_escalation")
+        for sheet in session.scalars(select(SupervisionSheet).where(SupervisionSheet.status == "open")):
+            if sheet.kind == "auto":
+                moment = supervision.escalation_at(calendar, sheet, escalation)
+                if moment is not None and supervision.sheet_still_overdue(session, sheet):
+                    moments.append(moment)
+    return min(moments) if moments else None
+
+
+def scan(gl: Any, fired_by: str = SCHEDULER) -> dict[str, int]:
+    """Issue sheets for what has gone red, escalate overdue sheets, clear those of closed cases."""
+    now = gl.now()
+    calendar = gl.calendar
+    counts = {"issued": 0, "escalated": 0}
+    with gl.db.reading() as session:
+        threshold = supervision.red_threshold(settings.get(session, "time_lights"))
+        escalation = settings.get(session, "supervision_escalation")
+        red = supervision.red_items(session, calendar, threshold, _unit_of(gl, session), now)
+        due_escalations = []
+        for sheet in session.scalars(
+            select(SupervisionSheet).where(SupervisionSheet.status == "open", SupervisionSheet.kind == "auto")
+        ):
+            moment = supervision.escalation_at(calendar, sheet, escalation)
+            if moment is not None and moment < now and supervision.sheet_still_overdue(session, sheet):
+                due_escalations.append((sheet.id, moment))
+    for item in red:
+        try:
+            counts["issued"] += _issue_auto(gl, item, now, fired_by)
+        except Conflict:
+            continue
+    for sheet_id, _moment in due_escalations:
+        try:
+            counts["escalated"] += _escalate(gl, sheet_id, now, fired_by, escalation)
+        except Conflict:
+            continue
+    return counts
+
+
+def _issue_auto(gl: Any, item: supervision.Overdue, now: datetime, actor: str) -> int:
+    with gl.db.unit_of_work() as session:
+        event = session.get(Event, item.event_id)
+        if event is None or supervision._has_sheet(session, item.event_id, item.task_id):
+            return 0
+        what = "任务" if item.task_id is not None else "案件"
+        sheet = SupervisionSheet(
+            event_id=item.event_id,
+            task_id=item.task_id,
+            department_code=item.department_code,
+            kind="auto",
+            card="notice",
+            reason=f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办",
+            status="open",
+            issued_at=now,
+            issued_by=actor,
+            due_reference=item.due_at,
+        )
+        session.add(sheet)
+        session.flush()
+        record(session, event, now, actor, "sheet_issued", sheet)
+        session.flush()
+    return 1
+
+
+def _escalate(gl: Any, sheet_id: int, now: datetime, actor: str, escalation: dict[str, list]) -> int:
+    with gl.db.unit_of_work() as session:
+        sheet = session.get(SupervisionSheet, sheet_id)
+        if sheet is None or sheet.status != "open" or not supervision.sheet_still_overdue(session, sheet):
+            return 0
+        moment = supervision.escalation_at(gl.calendar, sheet, escalation)
+        card = supervision.next_card(sheet.card)
+        if moment is None or card is None or moment >= now:
+            return 0
+        event = session.get(Event, sheet.event_id)
+        sheet.card, sheet.escalated_at = card, now
+        record(session, event, now, actor, "sheet_escalated", sheet)
+        session.flush()
+    return 1
+
+
+def issue(gl: Any, username: str, event_id: int, department_code: str, reason: str) -> dict[str, Any]:
+    """A leader issues a sheet (领导督办) on an event to a department; it needs the department's reply."""
+    now = gl.now()
+    if not reason or not reason.strip():
+        raise ValidationFailed("a supervision sheet needs a reason", {"reason": ["此项为必填项"]})
+    with gl.db.unit_of_work() as session:
+        actor = gl.actor(session, username)
+        event = queries.visible_event(session, actor, event_id)
+        if not any(
+            a.role in ("supervisor", "shift_leader") and a.department_code is None for a in actor.assignments
+        ):
+            raise Forbidden("only supervisors and shift leaders issue supervision sheets")
+        if session.get(Department, department_code) is None:
+            raise ValidationFailed("unknown department", {"department": [f"部门 {department_code} 不存在"]})
+        if event.state in ("closed", "rejected", "not_found", "voided"):
+            raise Conflict(f"event {event.code} is {event.state}; it can no longer be supervised")
+        sheet = SupervisionSheet(
+            event_id=event.id,
+            department_code=department_code,
+            kind="leader",
+            card="notice",
+            reason=reason.strip(),
+            status="open",
+            issued_at=now,
+            issued_by=actor.username,
+        )
+        session.add(sheet)
+        session.flush()
+        record(session, event, now, actor.username, "sheet_issued", sheet)
+        session.flush()
+        return supervision.sheet_row(sheet)
+
+
+def reply(gl: Any, username: str, sheet_id: int, text: str) -> dict[str, Any]:
+    """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure)."""
+    now = gl.now()
+    if not text or not text.strip():
+        raise ValidationFailed("a reply needs text", {"reply": ["此项为必填项"]})
+    with gl.db.unit_of_work() as session:
+        actor = gl.actor(session, username)
+        sheet = session.get(SupervisionSheet, sheet_id)
+        if sheet is None:
+            raise NotFound(f"no supervision sheet {sheet_id}")
+        if not any(a.department_code == sheet.department_code for a in actor.assignments):
+            queries.visible_event(session, actor, sheet.event_id)
+            raise Forbidden("only the department the sheet is addressed to can reply")
+        if sheet.status != "open":
+            raise Conflict(f"supervision sheet {sheet_id} is already {sheet.status}")
+        sheet.reply, sheet.replied_at, sheet.replied_by = text.strip(), now, actor.username
+        event = session.get(Event, sheet.event_id)
+        record(session, event, now, actor.username, "sheet_replied", sheet)
+        for cleared in supervision.clear_for_closed_event(session, event, now, actor.username):
+            record(session, event, now, actor.username, "sheet_cleared", cleared)
+        session.flush()
+        return supervision.sheet_row(sheet)
+
+
+def board(gl: Any, username: str, status: str = "open") -> list[dict[str, Any]]:
+    """The sheets the user may see, most severe first, for the supervision board (by department and card)."""
+    with gl.db.reading() as session:
+        actor = gl.actor(session, username)
+        query = (
+            select(SupervisionSheet, Event)
+            .join(Event, Event.id == SupervisionSheet.event_id)
+            .where(org.event_filter(actor), SupervisionSheet.status == status)
+        )
+        rows = session.execute(query).all()
+    severity = {card: i for i, card in enumerate(supervision.CARDS)}
+    result = []
+    for sheet, event in rows:
+        row = supervision.sheet_row(sheet)
+        row.update(event_code=event.code, category=event.category, grid=event.grid_code)
+        result.append(row)
+    result.sort(key=lambda r: (-severity[r["card"]], r["department"] or "", r["issued_at"]))
+    return result

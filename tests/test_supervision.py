@@ -1,0 +1,129 @@
+"""Supervision sheets: issued when a department's task goes red, escalated by the settings, cleared at closure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine import audit, supervising
+from engine.errors import Forbidden, NotFound, ValidationFailed
+from tests.conftest import Driver
+
+# 0101 暴露垃圾: 4 working hours from Monday 09:00 Shanghai → 15:00 Shanghai = 07:00 UTC
+CASE_DUE = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+
+def _at_handle(driver: Driver) -> int:
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
+    assert driver.open_task(event_id, "handle")["due_at"] == CASE_DUE
+    return event_id
+
+
+def _sheets(gl, username="supervisor", status="open"):
+    return supervising.board(gl, username, status)
+
+
+def _history_actions(driver, event_id):
+    return [h["action"] for h in driver.event(event_id)["history"] if h["action"].startswith("sheet_")]
+
+
+def test_a_department_task_gone_red_gets_one_sheet_that_escalates_and_is_cleared_at_closure(gl, driver):
+    event_id = _at_handle(driver)
+    assert gl.next_timer_due() == CASE_DUE
+
+    gl.clock.set(CASE_DUE)
+    assert gl.supervise() == {"issued": 0, "escalated": 0}, "red only once past the due time"
+    gl.clock.set(CASE_DUE + timedelta(seconds=1))
+    assert gl.supervise() == {"issued": 1, "escalated": 0}
+    assert gl.supervise() == {"issued": 0, "escalated": 0}, "one sheet per red task"
+    [sheet] = _sheets(gl)
+    assert (sheet["event_id"], sheet["department"], sheet["kind"], sheet["card"]) == (
+        event_id,
+        "DH-HW",
+        "auto",
+        "notice",
+    )
+
+    # yellow card one working day after issue (Tuesday 15:00:01), red card after three (Thursday 15:00:01)
+    yellow_at = datetime(2026, 11, 24, 7, 0, 1, tzinfo=UTC)
+    assert gl.next_timer_due() == yellow_at
+    gl.clock.set(yellow_at + timedelta(seconds=1))
+    assert gl.supervise() == {"issued": 0, "escalated": 1}
+    assert _sheets(gl)[0]["card"] == "yellow"
+    gl.clock.set(datetime(2026, 11, 26, 7, 0, 2, tzinfo=UTC))
+    assert gl.supervise() == {"issued": 0, "escalated": 1}
+    assert _sheets(gl)[0]["card"] == "red"
+    assert gl.supervise() == {"issued": 0, "escalated": 0}
+
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    assert _sheets(gl)[0]["status"] == "open", "a sheet is cleared only after closure and verification"
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    assert len(_sheets(gl)) == 1
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    assert _sheets(gl) == []
+    [cleared] = _sheets(gl, status="cleared")
+    assert cleared["card"] == "red" and cleared["cleared_at"] is not None
+    assert _history_actions(driver, event_id) == [
+        "sheet_issued",
+        "sheet_escalated",
+        "sheet_escalated",
+        "sheet_cleared",
+    ]
+    assert audit.verify_all(gl)["mismatches"] == []
+
+
+def test_only_the_late_department_is_charged_after_a_reassignment(gl, driver):
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-CG"})
+    driver.complete(
+        "h_dh_cg", event_id, "handle", {"action": "send_back", "send_back_reason": "非本部门职责"}
+    )
+    driver.complete("dispatcher", event_id, "reassign", {"department": "DH-HW", "reason": "改派环卫所"})
+    gl.clock.set(CASE_DUE + timedelta(minutes=5))
+    assert gl.supervise()["issued"] == 1
+    assert [s["department"] for s in _sheets(gl)] == ["DH-HW"]
+
+
+def test_a_leader_sheet_needs_the_departments_reply_before_it_is_cleared(gl, driver):
+    event_id = _at_handle(driver)
+    with pytest.raises(Forbidden):
+        supervising.issue(gl, "gw_hb1", event_id, "DH-HW", "请加快处置")
+    with pytest.raises(ValidationFailed):
+        supervising.issue(gl, "supervisor", event_id, "DH-HW", "  ")
+    sheet = supervising.issue(gl, "supervisor", event_id, "DH-HW", "领导批示：请今日处置完毕")
+    assert (sheet["kind"], sheet["status"]) == ("leader", "open")
+
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    assert [s["id"] for s in _sheets(gl)] == [sheet["id"]], "unreplied: still open after closure"
+
+    with pytest.raises(NotFound):  # another department never worked on it: out of scope looks absent
+        supervising.reply(gl, "h_dh_cg", sheet["id"], "不是我们的")
+    supervising.reply(gl, "h_dh_hw", sheet["id"], "已按要求处置完毕")
+    assert _sheets(gl) == []
+    assert _history_actions(driver, event_id) == ["sheet_issued", "sheet_replied", "sheet_cleared"]
+
+
+def test_the_board_shows_only_sheets_in_scope(gl, driver):
+    _at_handle(driver)
+    gl.clock.set(CASE_DUE + timedelta(seconds=1))
+    gl.supervise()
+    assert len(_sheets(gl, "supervisor")) == 1
+    assert len(_sheets(gl, "h_dh_hw")) == 1
+    assert _sheets(gl, "gw_la1") == []
+    assert _sheets(gl, "h_xs_hw") == []
+
+
+def test_two_engines_scanning_at_once_issue_each_sheet_once(gl, driver, make_gridloop):
+    for _ in range(3):
+        _at_handle(driver)
+    other = make_gridloop()
+    gl.clock.set(CASE_DUE + timedelta(seconds=1))
+    first, second = gl.supervise(), other.supervise()
+    assert first["issued"] + second["issued"] == 3
+    assert len(_sheets(gl)) == 3
