@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import clock as clockmod
-from engine import history, runtime
+from engine import history, runtime, settings
 from engine.definitions import ProcessBundle
 from engine.errors import GridloopError
 from engine.models import Event, HistoryEntry, Task
@@ -269,11 +269,16 @@ def audit_events(
 
 
 def verify_all(gl: Any, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Audit every event: ``{"instances": n, "verified": n, "mismatches": [{"event", "code", "reason"}]}``."""
+    """Audit every event: ``{"instances": n, "verified": n, "mismatches": [{"event", "code", "reason"}]}``.
+
+    The admin log's chain is checked too; its problems are listed with ``"event": None``.
+    """
     results = audit_events(gl, None, progress)
     mismatches = [
         {"event": r.event_id, "code": r.code, "reason": reason} for r in results for reason in r.reasons
     ]
+    with gl.db.reading() as session:
+        mismatches += [{"event": None, "code": "admin_log", "reason": p} for p in settings.log_problems(session)]
     return {"instances": len(results), "verified": sum(1 for r in results if r.ok), "mismatches": mismatches}
 
 

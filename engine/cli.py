@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import org, queries
+from engine.calendar import CalendarError
 from engine.db import default_url
-from engine.definitions import validate_paths
+from engine.definitions import DefinitionError, validate_paths
 from engine.demo import DEMO_PASSWORD, create_demo_district
 from engine.errors import GridloopError
 from engine.models import OrgUnit, User
@@ -323,10 +324,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
     gl = _gridloop(args)
     _require_schema(gl)
     if args.now:
-        moment = datetime.fromisoformat(args.now)
-        if moment.tzinfo is None:
-            raise GridloopError(f"--now {args.now} needs a timezone, e.g. {args.now}+08:00")
-        gl.clock = ManualClock(moment)
+        gl.clock = ManualClock(_parse_moment(args.now))
     fired = gl.tick(fired_by=f"tick:{os.getpid()}")
     sheets = gl.supervise(fired_by=f"tick:{os.getpid()}")
     if args.json:
@@ -334,6 +332,73 @@ def cmd_tick(args: argparse.Namespace) -> int:
     else:
         print(f"{fired} timer(s) fired, {sheets['issued']} sheet(s) issued, {sheets['escalated']} escalated")
         print(f"as of {gl.now().isoformat()}")
+    return 0
+
+
+def _parse_moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise GridloopError(f"{text} needs a timezone, e.g. {text}+08:00")
+    return moment
+
+
+def cmd_calendar_due(args: argparse.Namespace) -> int:
+    """Print when a limit started at --from runs out, by the district's business calendar."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    start = _parse_moment(args.start)
+    due = gl.calendar.due_at(start, args.limit, args.unit)
+    for warning in gl.calendar.warnings_for(start, due):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(due.astimezone(gl.calendar.timezone).isoformat() if args.local else due.isoformat())
+    return 0
+
+
+def cmd_calendar_set(args: argparse.Namespace) -> int:
+    """Enter a holiday or a make-up working day (or remove the entry) for a year the package does not know."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    kind = {"holiday": False, "workday": True, "remove": None}[args.kind]
+    gl.set_calendar_day(args.as_user, date.fromisoformat(args.day), kind, args.note)
+    print(f"{args.day}: {args.kind}")
+    return 0
+
+
+def cmd_calendar_list(args: argparse.Namespace) -> int:
+    """List the admin-entered holidays and make-up working days."""
+    from engine.models import CalendarDay
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    with gl.db.reading() as session:
+        rows = list(session.scalars(select(CalendarDay).order_by(CalendarDay.day)))
+    for row in rows:
+        print(f"{row.day.isoformat()}  {'workday' if row.is_workday else 'holiday'}  {row.note or ''}")
+    return 0
+
+
+def cmd_settings_show(args: argparse.Namespace) -> int:
+    """Print every setting with its current value (defaults included)."""
+    from engine import settings
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    _print_json({key: gl.get_setting(key) for key in settings.DEFAULTS})
+    return 0
+
+
+def cmd_settings_set(args: argparse.Namespace) -> int:
+    """Change a setting to a JSON value (validated; logged in the admin log)."""
+    gl = _gridloop(args)
+    _require_schema(gl)
+    try:
+        value = json.loads(args.value)
+    except json.JSONDecodeError:
+        value = args.value
+    previous = gl.change_setting(args.as_user, args.key, value)
+    print(
+        f"{args.key}: {json.dumps(previous, ensure_ascii=False)} -> {json.dumps(value, ensure_ascii=False)}"
+    )
     return 0
 
 
@@ -402,6 +467,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_events_show)
 
+    calendar = sub.add_parser("calendar", help="the business calendar").add_subparsers(
+        dest="calendar_command", required=True
+    )
+    p = calendar.add_parser("due", help="print when a time limit runs out (ISO 8601)")
+    p.add_argument("--from", dest="start", required=True, help="start, ISO 8601 with zone")
+    p.add_argument("--limit", type=float, required=True)
+    p.add_argument(
+        "--unit", required=True, help="work_hours, work_days, natural_hours, natural_days (or 工作时 …)"
+    )
+    p.add_argument("--local", action="store_true", help="print in the calendar's zone instead of UTC")
+    p.set_defaults(func=cmd_calendar_due)
+    p = calendar.add_parser("set", help="enter a holiday or make-up working day (admins)")
+    p.add_argument("day", help="YYYY-MM-DD")
+    p.add_argument("kind", choices=["holiday", "workday", "remove"])
+    p.add_argument("--note")
+    p.add_argument("--as", dest="as_user", default="admin", help="administrator making the change")
+    p.set_defaults(func=cmd_calendar_set)
+    p = calendar.add_parser("list", help="list the entered holidays and make-up days")
+    p.set_defaults(func=cmd_calendar_list)
+
+    st = sub.add_parser("settings", help="district settings").add_subparsers(
+        dest="settings_command", required=True
+    )
+    p = st.add_parser("show", help="print all settings")
+    p.set_defaults(func=cmd_settings_show)
+    p = st.add_parser("set", help="change a setting (JSON value)")
+    p.add_argument("key")
+    p.add_argument("value")
+    p.add_argument("--as", dest="as_user", default="admin", help="administrator making the change")
+    p.set_defaults(func=cmd_settings_set)
+
     p = sub.add_parser("tick", help="fire every timer due as of a time")
     p.add_argument("--now", help="ISO 8601 time with zone (default: now)")
     p.add_argument("--json", action="store_true")
@@ -435,12 +531,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except GridloopError as exc:
         print(f"gridloop: {exc}", file=sys.stderr)
+        for field_name, messages in getattr(exc, "errors", {}).items():
+            print(f"  {field_name}: {'; '.join(messages)}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the definitions and org modules raise named ValueErrors
-        if exc.__class__.__name__ in ("OrgError", "DefinitionError", "CalendarError"):
-            print(f"gridloop: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except (DefinitionError, CalendarError, ValueError) as exc:
+        print(f"gridloop: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

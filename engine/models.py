@@ -289,3 +289,17 @@ class SupervisionSheet(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AdminLogEntry(Base):
+    """An append-only, hash-chained record of an administrative change that is not about one event:
+    settings, the holiday calendar, deployments, staff and their roles."""
+
+    __tablename__ = "admin_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))

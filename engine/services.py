@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -80,6 +80,7 @@ class Gridloop:
         self.db = Database(database_url)
         self.clock: clockmod.Clock = clock or clockmod.SystemClock()
         self._calendar: tuple[float, BusinessCalendar] | None = None
+        self._step_limits: tuple[float, dict[str, list]] | None = None
         self.settings_ttl = 30.0
         self.cache = LiveCache()
         self._runtimes: dict[int, _Runtime] = {}
@@ -121,6 +122,13 @@ class Gridloop:
             )
             session.add(version)
             session.flush()
+            settings.log(
+                session,
+                self.now(),
+                deployed_by,
+                "deploy",
+                {"process": bundle.process_id, "version": version.id, "hash": bundle.content_hash},
+            )
             self._runtimes[version.id] = self._make_runtime(bundle)
             return Deployment(version.id, version.content_hash, created=True)
 
@@ -144,6 +152,53 @@ class Gridloop:
     def invalidate_settings(self) -> None:
         """Forget the cached calendar and settings (call after changing them)."""
         self._calendar = None
+        self._step_limits = None
+
+    def _step_due(self, bpmn_id: str, now: datetime) -> datetime | None:
+        """The due time of a step that has a limit of its own in the ``step_limits`` setting."""
+        if self._step_limits is None or time.monotonic() - self._step_limits[0] > self.settings_ttl:
+            with self.db.reading() as session:
+                self._step_limits = (time.monotonic(), settings.get(session, "step_limits"))
+        limit = self._step_limits[1].get(bpmn_id)
+        if limit is None:
+            return None
+        return self.calendar.due_at(now, float(limit[0]), limit[1])
+
+    def get_setting(self, key: str) -> Any:
+        """A setting's current value (its default when never set)."""
+        with self.db.reading() as session:
+            return settings.get(session, key)
+
+    def change_setting(self, username: str, key: str, value: Any) -> Any:
+        """Change a district setting (admins only); return the previous value. Logged in the admin log."""
+        with self.db.unit_of_work() as session:
+            actor = self.actor(session, username)
+            if not actor.has_role("admin"):
+                raise Forbidden("only administrators change settings")
+            previous = settings.put(session, key, value, self.now())
+            settings.log(
+                session, self.now(), actor.username, "setting", {"key": key, "old": previous, "new": value}
+            )
+        self.invalidate_settings()
+        return previous
+
+    def set_calendar_day(
+        self, username: str, day: date, is_workday: bool | None, note: str | None = None
+    ) -> None:
+        """Enter (or, with ``is_workday`` None, remove) a holiday or make-up working day (admins only)."""
+        with self.db.unit_of_work() as session:
+            actor = self.actor(session, username)
+            if not actor.has_role("admin"):
+                raise Forbidden("only administrators edit the holiday calendar")
+            previous = settings.set_day(session, day, is_workday, note, actor.username, self.now())
+            settings.log(
+                session,
+                self.now(),
+                actor.username,
+                "calendar_day",
+                {"day": day.isoformat(), "old": previous, "new": is_workday, "note": note},
+            )
+        self.invalidate_settings()
 
     def actor(self, session: Session, username: str) -> Actor:
         """The acting user with their roles, cached for ``actor_ttl`` seconds of wall time.
@@ -290,7 +345,7 @@ class Gridloop:
                 department_code=ready.department_code,
                 form=ready.form,
                 status="open",
-                due_at=ready.due_at,
+                due_at=ready.due_at or self._step_due(ready.bpmn_id, now),
                 created_at=now,
             )
             session.add(row)

@@ -7,15 +7,18 @@ when it is set, so a bad value is refused with a message instead of breaking dea
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+import hashlib
+import json
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import history
 from engine.calendar import BusinessCalendar, WorkingHours, normalize_unit
 from engine.errors import ValidationFailed
-from engine.models import CalendarDay, Setting
+from engine.models import AdminLogEntry, CalendarDay, Setting
 
 DEFAULTS: dict[str, Any] = {
     # working periods of a working day, and the zone they are read in
@@ -51,6 +54,13 @@ def _check_limit(key: str, value: Any) -> None:
 
 def validate_setting(key: str, value: Any) -> None:
     """Refuse an unknown key or a malformed value, naming what is wrong."""
+    try:
+        _validate(key, value)
+    except (ValueError, TypeError, AttributeError) as exc:  # CalendarError is a ValueError
+        raise ValidationFailed(f"{key}: {exc}", {key: [str(exc)]}) from exc
+
+
+def _validate(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise ValidationFailed(
             f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}", {key: ["未知的设置项"]}
@@ -107,3 +117,66 @@ def load_calendar(session: Session) -> BusinessCalendar:
         timezone=get(session, "timezone"),
         overrides=calendar_overrides(session),
     )
+
+
+def set_day(
+    session: Session, day: date, is_workday: bool | None, note: str | None, actor: str, now: datetime
+) -> bool | None:
+    """Enter a holiday (False) or make-up working day (True) for ``day``, or remove the entry (None).
+
+    Returns what the entry was before (None when there was none).
+    """
+    row = session.get(CalendarDay, day)
+    previous = row.is_workday if row is not None else None
+    if is_workday is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(CalendarDay(day=day, is_workday=is_workday, note=note, updated_by=actor, updated_at=now))
+    else:
+        row.is_workday, row.note, row.updated_by, row.updated_at = is_workday, note, actor, now
+    session.flush()
+    return previous
+
+
+def log(session: Session, at: datetime, actor: str, action: str, data: dict[str, Any]) -> AdminLogEntry:
+    """Append a hash-chained record of an administrative change to the admin log."""
+    last = session.scalar(select(AdminLogEntry).order_by(AdminLogEntry.id.desc()).limit(1))
+    prev_hash = last.hash if last is not None else None
+    data = json.loads(history.canonical(data))
+    content = history.canonical(
+        {"at": at.isoformat(), "actor": actor, "action": action, "data": data, "prev": prev_hash}
+    )
+    entry = AdminLogEntry(
+        at=at,
+        actor=actor,
+        action=action,
+        data=data,
+        prev_hash=prev_hash,
+        hash=hashlib.sha256(content.encode()).hexdigest(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def log_problems(session: Session) -> list[str]:
+    """What is wrong with the admin log's hash chain (empty when intact)."""
+    problems = []
+    previous = None
+    for entry in session.scalars(select(AdminLogEntry).order_by(AdminLogEntry.id)):
+        content = history.canonical(
+            {
+                "at": entry.at.isoformat(),
+                "actor": entry.actor,
+                "action": entry.action,
+                "data": entry.data,
+                "prev": entry.prev_hash,
+            }
+        )
+        if entry.prev_hash != previous:
+            problems.append(f"admin log record {entry.id} does not link to the record before it")
+        if hashlib.sha256(content.encode()).hexdigest() != entry.hash:
+            problems.append(f"admin log record {entry.id} ({entry.action}) was altered")
+        previous = entry.hash
+    return problems
