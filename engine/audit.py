@@ -15,8 +15,11 @@ Three checks per event, each naming what is wrong:
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +37,7 @@ from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
 
 WORKFLOW_ACTIONS = ("report", "complete", "timer")
+PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
 
 
 @dataclass
@@ -268,18 +272,62 @@ def audit_events(
     return results
 
 
-def verify_all(gl: Any, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def _audit_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str | None, list[str]]]:
+    """Worker-process entry: audit a chunk of events on a fresh engine of the same database."""
+    from engine.services import Gridloop
+
+    url, event_ids = job
+    gl = Gridloop(url)
+    try:
+        return [(r.event_id, r.code, r.reasons) for r in audit_events(gl, event_ids)]
+    finally:
+        gl.db.dispose()
+
+
+def _parallel(
+    gl: Any, ids: list[int], workers: int, progress: Callable[[int, int], None] | None
+) -> list[tuple[int, str | None, list[str]]]:
+    chunk = max(50, min(500, len(ids) // (workers * 4) or 1))
+    jobs = [(gl.db.url, ids[i : i + chunk]) for i in range(0, len(ids), chunk)]
+    done: list[tuple[int, str | None, list[str]]] = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for part in pool.map(_audit_chunk, jobs):
+            done.extend(part)
+            if progress is not None:
+                progress(len(done), len(ids))
+    return done
+
+
+def verify_all(
+    gl: Any,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+) -> dict[str, Any]:
     """Audit every event: ``{"instances": n, "verified": n, "mismatches": [{"event", "code", "reason"}]}``.
 
+    Replays are CPU-bound, so large databases are audited by ``workers`` processes (default: one per core).
     The admin log's chain is checked too; its problems are listed with ``"event": None``.
     """
-    results = audit_events(gl, None, progress)
+    with gl.db.reading() as session:
+        ids = list(session.scalars(select(Event.id).order_by(Event.id)))
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(ids) >= parallel_from:
+        outcomes = _parallel(gl, ids, workers, progress)
+    else:
+        outcomes = [(r.event_id, r.code, r.reasons) for r in audit_events(gl, ids, progress)]
     mismatches = [
-        {"event": r.event_id, "code": r.code, "reason": reason} for r in results for reason in r.reasons
+        {"event": event_id, "code": code, "reason": reason}
+        for event_id, code, reasons in outcomes
+        for reason in reasons
     ]
     with gl.db.reading() as session:
-        mismatches += [{"event": None, "code": "admin_log", "reason": p} for p in settings.log_problems(session)]
-    return {"instances": len(results), "verified": sum(1 for r in results if r.ok), "mismatches": mismatches}
+        mismatches += [
+            {"event": None, "code": "admin_log", "reason": p} for p in settings.log_problems(session)
+        ]
+    verified = sum(1 for _, _, reasons in outcomes if not reasons)
+    return {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
 
 
 def replay_event(gl: Any, event_id: int) -> EventAudit:

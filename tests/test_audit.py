@@ -138,3 +138,17 @@ def test_cli_verify_names_the_damaged_event_and_exits_1(gl, driver, capsys):
     assert main(["--db", gl.db.url, "audit", "replay", str(good), "--json"]) == 0
     replay = json.loads(capsys.readouterr().out)
     assert replay["ok"] and [s["step"] for s in replay["steps"]] == [None, "check_exists", "accept"]
+
+
+def test_worker_processes_find_the_same_damage(gl, driver):
+    events = [_closed_with_rework(driver) for _ in range(3)] + [_in_progress(driver)]
+    _sql(gl, "UPDATE events SET reassign_count = 5 WHERE id = :e", e=events[1])
+    result = audit.verify_all(gl, workers=2, parallel_from=1)
+    assert result["instances"] == 4 and result["verified"] == 3
+    assert result["mismatches"] == [
+        {
+            "event": events[1],
+            "code": driver.event(events[1])["code"],
+            "reason": "reassign_count is 5 but the history says 0",
+        }
+    ]
