@@ -131,6 +131,35 @@ def bench_gridloop(gl: Gridloop, events: int) -> float:
     return events * STEPS_PER_EVENT / (time.perf_counter() - started)
 
 
+def history_share(gl: Gridloop, events: int) -> float:
+    """The share of (c)'s time spent recording history: appending hash-chained records, diffing data and
+    journaling the engine calls that make replays exact (measured by timing those functions in a run)."""
+    from engine import history, runtime
+
+    spent = [0.0]
+    originals = (history.append, history.data_changes, runtime.Journal.call)
+
+    def timed(func):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        return wrapper
+
+    history.append, history.data_changes = timed(originals[0]), timed(originals[1])
+    runtime.Journal.call = timed(originals[2])
+    try:
+        started = time.perf_counter()
+        bench_gridloop(gl, events)
+        total = time.perf_counter() - started
+    finally:
+        history.append, history.data_changes, runtime.Journal.call = originals
+    return spent[0] / total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300, help="events per measurement (default 300)")
@@ -153,6 +182,7 @@ def main() -> int:
             roundtrip = bench_roundtrip(bundle, engine, max(args.events // 2, 1))
         bench_gridloop(gl, 10)
         durable = bench_gridloop(gl, args.events)
+        share = history_share(gl, max(args.events // 3, 1))
         gl.db.dispose()
 
     result = {
@@ -163,6 +193,7 @@ def main() -> int:
         "gridloop_steps_per_s": round(durable, 1),
         "ratio_vs_raw": round(durable / raw, 3),
         "roundtrip_ratio_vs_raw": round(roundtrip / raw, 3),
+        "history_share_of_gridloop_time": round(share, 3),
     }
     if args.json:
         print(json.dumps(result))
