@@ -36,7 +36,7 @@ from engine.models import Event, HistoryEntry, Task
 from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
 
-WORKFLOW_ACTIONS = ("report", "complete", "timer")
+WORKFLOW_ACTIONS = ("report", "complete", "timer", "migrate")
 PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
 
 
@@ -121,19 +121,24 @@ def _open_steps(workflow: BpmnWorkflow) -> list[str]:
     return sorted(t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True))
 
 
-def _apply(
-    entry: HistoryEntry, workflow: BpmnWorkflow | None, bundle: ProcessBundle, engine: RestrictedScriptEngine
-) -> BpmnWorkflow:
-    """Apply one recorded input (a report, a completion or a timer firing) to the replayed instance."""
+RuntimeFor = Callable[[int], tuple[ProcessBundle, RestrictedScriptEngine]]
+
+
+def _apply(entry: HistoryEntry, workflow: BpmnWorkflow | None, runtime_for: RuntimeFor) -> BpmnWorkflow:
+    """Apply one recorded input (report, completion, timer firing, migration) to the replayed instance."""
     if entry.action == "report":
         if workflow is not None:
             raise runtime.ReplayDivergence(f"record {entry.seq} reports an event that already exists")
+        bundle, engine = runtime_for(entry.process_version_id)
         return runtime.start(bundle, engine, dict(entry.data["report"]))
     if workflow is None:
         raise runtime.ReplayDivergence(f"record {entry.seq} ({entry.action}) comes before the report")
     if entry.action == "timer":
         runtime.fire_timers(workflow)
         return workflow
+    if entry.action == "migrate":
+        bundle, engine = runtime_for(int(entry.data["to"]))
+        return runtime.migrate(workflow, bundle, engine)
     ready = [
         t
         for t in workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -148,12 +153,12 @@ def _apply(
 
 
 def replay(
-    bundle: ProcessBundle,
-    engine: RestrictedScriptEngine,
+    runtime_for: RuntimeFor,
     entries: list[HistoryEntry],
     keep_steps: bool = False,
 ) -> tuple[BpmnWorkflow, list[ReplayStep]]:
-    """Re-run an event's recorded inputs on a fresh instance; raise when the record cannot be followed."""
+    """Re-run an event's recorded inputs on a fresh instance of the version it started on (and of every version
+    it was migrated to, from the migration on); raise when the record cannot be followed."""
     replay_clock = clockmod.ManualClock(entries[0].at) if entries else clockmod.SystemClock()
     workflow: BpmnWorkflow | None = None
     steps: list[ReplayStep] = []
@@ -163,7 +168,7 @@ def replay(
                 replay_clock.set(entry.at)
                 journal = runtime.Journal(entry.data.get("calls", []))
                 with runtime.journaling(journal):
-                    workflow = _apply(entry, workflow, bundle, engine)
+                    workflow = _apply(entry, workflow, runtime_for)
                 if journal.unplayed():
                     raise runtime.ReplayDivergence(f"record {entry.seq} holds calls the replay never made")
             if keep_steps and workflow is not None:
@@ -195,19 +200,19 @@ def audit_event(
     event: Event,
     entries: list[HistoryEntry],
     open_tasks: list[Task],
-    bundle: ProcessBundle,
-    engine: RestrictedScriptEngine,
+    runtime_for: RuntimeFor,
     keep_steps: bool = False,
 ) -> EventAudit:
     """Check one event: its chain, its replay against the stored state and inbox, and its counted facts."""
     result = EventAudit(event.id, event.code)
     result.reasons.extend(chain_problems(event, entries))
     try:
-        replayed, result.steps = replay(bundle, engine, entries, keep_steps)
+        replayed, result.steps = replay(runtime_for, entries, keep_steps)
     except (runtime.ReplayDivergence, GridloopError) as exc:
         result.reasons.append(f"the history cannot be replayed: {exc}")
         return result
     try:
+        bundle, _engine = runtime_for(event.process_version_id)
         stored = load_state(event.workflow_state, bundle.spec, bundle.subprocess_specs)
     except Exception as exc:  # any damage to the stored JSON is a finding, not a crash
         result.reasons.append(f"the stored workflow state cannot be read: {exc}")
@@ -225,6 +230,14 @@ def audit_event(
             f"the open tasks are {sorted(stored_open.elements())} but the history says {sorted(replay_open.elements())}"
         )
     return result
+
+
+def _runtimes(gl: Any, session: Any) -> RuntimeFor:
+    def runtime_for(version_id: int) -> tuple[ProcessBundle, RestrictedScriptEngine]:
+        rt = gl._runtime(session, version_id)
+        return rt.bundle, rt.engine
+
+    return runtime_for
 
 
 def _batches(session: Any, event_ids: list[int], size: int = 200) -> Iterator[list[int]]:
@@ -263,9 +276,8 @@ def audit_events(
                 event = events.get(event_id)
                 if event is None:
                     continue
-                rt = gl._runtime(session, event.process_version_id)
                 results.append(
-                    audit_event(event, by_event[event_id], open_by_event[event_id], rt.bundle, rt.engine)
+                    audit_event(event, by_event[event_id], open_by_event[event_id], _runtimes(gl, session))
                 )
                 if progress is not None:
                     progress(len(results), total)
@@ -342,5 +354,4 @@ def replay_event(gl: Any, event_id: int) -> EventAudit:
         open_tasks = list(
             session.scalars(select(Task).where(Task.event_id == event_id, Task.status == "open"))
         )
-        rt = gl._runtime(session, event.process_version_id)
-        return audit_event(event, entries, open_tasks, rt.bundle, rt.engine, keep_steps=True)
+        return audit_event(event, entries, open_tasks, _runtimes(gl, session), keep_steps=True)

@@ -402,6 +402,37 @@ def cmd_settings_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Move running events to another deployed version (one event, or all unfinished events of a version)."""
+    from engine import migration
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    if args.event is not None:
+        found = migration.plan(gl, args.event, args.to)
+        if found["problems"] or args.dry_run:
+            _print_json(found)
+            return 1 if found["problems"] else 0
+        _print_json(migration.migrate_event(gl, args.as_user, args.event, args.to))
+        return 0
+    if args.dry_run:
+        with gl.db.reading() as session:
+            from engine.models import Event
+
+            ids = list(
+                session.scalars(
+                    select(Event.id).where(
+                        Event.process_version_id == args.source, Event.completed.is_(False)
+                    )
+                )
+            )
+        _print_json([migration.plan(gl, event_id, args.to) for event_id in ids])
+        return 0
+    result = migration.migrate_version(gl, args.as_user, args.source, args.to)
+    _print_json(result)
+    return 1 if result["refused"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -497,6 +528,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("value")
     p.add_argument("--as", dest="as_user", default="admin", help="administrator making the change")
     p.set_defaults(func=cmd_settings_set)
+
+    p = sub.add_parser("migrate", help="move running events to another deployed version (admins)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--event", type=int, help="one event id")
+    target.add_argument("--from", dest="source", type=int, help="every unfinished event of this version")
+    p.add_argument("--to", type=int, required=True, help="target version id")
+    p.add_argument("--dry-run", action="store_true", help="only show what would happen and why not")
+    p.add_argument("--as", dest="as_user", default="admin", help="administrator doing it")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("tick", help="fire every timer due as of a time")
     p.add_argument("--now", help="ISO 8601 time with zone (default: now)")

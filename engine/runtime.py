@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -38,6 +39,7 @@ def parse_time(value: str | datetime) -> datetime:
     return moment
 
 
+DEFINITE = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 LEVEL_ABOVE: dict[str, str] = {"grid": "community", "community": "town", "town": "district"}
 
 
@@ -295,3 +297,41 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
         "reopen_count": int(data.get("reopen_count") or 0),
         "completed": workflow.is_completed(),
     }
+
+
+def migration_problems(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[str]:
+    """Why this instance cannot move to ``bundle``'s version (empty when it can).
+
+    Every step the instance has been through or is waiting in must find its element in the new version, and
+    every subprocess its process; otherwise its past could no longer be read against its spec. Predicted steps
+    do not count: the migration predicts them afresh from the new diagram.
+    """
+    from engine.state import registry
+
+    top, subprocess_diffs = diff_workflow(registry(), workflow, bundle.spec, bundle.subprocess_specs)
+    removed = [t for t in top.removed if t.state & DEFINITE]
+    for sp_id, diff in subprocess_diffs.items():
+        if diff is None:
+            return [f"the subprocess {workflow.subprocesses[sp_id].spec.name} is not in the new version"]
+        removed.extend(t for t in diff.removed if t.state & DEFINITE)
+    return sorted(
+        {f"step {t.task_spec.bpmn_id or t.task_spec.name} is not in the new version" for t in removed}
+    )
+
+
+def migrate(workflow: BpmnWorkflow, bundle: ProcessBundle, engine: RestrictedScriptEngine) -> BpmnWorkflow:
+    """Move an instance onto ``bundle``'s version: waiting steps are re-predicted on the new diagram."""
+    from engine.state import registry
+
+    problems = migration_problems(workflow, bundle)
+    if problems:
+        raise ProcessFailure("the instance cannot be migrated: " + "; ".join(problems))
+    top, subprocess_diffs = diff_workflow(registry(), workflow, bundle.spec, bundle.subprocess_specs)
+    migrate_workflow(top, workflow, bundle.spec)
+    for sp_id, diff in subprocess_diffs.items():
+        subprocess = workflow.subprocesses[sp_id]
+        migrate_workflow(diff, subprocess, bundle.subprocess_specs[subprocess.spec.name])
+    workflow.subprocess_specs = bundle.subprocess_specs
+    workflow.script_engine = engine
+    _run("continuing after the migration", workflow.do_engine_steps)
+    return workflow

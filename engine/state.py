@@ -55,6 +55,11 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 _SERIALIZER = _make_serializer()
 
 
+def registry() -> Any:
+    """The serializer's converter registry (SpiffWorkflow's spec diff compares specs through it)."""
+    return _SERIALIZER.registry
+
+
 def dump_state(workflow: BpmnWorkflow) -> str:
     """Serialize an instance (without its spec) to gridloop's JSON state format."""
     registry = _SERIALIZER.registry

@@ -1,0 +1,130 @@
+"""Migrating running instances: explicit, refused when unsafe, claims kept, recorded, replayable across versions."""
+
+from __future__ import annotations
+
+import shutil
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from engine import audit, migration
+from engine.errors import Forbidden
+from tests.conftest import GRID_HB1, REPO
+
+
+def _variant(tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
+    root = tmp_path / name
+    shutil.copytree(REPO / "processes", root / "processes")
+    shutil.copytree(REPO / "forms", root / "forms")
+    bpmn = root / "processes" / "grid_event.bpmn"
+    bpmn.write_text(edit(bpmn.read_text(encoding="utf-8")), encoding="utf-8")
+    return root
+
+
+def _rename_dispatch(xml: str) -> str:
+    """The same diagram with the dispatch step's id changed: to SpiffWorkflow a removed step and a new one."""
+    return xml.replace('"dispatch"', '"dispatch_v3"').replace(">dispatch<", ">dispatch_v3<")
+
+
+def _at_handle(driver) -> tuple[int, int]:  # noqa: ANN001
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
+    task = driver.open_task(event_id, "handle")
+    driver.gl.claim("h_dh_hw", task["id"])
+    return event_id, task["id"]
+
+
+def test_a_running_event_moves_to_a_renamed_step_version_keeping_its_claim(gl, driver, tmp_path):
+    event_id, task_id = _at_handle(driver)
+    v1 = driver.event(event_id)["process_version_id"]
+    v2 = gl.deploy(_variant(tmp_path, "v2", lambda x: x.replace('name="核查"', 'name="现场核查"'))).id
+    assert v2 != v1
+
+    assert migration.plan(gl, event_id, v2)["problems"] == []
+    with pytest.raises(Forbidden):
+        migration.migrate_event(gl, "dispatcher", event_id, v2)
+    assert migration.migrate_event(gl, "admin", event_id, v2) == {
+        "event": event_id, "code": driver.event(event_id)["code"], "from": v1, "to": v2,
+    }  # fmt: skip
+    event = driver.event(event_id)
+    assert event["process_version_id"] == v2
+    handle = driver.open_task(event_id, "handle")
+    assert (handle["id"], handle["assignee"]) == (task_id, "h_dh_hw"), "the claim survives the migration"
+    assert event["history"][-1]["action"] == "migrate" and event["history"][-1]["data"]["to"] == v2
+
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    assert driver.open_task(event_id, "verify")["name"] == "现场核查", "new steps come from the new version"
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    driver.complete("intake", event_id, "follow_up", {"satisfaction": "satisfied"})
+    assert driver.event(event_id)["state"] == "closed"
+    assert audit.verify_all(gl)["mismatches"] == [], "the replay switches versions where the history says"
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "timer_process"
+
+
+def _two_step_process(root: Path, steps: list[str]) -> Path:
+    """A minimal grid_event process whose user tasks run in the given order (the shift leader does them)."""
+    shutil.copytree(FIXTURE / "forms", root / "forms")
+    (root / "processes").mkdir(parents=True)
+    shutil.copy(FIXTURE / "processes" / "dispatch_routing.dmn", root / "processes")
+    nodes = ["start", *steps, "end"]
+    tasks = "".join(
+        f'<bpmn:userTask id="{s}" name="{s}"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="close.json"/>'
+        '<spiffworkflow:property name="scopeLevel" value="district"/>'
+        f"</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>"
+        for s in steps
+    )
+    flows = "".join(
+        f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
+        for i, (a, b) in enumerate(pairwise(nodes))
+    )
+    refs = "".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>" for n in nodes)
+    (root / "processes" / "grid_event.bpmn").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">'
+        '<bpmn:process id="grid_event" isExecutable="true">'
+        f'<bpmn:laneSet id="ls"><bpmn:lane id="l" name="值班长">{refs}</bpmn:lane></bpmn:laneSet>'
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="report.json"/>'
+        f"</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>{tasks}"
+        f'<bpmn:endEvent id="end"/>{flows}</bpmn:process></bpmn:definitions>',
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_gridloop, tmp_path):
+    from engine.demo import create_demo_district
+
+    gl = make_gridloop()
+    gl.init_schema()
+    with gl.db.unit_of_work() as session:
+        create_demo_district(session, password=None)
+    v1 = gl.deploy(_two_step_process(tmp_path / "v1", ["first_check", "second_check"])).id
+    event_id = gl.report(
+        "gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
+    )["id"]
+    [task] = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
+    gl.complete("leader", task["id"], {})
+    before = gl.event_detail("admin", event_id)
+    v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["second_check"])).id
+
+    problems = migration.plan(gl, event_id, v2)["problems"]
+    assert problems == ["step first_check is not in the new version"]
+    result = migration.migrate_version(gl, "admin", v1, v2)
+    assert result == {
+        "migrated": [],
+        "refused": [{"event": event_id, "code": before["code"], "problems": problems}],
+    }
+    after = gl.event_detail("admin", event_id)
+    assert (after["process_version_id"], after["version"], len(after["history"])) == (
+        v1,
+        before["version"],
+        len(before["history"]),
+    )
