@@ -73,10 +73,41 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web UI with Flask's server (for the demo; production runs gunicorn on the app factory)."""
+    from engine.scheduler import TimerScheduler
     from webui import create_app
 
     app = create_app({"DATABASE_URL": args.db})
-    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = TimerScheduler(app.extensions["gridloop"])
+        scheduler.start()
+    try:
+        app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Run the timer scheduler alone (beside gunicorn workers); any number may run, each timer fires once."""
+    import signal
+    import threading
+
+    from engine.scheduler import TimerScheduler
+
+    gl = _gridloop(args)
+    _require_schema(gl)
+    scheduler = TimerScheduler(gl)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler.start()
+    print(f"scheduler {scheduler.name} running; next wake {scheduler.armed_for()}", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    scheduler.shutdown()
     return 0
 
 
@@ -454,7 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web UI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--no-scheduler", action="store_true", help="do not fire timers in this process")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("scheduler", help="run the timer and supervision scheduler on its own")
+    p.set_defaults(func=cmd_scheduler)
 
     p = sub.add_parser("validate", help="check BPMN/DMN/form files and print file:line: element: message")
     p.add_argument(
