@@ -7,6 +7,7 @@ the embedded SQLite file under ``instance/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -103,10 +104,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()
     print(f"scheduler {scheduler.name} running; next wake {scheduler.armed_for()}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     scheduler.shutdown()
     return 0
 
