@@ -814,6 +814,9 @@ class _LazyCalendar:
     def due_at(self, start: datetime, limit: float, unit: str) -> datetime:
         return self._gridloop.calendar.due_at(start, limit, unit)
 
+    def shift_due(self, due: datetime, held_at: datetime, resumed_at: datetime, unit: str) -> datetime:
+        return self._gridloop.calendar.shift_due(due, held_at, resumed_at, unit)
+
 
 class _LazyDirectory:
     """Looks the organisation up through the engine at call time, so cached script engines see changes."""
