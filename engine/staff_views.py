@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import attachments, queries, timelights
+from engine import attachments, queries, settings, timelights
 from engine.definitions import Category, ProcessBundle
 from engine.errors import NotFound
 from engine.models import Event, ProcessVersion, User
@@ -38,6 +38,7 @@ class Listing:
     page: int
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)
+    colours: tuple[str, ...] = ()
 
     @property
     def pages(self) -> int:
@@ -74,6 +75,15 @@ def _department_name(directory: OrgDirectory, code: str | None) -> str | None:
 def _time_unit(categories: dict[str, Category], code: str) -> str:
     category = categories.get(code)
     return category.time_unit if category is not None else FALLBACK_UNIT
+
+
+def _step_units(session: Session) -> dict[str, str]:
+    """The unit of each step that has a limit of its own (``step_limits``); other steps run on the case's."""
+    return {step: limit[1] for step, limit in settings.get(session, "step_limits").items()}
+
+
+def _task_unit(task: dict[str, Any], step_units: dict[str, str], categories: dict[str, Category]) -> str:
+    return step_units.get(task["step"]) or _time_unit(categories, task["category"])
 
 
 def _describe_category(row: dict[str, Any], categories: dict[str, Category]) -> None:
@@ -124,7 +134,8 @@ def inbox_page(
     categories = {c.code: c for c in gl.bundle().categories}
     now = gl.now()
     with gl.db.reading() as session:
-        thresholds = timelights.load_thresholds(session)
+        scheme = timelights.load_scheme(session)
+        step_units = _step_units(session)
         directory = gl.directory(session)
         deadlines = _event_deadlines(session, {r["event_id"] for r in rows})
         counts = queries.inbox_counts(session, gl.actor(session, username))
@@ -135,10 +146,10 @@ def inbox_page(
         row["assignee_name"] = names.get(row["assignee"], row["assignee"])
         row["light"] = timelights.task_light(
             gl.calendar,
-            thresholds,
+            scheme,
             row,
             deadlines.get(row["event_id"], {}),
-            _time_unit(categories, row["category"]),
+            _task_unit(row, step_units, categories),
             now,
         )
     if colour:
@@ -148,7 +159,7 @@ def inbox_page(
     if colour or sort:
         total = len(rows)
         rows = rows[(page - 1) * per_page : page * per_page]
-    return Listing(rows, total, page, per_page, counts)
+    return Listing(rows, total, page, per_page, counts, scheme.colours)
 
 
 def events_page(gl: Gridloop, username: str, *, page: int = 1, per_page: int = 20, **filters: Any) -> Listing:
@@ -157,15 +168,15 @@ def events_page(gl: Gridloop, username: str, *, page: int = 1, per_page: int = 2
     categories = {c.code: c for c in gl.bundle().categories}
     now = gl.now()
     with gl.db.reading() as session:
-        thresholds = timelights.load_thresholds(session)
+        scheme = timelights.load_scheme(session)
         directory = gl.directory(session)
     for row in rows:
         _describe_category(row, categories)
         row["grid_name"] = _unit_name(directory, row["grid"])
         row["light"] = timelights.event_light(
-            gl.calendar, thresholds, row, _time_unit(categories, row["category"]), now
+            gl.calendar, scheme, row, _time_unit(categories, row["category"]), now
         )
-    return Listing(rows, total, page, per_page)
+    return Listing(rows, total, page, per_page, colours=scheme.colours)
 
 
 def visible_units(gl: Gridloop, username: str) -> list[dict[str, str]]:
@@ -270,7 +281,8 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
     now = gl.now()
     open_tasks = [t for t in detail["tasks"] if t["status"] == "open"]
     with gl.db.reading() as session:
-        thresholds = timelights.load_thresholds(session)
+        scheme = timelights.load_scheme(session)
+        step_units = _step_units(session)
         directory = gl.directory(session)
         steps = _steps(gl, session, bundle, detail["history"])
         people = {detail["reporter"]} | {h["actor"] for h in detail["history"]}
@@ -288,7 +300,7 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
     detail["grid_name"] = _unit_name(directory, detail["grid"])
     detail["department_name"] = _department_name(directory, detail["department"])
     detail["light"] = timelights.event_light(
-        gl.calendar, thresholds, detail, _time_unit(categories, detail["category"]), now
+        gl.calendar, scheme, detail, _time_unit(categories, detail["category"]), now
     )
     detail["holders"] = [
         {
@@ -299,6 +311,9 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
             "scope_name": _unit_name(directory, t["scope"]),
             "department_name": _department_name(directory, t["department"]),
             "due_at": t["due_at"],
+            "light": timelights.task_light(
+                gl.calendar, scheme, t, detail, _task_unit(t, step_units, categories), now
+            ),
         }
         for t in open_tasks
     ]
@@ -336,7 +351,8 @@ def task_page(gl: Gridloop, username: str, task_id: int, language: str = "zh") -
     bundle = gl.bundle(detail["event"]["process_version_id"])
     categories = {c.code: c for c in bundle.categories}
     with gl.db.reading() as session:
-        thresholds = timelights.load_thresholds(session)
+        scheme = timelights.load_scheme(session)
+        step_units = _step_units(session)
         directory = gl.directory(session)
         names = display_names(session, {detail["task"]["assignee"], detail["task"]["completed_by"]})
     _describe_category(detail["event"], categories)
@@ -347,10 +363,10 @@ def task_page(gl: Gridloop, username: str, task_id: int, language: str = "zh") -
     )
     detail["light"] = timelights.task_light(
         gl.calendar,
-        thresholds,
+        scheme,
         detail["task"],
         detail["event"],
-        _time_unit(categories, detail["event"]["category"]),
+        _task_unit(detail["task"], step_units, categories),
         gl.now(),
     )
     return detail

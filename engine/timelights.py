@@ -2,10 +2,10 @@
 
 A limit runs from when it started (the case opened, or the task arrived) to its due time. The used share comes
 from the business calendar, so a working-time limit does not move over nights, lunch breaks and holidays. The
-thresholds are a district setting (DOMAIN.md: three- or four-colour schemes), stored in the ``settings`` table
-under ``time_light_thresholds`` as ``{"yellow": 0.8, "red": 1.0}``; without that row the common default holds:
-green below 80 %, yellow from 80 % up to the due time, red once overdue. The words shown with each colour
-(正常, 临期, 超时) belong to the translation catalog, not here.
+colours are the district's ``time_lights`` setting (:mod:`engine.settings`: three or four ``[colour, share]``
+bands, the first from 0; by default green, yellow from 80 %, red from 100 %, the moment the limit runs out —
+the same red that issues supervision sheets). The words shown with each colour (正常, 临期, 超时) belong to the
+translation catalog, not here.
 """
 
 from __future__ import annotations
@@ -17,34 +17,28 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine import settings
 from engine.calendar import BusinessCalendar
-from engine.models import Setting
-
-SETTING_KEY = "time_light_thresholds"
-COLOURS: tuple[str, ...] = ("green", "yellow", "red")
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """Where the colours change, as shares of the limit: yellow from ``yellow``, red beyond ``red``."""
+class Scheme:
+    """The colour bands in force: each colour applies from its share of the limit on, until the next one's."""
 
-    yellow: float = 0.8
-    red: float = 1.0
+    bands: tuple[tuple[str, float], ...]
 
-    def __post_init__(self) -> None:
-        if not (0 < self.yellow <= self.red):
-            raise ValueError(
-                f"time light thresholds yellow={self.yellow} red={self.red}: need 0 < yellow <= red,"
-                ' e.g. {"yellow": 0.8, "red": 1.0}'
-            )
+    @property
+    def colours(self) -> tuple[str, ...]:
+        """The scheme's colours, from the first to the last (red)."""
+        return tuple(colour for colour, _share in self.bands)
 
     def colour(self, fraction: float) -> str:
-        """The colour of a used share: green below ``yellow``, yellow up to ``red``, red beyond it."""
-        if fraction > self.red:
-            return "red"
-        if fraction >= self.yellow:
-            return "yellow"
-        return "green"
+        """The colour of a used share: that of the last band whose share has been reached."""
+        reached = self.bands[0][0]
+        for colour, share in self.bands:
+            if fraction >= share:
+                reached = colour
+        return reached
 
 
 @dataclass(frozen=True)
@@ -60,20 +54,16 @@ class TimeLight:
         return None if math.isinf(self.fraction) else round(self.fraction * 100)
 
 
-def load_thresholds(session: Session) -> Thresholds:
-    """The district's thresholds from the settings table, or the defaults when none are set."""
-    row = session.get(Setting, SETTING_KEY)
-    if row is None or not isinstance(row.value, dict):
-        return Thresholds()
-    defaults = Thresholds()
-    return Thresholds(
-        yellow=float(row.value.get("yellow", defaults.yellow)), red=float(row.value.get("red", defaults.red))
+def load_scheme(session: Session) -> Scheme:
+    """The district's colour scheme, from the ``time_lights`` setting (or its default)."""
+    return Scheme(
+        tuple((str(colour), float(share)) for colour, share in settings.get(session, "time_lights"))
     )
 
 
 def light(
     calendar: BusinessCalendar,
-    thresholds: Thresholds,
+    scheme: Scheme,
     start: datetime | None,
     due: datetime | None,
     at: datetime,
@@ -83,12 +73,12 @@ def light(
     if start is None or due is None:
         return None
     fraction = calendar.elapsed_fraction(start, due, max(at, start), unit)
-    return TimeLight(thresholds.colour(fraction), fraction)
+    return TimeLight(scheme.colour(fraction), fraction)
 
 
 def task_light(
     calendar: BusinessCalendar,
-    thresholds: Thresholds,
+    scheme: Scheme,
     task: dict[str, Any],
     event: dict[str, Any],
     unit: str,
@@ -97,23 +87,20 @@ def task_light(
     """The light of an inbox task (a row of :func:`engine.queries.task_row`), frozen when it was completed.
 
     A task carrying the case's deadline (the department's handling) is measured from the moment the case was
-    opened, so a rework task shows the same colour as the case; any other task from its own arrival.
+    opened, so that a rework task, whose deadline is not reset, shows the case's colour; any other task is
+    measured from its own arrival.
     """
     due = task.get("due_at")
     opened = event.get("opened_at")
-    start = (
-        opened
-        if opened is not None and due is not None and due == event.get("due_at")
-        else task["created_at"]
-    )
-    at = task.get("completed_at") or now
-    return light(calendar, thresholds, start, due, at, unit)
+    carries_case_deadline = opened is not None and due is not None and due == event.get("due_at")
+    start = opened if carries_case_deadline else task["created_at"]
+    return light(calendar, scheme, start, due, task.get("completed_at") or now, unit)
 
 
 def event_light(
-    calendar: BusinessCalendar, thresholds: Thresholds, event: dict[str, Any], unit: str, now: datetime
+    calendar: BusinessCalendar, scheme: Scheme, event: dict[str, Any], unit: str, now: datetime
 ) -> TimeLight | None:
     """The light of a case from its opening (立案) to its deadline, frozen at its closing."""
     return light(
-        calendar, thresholds, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit
+        calendar, scheme, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit
     )

@@ -96,7 +96,9 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(make_gridloop):
     url = gl.db.url
     now = (DUE + timedelta(minutes=1)).isoformat()
     command = [sys.executable, "-m", "engine.cli", "--db", url, "tick", "--now", now, "--json"]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     fired_counts = [int(__import__("json").loads(out)["fired"]) for out, _ in outputs]

@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_status_page_shows_deployed_version_and_event_counts(tmp_path):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/web.sqlite3", "TESTING": True})
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/web.sqlite3", "SECRET_KEY": "test", "TESTING": True}
+    )
     gl = app.extensions["gridloop"]
     gl.init_schema()
     with gl.db.unit_of_work() as session:
@@ -17,6 +19,9 @@ def test_status_page_shows_deployed_version_and_event_counts(tmp_path):
     deployment = gl.deploy(ROOT)
     gl.report("gw_hb1", {"category": "0101", "description": "路边有暴露垃圾一堆"})
     client = app.test_client()
+    assert client.get("/").status_code == 302  # the page needs a signed-in user
+    with client.session_transaction() as session:
+        session["user"] = "admin"
 
     page = client.get("/")
     assert page.status_code == 200

@@ -1,8 +1,17 @@
-"""gridloop's web UI: a Flask app factory. Thin: parse the request, call one engine service, render."""
+"""gridloop's web UI: a Flask app factory. Thin: parse the request, call one engine service, render.
+
+Configuration comes from the environment (``GRIDLOOP_DATABASE_URL``, ``GRIDLOOP_SECRET_KEY``,
+``GRIDLOOP_SECURE_COOKIES``) or from ``test_config``. Without ``GRIDLOOP_SECRET_KEY`` a random key is made once
+and kept in ``instance/secret_key``, so that every worker process of a server (gunicorn -w 4) signs sessions
+and API tokens with the same key and a restart does not sign everybody out.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -10,19 +19,81 @@ from flask import Flask
 from engine.db import default_url
 from engine.services import Gridloop
 
+SECRET_KEY_FILE = Path("instance") / "secret_key"
+# a form with a handful of phone photos (the engine checks each file's own size and type)
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
+    """The key kept in ``path``, made on first use; created atomically, so concurrent workers agree on one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        candidate.write_text(secrets.token_hex(32))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    return path.read_text().strip()
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: read config, attach one engine, register the blueprints."""
     app = Flask(__name__, instance_relative_config=False)
+    from webui import security
+
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("GRIDLOOP_DATABASE_URL") or default_url(),
-        SECRET_KEY=os.environ.get("GRIDLOOP_SECRET_KEY") or os.urandom(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=security.secure_cookies_from_env(),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # a form's CSRF token lives as long as the session, so a task page left open for hours still submits
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("GRIDLOOP_SECRET_KEY") or instance_secret_key()
     app.extensions["gridloop"] = Gridloop(app.config["DATABASE_URL"])
 
-    from webui import status
+    from webui import (
+        api,
+        attachments,
+        auth,
+        errors,
+        events,
+        formdata,
+        i18n,
+        inbox,
+        links,
+        processes,
+        report,
+        status,
+        tasks,
+    )
 
-    app.register_blueprint(status.bp)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.register(app)
+    for blueprint in (
+        auth.bp,
+        i18n.bp,
+        links.bp,
+        formdata.bp,
+        inbox.bp,
+        tasks.bp,
+        report.bp,
+        events.bp,
+        processes.bp,
+        attachments.bp,
+        status.bp,
+    ):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    security.csrf.exempt(api.bp)
     return app

@@ -6,16 +6,9 @@ from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select
 
 from engine.models import Event, ProcessVersion, User
+from webui.events import STATES
 
 bp = Blueprint("status", __name__)
-
-STATE_LABELS = {
-    "reported": "待受理",
-    "open": "处置中",
-    "closed": "已结案",
-    "rejected": "不予受理",
-    "not_found": "核实不属实",
-}
 
 
 def _summary() -> dict:
@@ -38,7 +31,7 @@ def _summary() -> dict:
 @bp.get("/")
 def index() -> str:
     """The start page: deployed process versions and event counts by state."""
-    return render_template("status.html", summary=_summary(), labels=STATE_LABELS)
+    return render_template("status.html", summary=_summary(), states=STATES)
 
 
 @bp.get("/healthz")

@@ -1,0 +1,62 @@
+"""The inbox (待办): my claimed tasks, tasks I may claim, tasks I completed — filtered, sorted, paged."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template, request
+from werkzeug.wrappers import Response
+
+from engine import staff_views
+from engine.queries import INBOX_VIEWS
+from engine.settings import LIGHT_COLOURS
+from webui.context import gridloop, username
+
+bp = Blueprint("inbox", __name__)
+
+PER_PAGE = 20
+SORTS = ("due", "-due")
+
+
+@bp.app_context_processor
+def navigation() -> dict:
+    """``nav_counts()`` for the navigation: the signed-in user's task counts, read once per page."""
+
+    def nav_counts() -> dict[str, int]:
+        if g.get("user") is None:
+            return {}
+        if "nav_counts" not in g:
+            g.nav_counts = staff_views.inbox_counts(gridloop(), username())
+        return g.nav_counts
+
+    return {"nav_counts": nav_counts}
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name, "")
+    return value if value in allowed else None
+
+
+@bp.get("/inbox")
+def index() -> Response | str:
+    """One tab of the inbox with its filters (category, colour, grid), sort by due time and pagination."""
+    gl = gridloop()
+    view = _choice("view", INBOX_VIEWS) or "mine"
+    filters = {
+        "category": request.args.get("category") or None,
+        "grid": request.args.get("grid") or None,
+        "colour": _choice("colour", LIGHT_COLOURS),
+        "sort": _choice("sort", SORTS),
+    }
+    listing = staff_views.inbox_page(
+        gl, username(), view, page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE, **filters
+    )
+    g.nav_counts = listing.counts
+    return render_template(
+        "inbox.html",
+        view=view,
+        views=INBOX_VIEWS,
+        listing=listing,
+        filters=filters,
+        sorts=SORTS,
+        categories=staff_views.category_groups(gl.bundle()),
+        units=staff_views.visible_units(gl, username()),
+    )

@@ -1,0 +1,64 @@
+"""The report page (上报): a new event with its category, description, grid, address, coordinates and photos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from engine import staff_views
+from engine.errors import Forbidden, ValidationFailed
+from webui import errors, formdata
+from webui.context import gridloop, username
+
+bp = Blueprint("report", __name__)
+
+
+def _render(
+    form: dict[str, Any],
+    values: formdata.Values,
+    form_errors: dict[str, list[str]] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    return (
+        render_template("report.html", form=form, values=values, errors=form_errors or {}, notice=notice),
+        status,
+    )
+
+
+@bp.get("/report")
+def new() -> tuple[str, int]:
+    """The empty report form, the grid preset to the user's own."""
+    form = staff_views.report_form(gridloop(), username())
+    return _render(form, {"grid": form["default_grid"] or ""})
+
+
+@bp.post("/report")
+def submit() -> Response | tuple[str, int]:
+    """Report the event; on success show its code, otherwise the form again as typed with the errors."""
+    gl = gridloop()
+    form = staff_views.report_form(gl, username())
+    submission = formdata.parse(
+        form["schema"],
+        request.form,
+        request.files,
+        lambda name, content: gl.upload(username(), name, content),
+        gl.calendar.timezone,
+    )
+    if submission.errors:
+        return _render(form, submission.values, submission.errors, status=400)
+    try:
+        reported = gl.report(username(), submission.data)
+    except ValidationFailed as exc:
+        return _render(form, submission.values, exc.errors, status=400)
+    except Forbidden as exc:
+        return _render(form, submission.values, notice=errors.message(exc), status=403)
+    return redirect(url_for("report.done", event_id=reported["id"]), code=303)
+
+
+@bp.get("/report/<int:event_id>/done")
+def done(event_id: int) -> str:
+    """The confirmation: the new event's code and a link to its page."""
+    return render_template("report_done.html", event=gridloop().event_detail(username(), event_id))
