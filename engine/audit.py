@@ -29,9 +29,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import clock as clockmod
-from engine import history, runtime, settings
+from engine import history, queries, runtime, settings
 from engine.definitions import ProcessBundle
-from engine.errors import GridloopError
+from engine.errors import GridloopError, NotFound
 from engine.models import Event, HistoryEntry, Task
 from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
@@ -53,6 +53,7 @@ class ReplayStep:
     open_steps: list[str]
     data: dict[str, Any]
     completed: bool
+    path: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +116,15 @@ def fingerprint(workflow: BpmnWorkflow) -> str:
         digest.update(history.canonical(task.data).encode())
     digest.update(history.canonical(workflow.data).encode())
     return digest.hexdigest()
+
+
+def _path(workflow: BpmnWorkflow) -> list[str]:
+    """The diagram elements the instance has passed through so far (for highlighting the path taken)."""
+    return list(
+        dict.fromkeys(
+            t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id
+        )
+    )
 
 
 def _open_steps(workflow: BpmnWorkflow) -> list[str]:
@@ -183,6 +193,7 @@ def replay(
                         open_steps=_open_steps(workflow),
                         data=dict(runtime.current_data(workflow)),
                         completed=workflow.is_completed(),
+                        path=_path(workflow),
                     )
                 )
     if workflow is None:
@@ -342,13 +353,18 @@ def verify_all(
     return {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
 
 
-def replay_event(gl: Any, event_id: int) -> EventAudit:
-    """Audit one event keeping every replayed step (for ``gridloop audit replay`` and the audit pages)."""
-    with gl.db.reading() as session:
-        event = session.get(Event, event_id)
-        if event is None:
-            from engine.errors import NotFound
+def replay_event(gl: Any, event_id: int, username: str | None = None) -> EventAudit:
+    """Audit one event keeping every replayed step (for ``gridloop audit replay`` and the audit pages).
 
+    With ``username``, the event must lie in that user's scope (:class:`~engine.errors.NotFound` otherwise);
+    without it (the command line, run by an operator), any event.
+    """
+    with gl.db.reading() as session:
+        if username is not None:
+            event = queries.visible_event(session, gl.actor(session, username), event_id)
+        else:
+            event = session.get(Event, event_id)
+        if event is None:
             raise NotFound(f"no event {event_id}")
         entries = history.entries(session, event_id)
         open_tasks = list(
