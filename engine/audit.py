@@ -81,19 +81,7 @@ def chain_problems(event: Event, entries: list[HistoryEntry]) -> list[str]:
             break
         if entry.prev_hash != previous:
             problems.append(f"history record {entry.seq} does not link to the record before it")
-        digest = history.record_hash(
-            entry.event_id,
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.process_version_id,
-            entry.bpmn_id,
-            entry.task_id,
-            entry.data,
-            entry.prev_hash,
-        )
-        if digest != entry.hash:
+        if history.entry_hash(entry) != entry.hash:
             problems.append(
                 f"history record {entry.seq} ({entry.action}) was altered: its content no longer matches its hash"
             )

@@ -59,6 +59,22 @@ def record_hash(
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+def entry_hash(entry: HistoryEntry) -> str:
+    """The hash a stored record should carry, recomputed from its content (the audit compares the two)."""
+    return record_hash(
+        entry.event_id,
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.process_version_id,
+        entry.bpmn_id,
+        entry.task_id,
+        entry.data,
+        entry.prev_hash,
+    )
+
+
 def append(
     session: Session,
     event: Event,
