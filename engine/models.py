@@ -160,6 +160,7 @@ class Event(Base):
     state_format: Mapped[int] = mapped_column(Integer)
     history_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     history_length: Mapped[int] = mapped_column(Integer, default=0)
+    light: Mapped[str | None] = mapped_column(String(16), nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -187,6 +188,7 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    light: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class HistoryEntry(Base):

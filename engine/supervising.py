@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history, org, queries, settings, supervision
+from engine import history, org, queries, settings, supervision, timelights
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.models import Department, Event, SupervisionSheet
+from engine.models import Department, Event, SupervisionSheet, Task
 
 SCHEDULER = "supervision"
 
@@ -57,12 +57,75 @@ def record(
     event.updated_at = now
 
 
+def _limits(session: Session, unit_of: Any) -> list[tuple[Event, Task | None, datetime, datetime, str]]:
+    """Every running limit with a time light: open tasks with a due time, and open cases (clock not stopped)."""
+    limits: list[tuple[Event, Task | None, datetime, datetime, str]] = []
+    rows = session.execute(
+        select(Task, Event)
+        .join(Event, Event.id == Task.event_id)
+        .where(Task.status == "open", Task.due_at.is_not(None))
+    ).all()
+    for task, event in rows:
+        start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
+        limits.append((event, task, start, task.due_at, unit_of(event)))
+    for event in session.scalars(
+        select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
+    ):
+        limits.append((event, None, event.opened_at, event.due_at, unit_of(event)))
+    return limits
+
+
+def _light_changes(gl: Any, session: Session, now: datetime) -> dict[int, list[tuple[int | None, str, str]]]:
+    """Per event, the limits whose colour differs from the one last recorded: (task id or None, old, new)."""
+    scheme = timelights.load_scheme(session)
+    changes: dict[int, list[tuple[int | None, str, str]]] = {}
+    for event, task, start, due, unit in _limits(session, _unit_of(gl, session)):
+        current = timelights.light(gl.calendar, scheme, start, due, now, unit).colour
+        recorded = (task.light if task is not None else event.light) or scheme.colours[0]
+        if current != recorded:
+            changes.setdefault(event.id, []).append(
+                (task.id if task is not None else None, recorded, current)
+            )
+    return changes
+
+
+def _record_lights(gl: Any, event_id: int, now: datetime, actor: str) -> int:
+    """Record, in one transaction, the colour changes of one event's limits (re-checked inside it)."""
+    with gl.db.unit_of_work() as session:
+        event = session.get(Event, event_id)
+        found = _light_changes(gl, session, now).get(event_id, [])
+        for task_id, old, new in found:
+            if task_id is None:
+                event.light = new
+            else:
+                session.get(Task, task_id).light = new
+            history.append(
+                session,
+                event,
+                now,
+                actor,
+                "light",
+                {"task": task_id, "from": old, "to": new},
+                task_id=task_id,
+            )
+            event.updated_at = now
+        session.flush()
+        return len(found)
+
+
 def next_due(gl: Any) -> datetime | None:
-    """When the next sheet will be issued or escalated (None when nothing is pending)."""
+    """When a time light next changes colour, or a sheet is to be issued or escalated (None: nothing pending)."""
     calendar = gl.calendar
+    now = gl.now()
     with gl.db.reading() as session:
+        scheme = timelights.load_scheme(session)
+        changes = [
+            timelights.next_change(calendar, scheme, start, due, unit, now)
+            for _event, _task, start, due, unit in _limits(session, _unit_of(gl, session))
+        ]
         threshold = supervision.red_threshold(settings.get(session, "time_lights"))
-        moments = [
+        moments = [m for m in changes if m is not None]
+        moments += [
             item.red_at
             for item in supervision.red_items(session, calendar, threshold, _unit_of(gl, session), None)
         ]
@@ -76,10 +139,17 @@ def next_due(gl: Any) -> datetime | None:
 
 
 def scan(gl: Any, fired_by: str = SCHEDULER) -> dict[str, int]:
-    """Issue sheets for what has gone red, escalate overdue sheets, clear those of closed cases."""
+    """Record time-light colour changes, issue sheets for what has gone red, escalate overdue sheets."""
     now = gl.now()
     calendar = gl.calendar
-    counts = {"issued": 0, "escalated": 0}
+    counts = {"lights": 0, "issued": 0, "escalated": 0}
+    with gl.db.reading() as session:
+        coloured = sorted(_light_changes(gl, session, now))
+    for event_id in coloured:
+        try:
+            counts["lights"] += _record_lights(gl, event_id, now, fired_by)
+        except Conflict:
+            continue
     with gl.db.reading() as session:
         threshold = supervision.red_threshold(settings.get(session, "time_lights"))
         escalation = settings.get(session, "supervision_escalation")

@@ -17,11 +17,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.calendar import BusinessCalendar, normalize_unit
+from engine import timelights
+from engine.calendar import BusinessCalendar
 from engine.models import Event, SupervisionSheet, Task
 
 CARDS: tuple[str, ...] = ("notice", "yellow", "red")
-WORK_UNITS = ("work_hours", "work_days")
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,7 @@ def red_at(
     calendar: BusinessCalendar, start: datetime, due: datetime, unit: str, threshold: float
 ) -> datetime:
     """When a limit running from ``start`` to ``due`` turns red (``threshold`` 1.0 → at the due time)."""
-    if threshold == 1.0 or due <= start:
-        return due
-    if normalize_unit(unit) in WORK_UNITS:
-        hours = calendar.working_seconds_between(start, due) / 3600 * threshold
-        return calendar.due_at(start, hours, "work_hours")
-    return start + (due - start) * threshold
+    return timelights.reached_at(calendar, start, due, unit, threshold)
 
 
 def _has_sheet(session: Session, event_id: int, task_id: int | None) -> bool:
@@ -78,7 +73,8 @@ def red_items(
         .where(Task.status == "open", Task.department_code.is_not(None), Task.due_at.is_not(None))
     ).all()
     for task, event in rows:
-        moment = red_at(calendar, task.created_at, task.due_at, unit_of(event), threshold)
+        start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
+        moment = red_at(calendar, start, task.due_at, unit_of(event), threshold)
         if (until is None or moment < until) and not _has_sheet(session, event.id, task.id):
             items.append(Overdue(event.id, task.id, task.department_code, moment, task.due_at))
     cases = session.scalars(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine import settings
-from engine.calendar import BusinessCalendar
+from engine.calendar import BusinessCalendar, normalize_unit
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,38 @@ def event_light(
     return light(
         calendar, scheme, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit
     )
+
+
+def reached_at(
+    calendar: BusinessCalendar, start: datetime, due: datetime, unit: str, share: float
+) -> datetime:
+    """When the used share of a limit from ``start`` to ``due`` reaches ``share`` (1.0 → at the due time).
+
+    Working time for work units, wall-clock time for natural units — the inverse of ``elapsed_fraction``.
+    """
+    if share == 1.0 or due <= start:
+        return due
+    if normalize_unit(unit) in ("work_hours", "work_days"):
+        hours = calendar.working_seconds_between(start, due) / 3600 * share
+        return calendar.due_at(start, hours, "work_hours")
+    return start + (due - start) * share
+
+
+def limit_start(
+    task_due: datetime | None, task_created: datetime, case_opened: datetime | None, case_due: datetime | None
+) -> datetime:
+    """Where a task's limit starts: the case's opening when the task carries the case deadline, else its arrival."""
+    if case_opened is not None and task_due is not None and task_due == case_due:
+        return case_opened
+    return task_created
+
+
+def next_change(
+    calendar: BusinessCalendar, scheme: Scheme, start: datetime, due: datetime, unit: str, after: datetime
+) -> datetime | None:
+    """The next moment after ``after`` at which the limit's colour changes (None once it is in the last band)."""
+    for _colour, share in scheme.bands[1:]:
+        moment = reached_at(calendar, start, due, unit, share)
+        if moment > after:
+            return moment
+    return None

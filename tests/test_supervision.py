@@ -22,6 +22,11 @@ def _at_handle(driver: Driver) -> int:
     return event_id
 
 
+def _sheet_counts(gl) -> tuple[int, int]:
+    counts = gl.supervise()
+    return counts["issued"], counts["escalated"]
+
+
 def _sheets(gl, username="supervisor", status="open"):
     return supervising.board(gl, username, status)
 
@@ -32,13 +37,11 @@ def _history_actions(driver, event_id):
 
 def test_a_department_task_gone_red_gets_one_sheet_that_escalates_and_is_cleared_at_closure(gl, driver):
     event_id = _at_handle(driver)
-    assert gl.next_timer_due() == CASE_DUE
-
     gl.clock.set(CASE_DUE)
-    assert gl.supervise() == {"issued": 0, "escalated": 0}, "red only once past the due time"
+    assert _sheet_counts(gl) == (0, 0), "a sheet only once past the due time"
     gl.clock.set(CASE_DUE + timedelta(seconds=1))
-    assert gl.supervise() == {"issued": 1, "escalated": 0}
-    assert gl.supervise() == {"issued": 0, "escalated": 0}, "one sheet per red task"
+    assert _sheet_counts(gl) == (1, 0)
+    assert _sheet_counts(gl) == (0, 0), "one sheet per red task"
     [sheet] = _sheets(gl)
     assert (sheet["event_id"], sheet["department"], sheet["kind"], sheet["card"]) == (
         event_id,
@@ -51,12 +54,12 @@ def test_a_department_task_gone_red_gets_one_sheet_that_escalates_and_is_cleared
     yellow_at = datetime(2026, 11, 24, 7, 0, 1, tzinfo=UTC)
     assert gl.next_timer_due() == yellow_at
     gl.clock.set(yellow_at + timedelta(seconds=1))
-    assert gl.supervise() == {"issued": 0, "escalated": 1}
+    assert _sheet_counts(gl) == (0, 1)
     assert _sheets(gl)[0]["card"] == "yellow"
     gl.clock.set(datetime(2026, 11, 26, 7, 0, 2, tzinfo=UTC))
-    assert gl.supervise() == {"issued": 0, "escalated": 1}
+    assert _sheet_counts(gl) == (0, 1)
     assert _sheets(gl)[0]["card"] == "red"
-    assert gl.supervise() == {"issued": 0, "escalated": 0}
+    assert _sheet_counts(gl) == (0, 0)
 
     driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
     assert _sheets(gl)[0]["status"] == "open", "a sheet is cleared only after closure and verification"
@@ -127,3 +130,27 @@ def test_two_engines_scanning_at_once_issue_each_sheet_once(gl, driver, make_gri
     first, second = gl.supervise(), other.supervise()
     assert first["issued"] + second["issued"] == 3
     assert len(_sheets(gl)) == 3
+
+
+def test_colour_changes_are_recorded_when_they_happen(gl, driver):
+    event_id = _at_handle(driver)
+    # yellow at 80 % of 4 working hours from 09:00: 3.2 h → 14:12 Shanghai = 06:12 UTC
+    yellow = datetime(2026, 11, 23, 6, 12, tzinfo=UTC)
+    assert gl.next_timer_due() == yellow
+    gl.clock.set(yellow - timedelta(seconds=1))
+    assert gl.supervise()["lights"] == 0
+    gl.clock.set(yellow + timedelta(seconds=1))
+    assert gl.supervise()["lights"] == 2, "the handle task and the case both turn yellow"
+    assert gl.supervise()["lights"] == 0
+    assert gl.next_timer_due() == CASE_DUE
+    gl.clock.set(CASE_DUE + timedelta(seconds=1))
+    counts = gl.supervise()
+    assert (counts["lights"], counts["issued"]) == (2, 1)
+    lights = [h for h in driver.event(event_id)["history"] if h["action"] == "light"]
+    assert [(h["data"]["from"], h["data"]["to"], h["data"]["task"] is None) for h in lights] == [
+        ("green", "yellow", False),
+        ("green", "yellow", True),
+        ("yellow", "red", False),
+        ("yellow", "red", True),
+    ]
+    assert audit.verify_all(gl)["mismatches"] == []
