@@ -24,6 +24,7 @@ from engine import (
     auth,
     forms,
     history,
+    metrics,
     org,
     queries,
     runtime,
@@ -44,6 +45,7 @@ from engine.state import STATE_FORMAT, LiveCache, dump_state, load_state
 
 PROCESS_ID = "grid_event"
 LANGUAGES = ("zh", "en")
+EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")
 REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
 
 
@@ -770,6 +772,18 @@ class Gridloop:
                     or (task.assignee is None and org.is_candidate(actor, task))
                 ),
             }
+
+    def evaluate(
+        self, username: str, start: datetime, end: datetime, by: str = "department"
+    ) -> list[dict[str, Any]]:
+        """The evaluation (考核评价) of a period for the events in the user's scope; see :mod:`engine.metrics`."""
+        with self.db.reading() as session:
+            actor = self.actor(session, username)
+            if not any(r in actor.roles for r in EVALUATION_ROLES):
+                raise Forbidden(
+                    "evaluation is for evaluators, supervisors, shift leaders, auditors and admins"
+                )
+            return metrics.evaluate(session, start, end, by, actor)
 
     def inbox(self, username: str, view: str = "mine", **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """One page of the user's inbox; see :func:`engine.queries.inbox`."""

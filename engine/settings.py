@@ -39,6 +39,17 @@ DEFAULTS: dict[str, Any] = {
     },
     # supervision sheets escalate while the case stays overdue: card -> [after, unit]
     "supervision_escalation": {"yellow": [1, "work_days"], "red": [3, "work_days"]},
+    # evaluation (考核评价): what 返工率 divides by ("opened" = 立案数 or "due" = 应结案数), which follow-up
+    # answers count as satisfied, the weights of the composite score, and grid workers' rewards per report
+    "rework_rate_base": "opened",
+    "satisfied_answers": ["satisfied", "basically_satisfied"],
+    "score_weights": {
+        "closure_rate": 0.3,
+        "on_time_rate": 0.4,
+        "satisfaction_rate": 0.2,
+        "rework_rate": -0.1,
+    },
+    "report_rewards": {"valid": 2.0, "major": 10.0},
 }
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
@@ -84,6 +95,16 @@ def _validate(key: str, value: Any) -> None:
     elif key == "supervision_escalation":
         for card, limit in dict(value).items():
             _check_limit(f"supervision_escalation.{card}", limit)
+    elif key == "rework_rate_base" and value not in ("opened", "due"):
+        raise ValidationFailed("rework_rate_base is 'opened' or 'due'", {key: ["须为 opened 或 due"]})
+    elif key == "satisfied_answers" and not (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    ):
+        raise ValidationFailed("satisfied_answers is a list of answers", {key: ["须为回访结果的列表"]})
+    elif key in ("score_weights", "report_rewards") and not (
+        isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
+    ):
+        raise ValidationFailed(f"{key} maps names to numbers", {key: ["须为 名称→数值 的映射"]})
 
 
 def get(session: Session, key: str) -> Any:

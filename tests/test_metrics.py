@@ -1,0 +1,141 @@
+"""Evaluation (考核评价): the standard counts and rates, per district, department and worker, by the definitions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.cli import main
+from engine.errors import Forbidden
+from tests.conftest import GRID_HB2, START, Driver
+
+SH_WEEK = (
+    datetime(2026, 11, 22, 16, 0, tzinfo=UTC),
+    datetime(2026, 11, 29, 16, 0, tzinfo=UTC),
+)  # Mon–Sun, Shanghai
+
+
+def _closed(driver: Driver, satisfaction: str = "satisfied") -> int:
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    driver.complete("intake", event_id, "follow_up", {"satisfaction": satisfaction})
+    return event_id
+
+
+@pytest.fixture
+def week(gl, driver):
+    """A week: two cases closed on time (one after a reassignment), one reworked and closed late, one still
+    inside its limit, one rejected."""
+    _closed(driver)
+    reassigned = driver.report("gw_hb1")
+    driver.complete("intake", reassigned, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", reassigned, "dispatch", {"department": "DH-CG"})
+    driver.complete(
+        "h_dh_cg", reassigned, "handle", {"action": "send_back", "send_back_reason": "非本部门职责"}
+    )
+    driver.complete("dispatcher", reassigned, "reassign", {"department": "DH-HW", "reason": "改派"})
+    driver.complete("h_dh_hw", reassigned, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", reassigned, "verify", {"passed": True})
+    driver.complete("leader", reassigned, "close", {"opinion": "同意"})
+    driver.complete("intake", reassigned, "follow_up", {"satisfaction": "satisfied"})
+
+    inside_limit = driver.report(
+        "gw_hb2", category="1102", grid=GRID_HB2, description="工资被拖欠三个月，请求协调"
+    )
+    driver.complete("intake", inside_limit, "accept", {"decision": "accept"})
+    rejected = driver.report("gw_hb1")
+    driver.complete("intake", rejected, "accept", {"decision": "reject", "reason": "重复上报"})
+
+    late = driver.report("gw_hb1")
+    driver.complete("intake", late, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", late, "dispatch", {"department": "DH-HW"})
+    driver.complete("h_dh_hw", late, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", late, "verify", {"passed": False, "note": "仍有残留"})
+    gl.clock.set(START + timedelta(days=1))  # Tuesday 09:00: past Monday 15:00, the case's deadline
+    driver.complete("h_dh_hw", late, "handle", {"action": "done", "result": "已彻底清运"})
+    driver.complete("gw_hb1", late, "verify", {"passed": True})
+    driver.complete("leader", late, "close", {"opinion": "同意"})
+    driver.complete("intake", late, "follow_up", {"satisfaction": "basically_satisfied"})
+    return gl
+
+
+def _row(rows, group):
+    return next(r for r in rows if r["group"] == group)
+
+
+def test_the_district_counts_follow_the_standard_definitions(week):
+    [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
+    counts = {
+        k: district[k] for k in ("opened", "due", "closed", "closed_on_time", "followed_up", "satisfied")
+    }
+    assert counts == {
+        "opened": 4,
+        "due": 3,
+        "closed": 3,
+        "closed_on_time": 2,
+        "followed_up": 3,
+        "satisfied": 3,
+    }
+    assert (district["closure_rate"], district["on_time_rate"], district["rework_rate"]) == (
+        1.0,
+        0.6667,
+        0.25,
+    )
+    assert district["satisfaction_rate"] == 1.0
+    # weights 0.3 closure + 0.4 on time + 0.2 satisfaction − 0.1 rework
+    assert district["score"] == round((0.3 * 1.0 + 0.4 * 0.6667 + 0.2 * 1.0 - 0.1 * 0.25) * 100, 2)
+
+
+def test_settings_change_the_rates_and_the_score(week):
+    week.change_setting("admin", "satisfied_answers", ["satisfied"])
+    week.change_setting("admin", "rework_rate_base", "due")
+    [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["satisfaction_rate"], district["rework_rate"]) == (0.6667, 0.3333)
+
+
+def test_departments_are_charged_only_with_their_own_lateness(week):
+    rows = week.evaluate("evaluator", *SH_WEEK, by="department")
+    hw, cg = _row(rows, "DH-HW"), _row(rows, "DH-CG")
+    assert (hw["due"], hw["closed"], hw["closed_on_time"]) == (3, 3, 2)
+    assert (hw["tasks_due"], hw["tasks_late"]) == (4, 1), "the rework handled on Tuesday was late"
+    assert (cg["due"], cg["tasks_due"], cg["tasks_late"]) == (0, 1, 0), "sending back in time is not charged"
+
+
+def test_grid_workers_rewards_count_valid_reports(week):
+    rows = week.evaluate("evaluator", *SH_WEEK, by="worker")
+    assert (_row(rows, "gw_hb1")["valid_reports"], _row(rows, "gw_hb1")["reward"]) == (3, 6.0)
+    assert (_row(rows, "gw_hb2")["valid_reports"], _row(rows, "gw_hb2")["reward"]) == (1, 2.0)
+
+
+def test_a_case_falls_due_in_the_week_its_limit_runs_out_and_scope_is_enforced(week, capsys):
+    next_week = (SH_WEEK[1], SH_WEEK[1] + timedelta(days=7))
+    assert all(
+        r["due"] == 0 and r["opened"] == 0 for r in week.evaluate("evaluator", *next_week, by="district")
+    )
+    with pytest.raises(Forbidden):
+        week.evaluate("gw_hb1", *SH_WEEK)
+    assert (
+        main(
+            [
+                "--db",
+                week.db.url,
+                "metrics",
+                "--from",
+                "2026-11-23",
+                "--to",
+                "2026-11-30",
+                "--by",
+                "district",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert [(r["group"], r["due"], r["closed_on_time"]) for r in printed["rows"]] == [("330199", 3, 2)]
