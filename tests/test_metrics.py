@@ -115,8 +115,9 @@ def test_grid_workers_rewards_count_valid_reports(week):
 
 def test_a_case_falls_due_in_the_week_its_limit_runs_out_and_scope_is_enforced(week, capsys):
     next_week = (SH_WEEK[1], SH_WEEK[1] + timedelta(days=7))
-    assert all(
-        r["due"] == 0 and r["opened"] == 0 for r in week.evaluate("evaluator", *next_week, by="district")
+    [following] = week.evaluate("evaluator", *next_week, by="district")
+    assert (following["opened"], following["due"], following["closed"]) == (0, 1, 0), (
+        "the 5-working-day case falls due next Monday, still open: due and not closed"
     )
     with pytest.raises(Forbidden):
         week.evaluate("gw_hb1", *SH_WEEK)
