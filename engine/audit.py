@@ -146,7 +146,12 @@ def _apply(entry: HistoryEntry, workflow: BpmnWorkflow | None, runtime_for: Runt
         raise runtime.ReplayDivergence(
             f"record {entry.seq} completes step {entry.bpmn_id!r}, which is not waiting in the replay"
         )
-    runtime.complete(workflow, str(ready[0].id), dict(entry.data.get("form", {})))
+    instance = int(entry.data.get("instance", 0))
+    if instance >= len(ready):
+        raise runtime.ReplayDivergence(
+            f"record {entry.seq} completes instance {instance} of step {entry.bpmn_id!r}, but only {len(ready)} wait"
+        )
+    runtime.complete(workflow, str(ready[instance].id), dict(entry.data.get("form", {})))
     return workflow
 
 

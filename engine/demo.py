@@ -1,7 +1,8 @@
 """The demo district: a complete, small organisation to try gridloop on.
 
 One district (清河区), two towns, four communities, twelve grids, the usual town and district departments,
-and staff for every role in their scopes. All demo accounts share one password, for the demo only.
+and staff for every role in their scopes: the district command centre, a dispatcher at every community
+workstation and town centre (so that a case climbs level by level), shift leaders of communities and towns. All demo accounts share one password, for the demo only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from engine import org
 DEMO_PASSWORD = "gridloop-demo"
 DISTRICT = ("330199", "清河区")
 TOWNS = [("330199001", "东湖街道", "DH"), ("330199002", "西山镇", "XS")]
+# Login suffixes of the towns' platform staff (``xs`` already names the 西山村 community's staff).
+TOWN_LOGINS = {"330199001": "dh", "330199002": "xsz"}
 COMMUNITIES = [
     ("330199001001", "湖滨社区", "330199001", "hb"),
     ("330199001002", "柳岸社区", "330199001", "la"),
@@ -81,6 +84,14 @@ def demo_users() -> list[DemoUser]:
     ]
     for code, name, _town, short in COMMUNITIES:
         users.append(DemoUser(f"leader_{short}", f"{name}值班长", "shift_leader", code))
+    # Each community workstation (三级平台) and town centre (二级平台) dispatches its own level's cases and
+    # reports up what it cannot resolve; town shift leaders approve void requests of their platform.
+    for code, name, _town, short in COMMUNITIES:
+        users.append(DemoUser(f"dispatcher_{short}", f"{name}工作站派遣员", "dispatcher", code))
+    for code, name, _prefix in TOWNS:
+        login = TOWN_LOGINS[code]
+        users.append(DemoUser(f"dispatcher_{login}", f"{name}指挥中心派遣员", "dispatcher", code))
+        users.append(DemoUser(f"leader_{login}", f"{name}指挥中心值班长", "shift_leader", code))
     index = 0
     for code, _name, _town, short in COMMUNITIES:
         for n in range(1, 4):

@@ -173,6 +173,8 @@ def event_detail(session: Session, actor: Actor, event_id: int) -> dict[str, Any
             "step": h.bpmn_id,
             "task": h.task_id,
             "data": h.data,
+            "process_version_id": h.process_version_id,
+            "prev_hash": h.prev_hash,
             "hash": h.hash,
         }
         for h in entries

@@ -192,6 +192,20 @@ def attach(workflow: BpmnWorkflow, engine: RestrictedScriptEngine) -> BpmnWorkfl
     return workflow
 
 
+def instance_index(workflow: BpmnWorkflow, spiff_task_id: str) -> int:
+    """Which of the waiting tasks of the same step this one is (0 unless the step runs several instances, as a
+    joint meeting's parallel department tasks do); recorded so a replay completes the same instance."""
+    task = workflow.get_task_from_id(UUID(spiff_task_id))
+    if task is None:
+        return 0
+    same = [
+        t.id
+        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        if t.task_spec.bpmn_id == task.task_spec.bpmn_id
+    ]
+    return same.index(task.id) if task.id in same else 0
+
+
 def complete(workflow: BpmnWorkflow, spiff_task_id: str, form_data: dict[str, Any]) -> dict[str, Any]:
     """Complete the ready user task with ``form_data`` and run on; return the task's data before completion."""
     task = workflow.get_task_from_id(UUID(spiff_task_id))

@@ -549,6 +549,7 @@ class Gridloop:
                     if t.status == "open"
                 }
                 workflow = self._load_workflow(session, event, rt)
+                instance = runtime.instance_index(workflow, task.spiff_task_id)
                 with runtime.journaling(runtime.Journal()) as journal:
                     before = runtime.complete(workflow, task.spiff_task_id, data)
                 after = runtime.current_data(workflow)
@@ -570,6 +571,7 @@ class Gridloop:
                         "changes": history.data_changes(before, after),
                         "calls": journal.calls,
                         "offered": _offered(created),
+                        "instance": instance,
                     },
                     task.bpmn_id,
                     task.id,

@@ -17,16 +17,20 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import attachments, queries, settings, timelights
+from engine import attachments, audit, history, queries, settings, supervising, supervision, timelights
 from engine.definitions import Category, ProcessBundle
 from engine.errors import NotFound
-from engine.models import Event, ProcessVersion, User
+from engine.models import Event, ProcessVersion, SupervisionSheet, User
 from engine.org import OrgDirectory
 from engine.services import Gridloop
 
 # Filtering by colour or re-sorting needs the whole matching inbox; no one works a bigger one.
 MAX_SCAN = 5000
 FALLBACK_UNIT = "work_hours"
+# Who may issue a leader's supervision sheet, and on which events: the page offers the form where
+# :func:`engine.supervising.issue` would accept it (the service enforces the rule itself).
+SHEET_ISSUERS = ("supervisor", "shift_leader")
+FINISHED_STATES = ("closed", "rejected", "not_found", "voided")
 
 
 @dataclass
@@ -273,20 +277,42 @@ def _steps(
     return steps
 
 
+def _sheets_of_event(
+    session: Session, event_id: int, directory: OrgDirectory, departments: set[str]
+) -> list[dict[str, Any]]:
+    """The event's supervision sheets, oldest first, each saying whether ``departments`` may reply to it."""
+    sheets = []
+    for sheet in session.scalars(
+        select(SupervisionSheet).where(SupervisionSheet.event_id == event_id).order_by(SupervisionSheet.id)
+    ):
+        row = supervision.sheet_row(sheet)
+        row["department_name"] = _department_name(directory, row["department"])
+        row["can_reply"] = (
+            row["status"] == "open" and row["reply"] is None and row["department"] in departments
+        )
+        sheets.append(row)
+    return sheets
+
+
 def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
     """An event as its page shows it: :meth:`Gridloop.event_detail` plus names, time light, current holders,
-    the steps' data with their schemas, the attachments, and the diagram elements done and waiting."""
+    the steps' data with their schemas, the attachments, the diagram elements done and waiting, and the
+    supervision sheets — with whether the user may issue one (and to which departments) or reply to one."""
     detail = gl.event_detail(username, event_id)
     bundle = gl.bundle(detail["process_version_id"])
     now = gl.now()
     open_tasks = [t for t in detail["tasks"] if t["status"] == "open"]
     with gl.db.reading() as session:
+        actor = gl.actor(session, username)
         scheme = timelights.load_scheme(session)
         step_units = _step_units(session)
         directory = gl.directory(session)
         steps = _steps(gl, session, bundle, detail["history"])
+        own_departments = {a.department_code for a in actor.assignments if a.department_code}
+        sheets = _sheets_of_event(session, event_id, directory, own_departments)
         people = {detail["reporter"]} | {h["actor"] for h in detail["history"]}
         people |= {t["assignee"] for t in detail["tasks"]} | {t["completed_by"] for t in detail["tasks"]}
+        people |= {s["issued_by"] for s in sheets} | {s["replied_by"] for s in sheets}
         names = display_names(session, people)
         files = []
         for step in steps:
@@ -332,6 +358,18 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
         "done": list(dict.fromkeys(done)),
         "current": sorted({t["step"] for t in open_tasks}),
     }
+    detail["sheets"] = sheets
+    detail["can_issue_sheet"] = detail["state"] not in FINISHED_STATES and any(
+        a.role in SHEET_ISSUERS and a.department_code is None for a in actor.assignments
+    )
+    detail["sheet_departments"] = (
+        [
+            {"code": d.code, "name": d.name}
+            for d in sorted(directory.departments.values(), key=lambda d: d.code)
+        ]
+        if detail["can_issue_sheet"]
+        else []
+    )
     return detail
 
 
@@ -413,3 +451,152 @@ def diagram_xml(gl: Gridloop, version_id: int) -> str:
     if not bpmn:
         raise NotFound(f"process version {version_id} has no BPMN file")
     return next((text for text in bpmn if f'id="{process_id}"' in text), bpmn[0])
+
+
+# ------------------------------------------------------------------ audit
+
+
+def data_difference(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What one step changed in the process data, one row per top-level key: ``{"key", "kind", "old", "new"}``
+    with kind ``added``, ``changed`` or ``removed``.
+
+    Values are compared in their canonical JSON form, so that ``0`` becoming ``false`` counts as a change and
+    a key that appears with the value None counts as added (unlike :func:`engine.history.data_changes`, which
+    records old and new values only).
+    """
+    rows = []
+    for key in sorted(set(before) | set(after)):
+        if key not in before:
+            rows.append({"key": key, "kind": "added", "old": None, "new": after[key]})
+        elif key not in after:
+            rows.append({"key": key, "kind": "removed", "old": before[key], "new": None})
+        elif history.canonical(before[key]) != history.canonical(after[key]):
+            rows.append({"key": key, "kind": "changed", "old": before[key], "new": after[key]})
+    return rows
+
+
+def _replayed_step(step: audit.ReplayStep, step_names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "seq": step.seq,
+        "at": step.at,
+        "actor": step.actor,
+        "action": step.action,
+        "step": step.step,
+        "step_name": step_names.get(step.step, step.step) if step.step else None,
+        "completed": step.completed,
+    }
+
+
+def audit_page(gl: Gridloop, username: str, event_id: int, step: int | None = None) -> dict[str, Any]:
+    """An event's audit as its page shows it, from a replay of its history (:func:`engine.audit.replay_event`).
+
+    The verdict (chain intact and replay equal to the stored state, or the reasons why not); every replayed step
+    with who, when and what; the chosen ``step`` (a history seq: the last when None or unknown) with its input,
+    the process data after it, the difference against the step before, and the diagram elements passed and
+    waiting at that point; and every history record with its hash. Out of scope raises NotFound.
+    """
+    result = audit.replay_event(gl, event_id, username=username)
+    detail = gl.event_detail(username, event_id)
+    bundle = gl.bundle(detail["process_version_id"])
+    step_names = {info.bpmn_id: info.name for info in bundle.user_tasks.values()}
+    with gl.db.reading() as session:
+        directory = gl.directory(session)
+        names = display_names(session, {detail["reporter"]} | {h["actor"] for h in detail["history"]})
+        content_hash = session.scalar(
+            select(ProcessVersion.content_hash).where(ProcessVersion.id == detail["process_version_id"])
+        )
+    _describe_category(detail, {c.code: c for c in bundle.categories})
+    detail["grid_name"] = _unit_name(directory, detail["grid"])
+    for entry in detail["history"]:
+        entry["step_name"] = step_names.get(entry["step"], entry["step"])
+    seqs = [s.seq for s in result.steps]
+    chosen = None
+    if seqs:
+        index = seqs.index(step) if step in seqs else len(seqs) - 1
+        replayed = result.steps[index]
+        before = result.steps[index - 1].data if index > 0 else {}
+        chosen = _replayed_step(replayed, step_names) | {
+            "number": index + 1,
+            "input": replayed.input,
+            "data": replayed.data,
+            "difference": data_difference(before, replayed.data),
+            "open_steps": [{"id": s, "name": step_names.get(s, s)} for s in replayed.open_steps],
+            "record": next((h for h in detail["history"] if h["seq"] == replayed.seq), None),
+            "previous_seq": seqs[index - 1] if index > 0 else None,
+            "next_seq": seqs[index + 1] if index + 1 < len(seqs) else None,
+            "diagram": {
+                "version": detail["process_version_id"],
+                "done": replayed.path,
+                "current": replayed.open_steps,
+            },
+        }
+    return {
+        "event": detail,
+        "ok": result.ok,
+        "reasons": result.reasons,
+        "steps": [_replayed_step(s, step_names) for s in result.steps],
+        "step": chosen,
+        "records": detail["history"],
+        "names": names,
+        "version": {"id": detail["process_version_id"], "hash": content_hash},
+    }
+
+
+def history_export(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
+    """An event's full history for export: the event's id, code and process version, and every record (seq,
+    time, actor, action, step, task, process version, data, previous hash, hash) exactly as stored — enough to
+    recompute every hash with :func:`engine.history.record_hash` outside gridloop. Out of scope raises NotFound."""
+    detail = gl.event_detail(username, event_id)
+    return {
+        "event": {
+            "id": detail["id"],
+            "code": detail["code"],
+            "process_version_id": detail["process_version_id"],
+        },
+        "records": [
+            {
+                "seq": h["seq"],
+                "at": h["at"],
+                "actor": h["actor"],
+                "action": h["action"],
+                "step": h["step"],
+                "task": h["task"],
+                "process_version_id": h["process_version_id"],
+                "data": h["data"],
+                "prev_hash": h["prev_hash"],
+                "hash": h["hash"],
+            }
+            for h in detail["history"]
+        ],
+    }
+
+
+# ------------------------------------------------------------------ supervision
+
+
+def supervision_board(gl: Gridloop, username: str, status: str = "open") -> dict[str, Any]:
+    """The supervision board: the sheets of ``status`` the user may see (:func:`engine.supervising.board`),
+    grouped by department — the department with the most severe card first — with the names people read and
+    the number of sheets of each card."""
+    rows = supervising.board(gl, username, status)
+    categories = {c.code: c for c in gl.bundle().categories}
+    with gl.db.reading() as session:
+        directory = gl.directory(session)
+        names = display_names(session, {r["issued_by"] for r in rows} | {r["replied_by"] for r in rows})
+    groups: dict[str | None, dict[str, Any]] = {}
+    for row in rows:
+        _describe_category(row, categories)
+        row["grid_name"] = _unit_name(directory, row["grid"])
+        row["issued_by_name"] = names.get(row["issued_by"], row["issued_by"])
+        row["replied_by_name"] = names.get(row["replied_by"], row["replied_by"])
+        group = groups.setdefault(
+            row["department"],
+            {
+                "code": row["department"],
+                "name": _department_name(directory, row["department"]),
+                "rows": [],
+            },
+        )
+        group["rows"].append(row)
+    cards = {card: sum(1 for r in rows if r["card"] == card) for card in supervision.CARDS}
+    return {"status": status, "groups": list(groups.values()), "total": len(rows), "cards": cards}

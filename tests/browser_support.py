@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 ]
 VENDOR_SCRIPT = REPO / "webui" / "static" / "vendor" / "bpmn-navigated-viewer.production.min.js"
 PASSWORD = "browser-test-password"
-STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "leader")
+STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "leader", "supervisor", "auditor", "admin")
 
 
 def make_png(width: int = 4, height: int = 3) -> bytes:

@@ -2,7 +2,10 @@
 
 At each step the event's single open task must be the expected BPMN step, offered to the right person
 (in their "claimable" inbox) and not to a colleague of the same role in another scope; the final state,
-counters and deadlines must be what the loop decided.
+counters and deadlines must be what the loop decided. The request paths (回退/延期/挂账/作废) are in
+test_requests.py, escalation in test_escalation.py, the joint meeting in test_joint_meeting.py. The last test
+here checks that every diagram a designer opens is complete: a shape for every node and lane, an edge for every
+flow, nothing on top of anything else.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import START
+import pytest
+from conftest import REPO, START
+from lxml import etree
 from sqlalchemy import select
 
 from engine import history
+from engine.definitions import FLOW_NODE_TAGS
 from engine.models import Event, HistoryEntry
 
 ACCEPT = {"decision": "accept", "note": "信息完整，予以受理"}
@@ -392,3 +398,97 @@ def test_history_of_a_closed_event_is_ordered_and_hash_chained(driver):
     ]
     assert [h.at for h in rows] == sorted(h.at for h in rows)
     assert shown[0]["at"] == START
+
+
+# ------------------------------------------------------------------ the diagrams
+
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+DC = "{http://www.omg.org/spec/DD/20100524/DC}"
+DI = "{http://www.omg.org/spec/DD/20100524/DI}"
+Box = tuple[float, float, float, float]
+
+
+def _box(shape: Any) -> Box:
+    bounds = shape.find(f"{DC}Bounds")
+    return tuple(float(bounds.get(k)) for k in ("x", "y", "width", "height"))  # type: ignore[return-value]
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _inside(inner: Box, outer: Box) -> bool:
+    return (
+        outer[0] <= inner[0]
+        and outer[1] <= inner[1]
+        and inner[0] + inner[2] <= outer[0] + outer[2]
+        and inner[1] + inner[3] <= outer[1] + outer[3]
+    )
+
+
+def _on_border(point: tuple[float, float], box: Box, tolerance: float = 1.0) -> bool:
+    x, y = point
+    bx, by, bw, bh = box
+    within_x = bx - tolerance <= x <= bx + bw + tolerance
+    within_y = by - tolerance <= y <= by + bh + tolerance
+    on_vertical = min(abs(x - bx), abs(x - bx - bw)) <= tolerance and within_y
+    on_horizontal = min(abs(y - by), abs(y - by - bh)) <= tolerance and within_x
+    return on_vertical or on_horizontal
+
+
+def _chinese(text: str | None) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text or "")
+
+
+@pytest.mark.parametrize("name", ["grid_event.bpmn", "joint_meeting.bpmn"])
+def test_every_diagram_is_complete_named_in_chinese_and_without_overlaps(name):
+    root = etree.parse(str(REPO / "processes" / name)).getroot()
+    shapes = {s.get("bpmnElement"): _box(s) for s in root.iter(f"{BPMNDI}BPMNShape")}
+    edges = {
+        e.get("bpmnElement"): [(float(w.get("x")), float(w.get("y"))) for w in e.iter(f"{DI}waypoint")]
+        for e in root.iter(f"{BPMNDI}BPMNEdge")
+    }
+    nodes = {el.get("id"): el for el in root.iter() if etree.QName(el).localname in FLOW_NODE_TAGS}
+    lanes = list(root.iter(f"{BPMN}lane"))
+    assert nodes and lanes
+
+    for element_id, element in [*nodes.items(), *((lane.get("id"), lane) for lane in lanes)]:
+        assert element_id in shapes, f"{element_id} has no shape"
+        assert _chinese(element.get("name")), f"{element_id} needs a Chinese name"
+
+    flows = list(root.iter(f"{BPMN}sequenceFlow"))
+    for flow in flows:
+        points = edges.get(flow.get("id"))
+        assert points and len(points) >= 2, f"{flow.get('id')} has no edge with waypoints"
+        assert _on_border(points[0], shapes[flow.get("sourceRef")]), f"{flow.get('id')} leaves off its source"
+        assert _on_border(points[-1], shapes[flow.get("targetRef")]), f"{flow.get('id')} ends off its target"
+        for a, b in zip(points, points[1:], strict=False):
+            assert a[0] == b[0] or a[1] == b[1], f"{flow.get('id')} has a slanted segment"
+    assert set(edges) == {flow.get("id") for flow in flows}
+
+    boxes = {element_id: shapes[element_id] for element_id, el in nodes.items()}
+    for element_id, element in nodes.items():
+        if etree.QName(element).localname == "boundaryEvent":
+            box = boxes[element_id]
+            centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+            assert _on_border(centre, boxes[element.get("attachedToRef")]), f"{element_id} is off its host"
+    containers = {el.get("id"): el for el in nodes.values() if etree.QName(el).localname == "subProcess"}
+    parent = {el.get("id"): el.getparent().get("id") for el in nodes.values()}
+    placed = [i for i, el in nodes.items() if etree.QName(el).localname != "boundaryEvent"]
+    for i, a in enumerate(placed):
+        for b in placed[i + 1 :]:
+            if parent[a] == b or parent[b] == a or parent[a] != parent[b]:
+                continue
+            assert not _overlap(boxes[a], boxes[b]), f"{a} and {b} overlap"
+    for element_id, container in parent.items():
+        if container in containers:
+            assert _inside(boxes[element_id], boxes[container]), f"{element_id} sticks out of {container}"
+
+    lane_boxes = [shapes[lane.get("id")] for lane in lanes]
+    for i, a in enumerate(lane_boxes):
+        for b in lane_boxes[i + 1 :]:
+            assert not _overlap(a, b), "lanes overlap"
+    for lane in lanes:
+        for ref in lane.iter(f"{BPMN}flowNodeRef"):
+            assert _inside(boxes[ref.text], shapes[lane.get("id")]), f"{ref.text} is drawn outside its lane"

@@ -9,103 +9,49 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GRID_HB1, GRID_LA1, START
+from conftest import GRID_HB1, GRID_LA1
 from flask import render_template_string
 from flask.testing import FlaskClient
+from web_support import (
+    PASSWORD,
+    REPO,
+    app_with_staff,
+    html,
+    open_task,
+    post,
+    report,
+    sign_in,
+    staff,
+    token,
+)
 from werkzeug.datastructures import MultiDict
 
 from engine import org
-from engine.clock import ManualClock
-from engine.demo import create_demo_district
 from engine.services import Gridloop
 from webui import create_app, formdata
 from webui.errors import ENGINE_ERRORS, HTTP_MESSAGES
 
-REPO = Path(__file__).resolve().parent.parent
-PASSWORD = "web-test-password"
 STAFF = ("gw_hb1", "gw_la1", "intake", "dispatcher", "h_dh_hw", "leader")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Any:
+def app(tmp_path: Path) -> Iterator[Any]:
     """The app on a fresh SQLite file: demo district, real passwords for STAFF, processes deployed, and an
     engine on a manual clock at Monday 09:00 in Shanghai."""
-    url = f"sqlite:///{tmp_path}/web.sqlite3"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "web-tests", "TESTING": True})
-    app.extensions["gridloop"].db.dispose()
-    gl = Gridloop(url, clock=ManualClock(START))
-    app.extensions["gridloop"] = gl
-    gl.init_schema()
-    with gl.db.unit_of_work() as session:
-        create_demo_district(session, password=None)
-        for username in STAFF:
-            org.add_user(session, username, password=PASSWORD)
-    gl.deploy(REPO)
-    yield app
-    gl.db.dispose()
+    yield from app_with_staff(tmp_path, STAFF)
 
 
 @pytest.fixture
 def gl(app: Any) -> Gridloop:
     """The app's engine."""
     return app.extensions["gridloop"]
-
-
-def token(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token of the client's session, read from a page's form."""
-    found = TOKEN.search(client.get(path, follow_redirects=True).get_data(as_text=True))
-    assert found, f"no CSRF token on {path}"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    """Post the sign-in form (with its token) and return the response."""
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token(client)}
-    )
-
-
-def staff(app: Any, username: str) -> FlaskClient:
-    """A test client signed in as ``username``."""
-    client = app.test_client()
-    assert sign_in(client, username).status_code == 303
-    return client
-
-
-def post(client: FlaskClient, path: str, data: dict[str, Any] | MultiDict, page: str | None = None) -> Any:
-    """Post a form from ``page`` (default: the same path) with the session's CSRF token; a list value is several
-    values of one field, a tuple (stream, filename) a file."""
-    fields = data.copy() if isinstance(data, MultiDict) else MultiDict()
-    if not isinstance(data, MultiDict):
-        for key, value in data.items():
-            fields.setlist(key, value if isinstance(value, list) else [value])
-    fields["csrf_token"] = token(client, page or path)
-    return client.post(path, data=fields, content_type="multipart/form-data")
-
-
-def html(response: Any) -> str:
-    """The response body as text."""
-    return response.get_data(as_text=True)
-
-
-def report(gl: Gridloop, username: str = "gw_hb1", **data: Any) -> dict[str, Any]:
-    """Report an event straight through the engine (暴露垃圾 in gw_hb1's grid unless overridden)."""
-    payload = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": GRID_HB1} | data
-    return gl.report(username, payload)
-
-
-def open_task(gl: Gridloop, event_id: int) -> dict[str, Any]:
-    """The event's single open task."""
-    tasks = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
-    assert len(tasks) == 1
-    return tasks[0]
 
 
 # ------------------------------------------------------------------ sign-in, sessions, CSRF

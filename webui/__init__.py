@@ -62,9 +62,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["gridloop"] = Gridloop(app.config["DATABASE_URL"])
 
     from webui import (
+        admin,
         api,
         attachments,
+        audit,
         auth,
+        display,
         errors,
         events,
         formdata,
@@ -74,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         processes,
         report,
         status,
+        supervision,
         tasks,
     )
 
@@ -84,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         auth.bp,
         i18n.bp,
         links.bp,
+        display.bp,
         formdata.bp,
         inbox.bp,
         tasks.bp,
@@ -91,6 +96,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         events.bp,
         processes.bp,
         attachments.bp,
+        audit.bp,
+        supervision.bp,
+        admin.bp,
         status.bp,
     ):
         app.register_blueprint(blueprint)

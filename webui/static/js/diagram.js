@@ -1,8 +1,9 @@
 /* Draws BPMN diagrams with bpmn-js (NavigatedViewer, vendored by `make vendor`).
  *
  * Every element with class "bpmn-diagram" names its BPMN XML in data-src and the element ids to highlight in
- * data-done (steps completed) and data-current (tasks waiting). A diagram inside a closed <details> is drawn
- * when it is opened, so that it can be fitted to a visible box.
+ * data-done (steps completed) and data-current (tasks waiting). With data-flows="yes" the sequence flows of
+ * the path are marked too: those leaving a done element for a done or waiting one. A diagram inside a closed
+ * <details> is drawn when it is opened, so that it can be fitted to a visible box.
  */
 (function () {
   'use strict';
@@ -14,6 +15,18 @@
       if (registry.get(id)) {
         canvas.addMarker(id, marker);
       }
+    });
+  }
+
+  function markFlows(viewer, done, current) {
+    var from = new Set(done);
+    var to = new Set(done.concat(current));
+    var canvas = viewer.get('canvas');
+    viewer.get('elementRegistry').filter(function (element) {
+      return element.type === 'bpmn:SequenceFlow' && element.source && element.target &&
+        from.has(element.source.id) && to.has(element.target.id);
+    }).forEach(function (flow) {
+      canvas.addMarker(flow.id, 'gl-done-flow');
     });
   }
 
@@ -59,6 +72,9 @@
         viewer.get('canvas').zoom('fit-viewport', 'auto');
         mark(viewer, done, 'gl-done');
         mark(viewer, current, 'gl-current');
+        if (container.dataset.flows === 'yes') {
+          markFlows(viewer, done, current);
+        }
         focus(viewer, container, current.length ? current : done);
         container.classList.add('is-drawn');
       })
