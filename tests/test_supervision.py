@@ -154,3 +154,28 @@ def test_colour_changes_are_recorded_when_they_happen(gl, driver):
         ("yellow", "red", True),
     ]
     assert audit.verify_all(gl)["mismatches"] == []
+
+
+def test_in_a_joint_meeting_only_the_late_support_department_gets_a_sheet(gl, driver):
+    from test_joint_meeting import (
+        SUPPORT_ST_DUE,
+        close_and_follow_up,
+        convene,
+        report_back,
+        to_joint_meeting,
+    )
+
+    event_id = to_joint_meeting(driver)
+    convene(driver, event_id)
+    report_back(driver, event_id, "QH-ZJ", datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+    report_back(driver, event_id, "DH-CG", datetime(2026, 11, 25, 1, 0, tzinfo=UTC))
+    gl.clock.set(SUPPORT_ST_DUE + timedelta(minutes=30))
+    assert gl.supervise()["issued"] == 1
+    [sheet] = _sheets(gl)
+    assert (sheet["department"], sheet["task_id"] is not None) == ("QH-ST", True)
+
+    report_back(driver, event_id, "QH-ST", SUPPORT_ST_DUE + timedelta(hours=1))
+    assert gl.supervise()["issued"] == 0, "the case itself is inside the meeting's latest deadline"
+    close_and_follow_up(driver, event_id)
+    assert _sheets(gl) == [] and [s["department"] for s in _sheets(gl, status="cleared")] == ["QH-ST"]
+    assert audit.verify_all(gl)["mismatches"] == []

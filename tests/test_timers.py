@@ -113,3 +113,36 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(make_gridloop):
         )
     assert per_event == {i: 1 for i in ids}
     assert {t.status for t in _timers(gl)} == {"fired"}
+
+
+def test_two_running_scheduler_processes_catch_up_and_fire_each_timer_once(make_gridloop):
+    import time
+
+    gl = _timer_engine(make_gridloop)
+    gl.clock.set(datetime(2026, 9, 1, 1, 0, tzinfo=UTC))  # in the past: due while no scheduler ran
+    ids = [gl.report("gw_hb1", REPORT)["id"] for _ in range(20)]
+    command = [sys.executable, "-m", "engine.cli", "--db", gl.db.url, "scheduler"]
+    schedulers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if {t.status for t in _timers(gl)} == {"fired"}:
+                break
+            time.sleep(0.2)
+    finally:
+        for process in schedulers:
+            process.terminate()
+        outputs = [process.communicate(timeout=30) for process in schedulers]
+    assert {t.status for t in _timers(gl)} == {"fired"}, outputs
+    with gl.db.reading() as session:
+        per_event = dict(
+            session.execute(
+                select(HistoryEntry.event_id, func.count())
+                .where(HistoryEntry.action == "timer")
+                .group_by(HistoryEntry.event_id)
+            ).all()
+        )
+    assert per_event == {i: 1 for i in ids}
+    assert all(_open_steps(gl, i) == ["close"] for i in ids)
