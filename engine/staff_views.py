@@ -355,8 +355,8 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
     done += [h["step"] for h in detail["history"] if h["action"] == "complete" and h["step"]]
     detail["diagram"] = {
         "version": detail["process_version_id"],
-        "done": list(dict.fromkeys(done)),
-        "current": sorted({t["step"] for t in open_tasks}),
+        "done": _with_callers(bundle, list(dict.fromkeys(done))),
+        "current": _with_callers(bundle, sorted({t["step"] for t in open_tasks})),
     }
     detail["sheets"] = sheets
     detail["can_issue_sheet"] = detail["state"] not in FINISHED_STATES and any(
@@ -438,6 +438,30 @@ def process_versions(gl: Gridloop) -> list[dict[str, Any]]:
         }
         for v in versions
     ]
+
+
+def _callers(bundle: ProcessBundle) -> dict[str, str]:
+    """Element id inside a called or embedded process → the element of the main diagram that runs it."""
+    outer: dict[str, str] = {}
+
+    def walk(spec: Any, caller: str | None) -> None:
+        for task_spec in spec.task_specs.values():
+            bpmn_id = getattr(task_spec, "bpmn_id", None)
+            if bpmn_id and caller is not None:
+                outer.setdefault(bpmn_id, caller)
+            called = bundle.subprocess_specs.get(getattr(task_spec, "spec", None) or "")
+            if called is not None and bpmn_id:
+                walk(called, caller or bpmn_id)
+
+    walk(bundle.spec, None)
+    return outer
+
+
+def _with_callers(bundle: ProcessBundle, ids: list[str]) -> list[str]:
+    """``ids`` plus, for steps inside a call activity (the joint meeting), the call activity they run in, so the
+    main diagram shows where the case stands."""
+    callers = _callers(bundle)
+    return list(dict.fromkeys([*ids, *(callers[i] for i in ids if i in callers)]))
 
 
 def diagram_xml(gl: Gridloop, version_id: int) -> str:
@@ -526,8 +550,8 @@ def audit_page(gl: Gridloop, username: str, event_id: int, step: int | None = No
             "next_seq": seqs[index + 1] if index + 1 < len(seqs) else None,
             "diagram": {
                 "version": detail["process_version_id"],
-                "done": replayed.path,
-                "current": replayed.open_steps,
+                "done": _with_callers(bundle, replayed.path),
+                "current": _with_callers(bundle, replayed.open_steps),
             },
         }
     return {

@@ -338,3 +338,13 @@ def data_of_stored(driver: Any, event_id: int) -> list[dict[str, Any]]:
     """The joint reports in the data of the stored instance (not a replay), as the verify task sees them."""
     verify = driver.open_task(event_id, "verify")
     return driver.gl.task_detail("gw_hb1", verify["id"])["data"]["joint_reports"]
+
+
+def test_the_event_diagram_marks_the_joint_meeting_while_departments_work_in_it(driver):
+    from engine import staff_views
+
+    event_id = to_joint_meeting(driver)
+    convene(driver, event_id)
+    diagram = staff_views.event_page(driver.gl, "admin", event_id)["diagram"]
+    assert "joint_handle" in diagram["current"] and "joint_meeting_call" in diagram["current"]
+    assert "record_meeting" in diagram["done"] and "dispatch" in diagram["done"]
