@@ -52,9 +52,9 @@ REPORT = {
 }
 ANSWERS = {
     "accept": {"decision": "accept"},
-    "dispatch": {"department": "DH-HW"},
+    "dispatch": {"dispatch_action": "assign", "department": "DH-HW"},
     "handle": {"action": "done", "result": "已清理"},
-    "verify": {"passed": True},
+    "verify": {"passed": True, "rework_departments": []},
     "close": {"opinion": "同意"},
     "follow_up": {"satisfaction": "satisfied"},
 }
