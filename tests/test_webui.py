@@ -32,3 +32,12 @@ def test_status_page_shows_deployed_version_and_event_counts(tmp_path):
     assert health["status"] == "ok"
     assert health["events"] == {"reported": 1}
     assert health["versions"][0]["hash"] == deployment.content_hash[:12]
+
+
+def test_the_instance_secret_key_is_made_once_and_readable_only_by_its_owner(tmp_path):
+    from webui import instance_secret_key
+
+    path = tmp_path / "instance" / "secret_key"
+    first = instance_secret_key(path)
+    assert len(first) == 64 and instance_secret_key(path) == first
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -29,8 +29,11 @@ def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         candidate = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        candidate.write_text(secrets.token_hex(32))
-        candidate.chmod(0o600)
+        descriptor = os.open(
+            candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+        )  # never readable by others
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
         try:
             os.link(candidate, path)
         except FileExistsError:
