@@ -20,16 +20,14 @@ from werkzeug.exceptions import HTTPException
 from engine.attachments import MAX_BYTES
 from engine.auth import AuthenticationFailed
 from engine.errors import (
-    Conflict,
-    Forbidden,
     GridloopError,
     NotDeployed,
     NotFound,
-    ProcessFailure,
     ValidationFailed,
 )
 from engine.queries import INBOX_VIEWS
 from engine.services import LANGUAGES, Gridloop
+from webui.errors import api_status
 from webui.openapi import build_document
 
 bp = Blueprint("api", __name__)
@@ -38,17 +36,6 @@ TOKEN_SALT = "gridloop-api"
 DEFAULT_TOKEN_MAX_AGE = 12 * 3600
 MAX_PER_PAGE = 200
 PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi_document"}
-
-# engine error → (HTTP status, error code), most specific first
-ERROR_STATUS: tuple[tuple[type[GridloopError], int, str], ...] = (
-    (ValidationFailed, 400, "validation_failed"),
-    (AuthenticationFailed, 401, "unauthorized"),
-    (Forbidden, 403, "forbidden"),
-    (NotFound, 404, "not_found"),
-    (Conflict, 409, "conflict"),
-    (NotDeployed, 503, "not_deployed"),
-    (ProcessFailure, 500, "process_failure"),
-)
 
 
 # ------------------------------------------------------------------ plumbing
@@ -181,7 +168,7 @@ def _not_found_message(exc: NotFound) -> str:
 @bp.errorhandler(GridloopError)
 def engine_error(exc: GridloopError) -> Response:
     """Turn an engine error into its status code and a JSON body ``{error, message[, errors]}``."""
-    status, code = next(((s, c) for cls, s, c in ERROR_STATUS if isinstance(exc, cls)), (500, "engine_error"))
+    status, code = api_status(exc)
     body: dict[str, Any] = {
         "error": code,
         "message": _not_found_message(exc) if isinstance(exc, NotFound) else str(exc),

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from engine.auth import AuthenticationFailed
 from engine.errors import (
     Conflict,
     Forbidden,
@@ -25,14 +26,16 @@ from engine.errors import (
 )
 from webui.i18n import translate
 
-# engine error → (HTTP status, catalog key of the message staff read), most specific first
-ENGINE_ERRORS: tuple[tuple[type[GridloopError], int, str], ...] = (
-    (ValidationFailed, 400, "error.validation"),
-    (Forbidden, 403, "error.forbidden"),
-    (NotFound, 404, "error.not_found"),
-    (Conflict, 409, "error.conflict"),
-    (NotDeployed, 503, "error.not_deployed"),
-    (ProcessFailure, 500, "error.process_failure"),
+# engine error → (HTTP status, the JSON API's error code, catalog key of the message staff read), most specific
+# first: the one place where engine errors become HTTP answers, for the pages and for the API alike
+ENGINE_ERRORS: tuple[tuple[type[GridloopError], int, str, str], ...] = (
+    (ValidationFailed, 400, "validation_failed", "error.validation"),
+    (AuthenticationFailed, 401, "unauthorized", "auth.wrong_password"),
+    (Forbidden, 403, "forbidden", "error.forbidden"),
+    (NotFound, 404, "not_found", "error.not_found"),
+    (Conflict, 409, "conflict", "error.conflict"),
+    (NotDeployed, 503, "not_deployed", "error.not_deployed"),
+    (ProcessFailure, 500, "process_failure", "error.process_failure"),
 )
 HTTP_MESSAGES = {
     400: "error.bad_request",
@@ -45,10 +48,18 @@ HTTP_MESSAGES = {
 
 def engine_status(exc: GridloopError) -> tuple[int, str]:
     """The HTTP status and the catalog key of the message for an engine error."""
-    for kind, status, key in ENGINE_ERRORS:
+    for kind, status, _code, key in ENGINE_ERRORS:
         if isinstance(exc, kind):
             return status, key
     return 500, "error.internal"
+
+
+def api_status(exc: GridloopError) -> tuple[int, str]:
+    """The HTTP status and the JSON API's error code of an engine error."""
+    for kind, status, code, _key in ENGINE_ERRORS:
+        if isinstance(exc, kind):
+            return status, code
+    return 500, "engine_error"
 
 
 def message(exc: GridloopError) -> str:
