@@ -471,7 +471,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     zone = gl.calendar.timezone
     start = datetime.combine(date.fromisoformat(args.start), datetime.min.time(), zone)
     end = datetime.combine(date.fromisoformat(args.end), datetime.min.time(), zone)
-    rows = gl.evaluate(args.as_user, start, end, args.by)
+    as_of = _parse_moment(args.as_of) if args.as_of else None
+    rows = gl.evaluate(args.as_user, start, end, args.by, as_of)
     if args.json:
         _print_json({"from": start, "to": end, "by": args.by, "rows": rows})
         return 0
@@ -607,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", required=True, help="day after the last, YYYY-MM-DD")
     p.add_argument("--by", default="department", choices=GROUPINGS)
     p.add_argument("--as", dest="as_user", default="evaluator", help="whose scope to evaluate")
+    p.add_argument("--as-of", help="evaluate as things stood at this ISO time (default: now)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_metrics)
 

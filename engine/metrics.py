@@ -85,12 +85,22 @@ def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
 
 
 def evaluate(
-    session: Session, start: datetime, end: datetime, by: str = "department", actor: org.Actor | None = None
+    session: Session,
+    start: datetime,
+    end: datetime,
+    by: str = "department",
+    actor: org.Actor | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The evaluation of the period ``[start, end)`` grouped ``by`` one of :data:`GROUPINGS`, best score first.
 
-    With ``actor``, only the events in the actor's scope count.
+    With ``actor``, only the events in the actor's scope count. ``now`` (the engine clock's) ends a period that
+    is still running: a case whose limit has not yet run out is not due, whatever period it falls in.
     """
+
+    def settled_in_period(moment: datetime) -> bool:
+        return start <= moment < end and (now is None or moment <= now)
+
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPINGS)}")
     base = settings.get(session, "rework_rate_base")
@@ -120,7 +130,7 @@ def evaluate(
             group.valid_reports += event.channel == "grid"
             group.major_reports += event.channel == "grid" and event.handling_level == "district"
         settles = _settles_at(event)
-        if event.state not in OFF_THE_CLOCK and settles is not None and start <= settles < end:
+        if event.state not in OFF_THE_CLOCK and settles is not None and settled_in_period(settles):
             group.due += 1
             group.reworked_due += event.rework_count > 0
             if event.state == "closed" and event.closed_at is not None and event.closed_at < end:
@@ -149,7 +159,7 @@ def evaluate(
                 if task.completed_at is not None and task.completed_at < task.due_at
                 else task.due_at
             )
-            if not (start <= settled < end):
+            if not settled_in_period(settled):
                 continue
             group = counts[task.department_code]
             group.tasks_due += 1

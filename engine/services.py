@@ -776,16 +776,22 @@ class Gridloop:
             }
 
     def evaluate(
-        self, username: str, start: datetime, end: datetime, by: str = "department"
+        self,
+        username: str,
+        start: datetime,
+        end: datetime,
+        by: str = "department",
+        as_of: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """The evaluation (考核评价) of a period for the events in the user's scope; see :mod:`engine.metrics`."""
+        """The evaluation (考核评价) of a period for the events in the user's scope, as it stands ``as_of``
+        (default: the engine clock's now); see :mod:`engine.metrics`."""
         with self.db.reading() as session:
             actor = self.actor(session, username)
             if not any(r in actor.roles for r in EVALUATION_ROLES):
                 raise Forbidden(
                     "evaluation is for evaluators, supervisors, shift leaders, auditors and admins"
                 )
-            return metrics.evaluate(session, start, end, by, actor)
+            return metrics.evaluate(session, start, end, by, actor, now=as_of or self.now())
 
     def inbox(self, username: str, view: str = "mine", **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """One page of the user's inbox; see :func:`engine.queries.inbox`."""

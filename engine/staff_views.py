@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -624,3 +625,33 @@ def supervision_board(gl: Gridloop, username: str, status: str = "open") -> dict
         group["rows"].append(row)
     cards = {card: sum(1 for r in rows if r["card"] == card) for card in supervision.CARDS}
     return {"status": status, "groups": list(groups.values()), "total": len(rows), "cards": cards}
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def evaluation_board(
+    gl: Gridloop, username: str, start: datetime, end: datetime, by: str = "department"
+) -> list[dict[str, Any]]:
+    """The evaluation (考核评价) of ``[start, end)`` grouped ``by`` (:meth:`Gridloop.evaluate`, which refuses
+    those without an evaluation role), each row with ``name``: the department's, unit's or category's name or
+    the worker's display name; ``None`` for a level (the page names levels) or a case not yet assigned."""
+    rows = gl.evaluate(username, start, end, by)
+    groups = {r["group"] for r in rows}
+    with gl.db.reading() as session:
+        directory = gl.directory(session)
+        names = display_names(session, groups) if by == "worker" else {}
+    categories = {c.code: c.name for c in gl.bundle().categories} if by == "category" else {}
+    for row in rows:
+        code = row["group"]
+        if code is None or by == "level":
+            row["name"] = None
+        elif by == "department":
+            row["name"] = _department_name(directory, code)
+        elif by == "worker":
+            row["name"] = names.get(code, code)
+        elif by == "category":
+            row["name"] = categories.get(code, code)
+        else:
+            row["name"] = _unit_name(directory, code)
+    return rows

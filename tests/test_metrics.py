@@ -116,8 +116,11 @@ def test_grid_workers_rewards_count_valid_reports(week):
 def test_a_case_falls_due_in_the_week_its_limit_runs_out_and_scope_is_enforced(week, capsys):
     next_week = (SH_WEEK[1], SH_WEEK[1] + timedelta(days=7))
     [following] = week.evaluate("evaluator", *next_week, by="district")
+    assert following["due"] == 0, "next Monday 09:00 has not come yet: the case is still inside its limit"
+    week.clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # Monday 10:00 Shanghai, after its deadline
+    [following] = week.evaluate("evaluator", *next_week, by="district")
     assert (following["opened"], following["due"], following["closed"]) == (0, 1, 0), (
-        "the 5-working-day case falls due next Monday, still open: due and not closed"
+        "the 5-working-day case fell due on Monday, still open: due and not closed"
     )
     with pytest.raises(Forbidden):
         week.evaluate("gw_hb1", *SH_WEEK)
@@ -133,6 +136,8 @@ def test_a_case_falls_due_in_the_week_its_limit_runs_out_and_scope_is_enforced(w
                 "2026-11-30",
                 "--by",
                 "district",
+                "--as-of",
+                "2026-11-29T00:00:00+08:00",
                 "--json",
             ]
         )

@@ -509,7 +509,7 @@ def test_both_catalogs_hold_every_key_the_templates_and_code_use():
     }
     assert set(catalogs["zh"]) == set(catalogs["en"])
     keys, prefixes = set(HTTP_MESSAGES.values()), set()
-    keys |= {key for _kind, _status, key in ENGINE_ERRORS}
+    keys |= {entry[-1] for entry in ENGINE_ERRORS}
     for path in [*webui.rglob("*.html"), *webui.glob("*.py")]:
         text = path.read_text(encoding="utf-8")
         keys |= set(re.findall(r"""(?:\b_|translate)\(\s*['"]([a-z_-]+\.[a-z_.-]+)['"]\s*[,)]""", text))

@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         attachments,
         audit,
         auth,
+        dashboard,
         display,
         errors,
         events,
@@ -101,6 +102,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         attachments.bp,
         audit.bp,
         supervision.bp,
+        dashboard.bp,
         admin.bp,
         status.bp,
     ):

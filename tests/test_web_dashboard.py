@@ -1,0 +1,114 @@
+"""The evaluation dashboard (考核评价) through Flask's test client, on a real SQLite file: the engine's counts and
+rates per group as a table, for evaluators only, with bad dates refused next to their field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_support import app_with_staff, at_handle, complete, html, report, staff
+
+from engine.services import Gridloop
+from engine.staff_views import display_names
+
+STAFF = ("evaluator", "auditor", "gw_hb1")
+NOVEMBER = "/dashboard?from=2026-11-01&to=2026-11-30"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Any]:
+    """The app with an evaluator, an auditor and a grid worker who can sign in."""
+    yield from app_with_staff(tmp_path, STAFF)
+
+
+@pytest.fixture
+def gl(app: Any) -> Gridloop:
+    """The app's engine, with a case closed on time by DH-HW and a rejected report (not a case), both reported
+    by gw_hb1 on Monday 2026-11-23."""
+    engine: Gridloop = app.extensions["gridloop"]
+    closed = at_handle(engine)
+    complete(engine, "h_dh_hw", closed, "handle", {"action": "done", "result": "已清运"})
+    complete(engine, "gw_hb1", closed, "verify", {"passed": True})
+    complete(engine, "leader", closed, "close", {"opinion": "同意"})
+    complete(engine, "intake", closed, "follow_up", {"satisfaction": "satisfied"})
+    rejected = report(engine)["id"]
+    complete(engine, "intake", rejected, "accept", {"decision": "reject", "reason": "重复上报"})
+    return engine
+
+
+def row(page: str, group: str) -> str:
+    """The table row of ``group``."""
+    start = page.index(f'<tr data-group="{group}">')
+    return page[start : page.index("</tr>", start)]
+
+
+def cell(page: str, group: str, column: str) -> str:
+    """The text of one cell of ``group``'s row, tags removed."""
+    found = re.search(rf'data-col="{column}">(.*?)</td>', row(page, group), re.S)
+    assert found, (group, column)
+    return re.sub(r"<[^>]+>|\s+", "", found.group(1))
+
+
+def test_an_evaluator_sees_each_department_with_its_counts_and_rates(app, gl):
+    client = staff(app, "evaluator")
+    response = client.get(NOVEMBER)
+    assert response.status_code == 200
+    page = html(response)
+    assert "东湖街道环卫所" in row(page, "DH-HW")
+    counts = [cell(page, "DH-HW", c) for c in ("opened", "due", "closed", "closed_on_time")]
+    assert counts == ["1", "1", "1", "1"]
+    assert cell(page, "DH-HW", "closure_rate") == "100.0%"
+    assert cell(page, "DH-HW", "on_time_rate") == "100.0%"
+    assert cell(page, "DH-HW", "rework_rate") == "0.0%"
+    assert cell(page, "DH-HW", "satisfaction_rate") == "100.0%"
+    assert 'data-col="task_on_time_rate"' in row(page, "DH-HW")
+    assert re.findall(r'<tr data-group="([^"]*)"', page) == ["DH-HW"], "a rejected report is no case"
+    assert "应结案数" in page and "结案率 = 结案数 ÷ 应结案数" in page, "the caption explains the definitions"
+    assert 'class="table-scroll"' in page
+    # without dates the period is the current month of the engine's clock (November 2026), by department
+    default = html(client.get("/dashboard"))
+    assert 'value="2026-11-01"' in default and 'value="2026-11-30"' in default
+    assert cell(default, "DH-HW", "closure_rate") == "100.0%"
+    # a period without the cases shows none
+    empty = html(client.get("/dashboard?from=2026-10-01&to=2026-10-31"))
+    assert 'data-group="DH-HW"' not in empty and "没有可统计的案件" in empty
+
+
+def test_by_worker_shows_the_grid_workers_valid_reports_and_reward(app, gl):
+    page = html(staff(app, "auditor").get(NOVEMBER + "&by=worker"))
+    with gl.db.reading() as session:
+        name = display_names(session, {"gw_hb1"})["gw_hb1"]
+    assert name.startswith("网格员") and name in row(page, "gw_hb1")
+    assert cell(page, "gw_hb1", "opened") == "1"
+    assert cell(page, "gw_hb1", "valid_reports") == "1"
+    assert cell(page, "gw_hb1", "reward") == "2.00"  # 1 valid report × 2.0 (report_rewards)
+    assert 'data-col="task_on_time_rate"' not in page
+
+
+def test_a_grid_worker_is_refused_and_not_offered_the_page(app, gl):
+    worker = staff(app, "gw_hb1")
+    assert 'href="/dashboard"' not in html(worker.get("/inbox"))
+    assert worker.get("/dashboard").status_code == 403
+    assert worker.get("/dashboard?from=never").status_code == 403
+    assert 'href="/dashboard"' in html(staff(app, "evaluator").get("/inbox"))
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("from=2026-11-31&to=2026-11-30", "field-from", "请填写日期"),
+        ("from=2026-11-01&to=tomorrow", "field-to", "请填写日期"),
+        ("from=2026-11-30&to=2026-11-01", "field-to", "截止日不能早于起始日"),
+        ("from=2026-11-01&to=2026-11-30&by=planet", "field-by", "请选择统计口径"),
+    ],
+)
+def test_bad_dates_come_back_next_to_their_field(app, gl, query, field, message):
+    response = staff(app, "evaluator").get(f"/dashboard?{query}")
+    assert response.status_code == 400
+    page = html(response)
+    start = page.index(f'id="{field}"')
+    assert message in page[start : page.index("</div>", start)]
+    assert "<table" not in page
