@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -62,17 +62,6 @@ class Deployment:
 class _Runtime:
     bundle: ProcessBundle
     engine: RestrictedScriptEngine
-
-
-@dataclass
-class InboxPage:
-    """One page of an inbox listing."""
-
-    tasks: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 class Gridloop:
