@@ -539,6 +539,7 @@ class Gridloop:
                 }
                 workflow = self._load_workflow(session, event, rt)
                 instance = runtime.instance_index(workflow, task.spiff_task_id)
+                had_timers = bool(workflow.event_manager.tasks)
                 with runtime.journaling(runtime.Journal()) as journal:
                     before = runtime.complete(workflow, task.spiff_task_id, data)
                 after = runtime.current_data(workflow)
@@ -547,7 +548,13 @@ class Gridloop:
                     task.assignee = actor.username
                 self._update_event(event, workflow, after, now)
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
-                new_timers = timers.sync(session, event.id, workflow, now)
+                # the timers table mirrors the waiting timer events after every command, so an instance that had none
+                # before and has none now has no rows to update
+                new_timers = (
+                    timers.sync(session, event.id, workflow, now)
+                    if had_timers or workflow.event_manager.tasks
+                    else []
+                )
                 cleared = supervision.clear_for_closed_event(session, event, now, actor.username)
                 history.append(
                     session,
