@@ -68,7 +68,7 @@ def _settles_at(event: Event) -> datetime | None:
 
 def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
     if by == "district":
-        return event.grid_code[:6]
+        return units.get(event.grid_code, {}).get("district")
     if by == "department":
         return event.department_code
     if by == "level":
@@ -188,7 +188,7 @@ def evaluate(
 
 
 def _unit_paths(session: Session) -> dict[str, dict[str, str]]:
-    """grid code → {community, town} codes (for grouping by the levels above a grid)."""
+    """grid code → {community, town, district} codes (for grouping by the levels above a grid)."""
     from engine.models import OrgUnit
 
     units = {u.code: u for u in session.scalars(select(OrgUnit))}

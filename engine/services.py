@@ -363,7 +363,6 @@ class Gridloop:
             actor = self.actor(session, username)
             version_id = self._latest_version_id(session)
             rt = self._runtime(session, version_id)
-            directory = self.directory(session)
             data = dict(data)
             own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
             if not data.get("grid") and len(own_grids) == 1:
@@ -396,7 +395,6 @@ class Gridloop:
                 )
             start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
             start_data["reporter"] = actor.username
-            directory.unit(grid)
             with runtime.journaling(runtime.Journal()) as journal:
                 workflow = runtime.start(rt.bundle, rt.engine, start_data)
             event = Event(

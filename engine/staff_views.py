@@ -28,10 +28,6 @@ from engine.services import Gridloop
 # Filtering by colour or re-sorting needs the whole matching inbox; no one works a bigger one.
 MAX_SCAN = 5000
 FALLBACK_UNIT = "work_hours"
-# Who may issue a leader's supervision sheet, and on which events: the page offers the form where
-# :func:`engine.supervising.issue` would accept it (the service enforces the rule itself).
-SHEET_ISSUERS = ("supervisor", "shift_leader")
-FINISHED_STATES = ("closed", "rejected", "not_found", "voided")
 
 
 @dataclass
@@ -360,8 +356,8 @@ def event_page(gl: Gridloop, username: str, event_id: int) -> dict[str, Any]:
         "current": _with_callers(bundle, sorted({t["step"] for t in open_tasks})),
     }
     detail["sheets"] = sheets
-    detail["can_issue_sheet"] = detail["state"] not in FINISHED_STATES and any(
-        a.role in SHEET_ISSUERS and a.department_code is None for a in actor.assignments
+    detail["can_issue_sheet"] = supervision.can_be_supervised(detail["state"]) and supervision.may_issue(
+        actor
     )
     detail["sheet_departments"] = (
         [

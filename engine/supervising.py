@@ -223,13 +223,11 @@ def issue(gl: Any, username: str, event_id: int, department_code: str, reason: s
     with gl.db.unit_of_work() as session:
         actor = gl.actor(session, username)
         event = queries.visible_event(session, actor, event_id)
-        if not any(
-            a.role in ("supervisor", "shift_leader") and a.department_code is None for a in actor.assignments
-        ):
+        if not supervision.may_issue(actor):
             raise Forbidden("only supervisors and shift leaders issue supervision sheets")
         if session.get(Department, department_code) is None:
             raise ValidationFailed("unknown department", {"department": [f"部门 {department_code} 不存在"]})
-        if event.state in ("closed", "rejected", "not_found", "voided"):
+        if not supervision.can_be_supervised(event.state):
             raise Conflict(f"event {event.code} is {event.state}; it can no longer be supervised")
         sheet = SupervisionSheet(
             event_id=event.id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,18 @@ from engine.calendar import BusinessCalendar
 from engine.models import Event, SupervisionSheet, Task
 
 CARDS: tuple[str, ...] = ("notice", "yellow", "red")
+SHEET_ISSUERS: tuple[str, ...] = ("supervisor", "shift_leader")
+FINISHED_STATES: tuple[str, ...] = ("closed", "rejected", "not_found", "voided")
+
+
+def may_issue(actor: Any) -> bool:
+    """Whether the actor may issue a leader's sheet (a supervisor or shift leader of a platform, not a department)."""
+    return any(a.role in SHEET_ISSUERS and a.department_code is None for a in actor.assignments)
+
+
+def can_be_supervised(state: str) -> bool:
+    """Whether an event in ``state`` can still take a leader's sheet."""
+    return state not in FINISHED_STATES
 
 
 @dataclass(frozen=True)

@@ -373,19 +373,7 @@ def test_history_of_a_closed_event_is_ordered_and_hash_chained(driver):
     for previous, entry in zip(rows, rows[1:], strict=False):
         assert entry.prev_hash == previous.hash
     for entry in rows:
-        recomputed = history.record_hash(
-            entry.event_id,
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.process_version_id,
-            entry.bpmn_id,
-            entry.task_id,
-            entry.data,
-            entry.prev_hash,
-        )
-        assert recomputed == entry.hash
+        assert history.entry_hash(entry) == entry.hash
     assert (head, length) == (rows[-1].hash, len(rows))
     assert rows[0].action == "report" and rows[0].actor == "gw_hb1"
     assert [h.bpmn_id for h in rows if h.action == "complete"] == [
