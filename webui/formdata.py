@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, render_template
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from engine.attachments import StoredAttachment
@@ -41,6 +41,19 @@ class Submission:
     data: dict[str, Any] = field(default_factory=dict)
     values: Values = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def render_form(
+    template: str,
+    values: Values,
+    form_errors: dict[str, list[str]] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    **context: Any,
+) -> tuple[str, int]:
+    """A page holding a schema form, with what was typed, its field errors and a notice, and its status."""
+    page = render_template(template, values=values, errors=form_errors or {}, notice=notice, **context)
+    return page, status
 
 
 def raw(value: Any) -> str:

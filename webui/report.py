@@ -22,10 +22,7 @@ def _render(
     notice: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    return (
-        render_template("report.html", form=form, values=values, errors=form_errors or {}, notice=notice),
-        status,
-    )
+    return formdata.render_form("report.html", values, form_errors, notice, status, form=form)
 
 
 @bp.get("/report")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from engine import staff_views
@@ -31,10 +31,7 @@ def _render(
     notice: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    return (
-        render_template("task.html", page=page, values=values, errors=form_errors or {}, notice=notice),
-        status,
-    )
+    return formdata.render_form("task.html", values, form_errors, notice, status, page=page)
 
 
 @bp.get("/tasks/<int:task_id>")
