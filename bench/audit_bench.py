@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -43,6 +44,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--keep", help="database file to build (or reuse when it exists)")
+    parser.add_argument(
+        "--workers", type=int, help="worker processes for the replays (default: one per core)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -52,7 +56,7 @@ def main() -> int:
         build_seconds = 0.0 if path.exists() else build(url, args.events)
         gl = Gridloop(url)
         started = time.perf_counter()
-        result = audit.verify_all(gl)
+        result = audit.verify_all(gl, workers=args.workers)
         verify_seconds = time.perf_counter() - started
         gl.db.dispose()
 
@@ -61,6 +65,7 @@ def main() -> int:
         "build_seconds": round(build_seconds, 1),
         "verify_seconds": round(verify_seconds, 2),
         "verify_ms_per_event": round(verify_seconds / max(result["instances"], 1) * 1000, 2),
+        "workers": args.workers or os.cpu_count(),
         "verified": result["verified"],
         "mismatches": len(result["mismatches"]),
     }

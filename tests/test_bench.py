@@ -29,3 +29,9 @@ def test_engine_benchmark_runs_all_three_ways_and_reports_its_ratios():
 def test_audit_benchmark_verifies_every_simulated_event(tmp_path):
     result = _run("audit_bench.py", "--events", "8", "--keep", str(tmp_path / "audit.sqlite3"))
     assert (result["events"], result["verified"], result["mismatches"]) == (8, 8, 0)
+
+
+def test_timer_latency_benchmark_sees_every_timer_fire():
+    result = _run("timer_latency.py", "--timers", "2")
+    assert (result["timers"], result["fired"]) == (2, 2)
+    assert result["max_ms"] >= result["median_ms"] >= 0
