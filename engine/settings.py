@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
+CALENDAR_NOTE_LENGTH = 100  # the holiday table's note column
 
 
 def _check_limit(key: str, value: Any) -> None:
@@ -147,6 +148,11 @@ def set_day(
 
     Returns what the entry was before (None when there was none).
     """
+    if note is not None and len(note) > CALENDAR_NOTE_LENGTH:
+        raise ValidationFailed(
+            f"a calendar note has at most {CALENDAR_NOTE_LENGTH} characters",
+            {"note": [f"不能超过 {CALENDAR_NOTE_LENGTH} 个字符"]},
+        )
     row = session.get(CalendarDay, day)
     previous = row.is_workday if row is not None else None
     if is_workday is None:

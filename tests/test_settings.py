@@ -72,3 +72,10 @@ def test_admin_changes_are_logged_in_a_chain_that_audit_checks(gl):
         connection.execute(text("UPDATE admin_log SET actor = 'nobody' WHERE action = 'setting'"))
     problems = [m for m in audit.verify_all(gl)["mismatches"] if m["code"] == "admin_log"]
     assert len(problems) == 1 and "was altered" in problems[0]["reason"]
+
+
+def test_a_calendar_note_longer_than_its_column_is_refused_and_changes_nothing(gl):
+    with pytest.raises(ValidationFailed) as refused:
+        gl.set_calendar_day("admin", date(2027, 1, 1), False, "元" * 101)
+    assert refused.value.errors == {"note": ["不能超过 100 个字符"]}
+    assert gl.calendar.is_working_day(date(2027, 1, 1)), "2027-01-01 is a Friday and stays a working day"

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from engine import admin_queries
 from engine.calendar import UNITS, CalendarError
 from engine.errors import ValidationFailed
+from engine.settings import CALENDAR_NOTE_LENGTH
 from webui.context import gridloop, username
 from webui.i18n import translate
 from webui.links import local_url
@@ -27,7 +28,6 @@ from webui.links import local_url
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 DAY_KINDS = {"holiday": False, "workday": True, "remove": None}
-NOTE_LENGTH = 100  # the holiday table's note column
 
 
 @bp.app_template_global()
@@ -112,7 +112,7 @@ def _calendar_page(day_form: dict[str, Any] | None = None, status: int = 200) ->
             check=_due_check(request.args),
             units=UNITS,
             day_form=day_form or {"values": {"kind": "holiday"}, "errors": {}},
-            note_length=NOTE_LENGTH,
+            note_length=CALENDAR_NOTE_LENGTH,
         ),
         status,
     )
@@ -135,11 +135,13 @@ def set_day() -> Response | tuple[str, int]:
         form_errors["day"] = [translate("admin.bad_day")]
     if values["kind"] not in DAY_KINDS:
         form_errors["kind"] = [translate("admin.bad_kind")]
-    if len(values["note"]) > NOTE_LENGTH:
-        form_errors["note"] = [translate("admin.note_too_long", length=NOTE_LENGTH)]
+    if not form_errors:
+        try:
+            gridloop().set_calendar_day(username(), day, DAY_KINDS[values["kind"]], values["note"] or None)
+        except ValidationFailed as exc:
+            form_errors.update(exc.errors)
     if form_errors:
         admin_queries.holiday_table(gridloop(), username())  # 403 before anything else for non-admins
         return _calendar_page({"values": values, "errors": form_errors}, status=400)
-    gridloop().set_calendar_day(username(), day, DAY_KINDS[values["kind"]], values["note"] or None)
     flash(translate(f"admin.day_saved.{values['kind']}", day=day.isoformat()), "success")
     return redirect(local_url(request.form.get("next"), url_for("admin.calendar")), code=303)
