@@ -80,6 +80,14 @@ def is_initialized(engine: Engine) -> bool:
     return inspect(engine).has_table("events")
 
 
+def _raise_conflict_if_busy(exc: OperationalError) -> None:
+    """A lock timeout is a conflict: raise it as one (any other operational error is left to the caller)."""
+    if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+        raise Conflict(
+            "the database is busy with another change to this event; nothing was saved — retry"
+        ) from exc
+
+
 class Database:
     """The engine's handle on one database: connections plus the unit of work."""
 
@@ -97,33 +105,37 @@ class Database:
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commit when the block succeeds, roll everything back when it raises.
 
-        Autoflush is off: a command flushes where it needs database-generated values, and once at the end.
-        A write that lost a race (the event's ``version`` moved, or SQLite stayed locked past its timeout) is
-        reported as :class:`~engine.errors.Conflict`; nothing of the block is kept.
+        The transaction belongs to a connection of the pool, and the block's session works inside it (a command
+        may also run statements straight on that connection, as :mod:`engine.store` does). Autoflush is off: a
+        command flushes where it needs database-generated values, and once at the end. A write that lost a
+        race (the event's ``version`` moved, or SQLite stayed locked past its timeout) is reported as
+        :class:`~engine.errors.Conflict`; nothing of the block is kept.
         """
-        session = self._sessions()
-        try:
+        with self.engine.connect() as connection:
             if self.dialect == "sqlite":
-                session.connection(execution_options={IMMEDIATE: True})
-            yield session
-            session.commit()
-        except StaleDataError as exc:
-            session.rollback()
-            raise Conflict(
-                "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
-            ) from exc
-        except OperationalError as exc:
-            session.rollback()
-            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                connection.execution_options(**{IMMEDIATE: True})
+            try:
+                transaction = connection.begin()
+            except OperationalError as exc:
+                _raise_conflict_if_busy(exc)
+                raise
+            session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
+            try:
+                yield session
+                session.flush()
+                session.close()
+                transaction.commit()
+            except StaleDataError as exc:
                 raise Conflict(
-                    "the database is busy with another change to this event; nothing was saved — retry"
+                    "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
                 ) from exc
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+            except OperationalError as exc:
+                _raise_conflict_if_busy(exc)
+                raise
+            finally:
+                session.close()
+                if transaction.is_active:
+                    transaction.rollback()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -102,8 +102,34 @@ def apply_defaults(schema: Mapping[str, Any], data: Any) -> Any:
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
-    """A reusable validator for a (resolved) form schema."""
-    return Draft202012Validator(schema)
+    """A reusable validator for a (resolved) form schema.
+
+    A ``oneOf`` of plain choices (``const`` with a title or description, as option lists are) is checked as
+    the ``enum`` it means: the same values pass, without one failed comparison per other choice.
+    """
+    return Draft202012Validator(_choices_as_enums(schema))
+
+
+def _choices_as_enums(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_choices_as_enums(value) for value in node]
+    if not isinstance(node, Mapping):
+        return node
+    result = {key: _choices_as_enums(value) for key, value in node.items()}
+    choices = result.get("oneOf")
+    if (
+        isinstance(choices, list)
+        and choices
+        and all(
+            isinstance(c, Mapping) and "const" in c and set(c) <= {"const", "title", "description"}
+            for c in choices
+        )
+    ):
+        values = [c["const"] for c in choices]
+        if all(values.count(v) == 1 for v in values) and "enum" not in result:
+            del result["oneOf"]
+            result["enum"] = values
+    return result
 
 
 def validate(

@@ -12,10 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from engine.models import Event, HistoryEntry
+from engine import store
+from engine.models import HistoryEntry
 
 
 def canonical(value: Any) -> str:
@@ -76,38 +77,44 @@ def entry_hash(entry: HistoryEntry) -> str:
 
 
 def append(
-    session: Session,
-    event: Event,
+    conn: Connection,
+    event: Any,
     at: datetime,
     actor: str,
     action: str,
     data: dict[str, Any],
     bpmn_id: str | None = None,
     task_id: int | None = None,
-) -> HistoryEntry:
-    """Append one record to ``event``'s history and move the event's chain head."""
+) -> str:
+    """Append one record to ``event``'s history and move the chain head on ``event``; return the record's hash.
+
+    The record is inserted at once, on the command's connection (in its transaction); ``event`` (a model or a
+    :class:`~engine.store.Row`) is saved by the command with its other changes.
+    """
     seq = event.history_length + 1
     data = json.loads(canonical(data)) if not _is_plain(data) else data
     digest = record_hash(
         event.id, seq, at, actor, action, event.process_version_id, bpmn_id, task_id, data, event.history_head
     )
-    entry = HistoryEntry(
-        event_id=event.id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        process_version_id=event.process_version_id,
-        bpmn_id=bpmn_id,
-        task_id=task_id,
-        data=data,
-        prev_hash=event.history_head,
-        hash=digest,
+    store.insert_history(
+        conn,
+        {
+            "event_id": event.id,
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "process_version_id": event.process_version_id,
+            "bpmn_id": bpmn_id,
+            "task_id": task_id,
+            "data": data,
+            "prev_hash": event.history_head,
+            "hash": digest,
+        },
     )
-    session.add(entry)
     event.history_length = seq
     event.history_head = digest
-    return entry
+    return digest
 
 
 def _is_plain(value: Any) -> bool:

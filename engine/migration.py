@@ -13,13 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import clock as clockmod
-from engine import history, runtime, settings, timers
+from engine import history, runtime, settings, store, timers
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.models import Event, ProcessVersion, Task
-from engine.state import dump_state
+from engine.models import Event, ProcessVersion
 
 
-def _target(session: Any, event: Event, to_version: int) -> ProcessVersion:
+def _target(session: Any, event: Any, to_version: int) -> ProcessVersion:
     target = session.get(ProcessVersion, to_version)
     current = session.get(ProcessVersion, event.process_version_id)
     if target is None:
@@ -34,7 +33,7 @@ def _target(session: Any, event: Event, to_version: int) -> ProcessVersion:
 def plan(gl: Any, event_id: int, to_version: int) -> dict[str, Any]:
     """What migrating one event would do: its current version, the target, and the problems (none = possible)."""
     with gl.db.reading() as session:
-        event = session.get(Event, event_id)
+        event = store.event(session.connection(), event_id)
         if event is None:
             raise NotFound(f"no event {event_id}")
         _target(session, event, to_version)
@@ -59,7 +58,7 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
             actor = gl.actor(session, username)
             if not actor.has_role("admin"):
                 raise Forbidden("only administrators migrate running instances")
-            event = session.get(Event, event_id)
+            event = store.event(session.connection(), event_id)
             if event is None:
                 raise NotFound(f"no event {event_id}")
             _target(session, event, to_version)
@@ -72,11 +71,9 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
             after = runtime.current_data(workflow)
             event.process_version_id = to_version
             gl._update_event(event, workflow, after, now)
-            open_rows = list(
-                session.scalars(select(Task).where(Task.event_id == event.id, Task.status == "open"))
-            )
+            open_rows = store.open_tasks(session.connection(), event.id)
             ready = {r.spiff_task_id: r for r in runtime.ready_tasks(workflow, new_rt.bundle)}
-            bound: dict[str, Task] = {}
+            bound: dict[str, store.Row] = {}
             for row in open_rows:
                 if row.spiff_task_id in ready:
                     bound[row.spiff_task_id] = row
@@ -86,13 +83,14 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
                 )
                 if match is not None:
                     row.spiff_task_id = match.spiff_task_id
+                    store.save_task(session.connection(), row)
                     bound[match.spiff_task_id] = row
             created = gl._sync_inbox(
                 session, event, workflow, new_rt, now, {r.spiff_task_id: r for r in open_rows}
             )
             timers.sync(session, event.id, workflow, now)
             history.append(
-                session,
+                session.connection(),
                 event,
                 now,
                 actor.username,
@@ -112,8 +110,7 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
                 "migrate",
                 {"event": event.id, "from": old_version, "to": to_version},
             )
-            event.workflow_state = dump_state(workflow)
-            session.flush()
+            gl._save(session, event, workflow)
             result = {"event": event.id, "code": event.code, "from": old_version, "to": to_version}
             version = event.version
     except BaseException:

@@ -224,9 +224,17 @@ def fire_timers(workflow: BpmnWorkflow) -> None:
     _run("continuing after a timer", workflow.do_engine_steps)
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The instance's data as it stands: that of a waiting user task, or the final data once complete."""
-    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+def waiting_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The instance's user tasks that wait for somebody, in tree order (pass it on to save walking the tree again)."""
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict[str, Any]:
+    """The instance's data as it stands: that of a waiting user task, or the final data once complete.
+
+    ``ready`` is :func:`waiting_user_tasks` when the caller has it already.
+    """
+    ready = waiting_user_tasks(workflow) if ready is None else ready
     if ready:
         return ready[0].data
     if workflow.is_completed():
@@ -249,10 +257,15 @@ def lookup(data: dict[str, Any], path: str | None) -> Any:
     return value
 
 
-def ready_tasks(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[ReadyTask]:
-    """The user tasks now waiting, with their role, scope level, department and due time."""
+def ready_tasks(
+    workflow: BpmnWorkflow, bundle: ProcessBundle, ready: list[Any] | None = None
+) -> list[ReadyTask]:
+    """The user tasks now waiting, with their role, scope level, department and due time.
+
+    ``ready`` is :func:`waiting_user_tasks` when the caller has it already.
+    """
     result = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in waiting_user_tasks(workflow) if ready is None else ready:
         info = bundle.user_tasks[task.task_spec.bpmn_id]
         department = lookup(task.data, info.department_variable)
         due_raw = lookup(task.data, info.due_at_variable)

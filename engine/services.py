@@ -29,6 +29,7 @@ from engine import (
     queries,
     runtime,
     settings,
+    store,
     supervising,
     supervision,
     timers,
@@ -47,6 +48,10 @@ PROCESS_ID = "grid_event"
 LANGUAGES = ("zh", "en")
 EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")
 REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
+
+
+_VERSIONS = ProcessVersion.__table__
+_LATEST_VERSION = select(func.max(_VERSIONS.c.id)).where(_VERSIONS.c.process_id == PROCESS_ID)
 
 
 @dataclass(frozen=True)
@@ -227,9 +232,7 @@ class Gridloop:
         return rt
 
     def _latest_version_id(self, session: Session) -> int:
-        version_id = session.scalar(
-            select(func.max(ProcessVersion.id)).where(ProcessVersion.process_id == PROCESS_ID)
-        )
+        version_id = session.connection().execute(_LATEST_VERSION).scalar()
         if version_id is None:
             raise NotDeployed("no process is deployed: run `gridloop deploy` (or `gridloop init`) first")
         return version_id
@@ -284,34 +287,41 @@ class Gridloop:
                     errors[name] = [f"附件不存在：{', '.join(unknown)}"]
         return errors
 
-    def _load_workflow(self, session: Session, event: Event, rt: _Runtime):  # noqa: ANN202
+    def _load_workflow(self, session: Session, event: Any, rt: _Runtime):  # noqa: ANN202
         workflow = self.cache.take(event.id, event.version)
         if workflow is None:
-            workflow = load_state(event.workflow_state, rt.bundle.spec, rt.bundle.subprocess_specs)
+            text = store.load_state_text(session.connection(), event.id)
+            workflow = load_state(text, rt.bundle.spec, rt.bundle.subprocess_specs)
         return runtime.attach(workflow, rt.engine)
 
     @staticmethod
-    def _commit(session: Session) -> None:
-        """Flush inside the unit of work, so that a lost race surfaces before the caller's result is built."""
+    def _save(session: Session, event: store.Row, workflow: Any = None) -> None:
+        """Write the event (with the instance's state when ``workflow`` is given) and flush what the ORM holds
+        (timer rows, sheets), inside the unit of work, so that a lost race surfaces before the caller's result
+        is built."""
+        store.save_event(session.connection(), event, dump_state(workflow) if workflow is not None else None)
         session.flush()
 
     def _sync_inbox(
         self,
         session: Session,
-        event: Event,
+        event: store.Row,
         workflow: Any,
         rt: _Runtime,
         now: datetime,
-        open_rows: dict[str, Task],
-    ) -> list[Task]:
+        open_rows: dict[str, store.Row],
+        waiting: list[Any] | None = None,
+    ) -> list[store.Row]:
         """Create rows for newly waiting user tasks and cancel rows whose task is no longer waiting.
 
-        ``open_rows`` are the event's inbox rows that were open before the command, by SpiffWorkflow task id.
+        ``open_rows`` are the event's inbox rows that were open before the command, by SpiffWorkflow task id
+        (a row the command has closed already is not cancelled); ``waiting`` is
+        :func:`runtime.waiting_user_tasks` when the command has it already.
         """
         directory = self.directory(session)
         created = []
         ready_ids = set()
-        for ready in runtime.ready_tasks(workflow, rt.bundle):
+        for ready in runtime.ready_tasks(workflow, rt.bundle, waiting):
             ready_ids.add(ready.spiff_task_id)
             if ready.spiff_task_id in open_rows:
                 continue
@@ -325,30 +335,33 @@ class Gridloop:
                 scope_code = department.unit_code
             else:
                 scope_code = directory.unit_at_level(event.grid_code, ready.scope_level).code
-            row = Task(
-                event_id=event.id,
-                spiff_task_id=ready.spiff_task_id,
-                bpmn_id=ready.bpmn_id,
-                name=ready.name,
-                lane=ready.lane,
-                role=ready.role,
-                scope_code=scope_code,
-                department_code=ready.department_code,
-                form=ready.form,
-                status="open",
-                due_at=ready.due_at or self._step_due(ready.bpmn_id, now),
-                created_at=now,
+            row = store.insert_task(
+                session.connection(),
+                {
+                    "event_id": event.id,
+                    "spiff_task_id": ready.spiff_task_id,
+                    "bpmn_id": ready.bpmn_id,
+                    "name": ready.name,
+                    "lane": ready.lane,
+                    "role": ready.role,
+                    "scope_code": scope_code,
+                    "department_code": ready.department_code,
+                    "form": ready.form,
+                    "status": "open",
+                    "due_at": ready.due_at or self._step_due(ready.bpmn_id, now),
+                    "created_at": now,
+                },
             )
-            session.add(row)
             created.append(row)
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready_ids and row.status == "open":
                 row.status = "cancelled"
                 row.completed_at = now
+                store.save_task(session.connection(), row)
         return created
 
     @staticmethod
-    def _update_event(event: Event, workflow: Any, data: dict[str, Any], now: datetime) -> None:
+    def _update_event(event: Any, workflow: Any, data: dict[str, Any], now: datetime) -> None:
         """Copy what the process decided (outcome, department, deadlines, counters) onto the event row."""
         for column, value in runtime.event_facts(workflow, data).items():
             setattr(event, column, value)
@@ -397,54 +410,56 @@ class Gridloop:
             start_data["reporter"] = actor.username
             with runtime.journaling(runtime.Journal()) as journal:
                 workflow = runtime.start(rt.bundle, rt.engine, start_data)
-            event = Event(
-                process_version_id=version_id,
-                category=data["category"],
-                grid_code=grid,
-                channel=data["channel"],
-                description=data["description"],
-                address=data.get("address"),
-                location=data.get("location"),
-                reporter=actor.username,
-                reported_at=now,
-                updated_at=now,
-                state="reported",
-                workflow_state="",
-                state_format=STATE_FORMAT,
-                history_length=0,
+            event = store.insert_event(
+                session.connection(),
+                {
+                    "process_version_id": version_id,
+                    "category": data["category"],
+                    "grid_code": grid,
+                    "channel": data["channel"],
+                    "description": data["description"],
+                    "address": data.get("address"),
+                    "location": data.get("location"),
+                    "reporter": actor.username,
+                    "reported_at": now,
+                    "updated_at": now,
+                    "state": "reported",
+                    "workflow_state": "",
+                    "state_format": STATE_FORMAT,
+                    "history_length": 0,
+                    "rework_count": 0,
+                    "reassign_count": 0,
+                    "reopen_count": 0,
+                    "completed": False,
+                },
             )
-            session.add(event)
-            session.flush()
             event.code = f"E{now:%Y%m%d}{event.id:06d}"
             self._update_event(event, workflow, runtime.current_data(workflow), now)
             created = self._sync_inbox(session, event, workflow, rt, now, {})
             new_timers = timers.sync(session, event.id, workflow, now)
             history.append(
-                session,
+                session.connection(),
                 event,
                 now,
                 actor.username,
                 "report",
                 {"report": start_data, "calls": journal.calls, "offered": _offered(created)},
             )
-            event.workflow_state = dump_state(workflow)
-            self._commit(session)
+            self._save(session, event, workflow)
             result = {"id": event.id, "code": event.code, "state": event.state}
             version = event.version
         self.cache.put(result["id"], version, workflow)
         self._announce_timers(new_timers)
         return result
 
-    def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[Task, Event]:
+    def _task_for_action(self, session: Session, actor: Actor, task_id: int) -> tuple[store.Row, store.Row]:
         """The task and its event, if the actor may act on it now; the named error otherwise."""
         # One statement reads both, so the event's version (checked when the command writes) is the version
         # of the moment the task was read: a change in between is a conflict, never a lost update.
-        row = session.execute(
-            select(Task, Event).join(Event, Event.id == Task.event_id).where(Task.id == task_id)
-        ).one_or_none()
-        if row is None:
+        found = store.task_and_event(session.connection(), task_id)
+        if found is None:
             raise NotFound(f"no task {task_id}")
-        task, event = row
+        task, event = found
         if not (
             org.is_candidate(actor, task)
             or task.assignee == actor.username
@@ -486,10 +501,11 @@ class Gridloop:
                 if task.assignee != actor.username:
                     raise Conflict(f"task {task_id} is not claimed by you")
                 task.assignee, task.claimed_at = None, None
+            store.save_task(session.connection(), task)
             old_version = event.version
             event.updated_at = now
             history.append(
-                session,
+                session.connection(),
                 event,
                 now,
                 actor.username,
@@ -498,7 +514,7 @@ class Gridloop:
                 task.bpmn_id,
                 task.id,
             )
-            self._commit(session)
+            self._save(session, event)
             new_version = event.version
         workflow = self.cache.take(event.id, old_version)
         if workflow is not None:
@@ -528,24 +544,24 @@ class Gridloop:
                     errors.update(self._attachment_errors(session, rt.bundle.forms[task.form], data))
                 if errors:
                     raise ValidationFailed(f"the form of task {task_id} has errors", errors)
-                open_rows = {
-                    t.spiff_task_id: t
-                    for t in session.scalars(
-                        select(Task).where(Task.event_id == event.id, Task.status == "open")
-                    )
-                    if t.status == "open"
-                }
+                open_rows = {t.spiff_task_id: t for t in store.open_tasks(session.connection(), event.id)}
+                open_rows[task.spiff_task_id] = task
                 workflow = self._load_workflow(session, event, rt)
-                instance = runtime.instance_index(workflow, task.spiff_task_id)
+                # which of several waiting instances of the step this is (a joint meeting's departments); the inbox
+                # mirrors the waiting tasks, so a step with one open row has one instance
+                same_step = sum(1 for r in open_rows.values() if r.bpmn_id == task.bpmn_id)
+                instance = runtime.instance_index(workflow, task.spiff_task_id) if same_step > 1 else 0
                 had_timers = bool(workflow.event_manager.tasks)
                 with runtime.journaling(runtime.Journal()) as journal:
                     before = runtime.complete(workflow, task.spiff_task_id, data)
-                after = runtime.current_data(workflow)
+                waiting = runtime.waiting_user_tasks(workflow)
+                after = runtime.current_data(workflow, waiting)
                 task.status, task.completed_at, task.completed_by = "completed", now, actor.username
                 if task.assignee is None:
                     task.assignee = actor.username
+                store.save_task(session.connection(), task)
                 self._update_event(event, workflow, after, now)
-                created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
+                created = self._sync_inbox(session, event, workflow, rt, now, open_rows, waiting)
                 # the timers table mirrors the waiting timer events after every command, so an instance that had none
                 # before and has none now has no rows to update
                 new_timers = (
@@ -555,7 +571,7 @@ class Gridloop:
                 )
                 cleared = supervision.clear_for_closed_event(session, event, now, actor.username)
                 history.append(
-                    session,
+                    session.connection(),
                     event,
                     now,
                     actor.username,
@@ -572,8 +588,7 @@ class Gridloop:
                 )
                 for sheet in cleared:
                     supervising.record(session, event, now, actor.username, "sheet_cleared", sheet)
-                event.workflow_state = dump_state(workflow)
-                self._commit(session)
+                self._save(session, event, workflow)
                 result = {
                     "task": task_id,
                     "event": event.id,
@@ -594,7 +609,7 @@ class Gridloop:
         """Be told the due time of every timer a command creates (the scheduler arms itself with it)."""
         self._timer_listeners.append(listener)
 
-    def _announce_timers(self, created: list[Timer]) -> None:
+    def _announce_timers(self, created: list[store.Row]) -> None:
         if created and self._timer_listeners:
             earliest = min(t.due_at for t in created)
             for listener in self._timer_listeners:
@@ -629,24 +644,15 @@ class Gridloop:
         workflow = None
         try:
             with clockmod.using(self.clock), self.db.unit_of_work() as session:
-                query = (
-                    select(Timer, Event).join(Event, Event.id == Timer.event_id).where(Timer.id == timer_id)
-                )
+                query = select(Timer).where(Timer.id == timer_id)
                 if self.db.dialect == "postgresql":
-                    query = query.with_for_update(skip_locked=True, of=Timer)
-                row = session.execute(query).one_or_none()
-                if row is None:
+                    query = query.with_for_update(skip_locked=True)
+                timer = session.scalar(query)
+                if timer is None or timer.status != "pending" or timer.due_at >= now:
                     return False
-                timer, event = row
-                if timer.status != "pending" or timer.due_at >= now:
-                    return False
+                event = store.event(session.connection(), timer.event_id)
                 rt = self._runtime(session, event.process_version_id)
-                open_rows = {
-                    t.spiff_task_id: t
-                    for t in session.scalars(
-                        select(Task).where(Task.event_id == event.id, Task.status == "open")
-                    )
-                }
+                open_rows = {t.spiff_task_id: t for t in store.open_tasks(session.connection(), event.id)}
                 workflow = self._load_workflow(session, event, rt)
                 before = dict(runtime.current_data(workflow))
                 with runtime.journaling(runtime.Journal()) as journal:
@@ -658,7 +664,7 @@ class Gridloop:
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
                 new_timers = timers.sync(session, event.id, workflow, now, fired_by=fired_by)
                 history.append(
-                    session,
+                    session.connection(),
                     event,
                     now,
                     "timer",
@@ -673,8 +679,7 @@ class Gridloop:
                     },
                     timer.bpmn_id,
                 )
-                event.workflow_state = dump_state(workflow)
-                self._commit(session)
+                self._save(session, event, workflow)
                 event_id, version = event.id, event.version
         except _NothingFired:
             return False
@@ -807,7 +812,7 @@ class _NothingFired(Exception):
     """Raised inside a timer command whose timer the process did not fire: the transaction is dropped."""
 
 
-def _offered(rows: list[Task]) -> list[dict[str, Any]]:
+def _offered(rows: list[store.Row]) -> list[dict[str, Any]]:
     """What a command put into inboxes, for its history record: step, role, scope, department, due time."""
     return [
         {

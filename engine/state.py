@@ -21,17 +21,67 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
 STATE_FORMAT = 1
+
+
+def _tasks_to_dict(registry: Any, tasks: dict[UUID, Any]) -> dict[str, dict[str, Any]]:
+    """A workflow's tasks as SpiffWorkflow's task converter writes them (data as a delta against the parent's),
+    built directly: each id is turned into text once, and empty internal data skips the converter registry.
+    ``tests/test_state.py`` holds it equal to SpiffWorkflow's own output."""
+    text = {uid: str(uid) for uid in tasks}
+    typenames = registry.typenames
+    result = {}
+    for uid, task in tasks.items():
+        parent = tasks.get(task._parent)
+        if parent is None:
+            data, delta, parent_id = task.data, {}, None
+        else:
+            before, after = parent.data, task.data
+            data = {}
+            delta = {
+                "updates": {k: v for k, v in after.items() if k not in before or v != before[k]},
+                "deletions": [k for k in before if k not in after],
+            }
+            parent_id = text[task._parent]
+        internal = task.internal_data
+        result[text[uid]] = {
+            "id": text[uid],
+            "parent": parent_id,
+            "children": [text.get(child) or str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": registry.convert(internal) if internal else {},
+            "data": data,
+            "delta": delta,
+            "typename": typenames[task.__class__],
+        }
+    return result
+
+
+def _workflow_to_dict(registry: Any, workflow: Any) -> dict[str, Any]:
+    """What SpiffWorkflow's ``WorkflowConverter.to_dict`` writes, with the tasks built by :func:`_tasks_to_dict`."""
+    return {
+        "data": registry.convert(registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": _tasks_to_dict(registry, workflow.tasks),
+        "root": str(workflow.task_tree.id),
+    }
 
 
 class _PinnedWorkflowConverter(BpmnWorkflowConverter):
     """Converts a top-level workflow without its specs; the specs come from the pinned process version."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = WorkflowConverter.to_dict(self, workflow)
+        dct = _workflow_to_dict(self.registry, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
@@ -46,9 +96,20 @@ class _PinnedWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+    """A subprocess (a joint meeting's call activity), its tasks built by :func:`_tasks_to_dict`."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct = _workflow_to_dict(self.registry, workflow)
+        dct["parent_task_id"] = str(workflow.parent_task_id)
+        dct["spec"] = workflow.spec.name
+        return dct
+
+
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
     config[BpmnWorkflow] = _PinnedWorkflowConverter
+    config[BpmnSubWorkflow] = _SubWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

@@ -39,7 +39,7 @@ def record(
 ) -> None:
     """Append a sheet action to the event's history (and touch the event, so its version moves)."""
     history.append(
-        session,
+        session.connection(),
         event,
         now,
         actor,
@@ -100,7 +100,7 @@ def _record_lights(gl: Any, event_id: int, now: datetime, actor: str) -> int:
             else:
                 session.get(Task, task_id).light = new
             history.append(
-                session,
+                session.connection(),
                 event,
                 now,
                 actor,

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import store
 from engine.models import Timer
 
 
@@ -53,41 +54,43 @@ def waiting(workflow: BpmnWorkflow) -> list[WaitingTimer]:
 
 def sync(
     session: Session, event_id: int, workflow: BpmnWorkflow, now: datetime, fired_by: str | None = None
-) -> list[Timer]:
+) -> list[store.Row]:
     """Make the event's pending timer rows match the instance: add new ones, close those gone; return new rows.
 
-    A timer that is gone after a firing command (``fired_by`` names who fired) and was due fired with it; otherwise it was
-    cancelled (its task completed first, or its path was left).
+    A timer that is gone after a firing command (``fired_by`` names who fired) and was due fired with it; otherwise
+    it was cancelled (its task completed first, or its path was left).
     """
-    pending = {
-        t.spiff_task_id: t
-        for t in session.scalars(select(Timer).where(Timer.event_id == event_id, Timer.status == "pending"))
-    }
+    conn = session.connection()
+    pending = {t.spiff_task_id: t for t in store.pending_timers(conn, event_id)}
     created = []
     current = set()
     for timer in waiting(workflow):
         current.add(timer.spiff_task_id)
         row = pending.get(timer.spiff_task_id)
         if row is None:
-            row = Timer(
-                event_id=event_id,
-                spiff_task_id=timer.spiff_task_id,
-                bpmn_id=timer.bpmn_id,
-                name=timer.name,
-                due_at=timer.due_at,
-                status="pending",
-                created_at=now,
+            row = store.insert_timer(
+                conn,
+                {
+                    "event_id": event_id,
+                    "spiff_task_id": timer.spiff_task_id,
+                    "bpmn_id": timer.bpmn_id,
+                    "name": timer.name,
+                    "due_at": timer.due_at,
+                    "status": "pending",
+                    "created_at": now,
+                },
             )
-            session.add(row)
             created.append(row)
         elif row.due_at != timer.due_at:
             row.due_at = timer.due_at
+            store.save_timer(conn, row)
     for spiff_id, row in pending.items():
-        if spiff_id not in current and row.status == "pending":
+        if spiff_id not in current:
             if fired_by is not None and row.due_at < now:
                 row.status, row.fired_at, row.fired_by = "fired", now, fired_by
             else:
                 row.status = "cancelled"
+            store.save_timer(conn, row)
     return created
 
 

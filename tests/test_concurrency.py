@@ -7,14 +7,12 @@ into are forced: the other engine's command runs right after the first one has r
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event as sa_event
-
+from engine import store
 from engine.errors import Conflict
 from engine.services import Gridloop
 
@@ -112,28 +110,29 @@ def test_an_engine_with_a_stale_cache_goes_on_from_the_other_engines_change(driv
 
 @contextmanager
 def interleaved(gl: Gridloop, command: Callable[..., Any], *args: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Start ``command(*args)`` right after ``gl``'s next statement that reads the tasks table.
+    """Start ``command(*args)`` right after ``gl``'s next command has read its task row.
 
     The first engine goes on once the command has finished, or after half a second if it is blocked
     behind a lock the first engine holds; the yielded list receives the command's outcome.
     """
     outcome: list[tuple[str, Any]] = []
     threads: list[threading.Thread] = []
+    read_task_row = store.task_and_event
 
-    def after_execute(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if threads or not statement.lstrip().upper().startswith("SELECT"):
-            return
-        if re.search(r"\bFROM tasks\b", statement):
+    def read_then_interleave(conn, task_id):  # noqa: ANN001, ANN202
+        found = read_task_row(conn, task_id)
+        if not threads and conn.engine is gl.db.engine:
             thread = threading.Thread(target=lambda: outcome.append(attempt(command, *args)))
             threads.append(thread)
             thread.start()
             thread.join(timeout=0.5)
+        return found
 
-    sa_event.listen(gl.db.engine, "after_cursor_execute", after_execute)
+    store.task_and_event = read_then_interleave
     try:
         yield outcome
     finally:
-        sa_event.remove(gl.db.engine, "after_cursor_execute", after_execute)
+        store.task_and_event = read_task_row
         for thread in threads:
             thread.join(timeout=60)
     assert threads, "the interleaved command never started"

@@ -1,0 +1,385 @@
+"""The instance store: the statements a command runs on its event, inbox, timer and history rows.
+
+Commands on a running instance (report, complete, claim, fire a timer, migrate) are gridloop's hot path:
+each reads one task and its event, runs the process, and writes the event, a few inbox rows and a history
+record. Through the ORM's unit of work that bookkeeping cost several times the process step itself, so these
+commands run a handful of fixed SQL statements straight on the database driver's connection — the same
+connection, and so the same transaction, as the command's session. The statements are written once per
+dialect from the table definitions in :mod:`engine.models`, and values are converted exactly as the models'
+column types do (aware UTC datetimes, booleans, JSON), so the ORM reads what this module writes and back.
+
+Rows come back as :class:`Row` objects with the models' attribute names, so the rules that read them (scope,
+time limits, history) take either. The event's ``version`` column keeps its meaning: :func:`save_event`
+writes only where the version is still the one read and raises :class:`~engine.errors.Conflict` otherwise,
+so a concurrent change is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, Connection, Table
+
+from engine.errors import Conflict
+from engine.models import Event, HistoryEntry, Task, Timer, UTCDateTime
+
+EVENTS: Table = Event.__table__
+TASKS: Table = Task.__table__
+HISTORY: Table = HistoryEntry.__table__
+TIMERS: Table = Timer.__table__
+# the workflow state is read only when the live cache does not hold the instance (see load_state_text)
+_EVENT_COLUMNS = tuple(c.name for c in EVENTS.c if c.name != "workflow_state")
+_TASK_COLUMNS = tuple(c.name for c in TASKS.c)
+_EVENT_NAMES = frozenset(c.name for c in EVENTS.c)
+_TASK_NAMES = frozenset(c.name for c in TASKS.c)
+_TIMER_COLUMNS = tuple(c.name for c in TIMERS.c)
+
+
+class Row:
+    """A row of ``events`` or ``tasks``: its columns as attributes, with the columns set since it was read
+    remembered, so that saving it writes only those."""
+
+    __slots__ = ("_names", "_values", "_changed")
+
+    def __init__(self, names: frozenset[str], values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_names", names)
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_changed", set())
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._names:
+            raise AttributeError(f"no column {name!r}")
+        if name not in self._values or self._values[name] != value:
+            self._values[name] = value
+            self._changed.add(name)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns set since the row was read or last saved, with their new values."""
+        return {name: self._values[name] for name in self._changed}
+
+    def _saved(self) -> None:
+        self._changed.clear()
+
+    def __repr__(self) -> str:
+        return f"Row(id={self._values.get('id')!r})"
+
+
+# ------------------------------------------------------------------ the driver's side of a statement
+
+Convert = Callable[[Any], Any]
+
+
+def _sqlite_time_in(value: datetime | None) -> str | None:
+    # SQLAlchemy's format for SQLite DATETIME, so that comparisons made by ORM queries hold
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("gridloop stores only timezone-aware datetimes")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_time_out(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _pg_time_in(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("gridloop stores only timezone-aware datetimes")
+    return value
+
+
+def _pg_time_out(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _bool_out(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _json_in(value: Any) -> str:
+    return json.dumps(value)  # None is stored as JSON null, as SQLAlchemy's JSON type does
+
+
+def _json_out(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _pg_json_in(value: Any) -> Any:
+    from psycopg.types.json import Json
+
+    return Json(value)
+
+
+class _Dialect:
+    """How statements are written and values passed for one driver (sqlite3 or psycopg)."""
+
+    def __init__(self, name: str, quote: Callable[[str], str]) -> None:
+        self.name = name
+        self.quote = quote
+        self._statements: dict[str, str] = {}
+
+    def sql(self, key: str, build: Callable[[], str]) -> str:
+        """A statement, written once: ``:name`` parameters become the driver's style."""
+        text = self._statements.get(key)
+        if text is None:
+            text = build()
+            if self.name == "postgresql":
+                text = re.sub(r":(\w+)", r"%(\1)s", text)
+            self._statements[key] = text
+        return text
+
+    def converter_in(self, column: Column) -> Convert | None:
+        kind = column.type
+        if isinstance(kind, UTCDateTime):
+            return _sqlite_time_in if self.name == "sqlite" else _pg_time_in
+        if isinstance(kind, JSON):
+            return _json_in if self.name == "sqlite" else _pg_json_in
+        return None
+
+    def converter_out(self, column: Column) -> Convert | None:
+        if self.name != "sqlite":
+            return _pg_time_out if isinstance(column.type, UTCDateTime) else None
+        kind = column.type
+        if isinstance(kind, UTCDateTime):
+            return _sqlite_time_out
+        if isinstance(kind, Boolean):
+            return _bool_out
+        if isinstance(kind, JSON):
+            return _json_out
+        return None
+
+
+_DIALECTS: dict[str, _Dialect] = {}
+_CONVERTERS: dict[tuple[str, str, str, bool], Convert | None] = {}
+
+
+def _driver(conn: Connection) -> tuple[Any, _Dialect]:
+    dialect = _DIALECTS.get(conn.dialect.name)
+    if dialect is None:
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"gridloop runs on SQLite and PostgreSQL, not {conn.dialect.name}")
+        preparer = conn.dialect.identifier_preparer
+        dialect = _DIALECTS.setdefault(conn.dialect.name, _Dialect(conn.dialect.name, preparer.quote))
+    return conn.connection.driver_connection, dialect
+
+
+def _converter(dialect: _Dialect, table: Table, name: str, inbound: bool) -> Convert | None:
+    key = (dialect.name, table.name, name, inbound)
+    try:
+        return _CONVERTERS[key]
+    except KeyError:
+        column = table.c[name]
+        convert = dialect.converter_in(column) if inbound else dialect.converter_out(column)
+        _CONVERTERS[key] = convert
+        return convert
+
+
+def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    params = {}
+    for name, value in values.items():
+        convert = _converter(dialect, table, name, True)
+        params[name] = value if convert is None else convert(value)
+    return params
+
+
+def _decode(dialect: _Dialect, table: Table, names: Iterable[str], raw: Iterable[Any]) -> dict[str, Any]:
+    values = {}
+    for name, value in zip(names, raw, strict=True):
+        convert = _converter(dialect, table, name, False)
+        values[name] = value if convert is None or value is None else convert(value)
+    return values
+
+
+def _columns(dialect: _Dialect, alias: str, names: Iterable[str]) -> str:
+    return ", ".join(f"{alias}.{dialect.quote(n)}" for n in names)
+
+
+# ------------------------------------------------------------------------------ reads
+
+
+def task_and_event(conn: Connection, task_id: int) -> tuple[Row, Row] | None:
+    """An inbox row and its event, read in one statement (so the event's version is that of the same moment)."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "task_and_event",
+        lambda: (
+            f"SELECT {_columns(dialect, 't', _TASK_COLUMNS)}, {_columns(dialect, 'e', _EVENT_COLUMNS)} "
+            "FROM tasks AS t JOIN events AS e ON e.id = t.event_id WHERE t.id = :task"
+        ),
+    )
+    raw = driver.execute(sql, {"task": task_id}).fetchone()
+    if raw is None:
+        return None
+    split = len(_TASK_COLUMNS)
+    task = Row(_TASK_NAMES, _decode(dialect, TASKS, _TASK_COLUMNS, raw[:split]))
+    event = Row(_EVENT_NAMES, _decode(dialect, EVENTS, _EVENT_COLUMNS, raw[split:]))
+    return task, event
+
+
+def event(conn: Connection, event_id: int) -> Row | None:
+    """An event row (without its workflow state)."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "event",
+        lambda: f"SELECT {_columns(dialect, 'e', _EVENT_COLUMNS)} FROM events AS e WHERE e.id = :event",
+    )
+    raw = driver.execute(sql, {"event": event_id}).fetchone()
+    return None if raw is None else Row(_EVENT_NAMES, _decode(dialect, EVENTS, _EVENT_COLUMNS, raw))
+
+
+def load_state_text(conn: Connection, event_id: int) -> str:
+    """An event's stored workflow state."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql("state", lambda: "SELECT workflow_state FROM events WHERE id = :event")
+    return driver.execute(sql, {"event": event_id}).fetchone()[0]
+
+
+def _rows_of_event(
+    conn: Connection, table: Table, columns: tuple[str, ...], status: str, event_id: int
+) -> list[Row]:
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        f"{table.name} {status}",
+        lambda: (
+            f"SELECT {_columns(dialect, 'r', columns)} FROM {table.name} AS r "
+            f"WHERE r.event_id = :event AND r.status = '{status}' ORDER BY r.id"
+        ),
+    )
+    names = frozenset(columns)
+    return [
+        Row(names, _decode(dialect, table, columns, raw))
+        for raw in driver.execute(sql, {"event": event_id}).fetchall()
+    ]
+
+
+def open_tasks(conn: Connection, event_id: int) -> list[Row]:
+    """An event's open inbox rows, oldest first."""
+    return _rows_of_event(conn, TASKS, _TASK_COLUMNS, "open", event_id)
+
+
+def pending_timers(conn: Connection, event_id: int) -> list[Row]:
+    """An event's pending timer rows, oldest first."""
+    return _rows_of_event(conn, TIMERS, _TIMER_COLUMNS, "pending", event_id)
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> int:
+    """Insert a row with exactly these columns; return its id."""
+    driver, dialect = _driver(conn)
+    names = tuple(values)
+    sql = dialect.sql(
+        f"insert {table.name} {names}",
+        lambda: (
+            f"INSERT INTO {table.name} ({', '.join(dialect.quote(n) for n in names)}) "
+            f"VALUES ({', '.join(':' + n for n in names)}) RETURNING id"
+        ),
+    )
+    return driver.execute(sql, _params(dialect, table, values)).fetchone()[0]
+
+
+def _update(
+    conn: Connection, table: Table, row_id: int, values: dict[str, Any], version: int | None = None
+) -> int:
+    """Update these columns of one row (only at ``version`` when given); return the number of rows changed."""
+    driver, dialect = _driver(conn)
+    names = tuple(values)
+    sql = dialect.sql(
+        f"update {table.name} {names} {version is not None}",
+        lambda: (
+            f"UPDATE {table.name} SET {', '.join(f'{dialect.quote(n)} = :{n}' for n in names)} "
+            "WHERE id = :b_id" + (" AND version = :b_version" if version is not None else "")
+        ),
+    )
+    params = _params(dialect, table, values)
+    params["b_id"] = row_id
+    if version is not None:
+        params["b_version"] = version
+    return driver.execute(sql, params).rowcount
+
+
+def insert_event(conn: Connection, values: dict[str, Any]) -> Row:
+    """Insert a new event at version 1 and return it with its id."""
+    values = {c.name: values.get(c.name) for c in EVENTS.c if c.name != "id"}
+    values["version"] = 1
+    values["id"] = _insert(conn, EVENTS, values)
+    del values["workflow_state"]
+    return Row(_EVENT_NAMES, values)
+
+
+def save_event(conn: Connection, row: Row, workflow_state: str | None = None) -> None:
+    """Write the event's changed columns (and its workflow state) and move its version on.
+
+    Written only where the version is still the one read: otherwise somebody changed the event meanwhile,
+    and the command fails with :class:`Conflict` (its transaction is rolled back).
+    """
+    values = row.changes()
+    if workflow_state is not None:
+        values["workflow_state"] = workflow_state
+    values["version"] = row.version + 1
+    if _update(conn, EVENTS, row.id, values, version=row.version) != 1:
+        raise Conflict(
+            "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+        )
+    row.version = values["version"]
+    row._saved()
+
+
+def _insert_row(conn: Connection, table: Table, columns: tuple[str, ...], values: dict[str, Any]) -> Row:
+    values = {name: values.get(name) for name in columns if name != "id"}
+    values["id"] = _insert(conn, table, values)
+    return Row(frozenset(columns), values)
+
+
+def _save_row(conn: Connection, table: Table, row: Row) -> None:
+    values = row.changes()
+    if values:
+        _update(conn, table, row.id, values)
+        row._saved()
+
+
+def insert_task(conn: Connection, values: dict[str, Any]) -> Row:
+    """Insert an inbox row and return it with its id."""
+    return _insert_row(conn, TASKS, _TASK_COLUMNS, values)
+
+
+def save_task(conn: Connection, row: Row) -> None:
+    """Write an inbox row's changed columns."""
+    _save_row(conn, TASKS, row)
+
+
+def insert_timer(conn: Connection, values: dict[str, Any]) -> Row:
+    """Insert a timer row and return it with its id."""
+    return _insert_row(conn, TIMERS, _TIMER_COLUMNS, values)
+
+
+def save_timer(conn: Connection, row: Row) -> None:
+    """Write a timer row's changed columns."""
+    _save_row(conn, TIMERS, row)
+
+
+def insert_history(conn: Connection, values: dict[str, Any]) -> int:
+    """Append a history record (see :func:`engine.history.append`).
+
+    Two commands that raced on one event both append the record after the same head; the one that loses
+    (its record's number is taken) fails with :class:`Conflict`, as it would at the event's version check.
+    """
+    try:
+        return _insert(conn, HISTORY, values)
+    except conn.dialect.dbapi.IntegrityError as exc:
+        raise Conflict(
+            "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+        ) from exc
