@@ -7,6 +7,7 @@ for production. The schema is created and upgraded only through the Alembic migr
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ def make_engine(url: str) -> Engine:
             # A command takes the write lock up front (other writers wait for it, up to the timeout), so all
             # it reads is current and stays so until it commits; a read-only session takes a snapshot.
             immediate = connection.get_execution_options().get(IMMEDIATE, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -80,7 +81,7 @@ def is_initialized(engine: Engine) -> bool:
     return inspect(engine).has_table("events")
 
 
-def _raise_conflict_if_busy(exc: OperationalError) -> None:
+def _raise_conflict_if_busy(exc: Exception) -> None:
     """A lock timeout is a conflict: raise it as one (any other operational error is left to the caller)."""
     if "locked" in str(exc).lower() or "busy" in str(exc).lower():
         raise Conflict(
@@ -116,7 +117,7 @@ class Database:
                 connection.execution_options(**{IMMEDIATE: True})
             try:
                 transaction = connection.begin()
-            except OperationalError as exc:
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 _raise_conflict_if_busy(exc)
                 raise
             session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
@@ -129,7 +130,7 @@ class Database:
                 raise Conflict(
                     "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
                 ) from exc
-            except OperationalError as exc:
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 _raise_conflict_if_busy(exc)
                 raise
             finally:

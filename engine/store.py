@@ -162,7 +162,7 @@ class _Dialect:
 
 
 _DIALECTS: dict[str, _Dialect] = {}
-_CONVERTERS: dict[tuple[str, str, str, bool], Convert | None] = {}
+_CONVERTERS: dict[tuple[str, str, bool], dict[str, Convert]] = {}
 
 
 def _driver(conn: Connection) -> tuple[Any, _Dialect]:
@@ -175,30 +175,34 @@ def _driver(conn: Connection) -> tuple[Any, _Dialect]:
     return conn.connection.driver_connection, dialect
 
 
-def _converter(dialect: _Dialect, table: Table, name: str, inbound: bool) -> Convert | None:
-    key = (dialect.name, table.name, name, inbound)
-    try:
-        return _CONVERTERS[key]
-    except KeyError:
-        column = table.c[name]
-        convert = dialect.converter_in(column) if inbound else dialect.converter_out(column)
-        _CONVERTERS[key] = convert
-        return convert
+def _converters(dialect: _Dialect, table: Table, inbound: bool) -> dict[str, Convert]:
+    """The columns of ``table`` whose values need converting on their way in (or out), with the conversion."""
+    key = (dialect.name, table.name, inbound)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        found = {}
+        for column in table.c:
+            convert = dialect.converter_in(column) if inbound else dialect.converter_out(column)
+            if convert is not None:
+                found[column.name] = convert
+        _CONVERTERS[key] = found
+    return found
 
 
 def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    params = {}
-    for name, value in values.items():
-        convert = _converter(dialect, table, name, True)
-        params[name] = value if convert is None else convert(value)
+    params = dict(values)
+    for name, convert in _converters(dialect, table, True).items():
+        if name in params:
+            params[name] = convert(params[name])
     return params
 
 
 def _decode(dialect: _Dialect, table: Table, names: Iterable[str], raw: Iterable[Any]) -> dict[str, Any]:
-    values = {}
-    for name, value in zip(names, raw, strict=True):
-        convert = _converter(dialect, table, name, False)
-        values[name] = value if convert is None or value is None else convert(value)
+    values = dict(zip(names, raw, strict=True))
+    for name, convert in _converters(dialect, table, False).items():
+        value = values.get(name)
+        if value is not None:
+            values[name] = convert(value)
     return values
 
 
