@@ -370,7 +370,10 @@ class Gridloop:
     # ---------------------------------------------------------------- commands
 
     def report(self, username: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Report a new event (上报): validate, start an instance on the latest version, offer its first task."""
+        """Report a new event (上报): validate, start an instance on the latest version, offer its first task.
+
+        Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
+        """
         now = self.now()
         with clockmod.using(self.clock), self.db.unit_of_work() as session:
             actor = self.actor(session, username)
@@ -446,7 +449,12 @@ class Gridloop:
                 {"report": start_data, "calls": journal.calls, "offered": _offered(created)},
             )
             self._save(session, event, workflow)
-            result = {"id": event.id, "code": event.code, "state": event.state}
+            result = {
+                "id": event.id,
+                "code": event.code,
+                "state": event.state,
+                "next": [r.id for r in created],
+            }
             version = event.version
         self.cache.put(result["id"], version, workflow)
         self._announce_timers(new_timers)

@@ -96,7 +96,10 @@ def assert_closed(event: dict[str, Any]) -> None:
 
 
 def test_grid_report_runs_the_whole_loop_and_closes_on_time(driver):
-    event_id = driver.report("gw_hb1")
+    result = driver.gl.report("gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运"})
+    event_id = result["id"]
+    assert result["next"] == [t["id"] for t in driver.open_tasks(event_id)]
+    assert driver.open_task(event_id, "accept")
     reported = driver.event(event_id)
     assert (reported["state"], reported["channel"], reported["reporter"]) == ("reported", "grid", "gw_hb1")
 
