@@ -27,6 +27,7 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from engine import clock as clockmod
 from engine import history, queries, runtime, settings
@@ -97,13 +98,8 @@ def chain_problems(event: Event, entries: list[HistoryEntry]) -> list[str]:
 
 def fingerprint(workflow: BpmnWorkflow) -> str:
     """A digest of an instance's task tree (specs, states, data) independent of its random task ids."""
-    digest = hashlib.sha256()
-    for task in workflow.get_tasks():
-        digest.update(task.task_spec.name.encode())
-        digest.update(str(task.state).encode())
-        digest.update(history.canonical(task.data).encode())
-    digest.update(history.canonical(workflow.data).encode())
-    return digest.hexdigest()
+    tree = [[task.task_spec.name, task.state, task.data] for task in workflow.get_tasks()]
+    return hashlib.sha256(history.canonical([tree, workflow.data]).encode()).hexdigest()
 
 
 def _path(workflow: BpmnWorkflow) -> list[str]:
@@ -263,7 +259,12 @@ def audit_events(
             events = {
                 e.id: e
                 for e in session.scalars(
-                    select(Event).where(Event.id.in_(batch)).execution_options(populate_existing=True)
+                    select(Event)
+                    .where(Event.id.in_(batch))
+                    .options(
+                        undefer(Event.workflow_state)
+                    )  # every audit reads it: one query, not one per event
+                    .execution_options(populate_existing=True)
                 )
             }
             by_event: dict[int, list[HistoryEntry]] = {i: [] for i in batch}
