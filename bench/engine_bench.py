@@ -20,6 +20,9 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,33 +132,87 @@ def bench_gridloop(gl: Gridloop, events: int) -> float:
     return time.perf_counter() - started
 
 
-def history_share(gl: Gridloop, events: int) -> float:
-    """The share of (c)'s time spent recording history: appending hash-chained records, diffing data and
-    journaling the engine calls that make replays exact (measured by timing those functions in a run)."""
-    from engine import history, runtime
+class _Parts:
+    """Time spent in named parts of a run, each part counted without the parts it calls (exclusive time)."""
 
-    spent = [0.0]
-    originals = (history.append, history.data_changes, runtime.Journal.call)
+    def __init__(self) -> None:
+        self.spent: Counter[str] = Counter()
+        self._stack: list[list[Any]] = []
 
-    def timed(func):  # noqa: ANN001, ANN202
-        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            started = time.perf_counter()
-            try:
+    @contextmanager
+    def part(self, label: str) -> Iterator[None]:
+        self._stack.append([label, time.perf_counter(), 0.0])
+        try:
+            yield
+        finally:
+            label, started, inner = self._stack.pop()
+            elapsed = time.perf_counter() - started
+            self.spent[label] += elapsed - inner
+            if self._stack:
+                self._stack[-1][2] += elapsed
+
+    def timed(self, label: str, func: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.part(label):
                 return func(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - started
 
         return wrapper
 
-    history.append, history.data_changes = timed(originals[0]), timed(originals[1])
-    runtime.Journal.call = timed(originals[2])
+
+def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
+    """Where (c)'s time goes, as shares of a run: SpiffWorkflow running the process; recording history
+    (hash-chained records, data diffs, journaling the engine calls that make replays exact); the state dump;
+    form validation; the store's statements; opening and committing the transaction; and the rest (scope,
+    inbox and timer logic, event columns, caches). Measured by timing those functions in a run."""
+    from engine import db, forms, history, runtime, services, store
+
+    parts = _Parts()
+    store_functions = [
+        "task_and_event", "event", "load_state_text", "open_tasks", "pending_timers", "insert_event",
+        "save_event", "insert_task", "save_task", "insert_timer", "save_timer", "insert_history",
+    ]  # fmt: skip
+    targets = [
+        *((runtime, name, "spiffworkflow") for name in ("start", "complete", "fire_timers")),
+        (history, "append", "history"),
+        (history, "data_changes", "history"),
+        (runtime.Journal, "call", "history"),
+        (services, "dump_state", "state_dump"),
+        (forms, "validate", "form_validation"),
+        (forms, "apply_defaults", "form_validation"),
+        *((store, name, "store_statements") for name in store_functions),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _label in targets]
+    unit_of_work = db.Database.unit_of_work
+
+    @contextmanager
+    def timed_unit_of_work(self: Any) -> Iterator[Any]:
+        manager = unit_of_work(self)
+        with parts.part("transaction"):
+            session = manager.__enter__()
+        try:
+            yield session
+        except BaseException:
+            with parts.part("transaction"):
+                if not manager.__exit__(*sys.exc_info()):
+                    raise
+        else:
+            with parts.part("transaction"):
+                manager.__exit__(None, None, None)
+
+    for owner, name, label in targets:
+        setattr(owner, name, parts.timed(label, getattr(owner, name)))
+    db.Database.unit_of_work = timed_unit_of_work
     try:
         started = time.perf_counter()
         bench_gridloop(gl, events)
         total = time.perf_counter() - started
     finally:
-        history.append, history.data_changes, runtime.Journal.call = originals
-    return spent[0] / total
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+        db.Database.unit_of_work = unit_of_work
+    shares = {label: round(spent / total, 3) for label, spent in sorted(parts.spent.items())}
+    shares["other"] = round(1 - sum(parts.spent.values()) / total, 3)
+    return shares
 
 
 def main() -> int:
@@ -195,7 +252,7 @@ def main() -> int:
         raw, roundtrip, durable = (
             counts[k] * STEPS_PER_EVENT / seconds[k] for k in ("raw", "roundtrip", "gridloop")
         )
-        share = history_share(gl, max(args.events // 3, 1))
+        shares = time_shares(gl, max(args.events // 3, 1))
         gl.db.dispose()
 
     result = {
@@ -207,7 +264,8 @@ def main() -> int:
         "gridloop_steps_per_s": round(durable, 1),
         "ratio_vs_raw": round(durable / raw, 3),
         "roundtrip_ratio_vs_raw": round(roundtrip / raw, 3),
-        "history_share_of_gridloop_time": round(share, 3),
+        "history_share_of_gridloop_time": shares["history"],
+        "time_shares": shares,
     }
     if args.json:
         print(json.dumps(result))

@@ -24,6 +24,11 @@ def test_engine_benchmark_runs_all_three_ways_and_reports_its_ratios():
     assert all(result[k] > 0 for k in ("raw_steps_per_s", "roundtrip_steps_per_s", "gridloop_steps_per_s"))
     assert abs(result["ratio_vs_raw"] - result["gridloop_steps_per_s"] / result["raw_steps_per_s"]) < 0.002
     assert 0 < result["history_share_of_gridloop_time"] < 1
+    shares = result["time_shares"]
+    parts = ("spiffworkflow", "history", "state_dump", "form_validation", "store_statements", "transaction")
+    assert all(0 < shares[part] < 1 for part in parts), shares
+    assert shares["history"] == result["history_share_of_gridloop_time"]
+    assert abs(sum(shares.values()) - 1) < 0.01 and shares["other"] >= 0
 
 
 def test_audit_benchmark_verifies_every_simulated_event(tmp_path):
