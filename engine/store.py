@@ -16,16 +16,14 @@ so a concurrent change is never lost.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Connection, Table
+from sqlalchemy import Connection, Table
 
 from engine.errors import Conflict
-from engine.models import Event, HistoryEntry, Task, Timer, UTCDateTime
+from engine.models import Event, HistoryEntry, Task, Timer
 
 EVENTS: Table = Event.__table__
 TASKS: Table = Task.__table__
@@ -79,56 +77,15 @@ class Row:
 Convert = Callable[[Any], Any]
 
 
-def _sqlite_time_in(value: datetime | None) -> str | None:
-    # SQLAlchemy's format for SQLite DATETIME, so that comparisons made by ORM queries hold
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("gridloop stores only timezone-aware datetimes")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_time_out(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _pg_time_in(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("gridloop stores only timezone-aware datetimes")
-    return value
-
-
-def _pg_time_out(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _bool_out(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _json_in(value: Any) -> str:
-    return json.dumps(value)  # None is stored as JSON null, as SQLAlchemy's JSON type does
-
-
-def _json_out(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def _pg_json_in(value: Any) -> Any:
-    from psycopg.types.json import Json
-
-    return Json(value)
-
-
 class _Dialect:
-    """How statements are written and values passed for one driver (sqlite3 or psycopg)."""
+    """How statements are written for one driver (sqlite3 or psycopg), and the column types' own conversions."""
 
-    def __init__(self, name: str, quote: Callable[[str], str]) -> None:
-        self.name = name
-        self.quote = quote
+    def __init__(self, dialect: Any) -> None:
+        self.name = dialect.name
+        self.dialect = dialect
+        self.quote = dialect.identifier_preparer.quote
         self._statements: dict[str, str] = {}
+        self._converters: dict[tuple[str, bool], dict[str, Convert]] = {}
 
     def sql(self, key: str, build: Callable[[], str]) -> str:
         """A statement, written once: ``:name`` parameters become the driver's style."""
@@ -140,58 +97,40 @@ class _Dialect:
             self._statements[key] = text
         return text
 
-    def converter_in(self, column: Column) -> Convert | None:
-        kind = column.type
-        if isinstance(kind, UTCDateTime):
-            return _sqlite_time_in if self.name == "sqlite" else _pg_time_in
-        if isinstance(kind, JSON):
-            return _json_in if self.name == "sqlite" else _pg_json_in
-        return None
-
-    def converter_out(self, column: Column) -> Convert | None:
-        if self.name != "sqlite":
-            return _pg_time_out if isinstance(column.type, UTCDateTime) else None
-        kind = column.type
-        if isinstance(kind, UTCDateTime):
-            return _sqlite_time_out
-        if isinstance(kind, Boolean):
-            return _bool_out
-        if isinstance(kind, JSON):
-            return _json_out
-        return None
+    def converters(self, table: Table, inbound: bool) -> dict[str, Convert]:
+        """The columns of ``table`` whose values the column type converts on their way in (or out), with the
+        conversion — SQLAlchemy's own bind and result processors, so values mean what they mean to the ORM."""
+        key = (table.name, inbound)
+        found = self._converters.get(key)
+        if found is None:
+            found = {}
+            for column in table.c:
+                kind = column.type.dialect_impl(self.dialect)  # the type as this driver binds and reads it
+                if inbound:
+                    convert = kind.bind_processor(self.dialect)
+                else:
+                    convert = kind.result_processor(self.dialect, None)
+                if convert is not None:
+                    found[column.name] = convert
+            self._converters[key] = found
+        return found
 
 
 _DIALECTS: dict[str, _Dialect] = {}
-_CONVERTERS: dict[tuple[str, str, bool], dict[str, Convert]] = {}
 
 
 def _driver(conn: Connection) -> tuple[Any, _Dialect]:
     dialect = _DIALECTS.get(conn.dialect.name)
     if dialect is None:
         if conn.dialect.name not in ("sqlite", "postgresql"):
-            raise NotImplementedError(f"gridloop runs on SQLite and PostgreSQL, not {conn.dialect.name}")
-        preparer = conn.dialect.identifier_preparer
-        dialect = _DIALECTS.setdefault(conn.dialect.name, _Dialect(conn.dialect.name, preparer.quote))
+            raise ValueError(f"gridloop runs on SQLite and PostgreSQL; {conn.dialect.name} is not supported")
+        dialect = _DIALECTS.setdefault(conn.dialect.name, _Dialect(conn.dialect))
     return conn.connection.driver_connection, dialect
-
-
-def _converters(dialect: _Dialect, table: Table, inbound: bool) -> dict[str, Convert]:
-    """The columns of ``table`` whose values need converting on their way in (or out), with the conversion."""
-    key = (dialect.name, table.name, inbound)
-    found = _CONVERTERS.get(key)
-    if found is None:
-        found = {}
-        for column in table.c:
-            convert = dialect.converter_in(column) if inbound else dialect.converter_out(column)
-            if convert is not None:
-                found[column.name] = convert
-        _CONVERTERS[key] = found
-    return found
 
 
 def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str, Any]:
     params = dict(values)
-    for name, convert in _converters(dialect, table, True).items():
+    for name, convert in dialect.converters(table, True).items():
         if name in params:
             params[name] = convert(params[name])
     return params
@@ -199,7 +138,7 @@ def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str
 
 def _decode(dialect: _Dialect, table: Table, names: Iterable[str], raw: Iterable[Any]) -> dict[str, Any]:
     values = dict(zip(names, raw, strict=True))
-    for name, convert in _converters(dialect, table, False).items():
+    for name, convert in dialect.converters(table, False).items():
         value = values.get(name)
         if value is not None:
             values[name] = convert(value)
