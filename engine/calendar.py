@@ -13,6 +13,7 @@ same calendar serves due-time calculation in BPMN expressions, timers and the ti
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chinese_calendar import holidays as _official_holidays
-from chinese_calendar import is_workday as _official_is_workday
+from chinese_calendar import is_workday as _chinese_calendar_is_workday
 
 UNITS: dict[str, str] = {
     "work_hours": "工作时",
@@ -36,6 +37,14 @@ _WORK_UNITS = frozenset({"work_hours", "work_days"})
 
 # chinese_calendar refuses dates outside the years its holiday table spans; the same span is "known" here.
 _OFFICIAL_YEARS = range(min(_official_holidays).year, max(_official_holidays).year + 1)
+
+
+@functools.cache
+def _official_is_workday(day: date) -> bool:
+    # the official table is fixed for the installed library; a lookup costs tens of microseconds, and a
+    # deadline walks a day per lookup, so each day is looked up once per process
+    return _chinese_calendar_is_workday(day)
+
 
 _PERIOD_PATTERN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 

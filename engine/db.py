@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -87,6 +87,13 @@ def _raise_conflict_if_busy(exc: Exception) -> None:
         raise Conflict(
             "the database is busy with another change to this event; nothing was saved — retry"
         ) from exc
+
+
+def connection_of(session: Session) -> Connection:
+    """The connection ``session`` works on: a unit of work's session is bound to its transaction's connection,
+    which is returned as is (asking the session costs more than many of the statements run on it)."""
+    bind = session.bind
+    return bind if isinstance(bind, Connection) else session.connection()
 
 
 class Database:

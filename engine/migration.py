@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from engine import clock as clockmod
 from engine import history, runtime, settings, store, timers
+from engine.db import connection_of
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import Event, ProcessVersion
 
@@ -33,7 +34,7 @@ def _target(session: Any, event: Any, to_version: int) -> ProcessVersion:
 def plan(gl: Any, event_id: int, to_version: int) -> dict[str, Any]:
     """What migrating one event would do: its current version, the target, and the problems (none = possible)."""
     with gl.db.reading() as session:
-        event = store.event(session.connection(), event_id)
+        event = store.event(connection_of(session), event_id)
         if event is None:
             raise NotFound(f"no event {event_id}")
         _target(session, event, to_version)
@@ -58,7 +59,7 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
             actor = gl.actor(session, username)
             if not actor.has_role("admin"):
                 raise Forbidden("only administrators migrate running instances")
-            event = store.event(session.connection(), event_id)
+            event = store.event(connection_of(session), event_id)
             if event is None:
                 raise NotFound(f"no event {event_id}")
             _target(session, event, to_version)
@@ -71,7 +72,7 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
             after = runtime.current_data(workflow)
             event.process_version_id = to_version
             gl._update_event(event, workflow, after, now)
-            open_rows = store.open_tasks(session.connection(), event.id)
+            open_rows = store.open_tasks(connection_of(session), event.id)
             ready = {r.spiff_task_id: r for r in runtime.ready_tasks(workflow, new_rt.bundle)}
             bound: dict[str, store.Row] = {}
             for row in open_rows:
@@ -83,14 +84,14 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
                 )
                 if match is not None:
                     row.spiff_task_id = match.spiff_task_id
-                    store.save_task(session.connection(), row)
+                    store.save_task(connection_of(session), row)
                     bound[match.spiff_task_id] = row
             created = gl._sync_inbox(
                 session, event, workflow, new_rt, now, {r.spiff_task_id: r for r in open_rows}
             )
             timers.sync(session, event.id, workflow, now)
             history.append(
-                session.connection(),
+                connection_of(session),
                 event,
                 now,
                 actor.username,

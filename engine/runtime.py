@@ -225,8 +225,21 @@ def fire_timers(workflow: BpmnWorkflow) -> None:
 
 
 def waiting_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
-    """The instance's user tasks that wait for somebody, in tree order (pass it on to save walking the tree again)."""
-    return workflow.get_tasks(state=TaskState.READY, manual=True)
+    """The instance's user tasks that wait for somebody, in tree order (pass it on to save walking the tree again).
+
+    SpiffWorkflow finds them by walking the task tree through a filtering iterator, which costs more than the
+    process step itself; the instance (and each running subprocess) also keeps its tasks in a flat map, so
+    they are picked from there, and the tree is walked only to order several of them.
+    """
+    found = [
+        task
+        for tasks in (workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values()))
+        for task in tasks.values()
+        if task._state == TaskState.READY and task.task_spec.manual
+    ]
+    if len(found) > 1:
+        return workflow.get_tasks(state=TaskState.READY, manual=True)
+    return found
 
 
 def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from engine import (
 )
 from engine import clock as clockmod
 from engine.calendar import BusinessCalendar
-from engine.db import Database, is_initialized, migrate
+from engine.db import Database, connection_of, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
 from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
 from engine.models import Event, ProcessVersion, Task, Timer, User
@@ -232,7 +232,7 @@ class Gridloop:
         return rt
 
     def _latest_version_id(self, session: Session) -> int:
-        version_id = session.connection().execute(_LATEST_VERSION).scalar()
+        version_id = connection_of(session).execute(_LATEST_VERSION).scalar()
         if version_id is None:
             raise NotDeployed("no process is deployed: run `gridloop deploy` (or `gridloop init`) first")
         return version_id
@@ -290,7 +290,7 @@ class Gridloop:
     def _load_workflow(self, session: Session, event: Any, rt: _Runtime):  # noqa: ANN202
         workflow = self.cache.take(event.id, event.version)
         if workflow is None:
-            text = store.load_state_text(session.connection(), event.id)
+            text = store.load_state_text(connection_of(session), event.id)
             workflow = load_state(text, rt.bundle.spec, rt.bundle.subprocess_specs)
         return runtime.attach(workflow, rt.engine)
 
@@ -299,7 +299,9 @@ class Gridloop:
         """Write the event (with the instance's state when ``workflow`` is given) and flush what the ORM holds
         (timer rows, sheets), inside the unit of work, so that a lost race surfaces before the caller's result
         is built."""
-        store.save_event(session.connection(), event, dump_state(workflow) if workflow is not None else None)
+        store.save_event(
+            connection_of(session), event, dump_state(workflow) if workflow is not None else None
+        )
         session.flush()
 
     def _sync_inbox(
@@ -336,7 +338,7 @@ class Gridloop:
             else:
                 scope_code = directory.unit_at_level(event.grid_code, ready.scope_level).code
             row = store.insert_task(
-                session.connection(),
+                connection_of(session),
                 {
                     "event_id": event.id,
                     "spiff_task_id": ready.spiff_task_id,
@@ -357,7 +359,7 @@ class Gridloop:
             if spiff_id not in ready_ids and row.status == "open":
                 row.status = "cancelled"
                 row.completed_at = now
-                store.save_task(session.connection(), row)
+                store.save_task(connection_of(session), row)
         return created
 
     @staticmethod
@@ -414,7 +416,7 @@ class Gridloop:
             with runtime.journaling(runtime.Journal()) as journal:
                 workflow = runtime.start(rt.bundle, rt.engine, start_data)
             event = store.insert_event(
-                session.connection(),
+                connection_of(session),
                 {
                     "process_version_id": version_id,
                     "category": data["category"],
@@ -441,7 +443,7 @@ class Gridloop:
             created = self._sync_inbox(session, event, workflow, rt, now, {})
             new_timers = timers.sync(session, event.id, workflow, now)
             history.append(
-                session.connection(),
+                connection_of(session),
                 event,
                 now,
                 actor.username,
@@ -464,7 +466,7 @@ class Gridloop:
         """The task and its event, if the actor may act on it now; the named error otherwise."""
         # One statement reads both, so the event's version (checked when the command writes) is the version
         # of the moment the task was read: a change in between is a conflict, never a lost update.
-        found = store.task_and_event(session.connection(), task_id)
+        found = store.task_and_event(connection_of(session), task_id)
         if found is None:
             raise NotFound(f"no task {task_id}")
         task, event = found
@@ -509,11 +511,11 @@ class Gridloop:
                 if task.assignee != actor.username:
                     raise Conflict(f"task {task_id} is not claimed by you")
                 task.assignee, task.claimed_at = None, None
-            store.save_task(session.connection(), task)
+            store.save_task(connection_of(session), task)
             old_version = event.version
             event.updated_at = now
             history.append(
-                session.connection(),
+                connection_of(session),
                 event,
                 now,
                 actor.username,
@@ -552,7 +554,7 @@ class Gridloop:
                     errors.update(self._attachment_errors(session, rt.bundle.forms[task.form], data))
                 if errors:
                     raise ValidationFailed(f"the form of task {task_id} has errors", errors)
-                open_rows = {t.spiff_task_id: t for t in store.open_tasks(session.connection(), event.id)}
+                open_rows = {t.spiff_task_id: t for t in store.open_tasks(connection_of(session), event.id)}
                 open_rows[task.spiff_task_id] = task
                 workflow = self._load_workflow(session, event, rt)
                 # which of several waiting instances of the step this is (a joint meeting's departments); the inbox
@@ -567,7 +569,7 @@ class Gridloop:
                 task.status, task.completed_at, task.completed_by = "completed", now, actor.username
                 if task.assignee is None:
                     task.assignee = actor.username
-                store.save_task(session.connection(), task)
+                store.save_task(connection_of(session), task)
                 self._update_event(event, workflow, after, now)
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows, waiting)
                 # the timers table mirrors the waiting timer events after every command, so an instance that had none
@@ -579,7 +581,7 @@ class Gridloop:
                 )
                 cleared = supervision.clear_for_closed_event(session, event, now, actor.username)
                 history.append(
-                    session.connection(),
+                    connection_of(session),
                     event,
                     now,
                     actor.username,
@@ -658,9 +660,9 @@ class Gridloop:
                 timer = session.scalar(query)
                 if timer is None or timer.status != "pending" or timer.due_at >= now:
                     return False
-                event = store.event(session.connection(), timer.event_id)
+                event = store.event(connection_of(session), timer.event_id)
                 rt = self._runtime(session, event.process_version_id)
-                open_rows = {t.spiff_task_id: t for t in store.open_tasks(session.connection(), event.id)}
+                open_rows = {t.spiff_task_id: t for t in store.open_tasks(connection_of(session), event.id)}
                 workflow = self._load_workflow(session, event, rt)
                 before = dict(runtime.current_data(workflow))
                 with runtime.journaling(runtime.Journal()) as journal:
@@ -672,7 +674,7 @@ class Gridloop:
                 created = self._sync_inbox(session, event, workflow, rt, now, open_rows)
                 new_timers = timers.sync(session, event.id, workflow, now, fired_by=fired_by)
                 history.append(
-                    session.connection(),
+                    connection_of(session),
                     event,
                     now,
                     "timer",

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
+import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
@@ -26,6 +27,8 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
 STATE_FORMAT = 1
+# marks a state written by the standard encoder because orjson refused it (an integer beyond 64 bits)
+_EXACT = "exact_numbers"
 
 
 def _tasks_to_dict(registry: Any, tasks: dict[UUID, Any]) -> dict[str, dict[str, Any]]:
@@ -42,10 +45,13 @@ def _tasks_to_dict(registry: Any, tasks: dict[UUID, Any]) -> dict[str, dict[str,
         else:
             before, after = parent.data, task.data
             data = {}
-            delta = {
-                "updates": {k: v for k, v in after.items() if k not in before or v != before[k]},
-                "deletions": [k for k in before if k not in after],
-            }
+            if after == before:  # most tasks pass their parent's data on unchanged
+                delta = {"updates": {}, "deletions": []}
+            else:
+                delta = {
+                    "updates": {k: v for k, v in after.items() if k not in before or v != before[k]},
+                    "deletions": [k for k in before if k not in after],
+                }
             parent_id = text[task._parent]
         internal = task.internal_data
         result[text[uid]] = {
@@ -122,21 +128,33 @@ def registry() -> Any:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """Serialize an instance (without its spec) to gridloop's JSON state format."""
+    """Serialize an instance (without its spec) to gridloop's JSON state format.
+
+    The converted instance is plain JSON data, encoded with orjson (UTF-8, no spaces); what orjson refuses
+    (an integer beyond 64 bits in the process data) goes through SpiffWorkflow's own encoder instead.
+    """
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
     try:
         body = registry.convert(workflow)
     finally:
         registry._encoder_mode = False
-    return json.dumps(
-        {"format": STATE_FORMAT, "workflow": body}, cls=_SERIALIZER._encoder_cls, separators=(",", ":")
-    )
+    payload = {"format": STATE_FORMAT, "workflow": body}
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        payload[_EXACT] = True
+        return json.dumps(payload, cls=_SERIALIZER._encoder_cls, separators=(",", ":"), ensure_ascii=False)
 
 
 def load_state(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
     """Restore an instance from its stored state and the specs of its pinned process version."""
-    payload = json.loads(text)
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, as the standard encoder writes them
+        payload = json.loads(text)
+    if payload.get(_EXACT):  # orjson reads an integer beyond 64 bits as a float: read such a state exactly
+        payload = json.loads(text)
     fmt = payload.get("format")
     if fmt != STATE_FORMAT:
         raise ValueError(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history, org, queries, settings, supervision, timelights
+from engine.db import connection_of
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Department, Event, SupervisionSheet, Task
 
@@ -39,7 +40,7 @@ def record(
 ) -> None:
     """Append a sheet action to the event's history (and touch the event, so its version moves)."""
     history.append(
-        session.connection(),
+        connection_of(session),
         event,
         now,
         actor,
@@ -100,7 +101,7 @@ def _record_lights(gl: Any, event_id: int, now: datetime, actor: str) -> int:
             else:
                 session.get(Task, task_id).light = new
             history.append(
-                session.connection(),
+                connection_of(session),
                 event,
                 now,
                 actor,

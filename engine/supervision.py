@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import timelights
 from engine.calendar import BusinessCalendar
+from engine.db import connection_of
 from engine.models import Event, SupervisionSheet, Task
 
 CARDS: tuple[str, ...] = ("notice", "yellow", "red")
@@ -165,7 +166,7 @@ def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: s
     cleared = []
     if (
         event.state != "closed"
-        or session.connection().execute(_ANY_OPEN, {"event": event.id}).first() is None
+        or connection_of(session).execute(_ANY_OPEN, {"event": event.id}).first() is None
     ):
         return cleared
     for sheet in session.scalars(

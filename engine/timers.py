@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import store
+from engine.db import connection_of
 from engine.models import Timer
 
 
@@ -60,7 +61,7 @@ def sync(
     A timer that is gone after a firing command (``fired_by`` names who fired) and was due fired with it; otherwise
     it was cancelled (its task completed first, or its path was left).
     """
-    conn = session.connection()
+    conn = connection_of(session)
     pending = {t.spiff_task_id: t for t in store.pending_timers(conn, event_id)}
     created = []
     current = set()

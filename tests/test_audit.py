@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 
-from engine import audit
+from engine import audit, history
 from engine.cli import main
 from tests.conftest import GRID_HB1, Driver
 
@@ -152,3 +154,31 @@ def test_worker_processes_find_the_same_damage(gl, driver):
             "reason": "reassign_count is 5 but the history says 0",
         }
     ]
+
+
+def test_a_record_hash_is_the_sha256_of_the_whole_records_canonical_encoding():
+    at = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
+    for bpmn_id, task_id, prev, actor in ((None, None, None, "系统"), ("accept", 7, "ab" * 32, 'o"brien\\x')):
+        data = {
+            "form": {"备注": "说明\n", "n": 1.5, "at": at},
+            "calls": [["now", at]],
+            "z": None,
+            "a": [True],
+        }
+        whole = history.canonical(
+            {
+                "event": 3,
+                "seq": 2,
+                "at": at.isoformat(),
+                "actor": actor,
+                "action": "complete",
+                "version": 1,
+                "bpmn_id": bpmn_id,
+                "task": task_id,
+                "data": data,
+                "prev": prev,
+            }
+        )
+        assert history.record_hash(3, 2, at, actor, "complete", 1, bpmn_id, task_id, data, prev) == (
+            hashlib.sha256(whole.encode()).hexdigest()
+        )

@@ -15,6 +15,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from test_joint_meeting import all_report_back, close_and_follow_up, convene, to_joint_meeting
 
 from engine import store
+from engine.errors import ValidationFailed
 from engine.state import dump_state, load_state
 
 WORKFLOW_KEYS = ("data", "correlations", "last_task", "success", "completed", "root", "tasks", "bpmn_events")
@@ -82,3 +83,27 @@ def test_the_dump_matches_after_the_case_is_closed(driver: Any) -> None:
     workflow = stored_instance(driver.gl, event_id)
     assert workflow.is_completed()
     assert_same_as_spiffworkflow(workflow)
+
+
+def test_numbers_json_cannot_carry_are_refused_at_the_form(driver: Any) -> None:
+    event_id = driver.report("gw_hb1")
+    task = driver.open_task(event_id, "accept")
+    for odd in (float("nan"), float("inf"), 2**64):
+        try:
+            driver.gl.complete("intake", task["id"], {"decision": "accept", "note_count": odd})
+        except ValidationFailed as exc:
+            assert exc.errors == {"note_count": ["不是有效的数值"]}
+        else:
+            raise AssertionError(f"{odd!r} was accepted")
+    assert driver.open_task(event_id, "accept")["id"] == task["id"]
+
+
+def test_a_state_with_an_integer_beyond_64_bits_reads_back_exactly(driver: Any) -> None:
+    event_id = driver.report("gw_hb1")
+    workflow = stored_instance(driver.gl, event_id)
+    workflow.data["big"] = 2**70  # as a script could compute it
+    text = dump_state(workflow)
+    bundle = driver.gl.bundle()
+    assert load_state(text, bundle.spec, bundle.subprocess_specs).data["big"] == 2**70
+    del workflow.data["big"]
+    assert "exact_numbers" not in dump_state(workflow)
