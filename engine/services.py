@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import (
@@ -48,10 +48,6 @@ PROCESS_ID = "grid_event"
 LANGUAGES = ("zh", "en")
 EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")
 REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
-
-
-_VERSIONS = ProcessVersion.__table__
-_LATEST_VERSION = select(func.max(_VERSIONS.c.id)).where(_VERSIONS.c.process_id == PROCESS_ID)
 
 
 @dataclass(frozen=True)
@@ -232,7 +228,7 @@ class Gridloop:
         return rt
 
     def _latest_version_id(self, session: Session) -> int:
-        version_id = connection_of(session).execute(_LATEST_VERSION).scalar()
+        version_id = store.latest_version_id(connection_of(session), PROCESS_ID)
         if version_id is None:
             raise NotDeployed("no process is deployed: run `gridloop deploy` (or `gridloop init`) first")
         return version_id

@@ -189,6 +189,25 @@ def load_state_text(conn: Connection, event_id: int) -> str:
     return driver.execute(sql, {"event": event_id}).fetchone()[0]
 
 
+def has_open_sheets(conn: Connection, event_id: int) -> bool:
+    """Whether an event has supervision sheets that are still open."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "open sheets",
+        lambda: "SELECT 1 FROM supervision_sheets WHERE event_id = :event AND status = 'open' LIMIT 1",
+    )
+    return driver.execute(sql, {"event": event_id}).fetchone() is not None
+
+
+def latest_version_id(conn: Connection, process_id: str) -> int | None:
+    """The newest deployed version of a process (None before the first deployment)."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "latest version", lambda: "SELECT max(id) FROM process_versions WHERE process_id = :process"
+    )
+    return driver.execute(sql, {"process": process_id}).fetchone()[0]
+
+
 def _rows_of_event(
     conn: Connection, table: Table, columns: tuple[str, ...], status: str, event_id: int
 ) -> list[Row]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import timelights
+from engine import store, timelights
 from engine.calendar import BusinessCalendar
 from engine.db import connection_of
 from engine.models import Event, SupervisionSheet, Task
@@ -151,23 +151,14 @@ def sheet_row(sheet: SupervisionSheet) -> dict:
     }
 
 
-_SHEETS = SupervisionSheet.__table__
-# most cases close without a sheet: one light statement tells, before any sheet is loaded
-_ANY_OPEN = (
-    select(_SHEETS.c.id).where(_SHEETS.c.event_id == bindparam("event"), _SHEETS.c.status == "open").limit(1)
-)
-
-
 def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: str) -> list[SupervisionSheet]:
     """Clear (销号) the open sheets of a case that has just been closed after verification.
 
     A leader's sheet stays open until the department has replied. The caller records history.
     """
     cleared = []
-    if (
-        event.state != "closed"
-        or connection_of(session).execute(_ANY_OPEN, {"event": event.id}).first() is None
-    ):
+    # most cases close without a sheet: one light statement tells, before any sheet is loaded
+    if event.state != "closed" or not store.has_open_sheets(connection_of(session), event.id):
         return cleared
     for sheet in session.scalars(
         select(SupervisionSheet).where(

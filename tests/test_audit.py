@@ -158,7 +158,10 @@ def test_worker_processes_find_the_same_damage(gl, driver):
 
 def test_a_record_hash_is_the_sha256_of_the_whole_records_canonical_encoding():
     at = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
-    for bpmn_id, task_id, prev, actor in ((None, None, None, "系统"), ("accept", 7, "ab" * 32, 'o"brien\\x')):
+    for bpmn_id, task_id, prev, actor in (
+        (None, None, None, "系统"),
+        ("accept", 7, "ab" * 32, 'o"brien\\x,"data":0,"event":'),
+    ):
         data = {
             "form": {"备注": "说明\n", "n": 1.5, "at": at},
             "calls": [["now", at]],
