@@ -6,8 +6,9 @@ Three checks per event, each naming what is wrong:
    hash matches the record's canonical content, and the last hash is the chain head stored with the event.
 2. **The replay.** A fresh instance of the pinned process version is driven through the recorded inputs —
    the report's data, every completion's form data, under the recorded clock, with the recorded answers of the
-   engine's functions (see :class:`engine.runtime.Journal`) — and must end in exactly the stored workflow state
-   and the stored inbox.
+   engine's functions (see :class:`engine.runtime.Journal`) and task-id seeds (see :mod:`engine.replay`) —
+   and must pass through exactly the stored checkpoint of the workflow state (at the record it names) and
+   end in the stored inbox.
 3. **The facts.** The event's columns that evaluation counts (state, deadlines, on time, reworked, reassigned,
    reopened …) must equal what the replayed process says.
 """
@@ -29,15 +30,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from engine import clock as clockmod
 from engine import history, queries, runtime, settings
+from engine import replay as replay_records
 from engine.definitions import ProcessBundle
 from engine.errors import GridloopError, NotFound
 from engine.models import Event, HistoryEntry, Task
 from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
 
-WORKFLOW_ACTIONS = ("report", "complete", "timer", "migrate")
 PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
 
 
@@ -115,85 +115,73 @@ def _open_steps(workflow: BpmnWorkflow) -> list[str]:
     return sorted(t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True))
 
 
-RuntimeFor = Callable[[int], tuple[ProcessBundle, RestrictedScriptEngine]]
-
-
-def _apply(entry: HistoryEntry, workflow: BpmnWorkflow | None, runtime_for: RuntimeFor) -> BpmnWorkflow:
-    """Apply one recorded input (report, completion, timer firing, migration) to the replayed instance."""
-    if entry.action == "report":
-        if workflow is not None:
-            raise runtime.ReplayDivergence(f"record {entry.seq} reports an event that already exists")
-        bundle, engine = runtime_for(entry.process_version_id)
-        return runtime.start(bundle, engine, dict(entry.data["report"]))
-    if workflow is None:
-        raise runtime.ReplayDivergence(f"record {entry.seq} ({entry.action}) comes before the report")
-    if entry.action == "timer":
-        runtime.fire_timers(workflow)
-        return workflow
-    if entry.action == "migrate":
-        bundle, engine = runtime_for(int(entry.data["to"]))
-        return runtime.migrate(workflow, bundle, engine)
-    ready = [
-        t
-        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-        if t.task_spec.bpmn_id == entry.bpmn_id
-    ]
-    if not ready:
-        raise runtime.ReplayDivergence(
-            f"record {entry.seq} completes step {entry.bpmn_id!r}, which is not waiting in the replay"
-        )
-    instance = int(entry.data.get("instance", 0))
-    if instance >= len(ready):
-        raise runtime.ReplayDivergence(
-            f"record {entry.seq} completes instance {instance} of step {entry.bpmn_id!r}, but only {len(ready)} wait"
-        )
-    runtime.complete(workflow, str(ready[instance].id), dict(entry.data.get("form", {})))
-    return workflow
+RuntimeFor = replay_records.RuntimeFor
 
 
 def replay(
     runtime_for: RuntimeFor,
     entries: list[HistoryEntry],
     keep_steps: bool = False,
-) -> tuple[BpmnWorkflow, list[ReplayStep]]:
+    at_seq: int = 0,
+) -> tuple[BpmnWorkflow, list[ReplayStep], str | None]:
     """Re-run an event's recorded inputs on a fresh instance of the version it started on (and of every version
-    it was migrated to, from the migration on); raise when the record cannot be followed."""
-    replay_clock = clockmod.ManualClock(entries[0].at) if entries else clockmod.SystemClock()
-    workflow: BpmnWorkflow | None = None
+    it was migrated to, from the migration on); raise when the record cannot be followed. Also returns the
+    fingerprint of the instance as it stood after record ``at_seq`` (None when no record has that number)."""
     steps: list[ReplayStep] = []
-    with clockmod.using(replay_clock):
-        for entry in entries:
-            if entry.action in WORKFLOW_ACTIONS:
-                replay_clock.set(entry.at)
-                journal = runtime.Journal(entry.data.get("calls", []))
-                with runtime.journaling(journal):
-                    workflow = _apply(entry, workflow, runtime_for)
-                if journal.unplayed():
-                    raise runtime.ReplayDivergence(f"record {entry.seq} holds calls the replay never made")
-            if keep_steps and workflow is not None:
-                steps.append(
-                    ReplayStep(
-                        seq=entry.seq,
-                        at=entry.at,
-                        actor=entry.actor,
-                        action=entry.action,
-                        step=entry.bpmn_id,
-                        input=entry.data.get("form") or entry.data.get("report") or {},
-                        open_steps=_open_steps(workflow),
-                        data=dict(runtime.current_data(workflow)),
-                        completed=workflow.is_completed(),
-                        path=_path(workflow),
-                    )
+    at_checkpoint: list[str] = []
+
+    def after(entry: HistoryEntry, workflow: BpmnWorkflow | None) -> None:
+        if workflow is None:
+            return
+        if entry.seq == at_seq:
+            at_checkpoint.append(fingerprint(workflow))
+        if keep_steps:
+            steps.append(
+                ReplayStep(
+                    seq=entry.seq,
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    step=entry.bpmn_id,
+                    input=entry.data.get("form") or entry.data.get("report") or {},
+                    open_steps=_open_steps(workflow),
+                    data=dict(runtime.current_data(workflow)),
+                    completed=workflow.is_completed(),
+                    path=_path(workflow),
                 )
+            )
+
+    workflow = replay_records.play(entries, runtime_for, after=after)
     if workflow is None:
         raise runtime.ReplayDivergence("the history holds no report")
-    return workflow, steps
+    return workflow, steps, at_checkpoint[0] if at_checkpoint else None
 
 
 def _same(stored: Any, replayed: Any) -> bool:
     if isinstance(stored, datetime) and isinstance(replayed, datetime):
         return stored == replayed
     return stored == replayed
+
+
+def _checkpoint_problems(event: Event, at_checkpoint: str | None, runtime_for: RuntimeFor) -> list[str]:
+    """What is wrong with the stored checkpoint: it must be the instance exactly as the replay had it after
+    record ``state_seq`` (and there is none before the first checkpoint is written)."""
+    if event.state_seq == 0:
+        return (
+            []
+            if not event.workflow_state
+            else ["a workflow state is stored but no record is named as its point"]
+        )
+    if at_checkpoint is None:
+        return [f"the stored workflow state is named as of record {event.state_seq}, which the history lacks"]
+    try:
+        bundle, _engine = runtime_for(event.process_version_id)
+        stored = load_state(event.workflow_state, bundle.spec, bundle.subprocess_specs)
+    except Exception as exc:  # any damage to the stored JSON is a finding, not a crash
+        return [f"the stored workflow state cannot be read: {exc}"]
+    if fingerprint(stored) != at_checkpoint:
+        return ["the stored workflow state differs from the replay of the history"]
+    return []
 
 
 def audit_event(
@@ -207,18 +195,11 @@ def audit_event(
     result = EventAudit(event.id, event.code)
     result.reasons.extend(chain_problems(event, entries))
     try:
-        replayed, result.steps = replay(runtime_for, entries, keep_steps)
+        replayed, result.steps, at_checkpoint = replay(runtime_for, entries, keep_steps, event.state_seq)
     except (runtime.ReplayDivergence, GridloopError) as exc:
         result.reasons.append(f"the history cannot be replayed: {exc}")
         return result
-    try:
-        bundle, _engine = runtime_for(event.process_version_id)
-        stored = load_state(event.workflow_state, bundle.spec, bundle.subprocess_specs)
-    except Exception as exc:  # any damage to the stored JSON is a finding, not a crash
-        result.reasons.append(f"the stored workflow state cannot be read: {exc}")
-        stored = None
-    if stored is not None and fingerprint(stored) != fingerprint(replayed):
-        result.reasons.append("the stored workflow state differs from the replay of the history")
+    result.reasons.extend(_checkpoint_problems(event, at_checkpoint, runtime_for))
     facts = runtime.event_facts(replayed, runtime.current_data(replayed))
     for column, value in facts.items():
         if not _same(getattr(event, column), value):

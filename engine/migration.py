@@ -67,7 +67,8 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
             new_rt = gl._runtime(session, to_version)
             workflow = gl._load_workflow(session, event, gl._runtime(session, old_version))
             before = dict(runtime.current_data(workflow))
-            with runtime.journaling(runtime.Journal()) as journal:
+            ids = runtime.new_seed()
+            with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
                 runtime.migrate(workflow, new_rt.bundle, new_rt.engine)
             after = runtime.current_data(workflow)
             event.process_version_id = to_version
@@ -101,6 +102,7 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
                     "to": to_version,
                     "changes": history.data_changes(before, after),
                     "calls": journal.calls,
+                    "ids": ids,
                     "offered": [{"step": r.bpmn_id, "role": r.role, "scope": r.scope_code} for r in created],
                 },
             )
@@ -111,7 +113,9 @@ def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dic
                 "migrate",
                 {"event": event.id, "from": old_version, "to": to_version},
             )
-            gl._save(session, event, workflow)
+            gl._save(
+                session, event, workflow, checkpoint=True
+            )  # a checkpoint belongs to the version it is of
             result = {"event": event.id, "code": event.code, "from": old_version, "to": to_version}
             version = event.version
     except BaseException:

@@ -156,7 +156,10 @@ class Event(Base):
     reassign_count: Mapped[int] = mapped_column(Integer, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the instance's checkpoint, as of history record ``state_seq`` (0: none yet); the records after it are
+    # replayed onto it when the instance is not in memory (see Gridloop._restore)
     workflow_state: Mapped[str] = mapped_column(Text, deferred=True)
+    state_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     state_format: Mapped[int] = mapped_column(Integer)
     history_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     history_length: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,6 +8,9 @@ Which step follows which is decided by the BPMN alone.
 
 from __future__ import annotations
 
+import random
+import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,6 +32,45 @@ from engine.org import OrgDirectory
 from engine.scripting import RestrictedScriptEngine, ScriptError, find_script_error
 
 clock.install_in_spiffworkflow()
+
+# ------------------------------------------------------------------------------------- task ids
+# SpiffWorkflow gives every new task a random id (``uuid4`` in its task module), and the inbox and the timers
+# refer to tasks by those ids. A command draws a seed, records it in the history, and makes the tasks it
+# creates inside :func:`task_ids` take their ids from that seed; a replay of the record with the same seed
+# makes the same tasks with the same ids, so an instance rebuilt from its history matches its inbox rows.
+_task_ids: ContextVar[random.Random | None] = ContextVar("gridloop_task_ids", default=None)
+
+
+def _next_task_id() -> UUID:
+    source = _task_ids.get()
+    if source is None:
+        return uuid.uuid4()
+    return UUID(int=source.getrandbits(128), version=4)
+
+
+def _install_task_ids() -> None:
+    import SpiffWorkflow.task
+
+    SpiffWorkflow.task.uuid4 = _next_task_id
+
+
+_install_task_ids()
+
+
+def new_seed() -> str:
+    """A fresh seed for one command's task ids (128 random bits, as hex)."""
+    return secrets.token_hex(16)
+
+
+@contextmanager
+def task_ids(seed: str | None) -> Iterator[None]:
+    """Inside the block, new SpiffWorkflow tasks take their ids from ``seed`` in creation order (random ids
+    when ``seed`` is None, as for records written before seeds were recorded)."""
+    token = _task_ids.set(random.Random(seed) if seed is not None else None)
+    try:
+        yield
+    finally:
+        _task_ids.reset(token)
 
 
 def parse_time(value: str | datetime) -> datetime:

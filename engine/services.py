@@ -27,6 +27,7 @@ from engine import (
     metrics,
     org,
     queries,
+    replay,
     runtime,
     settings,
     store,
@@ -38,7 +39,7 @@ from engine import clock as clockmod
 from engine.calendar import BusinessCalendar
 from engine.db import Database, connection_of, is_initialized, migrate
 from engine.definitions import ProcessBundle, build_bundle, collect_files
-from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotDeployed, NotFound, ProcessFailure, ValidationFailed
 from engine.models import Event, ProcessVersion, Task, Timer, User
 from engine.org import Actor
 from engine.scripting import RestrictedScriptEngine
@@ -48,6 +49,9 @@ PROCESS_ID = "grid_event"
 LANGUAGES = ("zh", "en")
 EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")
 REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
+# the instance's state is stored once this many history records have been written since the last checkpoint;
+# the records in between rebuild it when it is not in memory (a few process steps, replayed in milliseconds)
+CHECKPOINT_EVERY = 6
 
 
 @dataclass(frozen=True)
@@ -286,18 +290,53 @@ class Gridloop:
     def _load_workflow(self, session: Session, event: Any, rt: _Runtime):  # noqa: ANN202
         workflow = self.cache.take(event.id, event.version)
         if workflow is None:
-            text = store.load_state_text(connection_of(session), event.id)
-            workflow = load_state(text, rt.bundle.spec, rt.bundle.subprocess_specs)
+            workflow = self._restore(session, event, rt)
         return runtime.attach(workflow, rt.engine)
 
+    def _restore(self, session: Session, event: Any, rt: _Runtime):  # noqa: ANN202
+        """The instance as it stands: its stored checkpoint, with the history records written since played
+        onto it (each with its recorded time, engine answers and task-id seed, so the tasks come out with the
+        ids the inbox holds)."""
+        conn = connection_of(session)
+        workflow = None
+        if event.state_seq:
+            text = store.load_state_text(conn, event.id)
+            workflow = runtime.attach(load_state(text, rt.bundle.spec, rt.bundle.subprocess_specs), rt.engine)
+        if event.state_seq < event.history_length:
+
+            def runtime_for(version_id: int) -> tuple[ProcessBundle, Any]:
+                found = self._runtime(session, version_id)
+                return found.bundle, found.engine
+
+            records = store.history_since(conn, event.id, event.state_seq)
+            try:
+                workflow = replay.play(records, runtime_for, workflow)
+            except runtime.ReplayDivergence as exc:
+                raise ProcessFailure(
+                    f"event {event.id}'s instance cannot be rebuilt from its history ({exc}); run `gridloop audit`"
+                ) from exc
+        if workflow is None:
+            raise ProcessFailure(
+                f"event {event.id} has neither a stored state nor a report to rebuild it from"
+            )
+        return workflow
+
     @staticmethod
-    def _save(session: Session, event: store.Row, workflow: Any = None) -> None:
-        """Write the event (with the instance's state when ``workflow`` is given) and flush what the ORM holds
-        (timer rows, sheets), inside the unit of work, so that a lost race surfaces before the caller's result
-        is built."""
-        store.save_event(
-            connection_of(session), event, dump_state(workflow) if workflow is not None else None
-        )
+    def _save(session: Session, event: Any, workflow: Any = None, checkpoint: bool = False) -> None:
+        """Write the event, and flush what the ORM holds (timer rows, sheets), inside the unit of work, so that
+        a lost race surfaces before the caller's result is built.
+
+        The instance's state (``workflow``) is stored as a checkpoint only every :data:`CHECKPOINT_EVERY`
+        history records, or when ``checkpoint`` says so: in between, the history records hold everything needed
+        to rebuild it (:meth:`_restore`), and the live cache holds the object itself.
+        """
+        state = None
+        if workflow is not None and (
+            checkpoint or event.history_length - event.state_seq >= CHECKPOINT_EVERY
+        ):
+            state = dump_state(workflow)
+            event.state_seq = event.history_length
+        store.save_event(connection_of(session), event, state)
         session.flush()
 
     def _sync_inbox(
@@ -409,7 +448,8 @@ class Gridloop:
                 )
             start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
             start_data["reporter"] = actor.username
-            with runtime.journaling(runtime.Journal()) as journal:
+            ids = runtime.new_seed()
+            with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
                 workflow = runtime.start(rt.bundle, rt.engine, start_data)
             event = store.insert_event(
                 connection_of(session),
@@ -426,6 +466,7 @@ class Gridloop:
                     "updated_at": now,
                     "state": "reported",
                     "workflow_state": "",
+                    "state_seq": 0,
                     "state_format": STATE_FORMAT,
                     "history_length": 0,
                     "rework_count": 0,
@@ -444,7 +485,7 @@ class Gridloop:
                 now,
                 actor.username,
                 "report",
-                {"report": start_data, "calls": journal.calls, "offered": _offered(created)},
+                {"report": start_data, "calls": journal.calls, "ids": ids, "offered": _offered(created)},
             )
             self._save(session, event, workflow)
             result = {
@@ -558,7 +599,8 @@ class Gridloop:
                 same_step = sum(1 for r in open_rows.values() if r.bpmn_id == task.bpmn_id)
                 instance = runtime.instance_index(workflow, task.spiff_task_id) if same_step > 1 else 0
                 had_timers = bool(workflow.event_manager.tasks)
-                with runtime.journaling(runtime.Journal()) as journal:
+                ids = runtime.new_seed()
+                with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
                     before = runtime.complete(workflow, task.spiff_task_id, data)
                 waiting = runtime.waiting_user_tasks(workflow)
                 after = runtime.current_data(workflow, waiting)
@@ -586,6 +628,7 @@ class Gridloop:
                         "form": data,
                         "changes": history.data_changes(before, after),
                         "calls": journal.calls,
+                        "ids": ids,
                         "offered": _offered(created),
                         "instance": instance,
                     },
@@ -661,7 +704,8 @@ class Gridloop:
                 open_rows = {t.spiff_task_id: t for t in store.open_tasks(connection_of(session), event.id)}
                 workflow = self._load_workflow(session, event, rt)
                 before = dict(runtime.current_data(workflow))
-                with runtime.journaling(runtime.Journal()) as journal:
+                ids = runtime.new_seed()
+                with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
                     runtime.fire_timers(workflow)
                 if any(w.spiff_task_id == timer.spiff_task_id for w in timers.waiting(workflow)):
                     raise _NothingFired
@@ -681,6 +725,7 @@ class Gridloop:
                         "fired_by": fired_by,
                         "changes": history.data_changes(before, after),
                         "calls": journal.calls,
+                        "ids": ids,
                         "offered": _offered(created),
                     },
                     timer.bpmn_id,
@@ -764,7 +809,7 @@ class Gridloop:
             rt = self._runtime(session, event.process_version_id)
             workflow = self.cache.take(event.id, event.version)
             if workflow is None:
-                workflow = load_state(event.workflow_state, rt.bundle.spec, rt.bundle.subprocess_specs)
+                workflow = runtime.attach(self._restore(session, event, rt), rt.engine)
             spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
             self.cache.put(event.id, event.version, workflow)

@@ -189,6 +189,26 @@ def load_state_text(conn: Connection, event_id: int) -> str:
     return driver.execute(sql, {"event": event_id}).fetchone()[0]
 
 
+_RECORD_COLUMNS = ("seq", "at", "actor", "action", "process_version_id", "bpmn_id", "data")
+
+
+def history_since(conn: Connection, event_id: int, after_seq: int) -> list[Row]:
+    """An event's history records numbered above ``after_seq``, in order (what a replay needs of them)."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "history since",
+        lambda: (
+            f"SELECT {_columns(dialect, 'h', _RECORD_COLUMNS)} FROM history AS h "
+            "WHERE h.event_id = :event AND h.seq > :after ORDER BY h.seq"
+        ),
+    )
+    names = frozenset(_RECORD_COLUMNS)
+    return [
+        Row(names, _decode(dialect, HISTORY, _RECORD_COLUMNS, raw))
+        for raw in driver.execute(sql, {"event": event_id, "after": after_seq}).fetchall()
+    ]
+
+
 def has_open_sheets(conn: Connection, event_id: int) -> bool:
     """Whether an event has supervision sheets that are still open."""
     driver, dialect = _driver(conn)
@@ -273,9 +293,15 @@ def _update(
     return driver.execute(sql, params).rowcount
 
 
+def _default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
+
+
 def insert_event(conn: Connection, values: dict[str, Any]) -> Row:
-    """Insert a new event at version 1 and return it with its id."""
-    values = {c.name: values.get(c.name) for c in EVENTS.c if c.name != "id"}
+    """Insert a new event at version 1 and return it with its id (a column not given takes the model's
+    default, as an ORM insert would)."""
+    values = {c.name: values.get(c.name, _default(c)) for c in EVENTS.c if c.name != "id"}
     values["version"] = 1
     values["id"] = _insert(conn, EVENTS, values)
     del values["workflow_state"]

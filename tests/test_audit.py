@@ -106,11 +106,12 @@ def test_edited_counter_is_caught(gl, driver):
 
 
 def test_edited_workflow_state_is_caught(gl, driver):
-    event_id = _in_progress(driver)
+    event_id = _closed_with_rework(driver)
     with gl.db.engine.connect() as connection:
-        stored = connection.execute(
-            text("SELECT workflow_state FROM events WHERE id = :e"), {"e": event_id}
-        ).scalar()
+        stored, state_seq = connection.execute(
+            text("SELECT workflow_state, state_seq FROM events WHERE id = :e"), {"e": event_id}
+        ).one()
+    assert state_seq == 6  # the checkpoint written after six records; three more were written since
     assert '"department":"DH-HW"' in stored
     _sql(
         gl,
@@ -119,6 +120,17 @@ def test_edited_workflow_state_is_caught(gl, driver):
         e=event_id,
     )
     assert _reasons(gl, event_id) == ["the stored workflow state differs from the replay of the history"]
+
+
+def test_a_checkpoint_named_as_of_a_missing_record_or_without_a_record_is_caught(gl, driver):
+    checkpointed = _closed_with_rework(driver)
+    _sql(gl, "UPDATE events SET state_seq = 12 WHERE id = :e", e=checkpointed)
+    assert _reasons(gl, checkpointed) == [
+        "the stored workflow state is named as of record 12, which the history lacks"
+    ]
+    young = _in_progress(driver)  # three records: no checkpoint yet
+    _sql(gl, "UPDATE events SET workflow_state = '{}' WHERE id = :e", e=young)
+    assert _reasons(gl, young) == ["a workflow state is stored but no record is named as its point"]
 
 
 def test_cli_verify_names_the_damaged_event_and_exits_1(gl, driver, capsys):
