@@ -173,15 +173,21 @@ class Task(Base):
     """An inbox row: one human task of an event, offered to a role within a scope or to a department."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_status_role", "status", "role"),)
+    # (event_id, spiff_task_id) is unique and serves the event's lookups: one index where two would be
+    # written on every insert
+    __table_args__ = (
+        Index("ix_tasks_status_role", "status", "role"),
+        UniqueConstraint("event_id", "spiff_task_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     lane: Mapped[str | None] = mapped_column(String(64), nullable=True)
     role: Mapped[str] = mapped_column(String(32))
-    scope_code: Mapped[str] = mapped_column(String(32), index=True)
+    # matched by prefix (LIKE 'code%' with a bound code), which no plain index serves: not indexed
+    scope_code: Mapped[str] = mapped_column(String(32))
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     form: Mapped[str | None] = mapped_column(String(100), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -198,9 +204,9 @@ class HistoryEntry(Base):
     """One append-only, hash-chained record of what happened to an event."""
 
     __tablename__ = "history"
-    __table_args__ = (UniqueConstraint("event_id", "seq"),)
+    __table_args__ = (UniqueConstraint("event_id", "seq"),)  # also the index of an event's records
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))

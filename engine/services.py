@@ -591,13 +591,19 @@ class Gridloop:
                     errors.update(self._attachment_errors(session, rt.bundle.forms[task.form], data))
                 if errors:
                     raise ValidationFailed(f"the form of task {task_id} has errors", errors)
-                open_rows = {t.spiff_task_id: t for t in store.open_tasks(connection_of(session), event.id)}
-                open_rows[task.spiff_task_id] = task
                 workflow = self._load_workflow(session, event, rt)
-                # which of several waiting instances of the step this is (a joint meeting's departments); the inbox
-                # mirrors the waiting tasks, so a step with one open row has one instance
-                same_step = sum(1 for r in open_rows.values() if r.bpmn_id == task.bpmn_id)
-                instance = runtime.instance_index(workflow, task.spiff_task_id) if same_step > 1 else 0
+                # the inbox mirrors the waiting tasks (every command that moves the instance syncs it), so when
+                # this task is the only one waiting, its row is the only open one and need not be read
+                waiting_before = runtime.waiting_user_tasks(workflow)
+                if len(waiting_before) == 1 and str(waiting_before[0].id) == task.spiff_task_id:
+                    open_rows, instance = {task.spiff_task_id: task}, 0
+                else:
+                    open_rows = {
+                        t.spiff_task_id: t for t in store.open_tasks(connection_of(session), event.id)
+                    }
+                    open_rows[task.spiff_task_id] = task
+                    # which of several waiting instances of the step this is (a joint meeting's departments)
+                    instance = runtime.instance_index(workflow, task.spiff_task_id)
                 had_timers = bool(workflow.event_manager.tasks)
                 ids = runtime.new_seed()
                 with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
