@@ -170,13 +170,13 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
     parts = _Parts()
     store_functions = [
         "task_and_event", "event", "load_state_text", "open_tasks", "pending_timers", "insert_event",
-        "save_event", "insert_task", "save_task", "insert_timer", "save_timer",
+        "save_event", "insert_task", "save_task", "insert_timer", "save_timer", "history_since",
+        "has_open_sheets", "latest_version_id",
     ]  # fmt: skip
     targets = [
         *((runtime, name, "spiffworkflow") for name in ("start", "complete", "fire_timers")),
         (history, "append", "history"),
         (history, "data_changes", "history"),
-        (runtime.Journal, "call", "history"),
         (store, "insert_history", "history"),  # storing the record is part of recording history
         (services, "dump_state", "state_dump"),
         (forms, "validate", "form_validation"),
@@ -201,9 +201,17 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
             with parts.part("transaction"):
                 manager.__exit__(None, None, None)
 
+    journal_call = runtime.Journal.call
+
+    def timed_journal_call(self: Any, name: str, args: list[Any], compute: Any) -> Any:
+        # journaling is history's; the engine function it journals (a deadline, a department) runs the process
+        with parts.part("history"):
+            return journal_call(self, name, args, parts.timed("spiffworkflow", compute))
+
     for owner, name, label in targets:
         setattr(owner, name, parts.timed(label, getattr(owner, name)))
     db.Database.unit_of_work = timed_unit_of_work
+    runtime.Journal.call = timed_journal_call
     try:
         started = time.perf_counter()
         bench_gridloop(gl, events)
@@ -212,6 +220,7 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
         for owner, name, original in originals:
             setattr(owner, name, original)
         db.Database.unit_of_work = unit_of_work
+        runtime.Journal.call = journal_call
     shares = {label: round(spent / total, 3) for label, spent in sorted(parts.spent.items())}
     shares["other"] = round(1 - sum(parts.spent.values()) / total, 3)
     return shares

@@ -32,8 +32,14 @@ def default_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+class JsonText(str):
+    """Text that is JSON already (a history record's canonical data): a JSON column stores it as it is."""
+
+
 def _json_text(value: object) -> str:
     # JSON columns keep Chinese text as it is (three bytes a character, not a six-byte escape)
+    if isinstance(value, JsonText):
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from engine import store
+from engine.db import JsonText
 from engine.models import HistoryEntry
 
 
@@ -114,8 +115,7 @@ def append(
     :class:`~engine.store.Row`) is saved by the command with its other changes.
     """
     seq = event.history_length + 1
-    data_text = canonical(data)
-    data = json.loads(data_text)  # what is stored is what was hashed (datetimes as text, tuples as lists)
+    data_text = canonical(data)  # stored as it is: what is stored is what was hashed
     digest = _hash(
         event.id,
         seq,
@@ -139,7 +139,7 @@ def append(
             "process_version_id": event.process_version_id,
             "bpmn_id": bpmn_id,
             "task_id": task_id,
-            "data": data,
+            "data": JsonText(data_text),
             "prev_hash": event.history_head,
             "hash": digest,
         },
@@ -161,8 +161,11 @@ def entries(session: Session, event_id: int) -> list[HistoryEntry]:
 def data_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Top-level variables that differ: ``{name: [old, new]}`` (``None`` for absent)."""
     changes: dict[str, list[Any]] = {}
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key), after.get(key)
+    for key, new in after.items():
+        old = before.get(key)
         if old != new:
             changes[key] = [old, new]
-    return changes
+    for key, old in before.items():
+        if key not in after and old is not None:
+            changes[key] = [old, None]
+    return dict(sorted(changes.items()))

@@ -284,6 +284,17 @@ def waiting_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
     return found
 
 
+def is_completed(workflow: BpmnWorkflow) -> bool:
+    """Whether the instance has run to its end. SpiffWorkflow answers by walking the task tree up to the first
+    unfinished task, which is most of the tree; the flat task map answers "no" at a glance, and SpiffWorkflow
+    is asked (and remembers the answer) only when no task is left unfinished."""
+    if workflow.completed:
+        return True
+    if any(task._state & TaskState.NOT_FINISHED_MASK for task in workflow.tasks.values()):
+        return False
+    return workflow.is_completed()
+
+
 def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict[str, Any]:
     """The instance's data as it stands: that of a waiting user task, or the final data once complete.
 
@@ -292,7 +303,7 @@ def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict
     ready = waiting_user_tasks(workflow) if ready is None else ready
     if ready:
         return ready[0].data
-    if workflow.is_completed():
+    if is_completed(workflow):
         return workflow.data if workflow.data else (workflow.last_task.data if workflow.last_task else {})
     waiting = workflow.get_tasks(state=TaskState.WAITING)
     if waiting:
@@ -377,7 +388,7 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
         "rework_count": int(data.get("rework_count") or 0),
         "reassign_count": int(data.get("reassign_count") or 0),
         "reopen_count": int(data.get("reopen_count") or 0),
-        "completed": workflow.is_completed(),
+        "completed": is_completed(workflow),
     }
 
 

@@ -39,24 +39,45 @@ _TIMER_COLUMNS = tuple(c.name for c in TIMERS.c)
 
 class Row:
     """A row of ``events`` or ``tasks``: its columns as attributes, with the columns set since it was read
-    remembered, so that saving it writes only those."""
+    remembered, so that saving it writes only those.
 
-    __slots__ = ("_names", "_values", "_changed")
+    A column whose type converts what the database returns (datetimes, JSON) is converted when it is first
+    read: a command reads a handful of the row's columns, and parsing the others' timestamps would cost more
+    than its statements.
+    """
 
-    def __init__(self, names: frozenset[str], values: dict[str, Any]) -> None:
+    __slots__ = ("_names", "_values", "_changed", "_stored")
+
+    def __init__(
+        self,
+        names: frozenset[str],
+        values: dict[str, Any],
+        stored: dict[str, tuple[Convert, Any]] | None = None,
+    ) -> None:
         object.__setattr__(self, "_names", names)
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_changed", set())
+        object.__setattr__(
+            self, "_stored", stored or {}
+        )  # column → (conversion, value as stored), not yet read
 
     def __getattr__(self, name: str) -> Any:
         try:
             return self._values[name]
         except KeyError:
+            pass
+        try:
+            convert, stored = self._stored.pop(name)
+        except KeyError:
             raise AttributeError(name) from None
+        value = self._values[name] = convert(stored)
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in self._names:
             raise AttributeError(f"no column {name!r}")
+        if name in self._stored:
+            getattr(self, name)  # compare with the value, not with its stored form
         if name not in self._values or self._values[name] != value:
             self._values[name] = value
             self._changed.add(name)
@@ -129,20 +150,27 @@ def _driver(conn: Connection) -> tuple[Any, _Dialect]:
 
 
 def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    params = dict(values)
-    for name, convert in dialect.converters(table, True).items():
-        if name in params:
-            params[name] = convert(params[name])
-    return params
+    converters = dialect.converters(table, True)
+    return {
+        name: value if (convert := converters.get(name)) is None else convert(value)
+        for name, value in values.items()
+    }
 
 
-def _decode(dialect: _Dialect, table: Table, names: Iterable[str], raw: Iterable[Any]) -> dict[str, Any]:
-    values = dict(zip(names, raw, strict=True))
-    for name, convert in dialect.converters(table, False).items():
-        value = values.get(name)
-        if value is not None:
-            values[name] = convert(value)
-    return values
+def _row(
+    dialect: _Dialect, table: Table, names: tuple[str, ...], raw: Iterable[Any], allowed: frozenset[str]
+) -> Row:
+    """A row read from ``table``: plain columns as they are, converted columns left to convert when read."""
+    converters = dialect.converters(table, False)
+    values: dict[str, Any] = {}
+    stored: dict[str, tuple[Convert, Any]] = {}
+    for name, value in zip(names, raw, strict=True):
+        convert = converters.get(name)
+        if convert is None or value is None:
+            values[name] = value
+        else:
+            stored[name] = (convert, value)
+    return Row(allowed, values, stored)
 
 
 def _columns(dialect: _Dialect, alias: str, names: Iterable[str]) -> str:
@@ -166,8 +194,8 @@ def task_and_event(conn: Connection, task_id: int) -> tuple[Row, Row] | None:
     if raw is None:
         return None
     split = len(_TASK_COLUMNS)
-    task = Row(_TASK_NAMES, _decode(dialect, TASKS, _TASK_COLUMNS, raw[:split]))
-    event = Row(_EVENT_NAMES, _decode(dialect, EVENTS, _EVENT_COLUMNS, raw[split:]))
+    task = _row(dialect, TASKS, _TASK_COLUMNS, raw[:split], _TASK_NAMES)
+    event = _row(dialect, EVENTS, _EVENT_COLUMNS, raw[split:], _EVENT_NAMES)
     return task, event
 
 
@@ -179,7 +207,7 @@ def event(conn: Connection, event_id: int) -> Row | None:
         lambda: f"SELECT {_columns(dialect, 'e', _EVENT_COLUMNS)} FROM events AS e WHERE e.id = :event",
     )
     raw = driver.execute(sql, {"event": event_id}).fetchone()
-    return None if raw is None else Row(_EVENT_NAMES, _decode(dialect, EVENTS, _EVENT_COLUMNS, raw))
+    return None if raw is None else _row(dialect, EVENTS, _EVENT_COLUMNS, raw, _EVENT_NAMES)
 
 
 def load_state_text(conn: Connection, event_id: int) -> str:
@@ -204,7 +232,7 @@ def history_since(conn: Connection, event_id: int, after_seq: int) -> list[Row]:
     )
     names = frozenset(_RECORD_COLUMNS)
     return [
-        Row(names, _decode(dialect, HISTORY, _RECORD_COLUMNS, raw))
+        _row(dialect, HISTORY, _RECORD_COLUMNS, raw, names)
         for raw in driver.execute(sql, {"event": event_id, "after": after_seq}).fetchall()
     ]
 
@@ -241,7 +269,7 @@ def _rows_of_event(
     )
     names = frozenset(columns)
     return [
-        Row(names, _decode(dialect, table, columns, raw))
+        _row(dialect, table, columns, raw, names)
         for raw in driver.execute(sql, {"event": event_id}).fetchall()
     ]
 

@@ -31,3 +31,21 @@ def test_waiting_user_tasks_are_spiffworkflows_ready_manual_tasks_in_tree_order(
     convene(driver, event_id)  # the departments' tasks wait inside the meeting's subprocess, several at once
     all_report_back(driver, event_id)
     assert seen["calls"] > 100 and seen["in_subprocess"] > 0 and seen["several"] > 0
+
+
+def test_is_completed_answers_as_spiffworkflow_does(driver: Any, monkeypatch) -> None:
+    seen = {"running": 0, "completed": 0}
+    check = runtime.is_completed
+
+    def checked(workflow: Any) -> bool:
+        answer = check(workflow)
+        fresh = workflow.completed
+        workflow.completed = False  # make SpiffWorkflow walk the tree again
+        assert workflow.is_completed() == answer
+        workflow.completed = fresh or answer
+        seen["completed" if answer else "running"] += 1
+        return answer
+
+    monkeypatch.setattr(runtime, "is_completed", checked)
+    simulate(driver.gl, 15, seed=2)
+    assert seen["running"] > 50 and seen["completed"] > 5

@@ -191,3 +191,17 @@ def test_timers_round_trip_and_rows_refuse_unknown_columns_and_naive_times(gl):
         row = store.event(session.connection(), event_id)
         row.updated_at = datetime(2026, 11, 23, 9, 0)
         store.save_event(session.connection(), row)
+
+
+def test_a_read_row_converts_a_column_when_it_is_read_and_setting_its_value_again_changes_nothing(gl):
+    event_id = new_event(gl, location={"lat": 30.25, "lng": 120.17})
+    with gl.db.unit_of_work() as session:
+        event = store.event(session.connection(), event_id)
+        event.reported_at = AT  # the same moment, not yet read: compared as a moment, not as stored text
+        event.location = {"lat": 30.25, "lng": 120.17}
+        assert event.changes() == {}
+        assert event.reported_at == AT and event.reported_at.tzinfo is not None
+        assert event.location == {"lat": 30.25, "lng": 120.17}
+        event.reported_at = AT + timedelta(minutes=1)
+        assert event.changes() == {"reported_at": AT + timedelta(minutes=1)}
+        assert event.closed_at is None and event.state_seq == 0
