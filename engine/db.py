@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,12 @@ from engine.errors import Conflict
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_PATH = Path("instance") / "gridloop.sqlite3"
 IMMEDIATE = "gridloop_immediate"
+# SQLite's own automatic checkpoint runs inside the commit that takes the log past 1,000 pages: that one
+# commit copies the log into the database file and syncs both, which costs tens of milliseconds once in about
+# seventy commands. gridloop checkpoints from a background thread every CHECKPOINT_SECONDS instead, and leaves
+# SQLite's own to a log that has grown past FALLBACK_CHECKPOINT_PAGES (80 MB) all the same.
+CHECKPOINT_SECONDS = 1.0
+FALLBACK_CHECKPOINT_PAGES = 20000
 
 
 def default_url() -> str:
@@ -59,6 +67,9 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # the log is copied into the database file by the Database's background checkpointer (below); a
+            # commit does it itself only if the log has grown this long regardless
+            cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
             cursor.close()
             # SQLAlchemy's pysqlite default begins a transaction only at the first write, so the reads a
             # command makes before it would see different moments; gridloop begins it itself (below).
@@ -110,13 +121,64 @@ def connection_of(session: Session) -> Connection:
     return bind if isinstance(bind, Connection) else session.connection()
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+class LogCheckpointer:
+    """Copies a SQLite database's write-ahead log into the database file from a background thread.
+
+    Each pass is a PASSIVE checkpoint on a connection of its own: it copies what no reader still needs and
+    never waits for, or blocks, a command. The thread ends when :meth:`stop` is called or when the Database
+    that started it is gone.
+    """
+
+    def __init__(self, path: str, owner: object, interval: float = CHECKPOINT_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self.passes = 0
+        self._owner = weakref.ref(owner)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gridloop-log-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connection = None
+        try:
+            while not self._stopped.wait(self.interval) and self._owner() is not None:
+                try:
+                    if connection is None:
+                        # mode=rw: wait for the database to be created, never create it
+                        connection = sqlite3.connect(
+                            f"file:{self.path}?mode=rw", uri=True, timeout=0, check_same_thread=False
+                        )
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.passes += 1
+                except sqlite3.OperationalError:
+                    continue  # not created yet, or busy: the next pass tries again
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def stop(self) -> None:
+        """End the thread (after its current pass)."""
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+
 class Database:
     """The engine's handle on one database: connections plus the unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        path = _sqlite_file(url)
+        self.checkpointer = LogCheckpointer(path, self, checkpoint_seconds) if path is not None else None
 
     @property
     def dialect(self) -> str:
@@ -169,5 +231,7 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and stop the log checkpointer)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()

@@ -107,6 +107,7 @@ class _Dialect:
         self.quote = dialect.identifier_preparer.quote
         self._statements: dict[str, str] = {}
         self._converters: dict[tuple[str, bool], dict[str, Convert]] = {}
+        self._aligned: dict[tuple[str, tuple[str, ...]], tuple[Convert | None, ...]] = {}
 
     def sql(self, key: str, build: Callable[[], str]) -> str:
         """A statement, written once: ``:name`` parameters become the driver's style."""
@@ -137,6 +138,16 @@ class _Dialect:
         return found
 
 
+    def read_conversions(self, table: Table, names: tuple[str, ...]) -> tuple[Convert | None, ...]:
+        """The conversion of each of ``names`` read from ``table`` (None where the value is taken as it is)."""
+        key = (table.name, names)
+        found = self._aligned.get(key)
+        if found is None:
+            converters = self.converters(table, False)
+            found = self._aligned[key] = tuple(converters.get(name) for name in names)
+        return found
+
+
 _DIALECTS: dict[str, _Dialect] = {}
 
 
@@ -161,11 +172,9 @@ def _row(
     dialect: _Dialect, table: Table, names: tuple[str, ...], raw: Iterable[Any], allowed: frozenset[str]
 ) -> Row:
     """A row read from ``table``: plain columns as they are, converted columns left to convert when read."""
-    converters = dialect.converters(table, False)
     values: dict[str, Any] = {}
     stored: dict[str, tuple[Convert, Any]] = {}
-    for name, value in zip(names, raw, strict=True):
-        convert = converters.get(name)
+    for name, convert, value in zip(names, dialect.read_conversions(table, names), raw, strict=True):
         if convert is None or value is None:
             values[name] = value
         else:
