@@ -137,7 +137,6 @@ class _Dialect:
             self._converters[key] = found
         return found
 
-
     def read_conversions(self, table: Table, names: tuple[str, ...]) -> tuple[Convert | None, ...]:
         """The conversion of each of ``names`` read from ``table`` (None where the value is taken as it is)."""
         key = (table.name, names)

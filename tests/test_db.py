@@ -36,7 +36,9 @@ def test_commits_leave_the_log_to_the_background_checkpointer(tmp_path: Path) ->
     db = Database(f"sqlite:///{path}", checkpoint_seconds=0.02)
     try:
         with db.engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == FALLBACK_CHECKPOINT_PAGES
+            assert (
+                connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == FALLBACK_CHECKPOINT_PAGES
+            )
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         for value in range(50):
             with db.unit_of_work() as session:
