@@ -57,8 +57,13 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # LIFO: a command gets the connection that wrote last, whose page cache is still valid (SQLite drops a
+        # connection's cached pages whenever another connection has written since its last transaction)
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, json_serializer=_json_text
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_serializer=_json_text,
+            pool_use_lifo=True,
         )
 
         @event.listens_for(engine, "connect")

@@ -412,7 +412,9 @@ class Gridloop:
         Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
         """
         now = self.now()
-        with clockmod.using(self.clock), self.db.unit_of_work() as session:
+        # one command, one instant: the process reads the command's time throughout, as a replay of its
+        # history record (which carries that time) will
+        with clockmod.using(clockmod.ManualClock(now)), self.db.unit_of_work() as session:
             actor = self.actor(session, username)
             version_id = self._latest_version_id(session)
             rt = self._runtime(session, version_id)
@@ -575,7 +577,7 @@ class Gridloop:
         now = self.now()
         workflow = None
         try:
-            with clockmod.using(self.clock), self.db.unit_of_work() as session:
+            with clockmod.using(clockmod.ManualClock(now)), self.db.unit_of_work() as session:
                 actor = self.actor(session, username)
                 task, event = self._task_for_action(session, actor, task_id)
                 if task.assignee not in (None, actor.username):
@@ -698,7 +700,7 @@ class Gridloop:
         now = self.now()
         workflow = None
         try:
-            with clockmod.using(self.clock), self.db.unit_of_work() as session:
+            with clockmod.using(clockmod.ManualClock(now)), self.db.unit_of_work() as session:
                 query = select(Timer).where(Timer.id == timer_id)
                 if self.db.dialect == "postgresql":
                     query = query.with_for_update(skip_locked=True)
