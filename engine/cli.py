@@ -285,7 +285,8 @@ def _progress_bar(done: int, total: int) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Check every event: hash chain intact, replay equal to the stored state, counted facts equal to history."""
+    """Check every event: hash chain intact, replay through the stored checkpoint to the stored inbox, counted
+    facts equal to history."""
     from engine import audit
 
     gl = _gridloop(args)

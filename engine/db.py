@@ -29,10 +29,12 @@ DEFAULT_SQLITE_PATH = Path("instance") / "gridloop.sqlite3"
 IMMEDIATE = "gridloop_immediate"
 # SQLite's own automatic checkpoint runs inside the commit that takes the log past 1,000 pages: that one
 # commit copies the log into the database file and syncs both, which costs tens of milliseconds once in about
-# seventy commands. gridloop checkpoints from a background thread every CHECKPOINT_SECONDS instead, and leaves
-# SQLite's own to a log that has grown past FALLBACK_CHECKPOINT_PAGES (80 MB) all the same.
-CHECKPOINT_SECONDS = 1.0
-FALLBACK_CHECKPOINT_PAGES = 20000
+# seventy commands. gridloop checkpoints from a background thread every CHECKPOINT_SECONDS instead (copying
+# what has been committed since, without blocking anyone). The log file starts over only when a writer finds it
+# wholly copied; under a steady stream of commands that moment may not come, so SQLite's own checkpoint stays
+# on for a log that has grown past FALLBACK_CHECKPOINT_PAGES (40 MB), and finds little left to copy by then.
+CHECKPOINT_SECONDS = 0.2
+FALLBACK_CHECKPOINT_PAGES = 10000
 
 
 def default_url() -> str:
