@@ -165,8 +165,8 @@ class LogCheckpointer:
                         )
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.passes += 1
-                except sqlite3.OperationalError:
-                    continue  # not created yet, or busy: the next pass tries again
+                except sqlite3.Error:
+                    continue  # not created yet, busy, or failing now: the next pass tries again
         finally:
             if connection is not None:
                 connection.close()

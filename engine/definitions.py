@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
@@ -360,6 +361,19 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
         problems.append(
             Problem(
                 name, None, err.json_path, f"form is not a valid JSON Schema (draft 2020-12): {err.message}"
+            )
+        )
+        return None
+    try:  # submissions are checked by jsonschema-rs too (engine/forms.py): it must take the schema as well
+        jsonschema_rs.Draft202012Validator(schema)
+    except ValueError as err:
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                "form cannot be compiled for checking submissions: "
+                f"{str(err).splitlines()[0]} (patterns follow ECMA-262, as JSON Schema says)",
             )
         )
         return None

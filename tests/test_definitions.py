@@ -168,6 +168,15 @@ def test_form_that_is_not_a_schema_is_reported_with_its_path():
     assert "draft 2020-12" in problems[0].message
 
 
+def test_form_whose_pattern_only_python_reads_is_refused():
+    schema = {"type": "object", "properties": {"note": {"type": "string", "pattern": "^done\\Z"}}}
+    problems = validate_files({"forms/accept.json": json.dumps(schema)})
+    assert [(p.file, p.message.split(":")[0]) for p in problems] == [
+        ("forms/accept.json", "form cannot be compiled for checking submissions")
+    ]
+    assert "ECMA-262" in problems[0].message
+
+
 def test_form_found_for_user_task_passes_and_bad_scope_level_fails():
     task = (
         '<bpmn:userTask id="work"><bpmn:extensionElements><spiffworkflow:properties>'
