@@ -157,12 +157,6 @@ def replay(
     return workflow, steps, at_checkpoint[0] if at_checkpoint else None
 
 
-def _same(stored: Any, replayed: Any) -> bool:
-    if isinstance(stored, datetime) and isinstance(replayed, datetime):
-        return stored == replayed
-    return stored == replayed
-
-
 def _checkpoint_problems(event: Event, at_checkpoint: str | None, runtime_for: RuntimeFor) -> list[str]:
     """What is wrong with the stored checkpoint: it must be the instance exactly as the replay had it after
     record ``state_seq`` (and there is none before the first checkpoint is written)."""
@@ -202,7 +196,7 @@ def audit_event(
     result.reasons.extend(_checkpoint_problems(event, at_checkpoint, runtime_for))
     facts = runtime.event_facts(replayed, runtime.current_data(replayed))
     for column, value in facts.items():
-        if not _same(getattr(event, column), value):
+        if getattr(event, column) != value:
             result.reasons.append(f"{column} is {getattr(event, column)!r} but the history says {value!r}")
     stored_open = Counter(t.bpmn_id for t in open_tasks)
     replay_open = Counter(_open_steps(replayed))
