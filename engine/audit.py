@@ -32,10 +32,8 @@ from sqlalchemy.orm import undefer
 
 from engine import history, queries, runtime, settings
 from engine import replay as replay_records
-from engine.definitions import ProcessBundle
 from engine.errors import GridloopError, NotFound
 from engine.models import Event, HistoryEntry, Task
-from engine.scripting import RestrictedScriptEngine
 from engine.state import load_state
 
 PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
@@ -207,14 +205,6 @@ def audit_event(
     return result
 
 
-def _runtimes(gl: Any, session: Any) -> RuntimeFor:
-    def runtime_for(version_id: int) -> tuple[ProcessBundle, RestrictedScriptEngine]:
-        rt = gl._runtime(session, version_id)
-        return rt.bundle, rt.engine
-
-    return runtime_for
-
-
 def _batches(session: Any, event_ids: list[int], size: int = 200) -> Iterator[list[int]]:
     for start in range(0, len(event_ids), size):
         yield event_ids[start : start + size]
@@ -257,7 +247,7 @@ def audit_events(
                 if event is None:
                     continue
                 results.append(
-                    audit_event(event, by_event[event_id], open_by_event[event_id], _runtimes(gl, session))
+                    audit_event(event, by_event[event_id], open_by_event[event_id], gl.runtime_for(session))
                 )
                 if progress is not None:
                     progress(len(results), total)
@@ -339,4 +329,4 @@ def replay_event(gl: Any, event_id: int, username: str | None = None) -> EventAu
         open_tasks = list(
             session.scalars(select(Task).where(Task.event_id == event_id, Task.status == "open"))
         )
-        return audit_event(event, entries, open_tasks, _runtimes(gl, session), keep_steps=True)
+        return audit_event(event, entries, open_tasks, gl.runtime_for(session), keep_steps=True)

@@ -42,25 +42,10 @@ def record_hash(
     task_id: int | None,
     data: dict[str, Any],
     prev_hash: str | None,
+    data_text: str | None = None,
 ) -> str:
-    """The SHA-256 of a record's canonical content, chained to ``prev_hash``."""
-    return _hash(
-        event_id, seq, at, actor, action, process_version_id, bpmn_id, task_id, canonical(data), prev_hash
-    )
-
-
-def _hash(
-    event_id: int,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    process_version_id: int,
-    bpmn_id: str | None,
-    task_id: int | None,
-    data_text: str,
-    prev_hash: str | None,
-) -> str:
+    """The SHA-256 of a record's canonical content, chained to ``prev_hash`` (``data_text``: the data's
+    canonical text, when the caller has it already)."""
     # the canonical encoding of the record's object, with the data's own canonical text put in the place of a
     # stand-in: keys are sorted, so "data" sits between "bpmn_id" and "event", and a JSON string cannot hold
     # an unescaped quote, so the stand-in's text occurs once (``tests/test_audit.py`` holds it equal to
@@ -79,6 +64,8 @@ def _hash(
             "prev": prev_hash,
         }
     )
+    if data_text is None:
+        data_text = canonical(data)
     content = frame.replace(',"data":0,"event":', f',"data":{data_text},"event":', 1)
     return hashlib.sha256(content.encode()).hexdigest()
 
@@ -116,7 +103,7 @@ def append(
     """
     seq = event.history_length + 1
     data_text = canonical(data)  # stored as it is: what is stored is what was hashed
-    digest = _hash(
+    digest = record_hash(
         event.id,
         seq,
         at,
@@ -125,8 +112,9 @@ def append(
         event.process_version_id,
         bpmn_id,
         task_id,
-        data_text,
+        data,
         event.history_head,
+        data_text,
     )
     store.insert_history(
         conn,

@@ -231,6 +231,15 @@ class Gridloop:
             self._runtimes[version_id] = rt
         return rt
 
+    def runtime_for(self, session: Session) -> replay.RuntimeFor:
+        """Version id → (bundle, script engine), for replaying records (the audit, rebuilding an instance)."""
+
+        def runtime_for(version_id: int) -> tuple[ProcessBundle, RestrictedScriptEngine]:
+            rt = self._runtime(session, version_id)
+            return rt.bundle, rt.engine
+
+        return runtime_for
+
     def _latest_version_id(self, session: Session) -> int:
         version_id = store.latest_version_id(connection_of(session), PROCESS_ID)
         if version_id is None:
@@ -303,14 +312,9 @@ class Gridloop:
             text = store.load_state_text(conn, event.id)
             workflow = runtime.attach(load_state(text, rt.bundle.spec, rt.bundle.subprocess_specs), rt.engine)
         if event.state_seq < event.history_length:
-
-            def runtime_for(version_id: int) -> tuple[ProcessBundle, Any]:
-                found = self._runtime(session, version_id)
-                return found.bundle, found.engine
-
             records = store.history_since(conn, event.id, event.state_seq)
             try:
-                workflow = replay.play(records, runtime_for, workflow)
+                workflow = replay.play(records, self.runtime_for(session), workflow)
             except runtime.ReplayDivergence as exc:
                 raise ProcessFailure(
                     f"event {event.id}'s instance cannot be rebuilt from its history ({exc}); run `gridloop audit`"

@@ -25,48 +25,21 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
-from SpiffWorkflow.util.task import TaskState
 
 STATE_FORMAT = 1
 # marks a state written by the standard encoder because orjson refused it (an integer beyond 64 bits)
 _EXACT = "exact_numbers"
 
 
-# A finished task's dictionary stays what it was: SpiffWorkflow changes neither the data nor the internal data
-# of a finished task (or of its finished parent); it gives it a new state, spec or children, or new data
-# dictionaries. So the dump keeps, per workflow object, each finished task's dictionary with what it was built
-# from, and builds it again only when one of those differs. ``tests/test_state.py`` holds every dump of a
-# simulated run with all its paths equal to one built from scratch.
-_BUILT = "_gridloop_built_tasks"
-_FINISHED = TaskState.FINISHED_MASK
-
-
-def _tasks_to_dict(registry: Any, workflow: Any) -> dict[str, dict[str, Any]]:
+def _tasks_to_dict(registry: Any, tasks: dict[UUID, Any]) -> dict[str, dict[str, Any]]:
     """A workflow's tasks as SpiffWorkflow's task converter writes them (data as a delta against the parent's),
-    built directly: each id is turned into text once, empty internal data skips the converter registry, and a
-    finished task's dictionary is reused from the previous dump when nothing it was built from has changed.
+    built directly: each id is turned into text once, and empty internal data skips the converter registry.
     ``tests/test_state.py`` holds it equal to SpiffWorkflow's own output."""
-    tasks: dict[UUID, Any] = workflow.tasks
-    built: dict[UUID, tuple[Any, ...]] = workflow.__dict__.setdefault(_BUILT, {})
+    text = {uid: str(uid) for uid in tasks}
     typenames = registry.typenames
     result = {}
     for uid, task in tasks.items():
         parent = tasks.get(task._parent)
-        children = tuple(task._children)
-        previous = built.get(uid)
-        if (
-            previous is not None
-            and previous[0] == task._state
-            and previous[1] == task.last_state_change
-            and previous[2] is task.task_spec
-            and previous[3] is task.data
-            and previous[4] is (None if parent is None else parent.data)
-            and previous[5] is task.internal_data
-            and previous[6] == children
-            and previous[7] == task.triggered
-        ):
-            result[previous[8]["id"]] = previous[8]
-            continue
         if parent is None:
             data, delta, parent_id = task.data, {}, None
         else:
@@ -79,13 +52,12 @@ def _tasks_to_dict(registry: Any, workflow: Any) -> dict[str, dict[str, Any]]:
                     "updates": {k: v for k, v in after.items() if k not in before or v != before[k]},
                     "deletions": [k for k in before if k not in after],
                 }
-            parent_id = str(task._parent)
+            parent_id = text[task._parent]
         internal = task.internal_data
-        text = str(uid)
-        dct = {
-            "id": text,
+        result[text[uid]] = {
+            "id": text[uid],
             "parent": parent_id,
-            "children": [str(child) for child in children],
+            "children": [text.get(child) or str(child) for child in task._children],
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
@@ -95,24 +67,6 @@ def _tasks_to_dict(registry: Any, workflow: Any) -> dict[str, dict[str, Any]]:
             "delta": delta,
             "typename": typenames[task.__class__],
         }
-        result[text] = dct
-        if task._state & _FINISHED and (parent is None or parent._state & _FINISHED):
-            built[uid] = (
-                task._state,
-                task.last_state_change,
-                task.task_spec,
-                task.data,
-                None if parent is None else parent.data,
-                internal,
-                children,
-                task.triggered,
-                dct,
-            )
-        else:
-            built.pop(uid, None)
-    if len(built) > len(tasks):  # tasks removed from the tree
-        for uid in [uid for uid in built if uid not in tasks]:
-            del built[uid]
     return result
 
 
@@ -124,7 +78,7 @@ def _workflow_to_dict(registry: Any, workflow: Any) -> dict[str, Any]:
         "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
         "success": workflow.success,
         "completed": workflow.completed,
-        "tasks": _tasks_to_dict(registry, workflow),
+        "tasks": _tasks_to_dict(registry, workflow.tasks),
         "root": str(workflow.task_tree.id),
     }
 

@@ -14,9 +14,8 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from test_joint_meeting import all_report_back, close_and_follow_up, convene, to_joint_meeting
 
-from engine import services, state, store
+from engine import store
 from engine.errors import ValidationFailed
-from engine.simulate import simulate
 from engine.state import dump_state, load_state
 
 WORKFLOW_KEYS = ("data", "correlations", "last_task", "success", "completed", "root", "tasks", "bpmn_events")
@@ -113,41 +112,3 @@ def test_a_state_with_an_integer_beyond_64_bits_reads_back_exactly(driver: Any) 
     assert load_state(text, bundle.spec, bundle.subprocess_specs).data["big"] == 2**70
     del workflow.data["big"]
     assert "exact_numbers" not in dump_state(workflow)
-
-
-def _dump_from_scratch(workflow: Any) -> str:
-    """The dump with nothing reused from earlier dumps of the same object."""
-    owners = [workflow, *workflow.subprocesses.values()]
-    kept = [owner.__dict__.pop(state._BUILT, None) for owner in owners]
-    try:
-        return dump_state(workflow)
-    finally:
-        for owner, built in zip(owners, kept, strict=True):
-            owner.__dict__.pop(state._BUILT, None)
-            if built is not None:
-                owner.__dict__[state._BUILT] = built
-
-
-def test_every_dump_of_a_live_instance_equals_one_built_from_scratch(driver: Any, monkeypatch) -> None:
-    """The dump reuses finished tasks' dictionaries from the previous dump of the same object; over a run with
-    every path (rework, reassignment, reopening, timers, a joint meeting's subprocess) each dump is checked
-    against one built without reuse."""
-    dumps = {"checked": 0, "reused": 0}
-    save = services.Gridloop._save
-
-    def checked(session: Any, event: Any, workflow: Any = None, checkpoint: bool = False) -> None:
-        if workflow is not None:  # dumped after every command here, not only at checkpoints
-            reusable = len(workflow.__dict__.get(state._BUILT, {}))
-            assert dump_state(workflow) == _dump_from_scratch(workflow)
-            dumps["checked"] += 1
-            dumps["reused"] += reusable > 0
-        save(session, event, workflow, checkpoint)
-
-    monkeypatch.setattr(services.Gridloop, "_save", staticmethod(checked))
-    result = simulate(driver.gl, 40, seed=7)
-    assert result["reworked"] and result["reassigned"] and result["reopened"]
-    event_id = to_joint_meeting(driver)
-    convene(driver, event_id)
-    all_report_back(driver, event_id)
-    close_and_follow_up(driver, event_id)
-    assert dumps["checked"] > 300 and dumps["reused"] > 200
