@@ -1,7 +1,7 @@
 """Audit benchmark: how long `audit verify` takes over many simulated events, and what history costs the engine.
 
 Builds a SQLite file with N events driven through the whole loop by the simulator (the realistic mix), then
-times `audit.verify_all` over all of them: the hash chains, the exact replays and the counted facts. Prints
+times `verification.verify_all` over all of them: the hash chains, the exact replays and the counted facts. Prints
 ``events``, ``build_seconds``, ``verify_seconds``, ``verify_ms_per_event`` and ``verified``.
 Pass ``--keep PATH`` to keep (or reuse) the database.
 """
@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import audit  # noqa: E402
-from engine.clock import ManualClock  # noqa: E402
-from engine.demo import create_demo_district  # noqa: E402
-from engine.services import Gridloop  # noqa: E402
-from engine.simulate import simulate  # noqa: E402
+from engine.app import Gridloop  # noqa: E402
+from engine.audit import verification  # noqa: E402
+from engine.demo.district import create_demo_district  # noqa: E402
+from engine.demo.simulate import simulate  # noqa: E402
+from engine.time.clock import ManualClock  # noqa: E402
 
 
 def build(url: str, events: int) -> float:
@@ -56,7 +56,7 @@ def main() -> int:
         build_seconds = 0.0 if path.exists() else build(url, args.events)
         gl = Gridloop(url)
         started = time.perf_counter()
-        result = audit.verify_all(gl, workers=args.workers)
+        result = verification.verify_all(gl, workers=args.workers)
         verify_seconds = time.perf_counter() - started
         gl.db.dispose()
 

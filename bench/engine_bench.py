@@ -36,15 +36,15 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
-from engine import clock as clockmod  # noqa: E402
-from engine import runtime  # noqa: E402
-from engine.calendar import BusinessCalendar  # noqa: E402
-from engine.clock import ManualClock  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.definitions import load_bundle  # noqa: E402
-from engine.demo import create_demo_district  # noqa: E402
-from engine.org import OrgDirectory  # noqa: E402
-from engine.services import Gridloop  # noqa: E402
+from engine.app import Gridloop  # noqa: E402
+from engine.bpmn import runtime  # noqa: E402
+from engine.bpmn.definitions import load_bundle  # noqa: E402
+from engine.demo.district import create_demo_district  # noqa: E402
+from engine.org.tree import OrgDirectory  # noqa: E402
+from engine.store.db import Database  # noqa: E402
+from engine.time import clock as clockmod  # noqa: E402
+from engine.time.calendar import BusinessCalendar  # noqa: E402
+from engine.time.clock import ManualClock  # noqa: E402
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 REPORT = {
@@ -165,7 +165,11 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
     form validation; the store's statements; opening and committing the transaction; and the rest (scope,
     inbox and timer logic, event columns, caches). Measured by timing those functions in a run; history counts
     the statement that stores its records."""
-    from engine import db, forms, history, runtime, services, store
+    from engine import app as services
+    from engine.audit import history
+    from engine.bpmn import forms, runtime
+    from engine.store import db
+    from engine.store import statements as store
 
     parts = _Parts()
     store_functions = [

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from engine.demo import create_demo_district  # noqa: E402
-from engine.models import Timer  # noqa: E402
-from engine.scheduler import TimerScheduler  # noqa: E402
-from engine.services import Gridloop  # noqa: E402
+from engine.app import Gridloop  # noqa: E402
+from engine.demo.district import create_demo_district  # noqa: E402
+from engine.store.models import Timer  # noqa: E402
+from engine.time.scheduler import TimerScheduler  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "timer_process"
 WORKING_HOURS_TIMER = (

@@ -1,4 +1,4 @@
 """gridloop's engine: grid events run as BPMN process instances on SpiffWorkflow.
 
-Plain Python, no HTTP: the web UI and the CLI call the services in ``engine.services``.
+Plain Python, no HTTP: the web UI and the CLI call the services in ``engine.app``.
 """

@@ -19,16 +19,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import org, queries
-from engine.calendar import CalendarError
-from engine.db import default_url
-from engine.definitions import DefinitionError, validate_paths
-from engine.demo import DEMO_PASSWORD, create_demo_district
+from engine.app import Gridloop
+from engine.bpmn.definitions import DefinitionError, validate_paths
+from engine.demo.district import DEMO_PASSWORD, create_demo_district
 from engine.errors import GridloopError
-from engine.metrics import GROUPINGS
-from engine.models import OrgUnit, User
-from engine.roles import ROLE_KEYS, ROLE_LABELS
-from engine.services import Gridloop
+from engine.evaluation.metrics import GROUPINGS
+from engine.org import people
+from engine.org.roles import ROLE_KEYS, ROLE_LABELS
+from engine.reads import queries
+from engine.store.db import default_url
+from engine.store.models import OrgUnit, User
+from engine.time.calendar import CalendarError
 
 DEFINITIONS_ROOT = Path(os.environ.get("GRIDLOOP_DEFINITIONS", Path(__file__).resolve().parent.parent))
 
@@ -75,7 +76,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web UI with Flask's server (for the demo; production runs gunicorn on the app factory)."""
-    from engine.scheduler import TimerScheduler
+    from engine.time.scheduler import TimerScheduler
     from webui import create_app
 
     app = create_app({"DATABASE_URL": args.db})
@@ -96,7 +97,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from engine.scheduler import TimerScheduler
+    from engine.time.scheduler import TimerScheduler
 
     gl = _gridloop(args)
     _require_schema(gl)
@@ -165,8 +166,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     gl = _gridloop(args)
     _require_schema(gl)
     with gl.db.unit_of_work() as session:
-        org.add_user(session, args.username, args.name)
-        org.grant_role(session, args.username, args.role, args.scope, args.department)
+        people.add_user(session, args.username, args.name)
+        people.grant_role(session, args.username, args.role, args.scope, args.department)
     print(f"{args.username}: {args.role} ({ROLE_LABELS[args.role]}) in {args.scope}")
     return 0
 
@@ -187,18 +188,18 @@ def cmd_users_set_password(args: argparse.Namespace) -> int:
         user = session.scalar(select(User).where(User.username == args.username))
         if user is None:
             raise GridloopError(f"no user named {args.username!r}")
-        user.password_hash = org.hash_password(password)
+        user.password_hash = people.hash_password(password)
     print(f"password of {args.username} updated")
     return 0
 
 
-def _viewer(gl: Gridloop, username: str | None) -> org.Actor:
+def _viewer(gl: Gridloop, username: str | None) -> people.Actor:
     """The actor whose scope limits a listing: a named user, or the whole organisation for an operator."""
     with gl.db.reading() as session:
         if username:
-            return org.load_actor(session, username)
+            return people.load_actor(session, username)
         districts = session.scalars(select(OrgUnit.code).where(OrgUnit.parent_code.is_(None)))
-        return org.Actor("cli", "operator", tuple(org.Assignment("admin", code) for code in districts))
+        return people.Actor("cli", "operator", tuple(people.Assignment("admin", code) for code in districts))
 
 
 def cmd_events_list(args: argparse.Namespace) -> int:
@@ -262,7 +263,7 @@ def cmd_events_show(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive N events through the loop as the demo staff, moving the clock instead of sleeping."""
-    from engine.simulate import simulate
+    from engine.demo.simulate import simulate
 
     gl = _gridloop(args)
     _require_schema(gl)
@@ -287,12 +288,12 @@ def _progress_bar(done: int, total: int) -> None:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Check every event: hash chain intact, replay through the stored checkpoint to the stored inbox, counted
     facts equal to history."""
-    from engine import audit
+    from engine.audit import verification
 
     gl = _gridloop(args)
     _require_schema(gl)
     progress = _progress_bar if sys.stderr.isatty() else None
-    result = audit.verify_all(gl, progress)
+    result = verification.verify_all(gl, progress)
     if args.json:
         _print_json(result)
     else:
@@ -304,11 +305,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_replay(args: argparse.Namespace) -> int:
     """Replay one event's history step by step and print the state after each step."""
-    from engine import audit
+    from engine.audit import verification
 
     gl = _gridloop(args)
     _require_schema(gl)
-    result = audit.replay_event(gl, args.event)
+    result = verification.replay_event(gl, args.event)
     steps = [
         {
             "seq": s.seq,
@@ -351,7 +352,7 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
 
 def cmd_tick(args: argparse.Namespace) -> int:
     """Fire every timer due as of --now (default: the present), exactly once even beside running schedulers."""
-    from engine.clock import ManualClock
+    from engine.time.clock import ManualClock
 
     gl = _gridloop(args)
     _require_schema(gl)
@@ -398,7 +399,7 @@ def cmd_calendar_set(args: argparse.Namespace) -> int:
 
 def cmd_calendar_list(args: argparse.Namespace) -> int:
     """List the admin-entered holidays and make-up working days."""
-    from engine.models import CalendarDay
+    from engine.store.models import CalendarDay
 
     gl = _gridloop(args)
     _require_schema(gl)
@@ -436,7 +437,7 @@ def cmd_settings_set(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Move running events to another deployed version (one event, or all unfinished events of a version)."""
-    from engine import migration
+    from engine.commands import migration
 
     gl = _gridloop(args)
     _require_schema(gl)
@@ -449,7 +450,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run:
         with gl.db.reading() as session:
-            from engine.models import Event
+            from engine.store.models import Event
 
             ids = list(
                 session.scalars(

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
-from engine.calendar import BusinessCalendar, WorkingHours, normalize_unit
+from engine.audit import history
 from engine.errors import ValidationFailed
-from engine.models import AdminLogEntry, CalendarDay, Setting
+from engine.store.models import AdminLogEntry, CalendarDay, Setting
+from engine.time.calendar import BusinessCalendar, WorkingHours, normalize_unit
 
 DEFAULTS: dict[str, Any] = {
     # working periods of a working day, and the zone they are read in

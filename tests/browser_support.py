@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from engine import org
-from engine.demo import create_demo_district
+from engine.demo.district import create_demo_district
+from engine.org import people
 from webui import create_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def demo_app(database: Path) -> Any:
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
         for username in STAFF:
-            org.add_user(session, username, password=PASSWORD)
+            people.add_user(session, username, password=PASSWORD)
     gl.deploy(REPO)
     return app
 

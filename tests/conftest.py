@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from engine.clock import ManualClock
-from engine.db import make_engine
-from engine.demo import create_demo_district
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.demo.district import create_demo_district
+from engine.store.db import make_engine
+from engine.time.clock import ManualClock
 
 REPO = Path(__file__).resolve().parent.parent
 # Monday 2026-11-23 09:00 in Asia/Shanghai: the start of a working morning.

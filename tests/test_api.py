@@ -18,8 +18,8 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from engine import org
-from engine.demo import create_demo_district
+from engine.demo.district import create_demo_district
+from engine.org import people
 from webui import create_app
 from webui.api import bp
 
@@ -114,7 +114,7 @@ def api(tmp_path: Path) -> Api:
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
         for username in STAFF:
-            org.add_user(session, username, password=PASSWORD)
+            people.add_user(session, username, password=PASSWORD)
     gl.deploy(ROOT)
     yield Api(app)
     gl.db.dispose()
@@ -169,7 +169,7 @@ def test_a_token_of_a_deactivated_user_is_refused(api: Api) -> None:
     assert api.get("gw_hb1", "/tasks").status_code == 200
     gl = api.app.extensions["gridloop"]
     with gl.db.unit_of_work() as session:
-        org.add_user(session, "gw_hb1").active = False
+        people.add_user(session, "gw_hb1").active = False
     assert_unauthorized(api.get("gw_hb1", "/tasks"))
 
 

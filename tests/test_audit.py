@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine import audit, history
+from engine.audit import history, verification
 from engine.cli import main
 from tests.conftest import GRID_HB1, Driver
 
@@ -35,7 +35,7 @@ def _in_progress(driver: Driver) -> int:
 
 
 def _reasons(gl: Any, event_id: int) -> list[str]:
-    result = audit.verify_all(gl)
+    result = verification.verify_all(gl)
     return [m["reason"] for m in result["mismatches"] if m["event"] == event_id]
 
 
@@ -47,10 +47,10 @@ def _sql(gl: Any, statement: str, **params: Any) -> None:
 def test_untouched_histories_verify_and_replay_reproduces_each_step(gl, driver):
     closed = _closed_with_rework(driver)
     _in_progress(driver)
-    result = audit.verify_all(gl)
+    result = verification.verify_all(gl)
     assert result == {"instances": 2, "verified": 2, "mismatches": []}
 
-    replayed = audit.replay_event(gl, closed)
+    replayed = verification.replay_event(gl, closed)
     assert replayed.ok
     steps = [(s.action, s.step) for s in replayed.steps]
     assert steps[0] == ("report", None)
@@ -157,7 +157,7 @@ def test_cli_verify_names_the_damaged_event_and_exits_1(gl, driver, capsys):
 def test_worker_processes_find_the_same_damage(gl, driver):
     events = [_closed_with_rework(driver) for _ in range(3)] + [_in_progress(driver)]
     _sql(gl, "UPDATE events SET reassign_count = 5 WHERE id = :e", e=events[1])
-    result = audit.verify_all(gl, workers=2, parallel_from=1)
+    result = verification.verify_all(gl, workers=2, parallel_from=1)
     assert result["instances"] == 4 and result["verified"] == 3
     assert result["mismatches"] == [
         {

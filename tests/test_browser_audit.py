@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 from web_support import closed_with_rework
 
-from engine import audit, supervising
+from engine.audit import verification
+from engine.commands import supervising
 
 if TYPE_CHECKING:
     from browser_support import Browse, LiveServer
@@ -26,7 +27,7 @@ def test_the_audit_page_steps_to_a_middle_step_and_highlights_the_path_taken(
 ) -> None:
     gl = live_server.app.extensions["gridloop"]
     event_id = closed_with_rework(gl)
-    replayed = audit.replay_event(gl, event_id).steps
+    replayed = verification.replay_event(gl, event_id).steps
     at_failed_verify = next(s for s in replayed if s.seq == FAILED_VERIFY)
     assert at_failed_verify.open_steps == ["handle"] and "close" not in at_failed_verify.path
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import (
+from engine.time.calendar import (
     UNIT_ALIASES,
     UNITS,
     BusinessCalendar,

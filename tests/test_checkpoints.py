@@ -15,13 +15,15 @@ from conftest import REPO, START
 from sqlalchemy import text
 from test_joint_meeting import all_report_back, close_and_follow_up, convene, to_joint_meeting
 
-from engine import audit, services, store
-from engine.clock import ManualClock
-from engine.demo import create_demo_district
+from engine import app
+from engine.app import Gridloop
+from engine.audit import verification
+from engine.bpmn.state import LiveCache, dump_state
+from engine.demo.district import create_demo_district
+from engine.demo.simulate import simulate
 from engine.errors import ProcessFailure
-from engine.services import Gridloop
-from engine.simulate import simulate
-from engine.state import LiveCache, dump_state
+from engine.store import statements
+from engine.time.clock import ManualClock
 
 
 def _without_times(state_text: str) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def _without_times(state_text: str) -> dict[str, Any]:
 
 def _event(gl: Any, event_id: int) -> Any:
     with gl.db.reading() as session:
-        return store.event(session.connection(), event_id)
+        return statements.event(session.connection(), event_id)
 
 
 def test_the_state_is_stored_every_few_records_and_the_rest_is_history(driver: Any) -> None:
@@ -62,17 +64,17 @@ def test_the_state_is_stored_every_few_records_and_the_rest_is_history(driver: A
         driver.complete(username, event_id, step, data)
         event = _event(gl, event_id)
         seen.append((event.history_length, event.state_seq))
-    every = services.CHECKPOINT_EVERY
+    every = app.CHECKPOINT_EVERY
     assert seen == [(n, every if n >= every else 0) for n in range(2, 8)]
     with gl.db.reading() as session:
-        assert store.load_state_text(session.connection(), event_id).startswith('{"format":1,')
+        assert statements.load_state_text(session.connection(), event_id).startswith('{"format":1,')
 
 
 def test_a_rebuilt_instance_equals_the_live_one_after_every_command(driver: Any, monkeypatch) -> None:
     """Inside each command's transaction, right after it is saved, the instance is rebuilt from the database
     (checkpoint + records since) and compared with the live object: same tasks, same ids, same data."""
     gl = driver.gl
-    save = services.Gridloop._save
+    save = app.Gridloop._save
     counts = {"compared": 0, "replayed": 0}
 
     def compared(session: Any, event: Any, workflow: Any = None, checkpoint: bool = False) -> None:
@@ -85,7 +87,7 @@ def test_a_rebuilt_instance_equals_the_live_one_after_every_command(driver: Any,
         counts["compared"] += 1
         counts["replayed"] += event.state_seq < event.history_length
 
-    monkeypatch.setattr(services.Gridloop, "_save", staticmethod(compared))
+    monkeypatch.setattr(app.Gridloop, "_save", staticmethod(compared))
     result = simulate(gl, 30, seed=11)
     assert result["reworked"] and result["reassigned"] and result["reopened"]
     event_id = to_joint_meeting(driver)
@@ -108,7 +110,7 @@ def test_an_engine_without_memory_runs_the_same_simulation_and_passes_the_audit(
         gl.deploy(REPO)
         gl.cache = LiveCache(capacity)
         result = simulate(gl, 25, seed=4)
-        verdict = audit.verify_all(gl, workers=1)
+        verdict = verification.verify_all(gl, workers=1)
         assert verdict["mismatches"] == [] and verdict["verified"] == 25
         with gl.db.reading() as session:
             checkpoints = session.scalar(text("SELECT count(*) FROM events WHERE state_seq > 0"))

@@ -17,12 +17,12 @@ import pytest
 from conftest import GRID_HB1, REPO
 from sqlalchemy import select
 
-from engine import org
+from engine.app import Gridloop
 from engine.cli import build_parser, main
-from engine.db import Database
-from engine.demo import DEMO_PASSWORD
-from engine.models import User
-from engine.services import Gridloop
+from engine.demo.district import DEMO_PASSWORD
+from engine.org import people
+from engine.store.db import Database
+from engine.store.models import User
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_init_demo_prints_the_password_and_deploys(demo_template, db):
         assert gl.bundle().process_id == "grid_event"
     finally:
         gl.db.dispose()
-    assert org.check_password(password_hash(db, "gw_hb1"), DEMO_PASSWORD)
+    assert people.check_password(password_hash(db, "gw_hb1"), DEMO_PASSWORD)
 
 
 def test_init_again_keeps_the_organisation_and_the_version(capsys, db):
@@ -123,8 +123,8 @@ def test_users_set_password_reads_stdin(capsys, monkeypatch, db):
     assert status == 0
     assert "gw_hb1" in out
     stored = password_hash(db, "gw_hb1")
-    assert org.check_password(stored, "correct horse battery")
-    assert not org.check_password(stored, DEMO_PASSWORD)
+    assert people.check_password(stored, "correct horse battery")
+    assert not people.check_password(stored, DEMO_PASSWORD)
 
 
 def test_users_set_password_refuses_a_short_one(capsys, monkeypatch, db):

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine import store
+from engine.app import Gridloop
 from engine.errors import Conflict
-from engine.services import Gridloop
+from engine.store import statements
 
 ACCEPT = {"decision": "accept"}
 ROUNDS = 5
@@ -117,7 +117,7 @@ def interleaved(gl: Gridloop, command: Callable[..., Any], *args: Any) -> Iterat
     """
     outcome: list[tuple[str, Any]] = []
     threads: list[threading.Thread] = []
-    read_task_row = store.task_and_event
+    read_task_row = statements.task_and_event
 
     def read_then_interleave(conn, task_id):  # noqa: ANN001, ANN202
         found = read_task_row(conn, task_id)
@@ -128,11 +128,11 @@ def interleaved(gl: Gridloop, command: Callable[..., Any], *args: Any) -> Iterat
             thread.join(timeout=0.5)
         return found
 
-    store.task_and_event = read_then_interleave
+    statements.task_and_event = read_then_interleave
     try:
         yield outcome
     finally:
-        store.task_and_event = read_task_row
+        statements.task_and_event = read_task_row
         for thread in threads:
             thread.join(timeout=60)
     assert threads, "the interleaved command never started"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from engine.db import FALLBACK_CHECKPOINT_PAGES, Database
+from engine.store.db import FALLBACK_CHECKPOINT_PAGES, Database
 
 
 def _in_database_file(path: Path) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 
-from engine.definitions import (
+from engine.bpmn.definitions import (
     DefinitionError,
     Problem,
     build_bundle,
@@ -16,7 +16,7 @@ from engine.definitions import (
     validate_files,
     validate_paths,
 )
-from engine.roles import ROLE_KEYS
+from engine.org.roles import ROLE_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = Path(__file__).resolve().parent / "fixtures" / "broken"

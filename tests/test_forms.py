@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from engine import forms
-from engine.simulate import simulate
+from engine.bpmn import forms
+from engine.demo.simulate import simulate
 
 ODD_VALUES: list[Any] = [None, True, 0, -1, 2.5, "", "x", "很" * 5001, [], ["x"], [1], {}, {"a": 1}]
 

@@ -341,7 +341,7 @@ def data_of_stored(driver: Any, event_id: int) -> list[dict[str, Any]]:
 
 
 def test_the_event_diagram_marks_the_joint_meeting_while_departments_work_in_it(driver):
-    from engine import staff_views
+    from engine.reads import staff_views
 
     event_id = to_joint_meeting(driver)
     convene(driver, event_id)

@@ -18,9 +18,9 @@ from conftest import REPO, START
 from lxml import etree
 from sqlalchemy import select
 
-from engine import history
-from engine.definitions import FLOW_NODE_TAGS
-from engine.models import Event, HistoryEntry
+from engine.audit import history
+from engine.bpmn.definitions import FLOW_NODE_TAGS
+from engine.store.models import Event, HistoryEntry
 
 ACCEPT = {"decision": "accept", "note": "信息完整，予以受理"}
 VERIFY_PASSED = {"passed": True, "note": "现场已处置到位"}

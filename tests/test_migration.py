@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import audit, migration
+from engine.audit import verification
+from engine.commands import migration
 from engine.errors import Forbidden
 from tests.conftest import GRID_HB1, REPO
 
@@ -60,7 +61,9 @@ def test_a_running_event_moves_to_a_renamed_step_version_keeping_its_claim(gl, d
     driver.complete("leader", event_id, "close", {"opinion": "同意"})
     driver.complete("intake", event_id, "follow_up", {"satisfaction": "satisfied"})
     assert driver.event(event_id)["state"] == "closed"
-    assert audit.verify_all(gl)["mismatches"] == [], "the replay switches versions where the history says"
+    assert verification.verify_all(gl)["mismatches"] == [], (
+        "the replay switches versions where the history says"
+    )
 
 
 FIXTURE = Path(__file__).parent / "fixtures" / "timer_process"
@@ -100,7 +103,7 @@ def _two_step_process(root: Path, steps: list[str]) -> Path:
 
 
 def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_gridloop, tmp_path):
-    from engine.demo import create_demo_district
+    from engine.demo.district import create_demo_district
 
     gl = make_gridloop()
     gl.init_schema()

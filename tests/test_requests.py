@@ -25,9 +25,9 @@ from test_loop_paths import (
     step,
 )
 
-from engine import audit
+from engine.audit import verification
 from engine.errors import ValidationFailed
-from engine.models import Timer
+from engine.store.models import Timer
 
 # 0101 opened Monday 09:00 Shanghai is due 15:00 (DUE_0101); one more working day: Tuesday 15:00.
 DUE_EXTENDED = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ DUE_AFTER_HOLD = datetime(2026, 12, 23, 7, 0, tzinfo=UTC)
 
 def audited(gl: Any) -> None:
     """The whole history replays into exactly the stored state of every event."""
-    assert audit.verify_all(gl)["mismatches"] == []
+    assert verification.verify_all(gl)["mismatches"] == []
 
 
 def task_at(driver: Any, event_id: int, step_id: str) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def act(
 
 def data_of(driver: Any, event_id: int) -> dict[str, Any]:
     """The process data after the last recorded step, as the audit's replay rebuilds it."""
-    return audit.replay_event(driver.gl, event_id).steps[-1].data
+    return verification.replay_event(driver.gl, event_id).steps[-1].data
 
 
 def finish(driver: Any, event_id: int, handler: str = "h_dh_hw") -> None:

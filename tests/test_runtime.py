@@ -7,8 +7,8 @@ from typing import Any
 from SpiffWorkflow.util.task import TaskState
 from test_joint_meeting import all_report_back, convene, to_joint_meeting
 
-from engine import runtime
-from engine.simulate import simulate
+from engine.bpmn import runtime
+from engine.demo.simulate import simulate
 
 
 def test_waiting_user_tasks_are_spiffworkflows_ready_manual_tasks_in_tree_order(

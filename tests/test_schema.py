@@ -6,8 +6,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.db import alembic_config, make_engine, migrate
-from engine.models import Base
+from engine.store.db import alembic_config, make_engine, migrate
+from engine.store.models import Base
 
 
 def test_the_migrated_schema_is_the_models_schema_and_migrations_reverse(db_url: str) -> None:

@@ -5,8 +5,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-from engine import scripting
-from engine.scripting import (
+from engine.bpmn import scripting
+from engine.bpmn.scripting import (
     SAFE_BUILTINS,
     RestrictedScriptEngine,
     ScriptError,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import text
 
-from engine import audit
+from engine.audit import verification
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
 
@@ -67,10 +67,10 @@ def test_admin_changes_are_logged_in_a_chain_that_audit_checks(gl):
         "admin", "supervision_escalation", {"yellow": [2, "work_days"], "red": [4, "work_days"]}
     )
     gl.set_calendar_day("admin", date(2027, 1, 1), False, "元旦")
-    assert audit.verify_all(gl)["mismatches"] == []
+    assert verification.verify_all(gl)["mismatches"] == []
     with gl.db.engine.begin() as connection:
         connection.execute(text("UPDATE admin_log SET actor = 'nobody' WHERE action = 'setting'"))
-    problems = [m for m in audit.verify_all(gl)["mismatches"] if m["code"] == "admin_log"]
+    problems = [m for m in verification.verify_all(gl)["mismatches"] if m["code"] == "admin_log"]
     assert len(problems) == 1 and "was altered" in problems[0]["reason"]
 
 

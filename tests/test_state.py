@@ -14,9 +14,9 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from test_joint_meeting import all_report_back, close_and_follow_up, convene, to_joint_meeting
 
-from engine import store
+from engine.bpmn.state import dump_state, load_state
 from engine.errors import ValidationFailed
-from engine.state import dump_state, load_state
+from engine.store import statements
 
 WORKFLOW_KEYS = ("data", "correlations", "last_task", "success", "completed", "root", "tasks", "bpmn_events")
 
@@ -24,7 +24,7 @@ WORKFLOW_KEYS = ("data", "correlations", "last_task", "success", "completed", "r
 def stored_instance(gl: Any, event_id: int) -> Any:
     """The instance as stored — its checkpoint and the records since — loaded afresh (not the live cache's)."""
     with gl.db.reading() as session:
-        event = store.event(session.connection(), event_id)
+        event = statements.event(session.connection(), event_id)
         return gl._restore(session, event, gl._runtime(session, event.process_version_id))
 
 
@@ -69,8 +69,8 @@ def test_a_loaded_checkpoint_dumps_what_was_stored(driver: Any) -> None:
     convene(driver, event_id)
     all_report_back(driver, event_id)
     with driver.gl.db.reading() as session:
-        stored = store.load_state_text(session.connection(), event_id)
-        event = store.event(session.connection(), event_id)
+        stored = statements.load_state_text(session.connection(), event_id)
+        event = statements.event(session.connection(), event_id)
     assert event.state_seq > 0
     bundle = driver.gl.bundle(event.process_version_id)
     # the same content (a restored task's data keys may come in another order than the live object's)

@@ -1,4 +1,4 @@
-"""The instance store (engine/store.py): its driver statements and the ORM read and write the same values.
+"""The instance store (engine/statements.py): its driver statements and the ORM read and write the same values.
 
 Commands on a running instance write events, inbox rows, timers and history with fixed statements on the
 driver's connection; everything else (queries, pages, audit, supervision) reads them through the ORM. These
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import store
 from engine.errors import Conflict
-from engine.models import Event, HistoryEntry, Task, Timer
+from engine.store import statements
+from engine.store.models import Event, HistoryEntry, Task, Timer
 
 SHANGHAI = timezone(timedelta(hours=8))
 AT = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=SHANGHAI)
@@ -43,7 +43,7 @@ def new_event(gl: Any, **values: Any) -> int:
     }
     base.update(values)
     with gl.db.unit_of_work() as session:
-        return store.insert_event(session.connection(), base).id
+        return statements.insert_event(session.connection(), base).id
 
 
 def test_what_the_store_writes_the_orm_reads_as_the_same_values(gl):
@@ -89,7 +89,7 @@ def test_what_the_orm_writes_the_store_reads_as_the_same_values(gl):
         session.flush()
         task_id = task.id
     with gl.db.reading() as session:
-        row, event_row = store.task_and_event(session.connection(), task_id)
+        row, event_row = statements.task_and_event(session.connection(), task_id)
     assert (row.id, row.event_id, row.status, row.assignee) == (task_id, event_id, "open", None)
     assert row.due_at == AT + timedelta(hours=4) and row.created_at.tzinfo == UTC
     assert (event_row.due_at, event_row.closed_on_time, event_row.location) == (
@@ -103,11 +103,11 @@ def test_what_the_orm_writes_the_store_reads_as_the_same_values(gl):
 def test_saving_writes_only_the_changed_columns_and_moves_the_version(gl):
     event_id = new_event(gl)
     with gl.db.unit_of_work() as session:
-        row = store.event(session.connection(), event_id)
+        row = statements.event(session.connection(), event_id)
         row.state = "open"
         row.state = "open"
         assert row.changes() == {"state": "open"}
-        store.save_event(session.connection(), row, '{"format": 1, "x": 1}')
+        statements.save_event(session.connection(), row, '{"format": 1, "x": 1}')
         assert (row.version, row.changes()) == (2, {})
     with gl.db.reading() as session:
         event = session.get(Event, event_id)
@@ -118,13 +118,13 @@ def test_saving_writes_only_the_changed_columns_and_moves_the_version(gl):
 def test_a_stale_event_row_is_a_conflict_and_nothing_of_the_command_is_kept(gl):
     event_id = new_event(gl)
     with gl.db.reading() as session:
-        stale = store.event(session.connection(), event_id)
+        stale = statements.event(session.connection(), event_id)
     with gl.db.unit_of_work() as session:
-        fresh = store.event(session.connection(), event_id)
+        fresh = statements.event(session.connection(), event_id)
         fresh.state = "open"
-        store.save_event(session.connection(), fresh)
+        statements.save_event(session.connection(), fresh)
     with pytest.raises(Conflict), gl.db.unit_of_work() as session:
-        store.insert_task(
+        statements.insert_task(
             session.connection(),
             {
                 "event_id": event_id,
@@ -138,7 +138,7 @@ def test_a_stale_event_row_is_a_conflict_and_nothing_of_the_command_is_kept(gl):
             },
         )
         stale.state = "rejected"
-        store.save_event(session.connection(), stale)
+        statements.save_event(session.connection(), stale)
     with gl.db.reading() as session:
         assert session.get(Event, event_id).state == "open"
         assert session.scalars(select(Task).where(Task.event_id == event_id)).all() == []
@@ -157,9 +157,9 @@ def test_a_history_record_number_taken_twice_is_a_conflict(gl):
         "hash": "0" * 64,
     }
     with gl.db.unit_of_work() as session:
-        store.insert_history(session.connection(), record)
+        statements.insert_history(session.connection(), record)
     with pytest.raises(Conflict), gl.db.unit_of_work() as session:
-        store.insert_history(session.connection(), dict(record, hash="1" * 64))
+        statements.insert_history(session.connection(), dict(record, hash="1" * 64))
     with gl.db.reading() as session:
         (entry,) = session.scalars(select(HistoryEntry).where(HistoryEntry.event_id == event_id)).all()
         assert (entry.hash, entry.data, entry.at) == ("0" * 64, record["data"], AT)
@@ -168,7 +168,7 @@ def test_a_history_record_number_taken_twice_is_a_conflict(gl):
 def test_timers_round_trip_and_rows_refuse_unknown_columns_and_naive_times(gl):
     event_id = new_event(gl)
     with gl.db.unit_of_work() as session:
-        timer = store.insert_timer(
+        timer = statements.insert_timer(
             session.connection(),
             {
                 "event_id": event_id,
@@ -180,23 +180,23 @@ def test_timers_round_trip_and_rows_refuse_unknown_columns_and_naive_times(gl):
             },
         )
         timer.status, timer.fired_at = "fired", AT + timedelta(seconds=1)
-        store.save_timer(session.connection(), timer)
+        statements.save_timer(session.connection(), timer)
         with pytest.raises(AttributeError):
             timer.colour = "red"
     with gl.db.reading() as session:
         stored = session.get(Timer, timer.id)
         assert (stored.status, stored.fired_at, stored.due_at) == ("fired", AT + timedelta(seconds=1), AT)
-        assert store.pending_timers(session.connection(), event_id) == []
+        assert statements.pending_timers(session.connection(), event_id) == []
     with pytest.raises(ValueError, match="timezone-aware"), gl.db.unit_of_work() as session:
-        row = store.event(session.connection(), event_id)
+        row = statements.event(session.connection(), event_id)
         row.updated_at = datetime(2026, 11, 23, 9, 0)
-        store.save_event(session.connection(), row)
+        statements.save_event(session.connection(), row)
 
 
 def test_a_read_row_converts_a_column_when_it_is_read_and_setting_its_value_again_changes_nothing(gl):
     event_id = new_event(gl, location={"lat": 30.25, "lng": 120.17})
     with gl.db.unit_of_work() as session:
-        event = store.event(session.connection(), event_id)
+        event = statements.event(session.connection(), event_id)
         event.reported_at = AT  # the same moment, not yet read: compared as a moment, not as stored text
         event.location = {"lat": 30.25, "lng": 120.17}
         assert event.changes() == {}

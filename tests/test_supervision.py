@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import audit, supervising
+from engine.audit import verification
+from engine.commands import supervising
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from tests.conftest import Driver
 
@@ -75,7 +76,7 @@ def test_a_department_task_gone_red_gets_one_sheet_that_escalates_and_is_cleared
         "sheet_escalated",
         "sheet_cleared",
     ]
-    assert audit.verify_all(gl)["mismatches"] == []
+    assert verification.verify_all(gl)["mismatches"] == []
 
 
 def test_only_the_late_department_is_charged_after_a_reassignment(gl, driver):
@@ -153,7 +154,7 @@ def test_colour_changes_are_recorded_when_they_happen(gl, driver):
         ("yellow", "red", False),
         ("yellow", "red", True),
     ]
-    assert audit.verify_all(gl)["mismatches"] == []
+    assert verification.verify_all(gl)["mismatches"] == []
 
 
 def test_in_a_joint_meeting_only_the_late_support_department_gets_a_sheet(gl, driver):
@@ -178,4 +179,4 @@ def test_in_a_joint_meeting_only_the_late_support_department_gets_a_sheet(gl, dr
     assert gl.supervise()["issued"] == 0, "the case itself is inside the meeting's latest deadline"
     close_and_follow_up(driver, event_id)
     assert _sheets(gl) == [] and [s["department"] for s in _sheets(gl, status="cleared")] == ["QH-ST"]
-    assert audit.verify_all(gl)["mismatches"] == []
+    assert verification.verify_all(gl)["mismatches"] == []

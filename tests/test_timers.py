@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine import audit
-from engine.demo import create_demo_district
-from engine.models import HistoryEntry, Timer
-from engine.scheduler import TimerScheduler
+from engine.audit import verification
+from engine.demo.district import create_demo_district
+from engine.store.models import HistoryEntry, Timer
+from engine.time.scheduler import TimerScheduler
 from tests.conftest import GRID_HB1, START
 
 FIXTURE = Path(__file__).parent / "fixtures" / "timer_process"
@@ -62,7 +62,7 @@ def test_timer_fires_at_its_working_hour_due_time_and_replays(make_gridloop):
     history = gl.event_detail("admin", event_id)["history"]
     fired = [h for h in history if h["action"] == "timer"]
     assert len(fired) == 1 and fired[0]["data"]["timer"] == "wait" and fired[0]["at"] == fired_at
-    assert audit.verify_all(gl) == {"instances": 1, "verified": 1, "mismatches": []}
+    assert verification.verify_all(gl) == {"instances": 1, "verified": 1, "mismatches": []}
 
 
 def test_timers_missed_while_down_fire_at_start_up(make_gridloop):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from web_support import app_with_staff, html, post, staff
 
-from engine.services import Gridloop
+from engine.app import Gridloop
 from engine.settings import DEFAULTS
 
 STAFF = ("admin", "intake", "supervisor", "auditor")

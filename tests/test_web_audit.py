@@ -19,8 +19,8 @@ from conftest import GRID_LA1
 from sqlalchemy import text
 from web_support import app_with_staff, at_handle, closed_with_rework, html, open_task, post, report, staff
 
-from engine import history
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.audit import history
 
 STAFF = ("gw_hb1", "gw_la1", "intake", "dispatcher", "auditor", "admin")
 VERDICT_OK = "历史记录完整未被篡改"

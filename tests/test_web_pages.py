@@ -32,8 +32,8 @@ from web_support import (
 )
 from werkzeug.datastructures import MultiDict
 
-from engine import org
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.org import people
 from webui import create_app, formdata
 from webui.errors import ENGINE_ERRORS, HTTP_MESSAGES
 
@@ -383,8 +383,8 @@ def test_a_task_claimed_by_someone_else_cannot_be_completed(app, gl):
     event = report(gl)
     task = open_task(gl, event["id"])
     with gl.db.unit_of_work() as session:
-        org.add_user(session, "intake2", "受理员 二", PASSWORD)
-        org.grant_role(session, "intake2", "intake", "330199")
+        people.add_user(session, "intake2", "受理员 二", PASSWORD)
+        people.grant_role(session, "intake2", "intake", "330199")
     gl.invalidate_org()
     other = staff(app, "intake2")
     page_token = token(other, f"/tasks/{task['id']}")

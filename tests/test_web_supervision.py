@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from web_support import app_with_staff, at_handle, complete, html, post, staff
 
-from engine import supervising
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.commands import supervising
 
 STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "h_dh_cg", "leader", "supervisor", "auditor", "admin")
 # 0101 暴露垃圾 dispatched Monday 09:00 Shanghai: 4 working hours → 15:00 Shanghai = 07:00 UTC

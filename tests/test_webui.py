@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from engine.demo import create_demo_district
+from engine.demo.district import create_demo_district
 from webui import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

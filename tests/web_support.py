@@ -12,10 +12,10 @@ from conftest import GRID_HB1, START
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from engine import org
-from engine.clock import ManualClock
-from engine.demo import create_demo_district
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.demo.district import create_demo_district
+from engine.org import people
+from engine.time.clock import ManualClock
 from webui import create_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def app_with_staff(tmp_path: Path, staff: tuple[str, ...]) -> Iterator[Any]:
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
         for username in staff:
-            org.add_user(session, username, password=PASSWORD)
+            people.add_user(session, username, password=PASSWORD)
     gl.deploy(REPO)
     yield app
     gl.db.dispose()

@@ -16,8 +16,8 @@ from typing import Any
 
 from flask import Flask
 
-from engine.db import default_url
-from engine.services import Gridloop
+from engine.app import Gridloop
+from engine.store.db import default_url
 
 SECRET_KEY_FILE = Path("instance") / "secret_key"
 # a form with a handful of phone photos (the engine checks each file's own size and type)

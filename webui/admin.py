@@ -17,10 +17,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import admin_queries
-from engine.calendar import UNITS, CalendarError
 from engine.errors import ValidationFailed
+from engine.reads import admin_queries
 from engine.settings import CALENDAR_NOTE_LENGTH
+from engine.time.calendar import UNITS, CalendarError
 from webui.context import gridloop, username
 from webui.i18n import translate
 from webui.links import local_url

@@ -1,6 +1,6 @@
 """The JSON API under /api/v1: external channels (hotline 12345, WeChat, apps) and scripts on the engine's services.
 
-Thin like the HTML pages: each route parses its request, calls one :class:`~engine.services.Gridloop` service
+Thin like the HTML pages: each route parses its request, calls one :class:`~engine.app.Gridloop` service
 and answers JSON. Callers authenticate with a bearer token from ``POST /auth/token``: the username signed with
 the app's ``SECRET_KEY`` (itsdangerous, salt ``gridloop-api``), valid for ``API_TOKEN_MAX_AGE`` seconds. Engine
 errors become status codes in one place (:func:`engine_error`); scope is the engine's, so anything outside the
@@ -17,16 +17,16 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine.attachments import MAX_BYTES
-from engine.auth import AuthenticationFailed
+from engine.app import LANGUAGES, Gridloop
 from engine.errors import (
     GridloopError,
     NotDeployed,
     NotFound,
     ValidationFailed,
 )
-from engine.queries import INBOX_VIEWS
-from engine.services import LANGUAGES, Gridloop
+from engine.org.auth import AuthenticationFailed
+from engine.reads.queries import INBOX_VIEWS
+from engine.store.attachments import MAX_BYTES
 from webui.errors import api_status
 from webui.openapi import build_document
 

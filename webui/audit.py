@@ -13,7 +13,8 @@ import io
 
 from flask import Blueprint, Response, g, render_template, request
 
-from engine import history, staff_views
+from engine.audit import history
+from engine.reads import staff_views
 from webui.context import gridloop, username
 from webui.display import json_text
 

@@ -1,6 +1,6 @@
 """Signing in and out, and the rule that every page but a few needs a signed-in user.
 
-Passwords and the lock-out after repeated failures are the engine's (:mod:`engine.auth`); this module keeps
+Passwords and the lock-out after repeated failures are the engine's (:mod:`engine.org.auth`); this module keeps
 the signed-in username in the session cookie (signed, HttpOnly, SameSite=Lax, Secure outside the demo: see
 :mod:`webui.security`) and turns the engine's answer into a message. The JSON API authenticates its own way.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from engine.auth import AuthenticationFailed
 from engine.errors import NotFound
+from engine.org.auth import AuthenticationFailed
 from webui.i18n import local_time, translate
 from webui.links import local_url
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from engine.services import Gridloop
+from engine.app import Gridloop
 
 
 def gridloop() -> Gridloop:

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request
 
-from engine import staff_views
-from engine.metrics import GROUPINGS
-from engine.services import EVALUATION_ROLES
+from engine.app import EVALUATION_ROLES
+from engine.evaluation.metrics import GROUPINGS
+from engine.reads import staff_views
 from webui.context import gridloop, username
 from webui.i18n import translate
 

@@ -14,7 +14,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from engine.auth import AuthenticationFailed
 from engine.errors import (
     Conflict,
     Forbidden,
@@ -24,6 +23,7 @@ from engine.errors import (
     ProcessFailure,
     ValidationFailed,
 )
+from engine.org.auth import AuthenticationFailed
 from webui.i18n import translate
 
 # engine error → (HTTP status, the JSON API's error code, catalog key of the message staff read), most specific

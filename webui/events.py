@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from flask import Blueprint, render_template, request
 
-from engine import staff_views
+from engine.reads import staff_views
 from webui.context import gridloop, username
 
 bp = Blueprint("events", __name__)

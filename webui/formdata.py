@@ -19,8 +19,8 @@ from typing import Any
 from flask import Blueprint, render_template
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine.attachments import StoredAttachment
 from engine.errors import ValidationFailed
+from engine.store.attachments import StoredAttachment
 from webui.i18n import translate
 
 bp = Blueprint("formdata", __name__)

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from engine.services import LANGUAGES
+from engine.app import LANGUAGES
 from webui.links import local_url
 
 CATALOG_DIR = Path(__file__).parent / "translations"

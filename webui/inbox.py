@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 from werkzeug.wrappers import Response
 
-from engine import staff_views
-from engine.queries import INBOX_VIEWS
+from engine.reads import staff_views
+from engine.reads.queries import INBOX_VIEWS
 from engine.settings import LIGHT_COLOURS
 from webui.context import gridloop, username
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.queries import INBOX_VIEWS
+from engine.reads.queries import INBOX_VIEWS
 
 API_VERSION = "1.0.0"
 TASK_STATUSES = ["open", "completed", "cancelled"]

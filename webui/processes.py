@@ -6,7 +6,7 @@ from itertools import groupby
 
 from flask import Blueprint, Response, render_template
 
-from engine import staff_views
+from engine.reads import staff_views
 from webui.context import gridloop
 
 bp = Blueprint("processes", __name__)

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import staff_views
 from engine.errors import Forbidden, ValidationFailed
+from engine.reads import staff_views
 from webui import errors, formdata
 from webui.context import gridloop, username
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select
 
-from engine.models import Event, ProcessVersion, User
+from engine.store.models import Event, ProcessVersion, User
 from webui.events import STATES
 
 bp = Blueprint("status", __name__)

@@ -1,7 +1,7 @@
 """Supervision (督办): the board of open and cleared sheets, and the sheet actions on the event page.
 
 Supervisors and shift leaders issue a leader's sheet (领导督办) to a department from the event page; the
-department's staff reply to it there. The engine decides who may do either (:mod:`engine.supervising`); this
+department's staff reply to it there. The engine decides who may do either (:mod:`engine.commands.supervising`); this
 module turns a form into one call and its answer into a page. A reason or reply left empty comes back next to
 its field on the event page, with what was typed.
 """
@@ -13,8 +13,9 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import staff_views, supervising
+from engine.commands import supervising
 from engine.errors import Conflict, ValidationFailed
+from engine.reads import staff_views
 from webui import errors
 from webui.context import gridloop, username
 from webui.i18n import translate

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import staff_views
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.reads import staff_views
 from webui import errors, formdata
 from webui.context import gridloop, username
 from webui.i18n import current_language, translate

@@ -1,0 +1,827 @@
+"""Load, validate and content-hash the process definitions: BPMN, DMN and form JSON Schemas.
+
+The BPMN is the truth about the loop, so a deployment is only as good as the files it is built from.
+This module reads ``processes/*.bpmn``, ``processes/*.dmn`` and ``forms/*.json`` as one set, checks them
+the way a designer needs (file, line, element id and the fix, all problems at once, not just the first),
+and turns a clean set into an immutable :class:`ProcessBundle` whose ``content_hash`` pins running
+instances to the exact files they started on.
+
+Checks run on the XML itself before SpiffWorkflow parses anything, because SpiffWorkflow reports
+structural mistakes one at a time and often without a line. Only a set that passes them is handed to
+``SpiffBpmnParser`` (spiff extensions, so ``task_spec.extensions['properties']`` holds the form and
+scope properties).
+"""
+
+import ast
+import hashlib
+import json
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+
+from engine.bpmn.scripting import script_problems
+from engine.org.roles import ROLE_KEYS, ROLE_LABELS, role_for_lane
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+SCOPE_LEVELS: tuple[str, ...] = ("grid", "community", "town", "district")
+ROUTING_DECISION = "dispatch_routing"
+CATEGORY_OUTPUTS: tuple[str, ...] = (
+    "class_name",
+    "category_name",
+    "department_kind",
+    "handling_level",
+    "time_limit",
+    "time_unit",
+)
+
+FLOW_NODE_TAGS = frozenset(
+    {
+        "task",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "exclusiveGateway",
+        "inclusiveGateway",
+        "parallelGateway",
+        "eventBasedGateway",
+        "complexGateway",
+    }
+)
+CONTAINER_TAGS = ("process", "subProcess", "transaction", "adHocSubProcess")
+
+# Elements whose text is Python the script engine runs: statements (exec) or expressions (eval).
+SCRIPT_ELEMENTS: tuple[tuple[str, str, str], ...] = (
+    ("bpmn:script", "exec", "script"),
+    ("spiffworkflow:preScript", "exec", "pre-script"),
+    ("spiffworkflow:postScript", "exec", "post-script"),
+    ("bpmn:conditionExpression", "eval", "condition"),
+    ("bpmn:timeDate", "eval", "timer expression"),
+    ("bpmn:timeDuration", "eval", "timer expression"),
+    ("bpmn:timeCycle", "eval", "timer expression"),
+    ("bpmn:loopCardinality", "eval", "loop cardinality"),
+    ("bpmn:completionCondition", "eval", "completion condition"),
+    ("bpmn:loopCondition", "eval", "loop condition"),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a definition file, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        line = self.line if self.line is not None else "-"
+        return f"{self.file}:{line}: {self.element_id or '-'}: {self.message}"
+
+
+class DefinitionError(Exception):
+    """The definition files cannot be deployed; ``problems`` says every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    """What the inbox needs to know about a user task (or the start event's report form)."""
+
+    bpmn_id: str
+    name: str
+    lane: str | None
+    role: str | None
+    form: str | None
+    scope_level: str
+    department_variable: str | None
+    due_at_variable: str | None
+    scope_level_variable: str | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    """One event sub-category from the routing table: who handles it, at which level, how fast."""
+
+    code: str
+    class_name: str
+    name: str
+    department_kind: str
+    handling_level: str
+    time_limit: float
+    time_unit: str
+
+
+@dataclass
+class ProcessBundle:
+    """A validated, content-hashed set of definition files and the process spec built from them."""
+
+    process_id: str
+    content_hash: str
+    files: dict[str, str]
+    spec: BpmnProcessSpec
+    subprocess_specs: dict
+    forms: dict[str, dict]
+    user_tasks: dict[str, UserTaskInfo]
+    start_form: str | None
+    categories: list[Category]
+
+
+def collect_files(root: Path) -> dict[str, str]:
+    """Read ``processes/*.bpmn``, ``processes/*.dmn`` and ``forms/*.json`` under ``root``.
+
+    Keys are paths relative to ``root`` with forward slashes ("processes/grid_event.bpmn"), so the
+    content hash does not depend on where the checkout lives.
+    """
+    root = Path(root)
+    paths = [
+        *sorted((root / "processes").glob("*.bpmn")),
+        *sorted((root / "processes").glob("*.dmn")),
+        *sorted((root / "forms").glob("*.json")),
+    ]
+    return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8") for path in paths}
+
+
+def validate_files(files: dict[str, str]) -> list[Problem]:
+    """Check a set of definition files (relative path -> text) and return every problem found.
+
+    An empty list means the set can be built into bundles for each executable process in it.
+    """
+    return _check(files).problems
+
+
+def validate_paths(paths: Iterable[Path]) -> list[Problem]:
+    """Check files and directories named on the command line (``gridloop validate PATH...``).
+
+    A directory contributes its ``processes/`` and ``forms/`` if it has them, else its own
+    ``*.bpmn``, ``*.dmn`` and ``*.json``. A single BPMN file is checked together with the DMN files
+    beside it and the forms in ``../forms/`` or beside it, which is where its references point.
+    Problems name the files as given.
+    """
+    files: dict[str, str] = {}
+    problems: list[Problem] = []
+    for path in map(Path, paths):
+        if path.is_dir() and ((path / "processes").is_dir() or (path / "forms").is_dir()):
+            for relative, text in collect_files(path).items():
+                files.setdefault(str(path / relative), text)
+            continue
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
+        elif path.suffix in (".bpmn", ".dmn", ".json") and path.is_file():
+            found = [path]
+            if path.suffix == ".bpmn":
+                found += sorted(path.parent.glob("*.dmn"))
+                found += sorted(path.parent.parent.joinpath("forms").glob("*.json"))
+                found += sorted(path.parent.glob("*.json"))
+        else:
+            problems.append(
+                Problem(
+                    str(path), None, None, "no such .bpmn, .dmn or .json file or directory — check the path"
+                )
+            )
+            continue
+        for file_path in found:
+            if str(file_path) not in files:
+                files[str(file_path)] = file_path.read_text(encoding="utf-8")
+    return problems + validate_files(files)
+
+
+def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> ProcessBundle:
+    """Validate ``files`` and build the bundle for ``process_id``; raise DefinitionError with every problem."""
+    checked = _check(files)
+    if checked.problems:
+        raise DefinitionError(checked.problems)
+    parser = checked.parser
+    if process_id not in parser.get_process_ids():
+        bpmn_files = [name for name in files if name.endswith(".bpmn")]
+        raise DefinitionError(
+            [
+                Problem(
+                    bpmn_files[0] if bpmn_files else "processes/",
+                    None,
+                    process_id,
+                    f"no executable process '{process_id}' is defined "
+                    f"(found: {', '.join(parser.get_process_ids()) or 'none'}) — "
+                    "set the process id in the modeler or deploy another process",
+                )
+            ]
+        )
+    spec = parser.get_spec(process_id)
+    subprocess_specs = parser.get_subprocess_specs(process_id)
+    user_tasks = _user_tasks([spec, *(s for s in subprocess_specs.values() if s is not None)])
+    start_form = next(
+        (
+            info.form
+            for info in user_tasks.values()
+            if isinstance(spec.task_specs.get(info.bpmn_id), StartEvent) and info.form
+        ),
+        None,
+    )
+    categories, category_problems = _categories(parser, checked.trees)
+    if category_problems:
+        raise DefinitionError(category_problems)
+    return ProcessBundle(
+        process_id=process_id,
+        content_hash=content_hash(files),
+        files=dict(files),
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        forms={posixpath.basename(name): schema for name, schema in checked.forms.items()},
+        user_tasks=user_tasks,
+        start_form=start_form,
+        categories=categories,
+    )
+
+
+def load_bundle(root: Path, process_id: str = "grid_event") -> ProcessBundle:
+    """Build the bundle for ``process_id`` from the definition files under ``root``."""
+    return build_bundle(collect_files(Path(root)), process_id)
+
+
+def content_hash(files: dict[str, str]) -> str:
+    """sha256 over the sorted (path, text) pairs: the identity of a deployment.
+
+    JSON-encoding the pairs keeps the boundary between path and text unambiguous.
+    """
+    payload = json.dumps(sorted(files.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Checked:
+    """Result of checking a file set: the problems, the parsed documents and, if clean, the parser."""
+
+    problems: list[Problem] = field(default_factory=list)
+    trees: dict[str, Any] = field(default_factory=dict)
+    forms: dict[str, Any] = field(default_factory=dict)
+    parser: SpiffBpmnParser | None = None
+
+
+def _check(files: dict[str, str]) -> _Checked:
+    """Run every check over ``files``; build the SpiffWorkflow parser only if nothing failed."""
+    checked = _Checked()
+    for name in sorted(files):
+        text = files[name]
+        if name.endswith((".bpmn", ".dmn")):
+            root = _parse_xml(name, text, checked.problems)
+            if root is not None:
+                checked.trees[name] = root
+                checked.problems.extend(_schema_problems(name, root))
+        elif name.endswith(".json"):
+            schema = _parse_form(name, text, checked.problems)
+            if schema is not None:
+                checked.forms[name] = schema
+    decisions: dict[str, str] = {}
+    for name, root in checked.trees.items():
+        for decision in _first_decision_ids(root) if name.endswith(".dmn") else []:
+            if decision in decisions:
+                checked.problems.append(
+                    Problem(
+                        name,
+                        root.sourceline,
+                        decision,
+                        f"decision '{decision}' is also defined in {decisions[decision]} — "
+                        "give one of them another id",
+                    )
+                )
+            decisions[decision] = name
+    for name, root in checked.trees.items():
+        if name.endswith(".bpmn"):
+            checked.problems.extend(_bpmn_problems(name, root, set(files), decisions))
+    if not checked.problems:
+        checked.parser = _build_parser(checked)
+    return checked
+
+
+# Definition files may be uploaded through the web UI: never expand entities or fetch anything.
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+
+
+def _parse_xml(name: str, text: str, problems: list[Problem]):
+    try:
+        return etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+    except etree.XMLSyntaxError as err:
+        problems.append(
+            Problem(
+                name,
+                err.lineno,
+                None,
+                f"malformed XML: {err.msg} — fix the file or re-export it from the modeler",
+            )
+        )
+        return None
+
+
+def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as err:
+        problems.append(
+            Problem(name, err.lineno, None, f"form is not valid JSON: {err.msg} (column {err.colno})")
+        )
+        return None
+    if not isinstance(schema, dict):
+        problems.append(Problem(name, 1, None, "form must be a JSON object holding a JSON Schema"))
+        return None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as err:
+        problems.append(
+            Problem(
+                name, None, err.json_path, f"form is not a valid JSON Schema (draft 2020-12): {err.message}"
+            )
+        )
+        return None
+    try:  # submissions are checked by jsonschema-rs too (engine/forms.py): it must take the schema as well
+        jsonschema_rs.Draft202012Validator(schema)
+    except ValueError as err:
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                "form cannot be compiled for checking submissions: "
+                f"{str(err).splitlines()[0]} (patterns follow ECMA-262, as JSON Schema says)",
+            )
+        )
+        return None
+    return schema
+
+
+_DMN_VALIDATORS: dict[str, BpmnValidator] = {}
+
+
+def _schema_problems(name: str, root) -> list[Problem]:
+    """Every XSD violation of a BPMN (with spiff extensions) or DMN document, not just the last."""
+    if name.endswith(".dmn"):
+        namespace = etree.QName(root).namespace
+        if namespace not in DMN_SCHEMAS:
+            return [
+                Problem(
+                    name,
+                    root.sourceline,
+                    root.get("id"),
+                    f"unsupported DMN namespace '{namespace}' — save the table as DMN 1.1, 1.2 or 1.3",
+                )
+            ]
+        validator = _DMN_VALIDATORS.get(namespace)
+        if validator is None:
+            validator = _DMN_VALIDATORS[namespace] = BpmnValidator(DMN_SCHEMAS[namespace])
+        kind = "DMN"
+    else:
+        validator = VALIDATOR
+        kind = "BPMN 2.0"
+    validator.preprocess(root)
+    schema = validator.validator
+    if schema.validate(root):
+        return []
+    ids_by_line: dict[int, str] = {}
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("id"):
+            ids_by_line.setdefault(element.sourceline, element.get("id"))
+    return [
+        Problem(
+            name,
+            error.line,
+            ids_by_line.get(error.line),
+            f"does not match the {kind} schema: {_short_names(error.message)} — fix it in the modeler",
+        )
+        for error in schema.error_log
+    ]
+
+
+def _short_names(message: str) -> str:
+    """Replace ``{namespace}`` prefixes in lxml messages by the usual prefixes."""
+    message = message.replace("{" + BPMN_NS + "}", "bpmn:").replace("{" + SPIFF_NS + "}", "spiffworkflow:")
+    for namespace in DMN_SCHEMAS:
+        message = message.replace("{" + namespace + "}", "dmn:")
+    return message
+
+
+def _first_decision_ids(root) -> list[str]:
+    """The decision SpiffWorkflow loads from a DMN document: it only reads the first one."""
+    decisions = [
+        child for child in root if isinstance(child.tag, str) and etree.QName(child).localname == "decision"
+    ]
+    return [decisions[0].get("id")] if decisions and decisions[0].get("id") else []
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _owner_id(element) -> str | None:
+    """The id of the element itself or of the nearest ancestor that has one."""
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+def _bpmn_problems(name: str, root, file_names: set[str], decisions: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _flow_problems(name, root)
+    problems += _lane_problems(name, root)
+    problems += _property_problems(name, root, file_names)
+    problems += _script_element_problems(name, root)
+    problems += _decision_problems(name, root, decisions)
+    return problems
+
+
+def _flow_problems(name: str, root) -> list[Problem]:
+    """Dangling sequence flows and flow nodes that cannot be reached or cannot be left."""
+    problems = []
+    containers = [el for tag in CONTAINER_TAGS for el in root.iter(f"{{{BPMN_NS}}}{tag}")]
+    for container in containers:
+        children = [child for child in container if isinstance(child.tag, str)]
+        ids = {child.get("id") for child in children if child.get("id")}
+        flows = [child for child in children if _local(child) == "sequenceFlow"]
+        container_label = f"{_local(container)} '{container.get('id')}'"
+        for flow in flows:
+            for end in ("sourceRef", "targetRef"):
+                ref = flow.get(end)
+                if ref not in ids:
+                    problems.append(
+                        Problem(
+                            name,
+                            flow.sourceline,
+                            flow.get("id"),
+                            f"sequence flow's {end} '{ref}' is no element of {container_label} — "
+                            "connect the flow to an existing element or delete it",
+                        )
+                    )
+        if _local(container) == "adHocSubProcess":
+            continue
+        targets = {flow.get("targetRef") for flow in flows}
+        sources = {flow.get("sourceRef") for flow in flows}
+        for node in children:
+            tag = _local(node)
+            if tag not in FLOW_NODE_TAGS:
+                continue
+            label = f"{tag} '{node.get('name') or node.get('id')}'"
+            if node.get("id") not in targets and not _may_lack_incoming(node, tag):
+                problems.append(
+                    Problem(
+                        name,
+                        node.sourceline,
+                        node.get("id"),
+                        f"{label} has no incoming sequence flow, so it can never run — connect a flow into it",
+                    )
+                )
+            if node.get("id") not in sources and not _may_lack_outgoing(node, tag):
+                problems.append(
+                    Problem(
+                        name,
+                        node.sourceline,
+                        node.get("id"),
+                        f"{label} has no outgoing sequence flow, so the process stops there — "
+                        "connect it onward or to an end event",
+                    )
+                )
+    return problems
+
+
+def _event_kinds(node) -> set[str]:
+    return {_local(child) for child in node if _local(child).endswith("EventDefinition")}
+
+
+def _exempt_from_flows(node, tag: str) -> bool:
+    return node.get("isForCompensation") == "true" or (
+        tag == "subProcess" and node.get("triggeredByEvent") == "true"
+    )
+
+
+def _may_lack_incoming(node, tag: str) -> bool:
+    if tag in ("startEvent", "boundaryEvent") or _exempt_from_flows(node, tag):
+        return True
+    return tag == "intermediateCatchEvent" and "linkEventDefinition" in _event_kinds(node)
+
+
+def _may_lack_outgoing(node, tag: str) -> bool:
+    if tag == "endEvent" or _exempt_from_flows(node, tag):
+        return True
+    if tag == "intermediateThrowEvent" and "linkEventDefinition" in _event_kinds(node):
+        return True
+    return tag == "boundaryEvent" and "compensateEventDefinition" in _event_kinds(node)
+
+
+def _role_choices() -> str:
+    return ", ".join(f"{ROLE_LABELS[key]} ({key})" for key in ROLE_KEYS)
+
+
+def _lane_problems(name: str, root) -> list[Problem]:
+    """Lanes must name roles, and every user task must sit in a lane (directly or via its subprocess)."""
+    problems = []
+    lane_of: dict[str, str | None] = {}
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.findall("bpmn:flowNodeRef", NS):
+            if ref.text is not None:
+                lane_of[ref.text] = lane.get("name")
+        if lane.find("bpmn:childLaneSet", NS) is None and role_for_lane(lane.get("name")) is None:
+            problems.append(
+                Problem(
+                    name,
+                    lane.sourceline,
+                    lane.get("id"),
+                    f"lane '{lane.get('name') or ''}' names no known role — rename it to one of: {_role_choices()}",
+                )
+            )
+    for task in root.iter(f"{{{BPMN_NS}}}userTask"):
+        if not any(ancestor.get("id") in lane_of for ancestor in (task, *task.iterancestors())):
+            problems.append(
+                Problem(
+                    name,
+                    task.sourceline,
+                    task.get("id"),
+                    f"user task '{task.get('name') or task.get('id')}' is in no lane, so no role is offered it — "
+                    "move it into the lane of the role that does it",
+                )
+            )
+    return problems
+
+
+def _properties(node) -> dict[str, Any]:
+    """The spiffworkflow:property elements of a node, by name."""
+    return {
+        prop.get("name"): prop
+        for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
+    }
+
+
+def _form_candidates(bpmn_name: str, form: str) -> list[str]:
+    """Where a form referenced from ``bpmn_name`` may live: ``../forms/`` or beside the BPMN file."""
+    folder = posixpath.dirname(bpmn_name)
+    return [
+        posixpath.normpath(posixpath.join(folder, "..", "forms", form)),
+        posixpath.normpath(posixpath.join(folder, form)),
+    ]
+
+
+def _property_problems(name: str, root, file_names: set[str]) -> list[Problem]:
+    """Form references, scope levels and variable names on user tasks and start events."""
+    known = {posixpath.normpath(file_name) for file_name in file_names}
+    problems = []
+    nodes = [*root.iter(f"{{{BPMN_NS}}}userTask"), *root.iter(f"{{{BPMN_NS}}}startEvent")]
+    for node in nodes:
+        node_id = node.get("id")
+        for key, prop in _properties(node).items():
+            value = prop.get("value") or ""
+            if key in ("formJsonSchemaFilename", "formUiSchemaFilename"):
+                if not any(candidate in known for candidate in _form_candidates(name, value)):
+                    problems.append(
+                        Problem(
+                            name,
+                            prop.sourceline,
+                            node_id,
+                            f"form '{value}' is not in forms/ — add forms/{value} or fix {key}",
+                        )
+                    )
+            elif key == "scopeLevel" and value not in SCOPE_LEVELS:
+                problems.append(
+                    Problem(
+                        name,
+                        prop.sourceline,
+                        node_id,
+                        f"scopeLevel '{value}' is not one of {', '.join(SCOPE_LEVELS)} — use one of them",
+                    )
+                )
+            elif key in (
+                "departmentVariable",
+                "dueAtVariable",
+                "scopeLevelVariable",
+            ) and not _is_variable_path(value):
+                problems.append(
+                    Problem(
+                        name,
+                        prop.sourceline,
+                        node_id,
+                        f"{key} '{value}' is not a task-data variable — use a name like 'department' or a path like 'assignment.department'",
+                    )
+                )
+    return problems
+
+
+def _is_variable_path(value: str) -> bool:
+    """A task-data variable name, or a dotted path into dictionaries (``assignment.department``)."""
+    return all(part.isidentifier() and not part.startswith("__") for part in value.split("."))
+
+
+def _script_element_problems(name: str, root) -> list[Problem]:
+    """Scripts and expressions the restricted script engine would refuse at run time."""
+    problems = [
+        Problem(
+            name,
+            task.sourceline,
+            task.get("id"),
+            "script task has no script — write one, or make it a plain task if it only marks a step",
+        )
+        for task in root.iter(f"{{{BPMN_NS}}}scriptTask")
+        if not (task.findtext("bpmn:script", namespaces=NS) or "").strip()
+    ]
+    for path, mode, kind in SCRIPT_ELEMENTS:
+        prefix, tag = path.split(":")
+        for element in root.iter(f"{{{NS[prefix]}}}{tag}"):
+            if not (element.text or "").strip():
+                continue
+            found = script_problems(element.text, mode)
+            if found:
+                problems.append(
+                    Problem(
+                        name,
+                        element.sourceline,
+                        _owner_id(element),
+                        f"{kind}: {'; '.join(found)} — scripts may only use task data, basic builtins "
+                        "and the functions the engine provides",
+                    )
+                )
+    return problems
+
+
+def _decision_problems(name: str, root, decisions: dict[str, str]) -> list[Problem]:
+    """Business rule tasks must call a decision that a DMN file defines."""
+    problems = []
+    available = ", ".join(sorted(decisions)) or "none"
+    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        ref_element = task.find("bpmn:extensionElements/spiffworkflow:calledDecisionId", NS)
+        ref = (ref_element.text or "").strip() if ref_element is not None else ""
+        if not ref:
+            message = (
+                "business rule task calls no decision — set spiffworkflow:calledDecisionId "
+                f"(available: {available})"
+            )
+        elif ref not in decisions:
+            message = (
+                f"business rule task calls decision '{ref}', which no DMN file defines "
+                f"(available: {available}) — add processes/{ref}.dmn or fix calledDecisionId"
+            )
+        else:
+            continue
+        line = ref_element.sourceline if ref_element is not None else task.sourceline
+        problems.append(Problem(name, line, task.get("id"), message))
+    return problems
+
+
+def _build_parser(checked: _Checked) -> SpiffBpmnParser | None:
+    """Parse a clean set with SpiffWorkflow and build every executable process, reporting what it rejects.
+
+    The XSD check already ran, so the parser runs without a validator.
+    """
+    parser = SpiffBpmnParser()
+    try:
+        for name, root in checked.trees.items():
+            if name.endswith(".dmn"):
+                parser.add_dmn_xml(root, filename=name)
+            else:
+                parser.add_bpmn_xml(root, filename=name)
+        for process_id in parser.get_process_ids():
+            parser.get_spec(process_id)
+            parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        checked.problems.append(_validation_problem(err, checked.trees))
+        return None
+    except Exception as err:  # SpiffWorkflow raises plain exceptions for some structural mistakes.
+        checked.problems.append(
+            Problem(
+                _first_bpmn(checked.trees), None, None, f"SpiffWorkflow cannot build the process: {err!r}"
+            )
+        )
+        return None
+    return parser
+
+
+def _first_bpmn(trees: dict[str, Any]) -> str:
+    return next((name for name in trees if name.endswith(".bpmn")), next(iter(trees), "processes/"))
+
+
+def _validation_problem(err: ValidationException, trees: dict[str, Any]) -> Problem:
+    """Turn SpiffWorkflow's ValidationException into a Problem, finding the element's line by its id.
+
+    SpiffWorkflow fills ``line_number`` only for XSD errors, and ``file_name`` is sometimes empty.
+    """
+    element_id = getattr(err, "id", "") or None
+    file_name = getattr(err, "file_name", "") or None
+    line = getattr(err, "line_number", None) if isinstance(getattr(err, "line_number", None), int) else None
+    candidates = [file_name] if file_name in trees else list(trees)
+    for candidate in candidates:
+        if element_id is None:
+            break
+        found = trees[candidate].xpath("//*[@id=$id]", id=element_id)
+        if found:
+            file_name = candidate
+            line = line or found[0].sourceline
+            break
+    message = str(err.args[0]) if err.args else str(err)
+    notes = ". ".join(getattr(err, "notes", []))
+    return Problem(
+        file_name or _first_bpmn(trees), line, element_id, message + (f". {notes}" if notes else "")
+    )
+
+
+def _user_tasks(specs: list[BpmnProcessSpec]) -> dict[str, UserTaskInfo]:
+    """User tasks and form-carrying start events of the given specs, keyed by BPMN id."""
+    tasks: dict[str, UserTaskInfo] = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            properties = (
+                task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+            )
+            is_form_start = isinstance(task_spec, StartEvent) and "formJsonSchemaFilename" in properties
+            if not isinstance(task_spec, UserTask) and not is_form_start:
+                continue
+            tasks[task_spec.bpmn_id] = UserTaskInfo(
+                bpmn_id=task_spec.bpmn_id,
+                name=task_spec.bpmn_name or task_spec.bpmn_id,
+                lane=task_spec.lane,
+                role=role_for_lane(task_spec.lane),
+                form=properties.get("formJsonSchemaFilename"),
+                scope_level=properties.get("scopeLevel", "grid"),
+                department_variable=properties.get("departmentVariable"),
+                due_at_variable=properties.get("dueAtVariable"),
+                scope_level_variable=properties.get("scopeLevelVariable"),
+            )
+    return tasks
+
+
+def _categories(parser: SpiffBpmnParser, trees: dict[str, Any]) -> tuple[list[Category], list[Problem]]:
+    """Categories from the routing decision table, in table order; problems if its shape is wrong."""
+    dmn_parser = parser.dmn_parsers.get(ROUTING_DECISION)
+    if dmn_parser is None:
+        return [], []
+    dmn_parser.parse()
+    table = dmn_parser.decision.decisionTables[0]
+    file_name = dmn_parser.filename
+    root = trees[file_name]
+
+    def problem(element_id: str, message: str) -> Problem:
+        found = root.xpath("//*[@id=$id]", id=element_id)
+        return Problem(file_name, found[0].sourceline if found else None, element_id, message)
+
+    output_names = [output.name for output in table.outputs]
+    missing = [column for column in CATEGORY_OUTPUTS if column not in output_names]
+    if len(table.inputs) != 1 or missing:
+        return [], [
+            problem(
+                table.id,
+                f"decision '{ROUTING_DECISION}' must have one input (category) and the output columns "
+                f"{', '.join(CATEGORY_OUTPUTS)}; missing: {', '.join(missing) or '-'}, "
+                f"inputs: {len(table.inputs)} — fix the table's columns",
+            )
+        ]
+    categories, problems = [], []
+    for rule in table.rules:
+        try:
+            code = ast.literal_eval(rule.inputEntries[0].text)
+            values = {entry.output.name: ast.literal_eval(entry.text) for entry in rule.outputEntries}
+            categories.append(
+                Category(
+                    code=str(code),
+                    class_name=str(values["class_name"]),
+                    name=str(values["category_name"]),
+                    department_kind=str(values["department_kind"]),
+                    handling_level=str(values["handling_level"]),
+                    time_limit=float(values["time_limit"]),
+                    time_unit=str(values["time_unit"]),
+                )
+            )
+        except (ValueError, TypeError, SyntaxError, KeyError, IndexError) as err:
+            problems.append(
+                problem(
+                    rule.id,
+                    f"routing rule {rule.row_number} is not a plain category row ({err!r}) — write the input "
+                    'as a quoted code like "0101", texts quoted and time_limit as a number',
+                )
+            )
+    return categories, problems

@@ -1,0 +1,205 @@
+"""Evaluation (考核评价): the standard counts and rates per period, by department, level, grid, worker or category.
+
+Definitions (shared/DOMAIN.md):
+
+- 立案数 ``opened``: cases opened (立案) in the period; rejected, not-found and voided events are not cases.
+- 应结案数 ``due``: cases that settle in the period — their limit ran out in it (closed or not), or they were
+  closed in it before their limit; a case still open inside its limit is not yet due, and a case on hold (挂账)
+  or ruled a legacy issue is out of the count while it stays so. Each case is due in exactly one period: the
+  one holding the earlier of its closing and its deadline.
+- 结案数 ``closed`` and 按期结案数 ``closed_on_time``: of the due cases, those closed (on time).
+- 结案率 = closed / due; 按期结案率 = closed_on_time / due; 返工率 = reworked / (opened or due: the
+  ``rework_rate_base`` setting); 满意率 = satisfied / followed up (which answers count: ``satisfied_answers``).
+- ``score``: the weighted sum of the rates (``score_weights``), ×100.
+- By department, cases count against the department that holds them, and each department task against its
+  own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
+  and a department that sent a case back is not charged with the case's lateness.
+- By worker: grid workers' valid reports (those that became cases), major ones (handled at the district) and
+  their reward (``report_rewards``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, true
+from sqlalchemy.orm import Session
+
+from engine import settings
+from engine.org import people, scope
+from engine.store.models import Event, Task
+
+GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
+NOT_CASES = ("rejected", "not_found", "voided", "reported")
+OFF_THE_CLOCK = ("on_hold", "legacy")
+
+
+@dataclass
+class Counts:
+    """The counts of one group in one period."""
+
+    opened: int = 0
+    due: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    reworked_opened: int = 0
+    reworked_due: int = 0
+    followed_up: int = 0
+    satisfied: int = 0
+    tasks_due: int = 0
+    tasks_late: int = 0
+    valid_reports: int = 0
+    major_reports: int = 0
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _settles_at(event: Event) -> datetime | None:
+    if event.due_at is None:
+        return event.closed_at
+    if event.closed_at is not None and event.closed_at < event.due_at:
+        return event.closed_at
+    return event.due_at
+
+
+def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
+    if by == "district":
+        return units.get(event.grid_code, {}).get("district")
+    if by == "department":
+        return event.department_code
+    if by == "level":
+        return event.handling_level
+    if by == "grid":
+        return event.grid_code
+    if by == "community":
+        return units.get(event.grid_code, {}).get("community")
+    if by == "town":
+        return units.get(event.grid_code, {}).get("town")
+    if by == "category":
+        return event.category
+    return event.reporter
+
+
+def evaluate(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    by: str = "department",
+    actor: people.Actor | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The evaluation of the period ``[start, end)`` grouped ``by`` one of :data:`GROUPINGS`, best score first.
+
+    With ``actor``, only the events in the actor's scope count. ``now`` (the engine clock's) ends a period that
+    is still running: a case whose limit has not yet run out is not due, whatever period it falls in.
+    """
+
+    def settled_in_period(moment: datetime) -> bool:
+        return start <= moment < end and (now is None or moment <= now)
+
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPINGS)}")
+    base = settings.get(session, "rework_rate_base")
+    satisfied_answers = set(settings.get(session, "satisfied_answers"))
+    weights = settings.get(session, "score_weights")
+    rewards = settings.get(session, "report_rewards")
+    units = _unit_paths(session)
+    counts: dict[str | None, Counts] = defaultdict(Counts)
+
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    events = session.scalars(
+        select(Event).where(
+            in_scope,
+            Event.state.not_in(NOT_CASES),
+            or_(
+                and_(Event.opened_at >= start, Event.opened_at < end),
+                and_(Event.due_at >= start, Event.due_at < end),
+                and_(Event.closed_at >= start, Event.closed_at < end),
+            ),
+        )
+    )
+    for event in events:
+        group = counts[_group_key(event, by, units)]
+        if event.opened_at is not None and start <= event.opened_at < end:
+            group.opened += 1
+            group.reworked_opened += event.rework_count > 0
+            group.valid_reports += event.channel == "grid"
+            group.major_reports += event.channel == "grid" and event.handling_level == "district"
+        settles = _settles_at(event)
+        if event.state not in OFF_THE_CLOCK and settles is not None and settled_in_period(settles):
+            group.due += 1
+            group.reworked_due += event.rework_count > 0
+            if event.state == "closed" and event.closed_at is not None and event.closed_at < end:
+                group.closed += 1
+                group.closed_on_time += bool(event.closed_on_time)
+            if event.satisfaction is not None:
+                group.followed_up += 1
+                group.satisfied += event.satisfaction in satisfied_answers
+
+    if by == "department":
+        tasks = session.scalars(
+            select(Task).where(
+                Task.event_id.in_(select(Event.id).where(in_scope)),
+                Task.department_code.is_not(None),
+                Task.due_at.is_not(None),
+                Task.status.in_(("open", "completed")),
+                or_(
+                    and_(Task.completed_at >= start, Task.completed_at < end),
+                    and_(Task.completed_at.is_(None), Task.due_at >= start, Task.due_at < end),
+                ),
+            )
+        )
+        for task in tasks:
+            settled = (
+                task.completed_at
+                if task.completed_at is not None and task.completed_at < task.due_at
+                else task.due_at
+            )
+            if not settled_in_period(settled):
+                continue
+            group = counts[task.department_code]
+            group.tasks_due += 1
+            group.tasks_late += task.completed_at is None or task.completed_at > task.due_at
+
+    rows = []
+    for key, c in counts.items():
+        rates = {
+            "closure_rate": _rate(c.closed, c.due),
+            "on_time_rate": _rate(c.closed_on_time, c.due),
+            "rework_rate": _rate(c.reworked_opened, c.opened)
+            if base == "opened"
+            else _rate(c.reworked_due, c.due),
+            "satisfaction_rate": _rate(c.satisfied, c.followed_up),
+            "task_on_time_rate": _rate(c.tasks_due - c.tasks_late, c.tasks_due),
+        }
+        score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items())
+        row = {"group": key, **c.__dict__, **rates, "score": round(score * 100, 2)}
+        if by == "worker":
+            row["reward"] = c.valid_reports * rewards.get("valid", 0) + c.major_reports * rewards.get(
+                "major", 0
+            )
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["score"], str(r["group"])))
+    return rows
+
+
+def _unit_paths(session: Session) -> dict[str, dict[str, str]]:
+    """grid code → {community, town, district} codes (for grouping by the levels above a grid)."""
+    from engine.store.models import OrgUnit
+
+    units = {u.code: u for u in session.scalars(select(OrgUnit))}
+    paths: dict[str, dict[str, str]] = {}
+    for code, unit in units.items():
+        if unit.level != "grid":
+            continue
+        path, current = {}, unit
+        while current is not None:
+            path[current.level] = current.code
+            current = units.get(current.parent_code) if current.parent_code else None
+        paths[code] = path
+    return paths

@@ -1,0 +1,104 @@
+"""The organisation's tree: levels, units (district, town, community, grid) and the departments under them.
+
+:class:`OrgDirectory` is the in-memory snapshot process scripts and scope resolution look units up in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import GridloopError
+from engine.store.models import Department, OrgUnit
+
+LEVELS: tuple[str, ...] = ("district", "town", "community", "grid")
+
+
+LEVEL_LABELS: dict[str, str] = {"district": "区", "town": "镇街", "community": "社区", "grid": "网格"}
+
+
+class OrgError(GridloopError):
+    """The organisation data asked for is inconsistent (unknown code, wrong parent, bad role …)."""
+
+
+class OrgDirectory:
+    """An in-memory snapshot of units and departments, for the lookups process scripts make."""
+
+    def __init__(self, units: dict[str, OrgUnit], departments: dict[str, Department]) -> None:
+        self.units = units
+        self.departments = departments
+
+    @classmethod
+    def load(cls, session: Session) -> OrgDirectory:
+        """Read all units and departments."""
+        units = {u.code: u for u in session.scalars(select(OrgUnit))}
+        departments = {d.code: d for d in session.scalars(select(Department))}
+        for obj in (*units.values(), *departments.values()):
+            session.expunge(obj)
+        return cls(units, departments)
+
+    def unit(self, code: str) -> OrgUnit:
+        """The unit with ``code``; :class:`OrgError` naming the code when there is none."""
+        try:
+            return self.units[code]
+        except KeyError:
+            raise OrgError(f"unknown org unit code {code!r}") from None
+
+    def ancestors(self, code: str) -> list[OrgUnit]:
+        """The unit and its ancestors, nearest first."""
+        chain = []
+        unit: OrgUnit | None = self.unit(code)
+        while unit is not None:
+            chain.append(unit)
+            unit = self.units.get(unit.parent_code) if unit.parent_code else None
+        return chain
+
+    def unit_at_level(self, code: str, level: str) -> OrgUnit:
+        """The ancestor-or-self of ``code`` at ``level`` (e.g. the community a grid belongs to)."""
+        for unit in self.ancestors(code):
+            if unit.level == level:
+                return unit
+        raise OrgError(f"org unit {code!r} has no ancestor at level {level!r}")
+
+    def grids(self) -> list[OrgUnit]:
+        """Every grid, by code."""
+        return sorted((u for u in self.units.values() if u.level == "grid"), key=lambda u: u.code)
+
+    def find_department(self, kind: str, grid_code: str) -> str:
+        """The department of ``kind`` nearest to ``grid_code``: its community's, else its town's, else the district's."""
+        for unit in self.ancestors(grid_code):
+            for dept in sorted(self.departments.values(), key=lambda d: d.code):
+                if dept.kind == kind and dept.unit_code == unit.code:
+                    return dept.code
+        raise OrgError(f"no department of kind {kind!r} serves grid {grid_code!r}: add one with that kind")
+
+
+def add_unit(session: Session, code: str, name: str, level: str, parent_code: str | None) -> OrgUnit:
+    """Add an org unit; its code must extend its parent's code and its level must be one below."""
+    if level not in LEVELS:
+        raise OrgError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    if parent_code is None:
+        if level != "district":
+            raise OrgError(f"unit {code}: only a district has no parent")
+    else:
+        parent = session.get(OrgUnit, parent_code)
+        if parent is None:
+            raise OrgError(f"unit {code}: parent {parent_code!r} does not exist")
+        if LEVELS.index(level) != LEVELS.index(parent.level) + 1:
+            raise OrgError(f"unit {code}: a {level} cannot sit under a {parent.level}")
+        if not code.startswith(parent_code) or code == parent_code:
+            raise OrgError(f"unit {code}: its code must extend its parent's code {parent_code}")
+    unit = OrgUnit(code=code, name=name, level=level, parent_code=parent_code)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def add_department(session: Session, code: str, name: str, kind: str, unit_code: str) -> Department:
+    """Add a department of ``kind`` under the org unit ``unit_code``."""
+    if session.get(OrgUnit, unit_code) is None:
+        raise OrgError(f"department {code}: org unit {unit_code!r} does not exist")
+    dept = Department(code=code, name=name, kind=kind, unit_code=unit_code)
+    session.add(dept)
+    session.flush()
+    return dept

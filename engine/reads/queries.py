@@ -1,0 +1,182 @@
+"""Read-only queries, always limited to what the actor may see (shared/DESIGN.md rule 7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from engine.org import scope
+from engine.org.people import Actor
+from engine.store.models import Event, HistoryEntry, Task
+
+INBOX_VIEWS = ("mine", "claimable", "done")
+
+
+def task_row(task: Task, event: Event) -> dict[str, Any]:
+    """A task as the inbox and the API show it."""
+    return {
+        "id": task.id,
+        "event_id": event.id,
+        "event_code": event.code,
+        "category": event.category,
+        "grid": event.grid_code,
+        "step": task.bpmn_id,
+        "name": task.name,
+        "role": task.role,
+        "scope": task.scope_code,
+        "department": task.department_code,
+        "assignee": task.assignee,
+        "status": task.status,
+        "form": task.form,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "claimed_at": task.claimed_at,
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by,
+    }
+
+
+def _inbox_query(actor: Actor, view: str) -> Select[Any]:
+    if view not in INBOX_VIEWS:
+        raise ValueError(f"inbox view {view!r} is not one of {', '.join(INBOX_VIEWS)}")
+    query = select(Task, Event).join(Event, Event.id == Task.event_id)
+    if view == "mine":
+        return query.where(Task.status == "open", Task.assignee == actor.username)
+    if view == "claimable":
+        return query.where(Task.status == "open", Task.assignee.is_(None), scope.task_filter(actor))
+    return query.where(Task.status == "completed", Task.completed_by == actor.username)
+
+
+def inbox(
+    session: Session,
+    actor: Actor,
+    view: str = "mine",
+    category: str | None = None,
+    grid: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the actor's inbox (``mine``, ``claimable`` or ``done``), soonest due first, and the total."""
+    query = _inbox_query(actor, view)
+    if category:
+        query = query.where(Event.category.startswith(category))
+    if grid:
+        query = query.where(Event.grid_code.startswith(grid))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (Task.completed_at.desc(),) if view == "done" else (Task.due_at.is_(None), Task.due_at, Task.id)
+    rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    return [task_row(task, event) for task, event in rows], total
+
+
+def inbox_counts(session: Session, actor: Actor) -> dict[str, int]:
+    """How many tasks are in each inbox view (for the navigation)."""
+    counts = {}
+    for view in ("mine", "claimable"):
+        query = _inbox_query(actor, view)
+        counts[view] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return counts
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """An event's own columns."""
+    return {
+        "id": event.id,
+        "code": event.code,
+        "category": event.category,
+        "grid": event.grid_code,
+        "channel": event.channel,
+        "description": event.description,
+        "address": event.address,
+        "location": event.location,
+        "reporter": event.reporter,
+        "state": event.state,
+        "handling_level": event.handling_level,
+        "department": event.department_code,
+        "reported_at": event.reported_at,
+        "opened_at": event.opened_at,
+        "due_at": event.due_at,
+        "closed_at": event.closed_at,
+        "closed_on_time": event.closed_on_time,
+        "satisfaction": event.satisfaction,
+        "rework_count": event.rework_count,
+        "reassign_count": event.reassign_count,
+        "reopen_count": event.reopen_count,
+        "completed": event.completed,
+        "process_version_id": event.process_version_id,
+        "version": event.version,
+    }
+
+
+def list_events(
+    session: Session,
+    actor: Actor,
+    code: str | None = None,
+    category: str | None = None,
+    grid: str | None = None,
+    state: str | None = None,
+    reported_from: datetime | None = None,
+    reported_to: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    """Events in the actor's scope matching the filters, newest first, and their total."""
+    conditions = [scope.event_filter(actor)]
+    if code:
+        conditions.append(Event.code.contains(code))
+    if category:
+        conditions.append(Event.category.startswith(category))
+    if grid:
+        conditions.append(Event.grid_code.startswith(grid))
+    if state:
+        conditions.append(Event.state == state)
+    if reported_from:
+        conditions.append(Event.reported_at >= reported_from)
+    if reported_to:
+        conditions.append(Event.reported_at < reported_to)
+    query = select(Event).where(and_(*conditions))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    events = session.scalars(
+        query.order_by(Event.reported_at.desc(), Event.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return [event_row(e) for e in events], total
+
+
+def visible_event(session: Session, actor: Actor, event_id: int) -> Event:
+    """The event if the actor may see it; :class:`NotFound` otherwise (out of scope looks like absent)."""
+    event = session.scalar(select(Event).where(Event.id == event_id, scope.event_filter(actor)))
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    return event
+
+
+def event_detail(session: Session, actor: Actor, event_id: int) -> dict[str, Any]:
+    """An event with all its tasks and its history, if the actor may see it."""
+    event = visible_event(session, actor, event_id)
+    tasks = session.scalars(select(Task).where(Task.event_id == event.id).order_by(Task.id))
+    entries = session.scalars(
+        select(HistoryEntry).where(HistoryEntry.event_id == event.id).order_by(HistoryEntry.seq)
+    )
+    detail = event_row(event)
+    detail["tasks"] = [task_row(t, event) for t in tasks]
+    detail["history"] = [
+        {
+            "seq": h.seq,
+            "at": h.at,
+            "actor": h.actor,
+            "action": h.action,
+            "step": h.bpmn_id,
+            "task": h.task_id,
+            "data": h.data,
+            "process_version_id": h.process_version_id,
+            "prev_hash": h.prev_hash,
+            "hash": h.hash,
+        }
+        for h in entries
+    ]
+    return detail

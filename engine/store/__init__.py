@@ -1,0 +1,3 @@
+"""Storage: the database handle and unit of work, the SQLAlchemy models, the hot path's fixed statements,
+attachments, and the Alembic migrations.
+"""

@@ -1,0 +1,115 @@
+"""Attachments: photos and documents stored beside the events, referenced from form data by id.
+
+Task data carries only attachment ids (large payloads in task data grow the workflow state quadratically, see
+shared/SPIFFWORKFLOW_NOTES.md). The content is checked on the way in — by its size and by its leading bytes,
+never by the name or the type the client claims — and kept in the database so that every web worker sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from engine.errors import NotFound, ValidationFailed
+from engine.store.models import Attachment
+
+MAX_BYTES = 10 * 1024 * 1024
+
+# leading bytes → content type; the only types accepted
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """What callers learn about a stored attachment."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def sniff(content: bytes) -> str | None:
+    """The content type recognised from the leading bytes, or None when it is not an accepted type."""
+    for signature, content_type in SIGNATURES:
+        if content.startswith(signature):
+            return content_type
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def store(
+    session: Session,
+    filename: str,
+    content: bytes,
+    uploaded_by: str,
+    now: datetime,
+    max_bytes: int = MAX_BYTES,
+) -> StoredAttachment:
+    """Check and store one upload; :class:`ValidationFailed` (field ``file``) when it is empty, too big or of a wrong type."""
+    if not content:
+        raise ValidationFailed("the file is empty", {"file": ["文件为空"]})
+    if len(content) > max_bytes:
+        limit_mb = max_bytes // (1024 * 1024)
+        raise ValidationFailed(
+            f"the file is larger than {limit_mb} MB", {"file": [f"文件不能超过 {limit_mb} MB"]}
+        )
+    content_type = sniff(content)
+    if content_type is None:
+        raise ValidationFailed(
+            "only JPEG, PNG, GIF, WebP images and PDF documents are accepted",
+            {"file": ["只接受 JPEG、PNG、GIF、WebP 图片或 PDF 文件"]},
+        )
+    safe_name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
+    row = Attachment(
+        id=str(uuid.uuid4()),
+        sha256=hashlib.sha256(content).hexdigest(),
+        filename=safe_name,
+        content_type=content_type,
+        size=len(content),
+        content=content,
+        uploaded_by=uploaded_by,
+        uploaded_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256)
+
+
+def describe(session: Session, attachment_id: str) -> StoredAttachment:
+    """The metadata of an attachment; :class:`NotFound` when there is none with that id."""
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256)
+
+
+def content(session: Session, attachment_id: str) -> tuple[StoredAttachment, bytes]:
+    """An attachment's metadata and bytes."""
+    row = session.scalar(
+        select(Attachment).options(undefer(Attachment.content)).where(Attachment.id == attachment_id)
+    )
+    if row is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256), row.content
+
+
+def missing(session: Session, attachment_ids: list[str]) -> list[str]:
+    """Those of ``attachment_ids`` that are not stored (to refuse forms that reference unknown files)."""
+    if not attachment_ids:
+        return []
+    found = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(attachment_ids))))
+    return [a for a in attachment_ids if a not in found]

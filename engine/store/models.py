@@ -1,0 +1,316 @@
+"""The store's tables (SQLAlchemy 2 declarative models).
+
+One row of ``events`` is one grid event and its process instance: the event's own columns (code, category,
+grid, state, counters) sit beside the pinned process version, the workflow state in gridloop's versioned
+format and a ``version`` column that detects concurrent changes. Inbox rows (``tasks``), the append-only
+``history``, the organisation and the deployed process versions live in their own tables.
+Schema changes go through Alembic migrations in ``engine/store/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so it is stripped and restored)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("gridloop stores only timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OrgUnit(Base):
+    """A level of the grid hierarchy: district → town/street → community/village → grid.
+
+    Codes follow the administrative-division style: a child's code starts with its parent's code, so
+    "inside this unit" is a prefix test.
+    """
+
+    __tablename__ = "org_units"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), nullable=True)
+
+
+class Department(Base):
+    """A functional department (环卫所, 司法所 …) of a kind, hanging under an org unit."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"))
+
+
+class User(Base):
+    """A member of staff. Passwords are stored as salted hashes only."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assignments: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RoleAssignment(Base):
+    """A role a user holds within a scope (an org unit), optionally for one department."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "role", "scope_code", "department_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    scope_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), nullable=True)
+    user: Mapped[User] = relationship(back_populates="assignments")
+
+
+class ProcessVersion(Base):
+    """An immutable, content-hashed deployment of a process with its DMN tables and forms."""
+
+    __tablename__ = "process_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+
+
+class Event(Base):
+    """A grid event and its process instance."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    location: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    reporter: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    handling_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    satisfaction: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    reassign_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the instance's checkpoint, as of history record ``state_seq`` (0: none yet); the records after it are
+    # replayed onto it when the instance is not in memory (see Gridloop._restore)
+    workflow_state: Mapped[str] = mapped_column(Text, deferred=True)
+    state_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    state_format: Mapped[int] = mapped_column(Integer)
+    history_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    history_length: Mapped[int] = mapped_column(Integer, default=0)
+    light: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Task(Base):
+    """An inbox row: one human task of an event, offered to a role within a scope or to a department."""
+
+    __tablename__ = "tasks"
+    # (event_id, spiff_task_id) is unique and serves the event's lookups: one index where two would be
+    # written on every insert
+    __table_args__ = (
+        Index("ix_tasks_status_role", "status", "role"),
+        UniqueConstraint("event_id", "spiff_task_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    lane: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role: Mapped[str] = mapped_column(String(32))
+    # matched by prefix (LIKE 'code%' with a bound code), which no plain index serves: not indexed
+    scope_code: Mapped[str] = mapped_column(String(32))
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    form: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    light: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class HistoryEntry(Base):
+    """One append-only, hash-chained record of what happened to an event."""
+
+    __tablename__ = "history"
+    __table_args__ = (UniqueConstraint("event_id", "seq"),)  # also the index of an event's records
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    bpmn_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Setting(Base):
+    """A district-tunable setting (working hours, thresholds, weights …) as JSON."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attachment(Base):
+    """An uploaded photo or document, kept out of task data (forms carry its id only)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Timer(Base):
+    """A pending BPMN timer of an event (boundary or intermediate), mirrored here so schedulers can find it.
+
+    Firing claims the row and bumps the event's version in one transaction, so each timer fires exactly once
+    however many schedulers race for it.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fired_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CalendarDay(Base):
+    """An admin-entered exception to the working-day rule: an official holiday or a make-up working day (调休)."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SupervisionSheet(Base):
+    """A supervision sheet (督办单) charged to one department for one event (and, for a task, that task).
+
+    Issued automatically when a case or a department's task goes red, or by a leader; escalated (yellow card,
+    red card) while it stays overdue; cleared (销号) only once the case is closed after verification — and a
+    leader's sheet only once the department has replied.
+    """
+
+    __tablename__ = "supervision_sheets"
+    __table_args__ = (Index("ix_supervision_sheets_status_department", "status", "department_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), nullable=True, index=True)
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    card: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    due_reference: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AdminLogEntry(Base):
+    """An append-only, hash-chained record of an administrative change that is not about one event:
+    settings, the holiday calendar, deployments, staff and their roles."""
+
+    __tablename__ = "admin_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))

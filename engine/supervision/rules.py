@@ -1,0 +1,173 @@
+"""Supervision (督办): sheets issued when a case or a department's task goes red, escalated while overdue.
+
+The rules are settings, not code paths: "red" is the last colour of the time-light scheme (``time_lights``),
+the escalation steps and their delays are ``supervision_escalation`` (default: yellow card one working day
+after issue, red card after three). A department's task that goes red charges that department only — so in a
+joint meeting only the late support department gets a sheet. A case that goes red charges the department
+holding it. Sheets are cleared (销号) only once the case is closed after verification; a leader's sheet also
+needs the department's reply first. Every sheet action is recorded in the event's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store import statements
+from engine.store.db import connection_of
+from engine.store.models import Event, SupervisionSheet, Task
+from engine.time import timelights
+from engine.time.calendar import BusinessCalendar
+
+CARDS: tuple[str, ...] = ("notice", "yellow", "red")
+SHEET_ISSUERS: tuple[str, ...] = ("supervisor", "shift_leader")
+FINISHED_STATES: tuple[str, ...] = ("closed", "rejected", "not_found", "voided")
+
+
+def may_issue(actor: Any) -> bool:
+    """Whether the actor may issue a leader's sheet (a supervisor or shift leader of a platform, not a department)."""
+    return any(a.role in SHEET_ISSUERS and a.department_code is None for a in actor.assignments)
+
+
+def can_be_supervised(state: str) -> bool:
+    """Whether an event in ``state`` can still take a leader's sheet."""
+    return state not in FINISHED_STATES
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A case or a department task that has gone red and has no sheet yet."""
+
+    event_id: int
+    task_id: int | None
+    department_code: str | None
+    red_at: datetime
+    due_at: datetime
+
+
+def red_threshold(time_lights: list[list]) -> float:
+    """The share of a limit at which the last (red) colour begins."""
+    return float(time_lights[-1][1])
+
+
+def red_at(
+    calendar: BusinessCalendar, start: datetime, due: datetime, unit: str, threshold: float
+) -> datetime:
+    """When a limit running from ``start`` to ``due`` turns red (``threshold`` 1.0 → at the due time)."""
+    return timelights.reached_at(calendar, start, due, unit, threshold)
+
+
+def _has_sheet(session: Session, event_id: int, task_id: int | None) -> bool:
+    query = select(SupervisionSheet.id).where(
+        SupervisionSheet.event_id == event_id, SupervisionSheet.kind == "auto"
+    )
+    query = query.where(
+        SupervisionSheet.task_id == task_id if task_id is not None else SupervisionSheet.task_id.is_(None)
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def red_items(
+    session: Session,
+    calendar: BusinessCalendar,
+    threshold: float,
+    unit_of: Callable[[Event], str],
+    until: datetime | None,
+) -> list[Overdue]:
+    """Open department tasks, and open cases not in a department's hands, that turn red by ``until``
+    (all pending ones when None) and have no sheet yet."""
+    items: list[Overdue] = []
+    rows = session.execute(
+        select(Task, Event)
+        .join(Event, Event.id == Task.event_id)
+        .where(Task.status == "open", Task.department_code.is_not(None), Task.due_at.is_not(None))
+    ).all()
+    for task, event in rows:
+        start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
+        moment = red_at(calendar, start, task.due_at, unit_of(event), threshold)
+        if (until is None or moment < until) and not _has_sheet(session, event.id, task.id):
+            items.append(Overdue(event.id, task.id, task.department_code, moment, task.due_at))
+    cases = session.scalars(
+        select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
+    )
+    in_department_hands = {event.id for task, event in rows if task.status == "open"}
+    for event in cases:
+        if event.id in in_department_hands:
+            continue  # the department's own task sheet covers it
+        moment = red_at(calendar, event.opened_at, event.due_at, unit_of(event), threshold)
+        if (until is None or moment < until) and not _has_sheet(session, event.id, None):
+            items.append(Overdue(event.id, None, event.department_code, moment, event.due_at))
+    return items
+
+
+def next_card(card: str) -> str | None:
+    """The card a sheet escalates to next (None after the red card)."""
+    index = CARDS.index(card)
+    return CARDS[index + 1] if index + 1 < len(CARDS) else None
+
+
+def escalation_at(
+    calendar: BusinessCalendar, sheet: SupervisionSheet, escalation: dict[str, list]
+) -> datetime | None:
+    """When an open sheet takes its next card, counted from its issue (None when it has no further card)."""
+    card = next_card(sheet.card)
+    if card is None or card not in escalation:
+        return None
+    limit, unit = escalation[card]
+    return calendar.due_at(sheet.issued_at, float(limit), unit)
+
+
+def sheet_still_overdue(session: Session, sheet: SupervisionSheet) -> bool:
+    """Whether what the sheet is about is still unfinished (its task open, or its case not closed)."""
+    if sheet.task_id is not None:
+        task = session.get(Task, sheet.task_id)
+        return task is not None and task.status == "open"
+    event = session.get(Event, sheet.event_id)
+    return event is not None and event.state == "open"
+
+
+def sheet_row(sheet: SupervisionSheet) -> dict:
+    """A sheet as pages and the API show it."""
+    return {
+        "id": sheet.id,
+        "event_id": sheet.event_id,
+        "task_id": sheet.task_id,
+        "department": sheet.department_code,
+        "kind": sheet.kind,
+        "card": sheet.card,
+        "reason": sheet.reason,
+        "status": sheet.status,
+        "issued_at": sheet.issued_at,
+        "issued_by": sheet.issued_by,
+        "escalated_at": sheet.escalated_at,
+        "reply": sheet.reply,
+        "replied_at": sheet.replied_at,
+        "replied_by": sheet.replied_by,
+        "cleared_at": sheet.cleared_at,
+    }
+
+
+def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: str) -> list[SupervisionSheet]:
+    """Clear (销号) the open sheets of a case that has just been closed after verification.
+
+    A leader's sheet stays open until the department has replied. The caller records history.
+    """
+    cleared = []
+    # most cases close without a sheet: one light statement tells, before any sheet is loaded
+    if event.state != "closed" or not statements.has_open_sheets(connection_of(session), event.id):
+        return cleared
+    for sheet in session.scalars(
+        select(SupervisionSheet).where(
+            SupervisionSheet.event_id == event.id, SupervisionSheet.status == "open"
+        )
+    ):
+        if sheet.kind == "leader" and sheet.reply is None:
+            continue
+        sheet.status, sheet.cleared_at = "cleared", now
+        cleared.append(sheet)
+    return cleared
