@@ -7,16 +7,49 @@ BIN := $(VENV)/bin
 VENDOR := webui/static/vendor
 BPMN_DIST := webui/node_modules/bpmn-js/dist
 VENDOR_FILES := $(VENDOR)/bpmn-navigated-viewer.production.min.js $(VENDOR)/diagram-js.css $(VENDOR)/bpmn-js.css
+# the web UI's message catalogs (gettext, msgids are stable keys): the .po files are the source, the .mo files
+# compiled from them are git-ignored (`make translations`, a step of `make install`; the wheel's build compiles
+# its own, see webui/translations/build_hook.py)
+CATALOGS := webui/translations
+CATALOG_PO := $(wildcard $(CATALOGS)/*/LC_MESSAGES/messages.po)
+CATALOG_MO := $(CATALOG_PO:.po=.mo)
 
-.PHONY: demo test install vendor chromium lint bench clean
+.PHONY: demo test install lock vendor translations messages chromium lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+# every package at the version (and with the hashes) CI tested, from the lock; then the project itself,
+# editable; `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`)
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check || { echo "requirements-dev.lock lacks what pyproject.toml asks for: run 'make lock'" >&2; exit 1; }
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed translations
+
+$(CATALOG_MO): %.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(CATALOG_MO)
+
+# the message ids the code and templates name (webui/translations/babel.cfg), merged into every catalog: a new id comes in with
+# an empty text to fill in (the tests fail until both languages have it), an id no longer named is kept as
+# obsolete (#~) for a while; never fuzzy-matched, since ids are keys
+messages: $(BIN)/.installed
+	$(BIN)/pybabel extract --no-location --sort-output --omit-header -F webui/translations/babel.cfg -k translate \
+		-o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i $(CATALOGS)/messages.pot -d $(CATALOGS)
+
+# requirements-dev.lock (the project with its dev extra) and requirements.lock (what the wheel needs, at the
+# same versions), by uv from pyproject.toml; versions already locked are kept, `make lock UPGRADE=--upgrade`
+# moves every package to its newest release
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' --quiet
+lock:
+	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock; }
+	$(UV_COMPILE) --extra dev $(UPGRADE) -o requirements-dev.lock
+	$(UV_COMPILE) --constraint requirements-dev.lock -o requirements.lock
 
 webui/node_modules/.package-lock.json: webui/package.json webui/package-lock.json
 	cd webui && npm ci --no-audit --no-fund
@@ -46,6 +79,8 @@ demo: install vendor
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint vendor chromium
 	$(BIN)/python -m pytest -q

@@ -165,9 +165,8 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
     form validation; the store's statements; opening and committing the transaction; and the rest (scope,
     inbox and timer logic, event columns, caches). Measured by timing those functions in a run; history counts
     the statement that stores its records."""
-    from engine import app as services
     from engine.audit import history
-    from engine.bpmn import forms, runtime
+    from engine.bpmn import forms, instances, runtime
     from engine.store import db
     from engine.store import statements as store
 
@@ -182,7 +181,7 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
         (history, "append", "history"),
         (history, "data_changes", "history"),
         (store, "insert_history", "history"),  # storing the record is part of recording history
-        (services, "dump_state", "state_dump"),
+        (instances, "dump_state", "state_dump"),
         (forms, "validate", "form_validation"),
         (forms, "apply_defaults", "form_validation"),
         *((store, name, "store_statements") for name in store_functions),

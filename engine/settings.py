@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -16,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
-from engine.errors import ValidationFailed
+from engine.errors import FieldError, ValidationFailed
 from engine.store.models import AdminLogEntry, CalendarDay, Setting
-from engine.time.calendar import BusinessCalendar, WorkingHours, normalize_unit
+from engine.time.calendar import BusinessCalendar, CalendarError, WorkingHours, normalize_unit
 
 DEFAULTS: dict[str, Any] = {
     # working periods of a working day, and the zone they are read in
@@ -60,7 +61,9 @@ def _check_limit(key: str, value: Any) -> None:
     if not (
         isinstance(value, list) and len(value) == 2 and isinstance(value[0], int | float) and value[0] > 0
     ):
-        raise ValidationFailed(f"{key}: a limit is [positive number, unit]", {key: ["时限须为 [正数, 单位]"]})
+        raise ValidationFailed(
+            "{key}: a limit is [positive number, unit]", {key: [FieldError("setting.limit")]}, key=key
+        )
     normalize_unit(value[1])
 
 
@@ -68,14 +71,26 @@ def validate_setting(key: str, value: Any) -> None:
     """Refuse an unknown key or a malformed value, naming what is wrong."""
     try:
         _validate(key, value)
-    except (ValueError, TypeError, AttributeError) as exc:  # CalendarError is a ValueError
-        raise ValidationFailed(f"{key}: {exc}", {key: [str(exc)]}) from exc
+    except CalendarError as exc:
+        raise ValidationFailed(
+            "{key}: {problem}", {key: [FieldError.of(exc)]}, key=key, problem=str(exc)
+        ) from exc
+    except (ValueError, TypeError, AttributeError) as exc:  # a value of the wrong shape altogether
+        raise ValidationFailed(
+            "{key}: {problem}",
+            {key: [FieldError("setting.malformed", {"problem": str(exc)})]},
+            key=key,
+            problem=str(exc),
+        ) from exc
 
 
 def _validate(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise ValidationFailed(
-            f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}", {key: ["未知的设置项"]}
+            "unknown setting {key!r}; known: {known}",
+            {key: [FieldError("setting.unknown")]},
+            key=key,
+            known=", ".join(DEFAULTS),
         )
     if key == "working_hours":
         WorkingHours.parse(value)
@@ -88,7 +103,7 @@ def _validate(key: str, value: Any) -> None:
         if not ok:
             raise ValidationFailed(
                 "time_lights: 3 or 4 [colour, threshold] pairs, the first at 0, thresholds rising",
-                {key: ["须为 3 或 4 个 [颜色, 阈值]，第一个阈值为 0，阈值递增"]},
+                {key: [FieldError("setting.time_lights")]},
             )
     elif key == "step_limits":
         for step, limit in dict(value).items():
@@ -97,15 +112,22 @@ def _validate(key: str, value: Any) -> None:
         for card, limit in dict(value).items():
             _check_limit(f"supervision_escalation.{card}", limit)
     elif key == "rework_rate_base" and value not in ("opened", "due"):
-        raise ValidationFailed("rework_rate_base is 'opened' or 'due'", {key: ["须为 opened 或 due"]})
+        raise ValidationFailed(
+            "rework_rate_base is 'opened' or 'due'",
+            {key: [FieldError("not_a_choice_of", {"choices": "opened, due"})]},
+        )
     elif key == "satisfied_answers" and not (
         isinstance(value, list) and all(isinstance(v, str) for v in value)
     ):
-        raise ValidationFailed("satisfied_answers is a list of answers", {key: ["须为回访结果的列表"]})
+        raise ValidationFailed(
+            "satisfied_answers is a list of answers", {key: [FieldError("setting.satisfied_answers")]}
+        )
     elif key in ("score_weights", "report_rewards") and not (
         isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
     ):
-        raise ValidationFailed(f"{key} maps names to numbers", {key: ["须为 名称→数值 的映射"]})
+        raise ValidationFailed(
+            "{key} maps names to numbers", {key: [FieldError("setting.numbers_by_name")]}, key=key
+        )
 
 
 def get(session: Session, key: str) -> Any:
@@ -150,8 +172,9 @@ def set_day(
     """
     if note is not None and len(note) > CALENDAR_NOTE_LENGTH:
         raise ValidationFailed(
-            f"a calendar note has at most {CALENDAR_NOTE_LENGTH} characters",
-            {"note": [f"不能超过 {CALENDAR_NOTE_LENGTH} 个字符"]},
+            "a calendar note has at most {limit} characters",
+            {"note": [FieldError("max_length", {"limit": CALENDAR_NOTE_LENGTH})]},
+            limit=CALENDAR_NOTE_LENGTH,
         )
     row = session.get(CalendarDay, day)
     previous = row.is_workday if row is not None else None
@@ -207,3 +230,47 @@ def log_problems(session: Session) -> list[str]:
             problems.append(f"admin log record {entry.id} ({entry.action}) was altered")
         previous = entry.hash
     return problems
+
+
+class SettingsCache:
+    """The business calendar and the step limits as a running process keeps them: re-read after ``ttl``
+    seconds of wall time, and at once after a change made through this process (:meth:`invalidate`)."""
+
+    def __init__(self, db: Any, ttl: float = 30.0) -> None:
+        self._db = db
+        self.ttl = ttl
+        self._calendar: tuple[float, BusinessCalendar] | None = None
+        self._step_limits: tuple[float, dict[str, list]] | None = None
+
+    def _fresh(self, cached: tuple[float, Any] | None) -> bool:
+        return cached is not None and time.monotonic() - cached[0] <= self.ttl
+
+    def calendar(self, session: Session | None = None) -> BusinessCalendar:
+        """The business calendar from the settings and the holiday table (read through ``session`` when given)."""
+        if not self._fresh(self._calendar):
+            if session is None:
+                with self._db.reading() as own:
+                    self._calendar = (time.monotonic(), load_calendar(own))
+            else:
+                self._calendar = (time.monotonic(), load_calendar(session))
+        assert self._calendar is not None
+        return self._calendar[1]
+
+    def step_due(self, bpmn_id: str, now: datetime, session: Session | None = None) -> datetime | None:
+        """The due time of a step that has a limit of its own in the ``step_limits`` setting."""
+        if not self._fresh(self._step_limits):
+            if session is None:
+                with self._db.reading() as own:
+                    self._step_limits = (time.monotonic(), get(own, "step_limits"))
+            else:
+                self._step_limits = (time.monotonic(), get(session, "step_limits"))
+        assert self._step_limits is not None
+        limit = self._step_limits[1].get(bpmn_id)
+        if limit is None:
+            return None
+        return self.calendar(session).due_at(now, float(limit[0]), limit[1])
+
+    def invalidate(self) -> None:
+        """Forget the cached calendar and step limits (after a change to either)."""
+        self._calendar = None
+        self._step_limits = None

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import text
 
 from engine.app import Gridloop
-from engine.demo.district import create_demo_district
 from engine.store.db import make_engine
 from engine.time.clock import ManualClock
 
@@ -86,8 +85,7 @@ def gl(make_gridloop: Any) -> Gridloop:
     """An engine at Monday 09:00 Shanghai with the schema, the demo district and the repo's processes."""
     engine = make_gridloop()
     engine.init_schema()
-    with engine.db.unit_of_work() as session:
-        create_demo_district(session, password=None)
+    engine.create_demo_district("test", password=None)
     engine.deploy(REPO)
     return engine
 

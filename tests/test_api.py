@@ -1,12 +1,14 @@
 """The JSON API (/api/v1) through Flask's test client, on a real SQLite file with the demo district.
 
 Staff work the whole loop through the API as themselves; every answer's shape is checked against the
-OpenAPI document the API serves, so the document cannot drift from what the routes return.
+OpenAPI document the API serves, so the document cannot drift from what the routes return. Malformed bodies and
+query strings are refused by the routes' schemas with field-level 400s that leave the database as it was.
 """
 
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -21,7 +24,8 @@ from referencing.jsonschema import DRAFT202012
 from engine.demo.district import create_demo_district
 from engine.org import people
 from webui import create_app
-from webui.api import bp
+from webui.api import PUBLIC_ENDPOINTS, bp
+from webui.api_schemas import declared_operation
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "api-test-password"
@@ -120,6 +124,13 @@ def api(tmp_path: Path) -> Api:
     gl.db.dispose()
 
 
+def database_dump(api: Api) -> list[str]:
+    """Every row of every table of the test database, as SQL (read on a connection of its own)."""
+    path = api.app.config["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return list(connection.iterdump())
+
+
 def assert_unauthorized(answer: Any) -> dict[str, Any]:
     """A 401 with a Bearer challenge and a JSON error."""
     assert answer.status_code == 401
@@ -149,7 +160,9 @@ def test_token_is_issued_for_a_good_password_and_refused_for_a_wrong_one(api: Ap
     )
     assert list(missing["errors"]) == ["password"]
     not_json = api.client.post("/api/v1/auth/token", data="username=gw_hb1")
-    assert api.conforms(not_json, 400, "ValidationError")["errors"] == {"_body": ["expected a JSON object"]}
+    assert api.conforms(not_json, 400, "ValidationError")["errors"] == {
+        "_body": ["请求体必须是一个 JSON 对象（Content-Type: application/json）"]
+    }
 
 
 def test_a_missing_forged_or_expired_token_is_401(api: Api) -> None:
@@ -162,7 +175,9 @@ def test_a_missing_forged_or_expired_token_is_401(api: Api) -> None:
 
     assert api.get("gw_hb1", "/events").status_code == 200
     api.app.config["API_TOKEN_MAX_AGE"] = -1
-    assert "expired" in assert_unauthorized(api.get("gw_hb1", "/events"))["message"]
+    assert "过期" in assert_unauthorized(api.get("gw_hb1", "/events"))["message"]
+    english = api.get("gw_hb1", "/events", headers={"Accept-Language": "en"})
+    assert "expired" in assert_unauthorized(english)["message"]
 
 
 def test_a_token_of_a_deactivated_user_is_refused(api: Api) -> None:
@@ -381,7 +396,10 @@ def test_complete_with_bad_data_is_400_by_field_and_changes_nothing(api: Api) ->
     )
     assert "reason" in api.conforms(reject_without_reason, 400, "ValidationError")["errors"]
     no_data = api.post("intake", f"/tasks/{task['id']}/complete", json={"decision": "accept"})
-    assert api.conforms(no_data, 400, "ValidationError")["errors"] == {"data": ["expected an object"]}
+    assert api.conforms(no_data, 400, "ValidationError")["errors"] == {
+        "data": ["此项为必填项"],
+        "decision": ["不允许的字段"],
+    }
 
     after = api.get("intake", f"/events/{eid}").get_json()
     assert after == before
@@ -496,3 +514,215 @@ def test_openapi_document_is_valid_and_describes_every_route(api: Api) -> None:
             public = operation.get("security") == []
             assert public == ((path, method) in {("/auth/token", "post"), ("/openapi.json", "get")})
             assert public or "401" in operation["responses"]
+
+
+def test_openapi_document_is_openapi_3_1_built_from_the_route_declarations(api: Api) -> None:
+    document = api.document()
+    OpenAPIV31SpecValidator(document).validate()
+    schemas = document["components"]["schemas"]
+    credentials, completion = schemas["Credentials"], schemas["Completion"]
+    assert credentials["additionalProperties"] is False and credentials["required"] == [
+        "username",
+        "password",
+    ]
+    assert credentials["properties"]["username"]["minLength"] == 1
+    assert (
+        completion["additionalProperties"] is False and completion["properties"]["data"]["type"] == "object"
+    )
+    assert schemas["Task"]["properties"]["status"]["enum"] == ["open", "completed", "cancelled"]
+    assert schemas["TaskPage"]["properties"]["per_page"]["maximum"] == 200
+    assert set(schemas["Event"]["required"]) == set(schemas["Event"]["properties"])
+    assert schemas["Report"]["properties"]["description"]["maxLength"] == 2000
+
+    inbox = document["paths"]["/tasks"]["get"]
+    parameters = {p["name"]: p for p in inbox["parameters"]}
+    assert parameters["view"]["schema"] == {
+        "default": "mine",
+        "enum": ["mine", "claimable", "done"],
+        "type": "string",
+    }
+    assert parameters["per_page"]["schema"] == {
+        "default": 50,
+        "minimum": 1,
+        "maximum": 200,
+        "type": "integer",
+    }
+    assert parameters["grid"]["schema"] == {"type": "string"} and not parameters["grid"]["required"]
+    assert {"400", "401"} <= set(inbox["responses"])
+    task = document["paths"]["/tasks/{task_id}"]["get"]
+    assert task["parameters"] == [
+        {
+            "name": "task_id",
+            "in": "path",
+            "required": True,
+            "description": "the task's id",
+            "schema": {"type": "integer"},
+        }
+    ]
+    assert "400" not in task["responses"]
+
+    referenced = {
+        ref.removeprefix("#/components/schemas/")
+        for ref in _refs(document)
+        if ref.startswith("#/components/schemas/")
+    }
+    assert referenced == set(schemas), "every schema is used and every reference resolves"
+    public = {
+        rule.endpoint
+        for rule in api.app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        and declared_operation(api.app.view_functions[rule.endpoint]).public
+    }
+    assert public == PUBLIC_ENDPOINTS
+
+
+def _refs(node: Any) -> list[str]:
+    """Every ``$ref`` in a document."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+LONG = "长" * 2001
+MALFORMED_TOKEN_REQUESTS = [
+    ({"username": "gw_hb1"}, "password", "此项为必填项"),
+    ({"username": 5, "password": PASSWORD}, "username", "类型不正确，应为文本"),
+    ({"username": "gw_hb1", "password": PASSWORD, "remember": True}, "remember", "不允许的字段"),
+    ({"username": "gw_hb1", "password": "x" * 1025}, "password", "不能超过 1024 个字符"),
+    ({"username": "", "password": PASSWORD}, "username", "至少需要 1 个字符"),
+    (["gw_hb1", PASSWORD], "_body", "请求体必须是一个 JSON 对象（Content-Type: application/json）"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "message"), MALFORMED_TOKEN_REQUESTS)
+def test_a_malformed_sign_in_is_400_before_any_sign_in_is_tried(
+    api: Api, monkeypatch: pytest.MonkeyPatch, body: Any, field: str, message: str
+) -> None:
+    before = database_dump(api)
+    gl = api.app.extensions["gridloop"]
+    monkeypatch.setattr(gl, "sign_in", lambda *args: pytest.fail("the engine was called"))
+    answer = api.conforms(api.client.post("/api/v1/auth/token", json=body), 400, "ValidationError")
+    assert answer["error"] == "validation_failed" and answer["errors"][field] == [message]
+    assert database_dump(api) == before
+
+
+MALFORMED_REPORTS = [
+    ({"description": RUBBISH["description"]}, "category"),
+    ({**RUBBISH, "description": 12345}, "description"),
+    ({**RUBBISH, "priority": "urgent"}, "priority"),
+    ({**RUBBISH, "description": LONG}, "description"),
+    ({**RUBBISH, "address": "路" * 201}, "address"),
+    ({**RUBBISH, "channel": "fax"}, "channel"),
+    ({**RUBBISH, "location": {"lat": 91, "lng": 120.15}}, "location.lat"),
+    ({**RUBBISH, "location": {"lat": 30.27}}, "location.lng"),
+    ({**RUBBISH, "photos": "photo-1"}, "photos"),
+    ([RUBBISH], "_body"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), MALFORMED_REPORTS)
+def test_a_malformed_report_is_400_by_field_and_creates_nothing(api: Api, body: Any, field: str) -> None:
+    api.login("gw_hb1")
+    before = database_dump(api)
+    answer = api.conforms(api.post("gw_hb1", "/events", json=body), 400, "ValidationError")
+    assert answer["errors"][field], answer
+    assert not any(message.isascii() for messages in answer["errors"].values() for message in messages)
+    assert database_dump(api) == before
+
+
+MALFORMED_COMPLETIONS = [
+    ({}, "data", "此项为必填项"),
+    ({"data": "accept"}, "data", "类型不正确，应为对象"),
+    ({"data": {"decision": "accept"}, "comment": "好"}, "comment", "不允许的字段"),
+    # what is inside data is the task's form's to check, as on the task page
+    ({"data": {"decision": "accept", "note": "备" * 1001}}, "note", "不能超过 1000 个字符"),
+    ({"data": {"decision": "maybe"}}, "decision", "不是可选的值"),
+    ({"data": {"decision": "accept", "urgent": True}}, "urgent", "不允许的字段"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "message"), MALFORMED_COMPLETIONS)
+def test_a_malformed_completion_is_400_by_field_and_changes_nothing(
+    api: Api, body: dict[str, Any], field: str, message: str
+) -> None:
+    task = api.open_task("intake", api.report("gw_hb1")["id"], "accept")
+    api.post("intake", f"/tasks/{task['id']}/claim")
+    before = database_dump(api)
+    answer = api.conforms(
+        api.post("intake", f"/tasks/{task['id']}/complete", json=body), 400, "ValidationError"
+    )
+    assert answer["errors"][field] == [message]
+    assert database_dump(api) == before
+
+
+def test_schema_errors_reach_no_engine_command_and_speak_english_on_request(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = api.open_task("intake", api.report("gw_hb1")["id"], "accept")
+    gl = api.app.extensions["gridloop"]
+    for command in ("report", "complete", "upload"):
+        monkeypatch.setattr(gl, command, lambda *args, **kwargs: pytest.fail("the engine was called"))
+    refused = [
+        api.post("gw_hb1", "/events", data="category=0101"),
+        api.post("intake", f"/tasks/{task['id']}/complete", json={"data": None}),
+        api.post("gw_hb1", "/attachments", data={"file": "not a file"}),
+    ]
+    assert [answer.status_code for answer in refused] == [400, 400, 400]
+    english = api.post(
+        "intake", f"/tasks/{task['id']}/complete", json={"date": {}}, headers={"Accept-Language": "en"}
+    )
+    assert api.conforms(english, 400, "ValidationError")["errors"] == {
+        "data": ["This field is required"],
+        "date": ["This field is not allowed"],
+    }
+
+
+def test_a_malformed_upload_is_400_by_field_and_stores_nothing(api: Api) -> None:
+    api.login("gw_hb1")
+    before = database_dump(api)
+    for form, field, message in (
+        ({}, "file", "此项为必填项"),
+        ({"file": "not a file"}, "file", "应为以 multipart/form-data 上传的文件"),
+        ({"file": (io.BytesIO(PNG), "a.png"), "caption": "现场"}, "caption", "不允许的字段"),
+    ):
+        answer = api.conforms(api.post("gw_hb1", "/attachments", data=form), 400, "ValidationError")
+        assert answer["errors"][field] == [message], answer
+    assert database_dump(api) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("/events?page=abc", "page", "类型不正确，应为整数"),
+        ("/events?page=1.5", "page", "类型不正确，应为整数"),
+        ("/events?page=0", "page", "不能小于 1"),
+        ("/events?per_page=100000", "per_page", "不能大于 200"),
+        (
+            "/events?from=yesterday",
+            "from",
+            "应为 ISO 8601 日期（2026-11-23）或日期时间（2026-11-23T09:00:00+08:00）",
+        ),
+        (
+            "/events?to=2026-13-01",
+            "to",
+            "应为 ISO 8601 日期（2026-11-23）或日期时间（2026-11-23T09:00:00+08:00）",
+        ),
+        ("/events?sort=code", "sort", "不允许的字段"),
+        ("/tasks?view=everything", "view", "不是可选的值，可选：'mine', 'claimable', 'done'"),
+        ("/tasks?per_page=-1", "per_page", "不能小于 1"),
+        ("/tasks?page=99999999999999999999999", "page", "不能大于 1000000"),
+    ],
+)
+def test_a_malformed_query_parameter_is_400_not_500(api: Api, query: str, field: str, message: str) -> None:
+    answer = api.conforms(api.get("intake", query), 400, "ValidationError")
+    assert answer["errors"] == {field: [message]}
+
+
+def test_blank_query_parameters_mean_no_filter(api: Api) -> None:
+    event = api.report("gw_hb1")
+    page = api.conforms(api.get("intake", "/events?grid=&category=%20&page=&from="), 200, "EventPage")
+    assert [e["id"] for e in page["items"]] == [event["id"]] and (page["page"], page["per_page"]) == (1, 50)
+    assert api.conforms(api.get("intake", "/tasks?view="), 200, "TaskPage")["view"] == "mine"

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.audit import history, verification
-from engine.cli import main
 from tests.conftest import GRID_HB1, Driver
+from webui.cli import main
 
 
 def _closed_with_rework(driver: Driver) -> int:

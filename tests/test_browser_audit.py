@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from web_support import closed_with_rework
 
 from engine.audit import verification
-from engine.commands import supervising
 
 if TYPE_CHECKING:
     from browser_support import Browse, LiveServer
@@ -66,7 +65,7 @@ def test_the_new_pages_fit_a_phone_screen(browse: Browse, live_server: LiveServe
     gl = live_server.app.extensions["gridloop"]
     event_id = closed_with_rework(gl)
     other = gl.report("gw_hb1", {"category": "0101", "description": "人行道上有一堆建筑垃圾，需要清运"})["id"]
-    supervising.issue(gl, "supervisor", other, "DH-HW", "领导批示：请尽快核实并处置，处置结果报指挥中心")
+    gl.issue_sheet("supervisor", other, "DH-HW", "领导批示：请尽快核实并处置，处置结果报指挥中心")
     paths = {
         "admin": (
             f"/audit/events/{event_id}?step={FAILED_VERIFY}",

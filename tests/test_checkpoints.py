@@ -15,10 +15,11 @@ from conftest import REPO, START
 from sqlalchemy import text
 from test_joint_meeting import all_report_back, close_and_follow_up, convene, to_joint_meeting
 
-from engine import app
 from engine.app import Gridloop
 from engine.audit import verification
+from engine.bpmn import instances
 from engine.bpmn.state import LiveCache, dump_state
+from engine.commands import pipeline
 from engine.demo.district import create_demo_district
 from engine.demo.simulate import simulate
 from engine.errors import ProcessFailure
@@ -64,7 +65,7 @@ def test_the_state_is_stored_every_few_records_and_the_rest_is_history(driver: A
         driver.complete(username, event_id, step, data)
         event = _event(gl, event_id)
         seen.append((event.history_length, event.state_seq))
-    every = app.CHECKPOINT_EVERY
+    every = instances.CHECKPOINT_EVERY
     assert seen == [(n, every if n >= every else 0) for n in range(2, 8)]
     with gl.db.reading() as session:
         assert statements.load_state_text(session.connection(), event_id).startswith('{"format":1,')
@@ -74,20 +75,22 @@ def test_a_rebuilt_instance_equals_the_live_one_after_every_command(driver: Any,
     """Inside each command's transaction, right after it is saved, the instance is rebuilt from the database
     (checkpoint + records since) and compared with the live object: same tasks, same ids, same data."""
     gl = driver.gl
-    save = app.Gridloop._save
+    save = pipeline.Step._save
     counts = {"compared": 0, "replayed": 0}
 
-    def compared(session: Any, event: Any, workflow: Any = None, checkpoint: bool = False) -> None:
-        save(session, event, workflow, checkpoint)
-        if workflow is None:
-            return
-        rebuilt = gl._restore(session, event, gl._runtime(session, event.process_version_id))
-        assert rebuilt is not workflow
-        assert _without_times(dump_state(rebuilt)) == _without_times(dump_state(workflow))
-        counts["compared"] += 1
-        counts["replayed"] += event.state_seq < event.history_length
+    def compared(step: pipeline.Step) -> None:
+        save(step)
+        session = step.session
+        for event, workflow in step.instances_held():
+            rebuilt = gl.parts.instances.rebuild(
+                session, event, gl.parts.versions.get(session, event.process_version_id)
+            )
+            assert rebuilt is not workflow
+            assert _without_times(dump_state(rebuilt)) == _without_times(dump_state(workflow))
+            counts["compared"] += 1
+            counts["replayed"] += event.state_seq < event.history_length
 
-    monkeypatch.setattr(app.Gridloop, "_save", staticmethod(compared))
+    monkeypatch.setattr(pipeline.Step, "_save", compared)
     result = simulate(gl, 30, seed=11)
     assert result["reworked"] and result["reassigned"] and result["reopened"]
     event_id = to_joint_meeting(driver)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from engine.app import Gridloop
@@ -30,25 +31,30 @@ def attempt(command: Callable[..., Any], *args: Any) -> tuple[str, Any]:
         return "error", exc
 
 
-def race(engines: list[Gridloop], task_id: int) -> list[tuple[str, Any]]:
-    """Complete ``task_id`` as intake from one thread per engine, released together by a barrier."""
-    barrier = threading.Barrier(len(engines))
-    outcomes: list[tuple[str, Any]] = []
+def together(*commands: Callable[[], Any]) -> list[Any]:
+    """Run each command on a thread of its own, released together by a barrier; their results."""
+    barrier = threading.Barrier(len(commands))
+    results: list[Any] = []
     lock = threading.Lock()
 
-    def run(gl: Gridloop) -> None:
+    def run(command: Callable[[], Any]) -> None:
         barrier.wait()
-        outcome = attempt(gl.complete, "intake", task_id, ACCEPT)
+        result = command()
         with lock:
-            outcomes.append(outcome)
+            results.append(result)
 
-    threads = [threading.Thread(target=run, args=(gl,)) for gl in engines]
+    threads = [threading.Thread(target=run, args=(command,)) for command in commands]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a completion hung"
-    return outcomes
+    assert not any(thread.is_alive() for thread in threads), "a command hung"
+    return results
+
+
+def race(engines: list[Gridloop], task_id: int) -> list[tuple[str, Any]]:
+    """Complete ``task_id`` as intake from one thread per engine, released together."""
+    return together(*(partial(attempt, gl.complete, "intake", task_id, ACCEPT) for gl in engines))
 
 
 def assert_accepted_once(driver: Any, event_id: int, task_id: int) -> None:
@@ -202,3 +208,23 @@ def test_completion_interleaved_with_a_claim_by_someone_else(driver, make_gridlo
     else:
         assert (task["status"], task["completed_by"], task["assignee"]) == ("completed", "leader", "leader")
         assert event["state"] == "closed"
+
+
+def test_two_engines_racing_a_dispatch_one_wins_the_other_gets_conflict(driver, make_gridloop):
+    """A dispatch offers a department task whose SpiffWorkflow id both racers predict alike: on PostgreSQL the
+    loser's insert of that inbox row used to collide with the winner's (a unique violation, HTTP 500). The
+    event row is locked before a command writes, so the loser is a Conflict and writes nothing."""
+    other = make_gridloop()
+    for round_ in range(20):
+        event_id = driver.report("gw_hb1")
+        driver.complete("intake", event_id, "accept", ACCEPT)
+        task_id = driver.open_task(event_id, "dispatch")["id"]
+        other.task_detail("dispatcher", task_id)  # both engines hold the instance in their caches
+        outcomes = together(
+            partial(attempt, driver.gl.complete, "dispatcher", task_id, {"department": "DH-HW"}),
+            partial(attempt, other.complete, "dispatcher", task_id, {"department": "DH-CG"}),
+        )
+        assert sorted(kind for kind, _ in outcomes) == ["conflict", "ok"], (round_, outcomes)
+        event = driver.event(event_id)
+        assert [t["step"] for t in event["tasks"] if t["status"] == "open"] == ["handle"]
+        assert len([h for h in event["history"] if h["action"] == "complete"]) == 2

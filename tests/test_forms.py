@@ -16,6 +16,7 @@ import pytest
 
 from engine.bpmn import forms
 from engine.demo.simulate import simulate
+from engine.errors import FieldError, FieldErrors
 
 ODD_VALUES: list[Any] = [None, True, 0, -1, 2.5, "", "x", "很" * 5001, [], ["x"], [1], {}, {"a": 1}]
 
@@ -34,9 +35,9 @@ def submissions(gl, monkeypatch) -> list[tuple[forms.CompiledForm, dict[str, Any
     seen: list[tuple[forms.CompiledForm, dict[str, Any]]] = []
     validate = forms.validate
 
-    def recording(schema: Any, data: Any, language: str = "zh") -> dict[str, list[str]]:
+    def recording(schema: Any, data: Any) -> FieldErrors:
         seen.append((schema, copy.deepcopy(data)))
-        return validate(schema, data, language)
+        return validate(schema, data)
 
     monkeypatch.setattr(forms, "validate", recording)
     simulate(gl, 20, seed=3)
@@ -64,9 +65,9 @@ def test_data_the_compiled_validator_cannot_take_is_judged_by_jsonschema():
         {"type": "object", "properties": {"at": {"type": "string"}}, "additionalProperties": False}
     )
     when = datetime(2026, 11, 23, tzinfo=UTC)
-    assert forms.validate(compiled, {"at": when}, "en") == {"at": [f"{when!r} is not of type 'string'"]}
+    assert forms.validate(compiled, {"at": when}) == {"at": [FieldError("type.string")]}
     assert forms.validate(compiled, {"at": "2026-11-23"}) == {}
     assert forms.validate(compiled, {"at": 1, "more": 2}) == {
-        "at": ["类型不正确，应为文本"],
-        "more": ["不允许的字段"],
+        "at": [FieldError("type.string")],
+        "more": [FieldError("not_allowed")],
     }

@@ -1,4 +1,8 @@
-"""Forms are enforced on the server: bad input gets field-level Chinese errors and changes nothing."""
+"""Forms are enforced on the server: bad input gets field-level errors and changes nothing.
+
+The engine's field errors carry codes (:class:`~engine.errors.FieldError`); the tests read them as staff do,
+said from the catalogs in Chinese (or English) by :func:`webui.i18n.field_messages`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any
 import pytest
 from conftest import GRID_HB1
 
-from engine.errors import ValidationFailed
+from engine.errors import FieldError, ValidationFailed
+from webui.i18n import field_messages
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ACCEPT = {"decision": "accept"}
@@ -129,7 +134,7 @@ def test_invalid_task_form_is_refused_field_by_field_and_changes_nothing(
     with pytest.raises(ValidationFailed) as caught:
         driver.gl.complete(username, task["id"], with_photos(driver, bad))
 
-    errors = caught.value.errors
+    errors = field_messages(caught.value.errors, "zh")
     assert list(errors) == [field]
     assert message in errors[field]
     assert all(CHINESE.search(m) for m in errors[field])
@@ -147,13 +152,14 @@ def test_invalid_task_form_is_refused_field_by_field_and_changes_nothing(
         assert driver.open_task(event_id)["step"] == next_step
 
 
-def test_english_errors_on_request(driver):
+def test_field_errors_carry_codes_said_in_either_language(driver):
     event_id = at_accept(driver)
     task = driver.open_task(event_id, "accept")
     with pytest.raises(ValidationFailed) as caught:
-        driver.gl.complete("intake", task["id"], {"decision": "reject"}, language="en")
-    assert list(caught.value.errors) == ["reason"]
-    assert not any(CHINESE.search(m) for m in caught.value.errors["reason"])
+        driver.gl.complete("intake", task["id"], {"decision": "reject", "reason": "重"})
+    assert caught.value.errors == {"reason": [FieldError("min_length", {"limit": 2})]}
+    assert field_messages(caught.value.errors, "en") == {"reason": ["At least 2 characters"]}
+    assert field_messages(caught.value.errors, "zh") == {"reason": ["至少需要 2 个字符"]}
 
 
 REPORT = {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
@@ -186,12 +192,15 @@ def test_invalid_report_is_refused_and_creates_no_event(driver, username, change
     with pytest.raises(ValidationFailed) as caught:
         driver.gl.report(username, data)
     assert list(caught.value.errors) == [field]
-    assert message in caught.value.errors[field]
+    assert message in field_messages(caught.value.errors, "zh")[field]
     assert driver.gl.list_events("intake") == ([], 0)
 
 
 def test_report_without_category_or_description_names_both_fields(driver):
     with pytest.raises(ValidationFailed) as caught:
         driver.gl.report("gw_hb1", {"grid": GRID_HB1})
-    assert caught.value.errors == {"category": ["此项为必填项"], "description": ["此项为必填项"]}
+    assert caught.value.errors == {
+        "category": [FieldError("required")],
+        "description": [FieldError("required")],
+    }
     assert driver.gl.list_events("intake") == ([], 0)

@@ -341,10 +341,11 @@ def data_of_stored(driver: Any, event_id: int) -> list[dict[str, Any]]:
 
 
 def test_the_event_diagram_marks_the_joint_meeting_while_departments_work_in_it(driver):
-    from engine.reads import staff_views
+    from engine.reads.events import event_page
 
     event_id = to_joint_meeting(driver)
     convene(driver, event_id)
-    diagram = staff_views.event_page(driver.gl, "admin", event_id)["diagram"]
+    with driver.gl.reading("admin") as reader:
+        diagram = event_page(reader, event_id)["diagram"]
     assert "joint_handle" in diagram["current"] and "joint_meeting_call" in diagram["current"]
     assert "record_meeting" in diagram["done"] and "dispatch" in diagram["done"]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.cli import main
 from engine.errors import Forbidden
 from tests.conftest import GRID_HB2, START, Driver
+from webui.cli import main
 
 SH_WEEK = (
     datetime(2026, 11, 22, 16, 0, tzinfo=UTC),

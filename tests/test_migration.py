@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from engine.audit import verification
-from engine.commands import migration
 from engine.errors import Forbidden
 from tests.conftest import GRID_HB1, REPO
 
@@ -43,10 +42,10 @@ def test_a_running_event_moves_to_a_renamed_step_version_keeping_its_claim(gl, d
     v2 = gl.deploy(_variant(tmp_path, "v2", lambda x: x.replace('name="核查"', 'name="现场核查"'))).id
     assert v2 != v1
 
-    assert migration.plan(gl, event_id, v2)["problems"] == []
+    assert gl.migration_plan(event_id, v2)["problems"] == []
     with pytest.raises(Forbidden):
-        migration.migrate_event(gl, "dispatcher", event_id, v2)
-    assert migration.migrate_event(gl, "admin", event_id, v2) == {
+        gl.migrate_event("dispatcher", event_id, v2)
+    assert gl.migrate_event("admin", event_id, v2) == {
         "event": event_id, "code": driver.event(event_id)["code"], "from": v1, "to": v2,
     }  # fmt: skip
     event = driver.event(event_id)
@@ -118,9 +117,9 @@ def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_
     before = gl.event_detail("admin", event_id)
     v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["second_check"])).id
 
-    problems = migration.plan(gl, event_id, v2)["problems"]
+    problems = gl.migration_plan(event_id, v2)["problems"]
     assert problems == ["step first_check is not in the new version"]
-    result = migration.migrate_version(gl, "admin", v1, v2)
+    result = gl.migrate_version("admin", v1, v2)
     assert result == {
         "migrated": [],
         "refused": [{"event": event_id, "code": before["code"], "problems": problems}],

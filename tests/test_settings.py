@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import verification
-from engine.cli import main
-from engine.errors import Forbidden, ValidationFailed
+from engine.errors import FieldError, Forbidden, ValidationFailed
+from webui.cli import main
 
 
 def test_step_limits_give_platform_steps_their_own_due_times(gl, driver):
@@ -77,5 +77,5 @@ def test_admin_changes_are_logged_in_a_chain_that_audit_checks(gl):
 def test_a_calendar_note_longer_than_its_column_is_refused_and_changes_nothing(gl):
     with pytest.raises(ValidationFailed) as refused:
         gl.set_calendar_day("admin", date(2027, 1, 1), False, "元" * 101)
-    assert refused.value.errors == {"note": ["不能超过 100 个字符"]}
+    assert refused.value.errors == {"note": [FieldError("max_length", {"limit": 100})]}
     assert gl.calendar.is_working_day(date(2027, 1, 1)), "2027-01-01 is a Friday and stays a working day"

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.audit import verification
-from engine.commands import supervising
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from tests.conftest import Driver
 
@@ -29,7 +28,7 @@ def _sheet_counts(gl) -> tuple[int, int]:
 
 
 def _sheets(gl, username="supervisor", status="open"):
-    return supervising.board(gl, username, status)
+    return gl.sheets(username, status)
 
 
 def _history_actions(driver, event_id):
@@ -95,10 +94,10 @@ def test_only_the_late_department_is_charged_after_a_reassignment(gl, driver):
 def test_a_leader_sheet_needs_the_departments_reply_before_it_is_cleared(gl, driver):
     event_id = _at_handle(driver)
     with pytest.raises(Forbidden):
-        supervising.issue(gl, "gw_hb1", event_id, "DH-HW", "请加快处置")
+        gl.issue_sheet("gw_hb1", event_id, "DH-HW", "请加快处置")
     with pytest.raises(ValidationFailed):
-        supervising.issue(gl, "supervisor", event_id, "DH-HW", "  ")
-    sheet = supervising.issue(gl, "supervisor", event_id, "DH-HW", "领导批示：请今日处置完毕")
+        gl.issue_sheet("supervisor", event_id, "DH-HW", "  ")
+    sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "领导批示：请今日处置完毕")
     assert (sheet["kind"], sheet["status"]) == ("leader", "open")
 
     driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
@@ -107,8 +106,8 @@ def test_a_leader_sheet_needs_the_departments_reply_before_it_is_cleared(gl, dri
     assert [s["id"] for s in _sheets(gl)] == [sheet["id"]], "unreplied: still open after closure"
 
     with pytest.raises(NotFound):  # another department never worked on it: out of scope looks absent
-        supervising.reply(gl, "h_dh_cg", sheet["id"], "不是我们的")
-    supervising.reply(gl, "h_dh_hw", sheet["id"], "已按要求处置完毕")
+        gl.reply_to_sheet("h_dh_cg", sheet["id"], "不是我们的")
+    gl.reply_to_sheet("h_dh_hw", sheet["id"], "已按要求处置完毕")
     assert _sheets(gl) == []
     assert _history_actions(driver, event_id) == ["sheet_issued", "sheet_replied", "sheet_cleared"]
 

@@ -95,7 +95,7 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(make_gridloop):
     ids = [gl.report("gw_hb1", REPORT)["id"] for _ in range(30)]
     url = gl.db.url
     now = (DUE + timedelta(minutes=1)).isoformat()
-    command = [sys.executable, "-m", "engine.cli", "--db", url, "tick", "--now", now, "--json"]
+    command = [sys.executable, "-m", "webui.cli", "--db", url, "tick", "--now", now, "--json"]
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]
@@ -121,7 +121,7 @@ def test_two_running_scheduler_processes_catch_up_and_fire_each_timer_once(make_
     gl = _timer_engine(make_gridloop)
     gl.clock.set(datetime(2026, 9, 1, 1, 0, tzinfo=UTC))  # in the past: due while no scheduler ran
     ids = [gl.report("gw_hb1", REPORT)["id"] for _ in range(20)]
-    command = [sys.executable, "-m", "engine.cli", "--db", gl.db.url, "scheduler"]
+    command = [sys.executable, "-m", "webui.cli", "--db", gl.db.url, "scheduler"]
     schedulers = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]

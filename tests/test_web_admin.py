@@ -91,7 +91,7 @@ def test_every_setting_is_shown_as_json_and_saved(app, gl):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("working_hours", '"08:00-12:00,13:00-12:30"', "does not end after it starts"),
+        ("working_hours", '"08:00-12:00,13:00-12:30"', "时段 13:00-12:30 的结束时间不晚于开始时间"),
         ("step_limits", '{"accept": [0, "work_hours"]}', "时限须为 [正数, 单位]"),
         ("time_lights", '[["green", 0], ["red", 1]]', "须为 3 或 4 个 [颜色, 阈值]"),
         ("timezone", '"Asia/Shanghai', "不是有效的 JSON（第 1 行第 1 列）"),

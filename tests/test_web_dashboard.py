@@ -12,7 +12,7 @@ import pytest
 from web_support import app_with_staff, at_handle, complete, html, report, staff
 
 from engine.app import Gridloop
-from engine.reads.staff_views import display_names
+from engine.reads.labels import display_names
 
 STAFF = ("evaluator", "auditor", "gw_hb1")
 NOVEMBER = "/dashboard?from=2026-11-01&to=2026-11-30"

@@ -13,7 +13,6 @@ import pytest
 from web_support import app_with_staff, at_handle, complete, html, post, staff
 
 from engine.app import Gridloop
-from engine.commands import supervising
 
 STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "h_dh_cg", "leader", "supervisor", "auditor", "admin")
 # 0101 暴露垃圾 dispatched Monday 09:00 Shanghai: 4 working hours → 15:00 Shanghai = 07:00 UTC
@@ -52,7 +51,7 @@ def test_the_board_shows_an_overdue_departments_sheet_under_it_with_the_notice_c
 
     gl.clock.set(HANDLE_DUE + timedelta(minutes=1))
     assert gl.supervise()["issued"] == 1
-    [sheet] = supervising.board(gl, "supervisor")
+    [sheet] = gl.sheets("supervisor")
     page = html(supervisor.get("/supervision"))
     department = department_section(page, "DH-HW")
     assert "东湖街道环卫所" in department and code in department
@@ -92,7 +91,7 @@ def test_a_leader_sheet_is_issued_from_the_event_page_and_answered_by_the_depart
     assert empty.status_code == 400
     reason_field = html(empty)[html(empty).index('id="field-reason"') :]
     assert "此项为必填项" in reason_field[: reason_field.index("</div>")]
-    assert supervising.board(gl, "supervisor") == []
+    assert gl.sheets("supervisor") == []
 
     issued = post(
         supervisor,
@@ -101,7 +100,7 @@ def test_a_leader_sheet_is_issued_from_the_event_page_and_answered_by_the_depart
         page=event_path,
     )
     assert (issued.status_code, issued.headers["Location"]) == (303, f"{event_path}#sheets")
-    [sheet] = supervising.board(gl, "supervisor")
+    [sheet] = gl.sheets("supervisor")
     assert (sheet["kind"], sheet["department"], sheet["issued_by"]) == ("leader", "DH-HW", "supervisor")
     shown = sheet_item(html(supervisor.get(event_path)), sheet["id"])
     assert "领导督办" in shown and "领导批示：请今日处置完毕" in shown and "督办员 罗斌" in shown
@@ -115,7 +114,7 @@ def test_a_leader_sheet_is_issued_from_the_event_page_and_answered_by_the_depart
     assert blank.status_code == 400 and "此项为必填项" in sheet_item(html(blank), sheet["id"])
     answered = post(handler, reply_path, {"reply": "已安排人员，今日内清运完毕"}, page=event_path)
     assert (answered.status_code, answered.headers["Location"]) == (303, f"{event_path}#sheets")
-    [sheet] = supervising.board(gl, "supervisor")
+    [sheet] = gl.sheets("supervisor")
     assert (sheet["reply"], sheet["replied_by"]) == ("已安排人员，今日内清运完毕", "h_dh_hw")
     item = sheet_item(html(supervisor.get(event_path)), sheet["id"])
     assert "已安排人员，今日内清运完毕" in item and reply_path not in item
@@ -140,14 +139,14 @@ def test_only_supervisors_and_shift_leaders_issue_and_only_the_department_replie
         ).status_code
         == 303
     )
-    [sheet] = supervising.board(gl, "leader")
+    [sheet] = gl.sheets("leader")
     auditor = staff(app, "auditor")
     assert f"/sheets/{sheet['id']}/reply" not in html(auditor.get(event_path))
     answer = post(
         auditor, f"{event_path}/sheets/{sheet['id']}/reply", {"reply": "审计员不能回复"}, page=event_path
     )
     assert answer.status_code == 403
-    assert supervising.board(gl, "leader")[0]["reply"] is None
+    assert gl.sheets("leader")[0]["reply"] is None
 
 
 def test_a_closed_event_offers_no_sheet_and_its_cleared_sheets_move_to_the_cleared_tab(app, gl):
@@ -185,6 +184,6 @@ def test_the_new_pages_need_sign_in_and_their_forms_a_csrf_token(app, gl):
     ):
         response = client.post(path, data=data)
         assert response.status_code == 400 and "安全令牌" in html(response), path
-    assert supervising.board(gl, "supervisor") == []
+    assert gl.sheets("supervisor") == []
     assert gl.get_setting("working_hours") == "08:00-12:00,14:00-18:00"
     assert gl.calendar.overrides == {}

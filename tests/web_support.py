@@ -23,10 +23,11 @@ PASSWORD = "web-test-password"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def app_with_staff(tmp_path: Path, staff: tuple[str, ...]) -> Iterator[Any]:
-    """The app on a fresh SQLite file: demo district, real passwords for ``staff``, processes deployed, and an
-    engine on a manual clock at Monday 09:00 in Shanghai (``app.extensions["gridloop"]``). A fixture body."""
-    url = f"sqlite:///{tmp_path}/web.sqlite3"
+def app_with_staff(tmp_path: Path, staff: tuple[str, ...], url: str | None = None) -> Iterator[Any]:
+    """The app on a fresh database (a SQLite file unless ``url`` names another): demo district, real passwords
+    for ``staff``, processes deployed, and an engine on a manual clock at Monday 09:00 in Shanghai
+    (``app.extensions["gridloop"]``). A fixture body."""
+    url = url or f"sqlite:///{tmp_path}/web.sqlite3"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "web-tests", "TESTING": True})
     app.extensions["gridloop"].db.dispose()
     gl = Gridloop(url, clock=ManualClock(START))

@@ -1,5 +1,8 @@
 """gridloop's web UI: a Flask app factory. Thin: parse the request, call one engine service, render.
 
+Every request reads through one read scope of the engine's database, opened before any other hook
+(:mod:`webui.context`): one connection and one snapshot per page or API call.
+
 Configuration comes from the environment (``GRIDLOOP_DATABASE_URL``, ``GRIDLOOP_SECRET_KEY``,
 ``GRIDLOOP_SECURE_COOKIES``) or from ``test_config``. Without ``GRIDLOOP_SECRET_KEY`` a random key is made once
 and kept in ``instance/secret_key``, so that every worker process of a server (gunicorn -w 4) signs sessions
@@ -70,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         attachments,
         audit,
         auth,
+        context,
         dashboard,
         display,
         errors,
@@ -85,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         tasks,
     )
 
+    context.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.register(app)

@@ -17,11 +17,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine.errors import ValidationFailed
-from engine.reads import admin_queries
+from engine.errors import FieldError, FieldErrors, ValidationFailed
+from engine.reads.admin import holiday_table, settings_table
 from engine.settings import CALENDAR_NOTE_LENGTH
 from engine.time.calendar import UNITS, CalendarError
-from webui.context import gridloop, username
+from webui.context import gridloop, reader, username
 from webui.i18n import translate
 from webui.links import local_url
 
@@ -38,7 +38,10 @@ def is_admin() -> bool:
 
 
 def _settings_page(
-    rows: list[dict[str, Any]], key: str | None = None, text: str = "", messages: list[str] | None = None
+    rows: list[dict[str, Any]],
+    key: str | None = None,
+    text: str = "",
+    messages: list[FieldError | str] | None = None,
 ) -> tuple[str, int]:
     return (
         render_template("admin_settings.html", rows=rows, failed=key, text=text, messages=messages or []),
@@ -49,14 +52,14 @@ def _settings_page(
 @bp.get("/settings")
 def settings() -> tuple[str, int]:
     """Every setting with its current value (as JSON to edit) and its default."""
-    return _settings_page(admin_queries.settings_table(gridloop(), username()))
+    return _settings_page(settings_table(reader()))
 
 
 @bp.post("/settings")
 def save_setting() -> Response | tuple[str, int]:
     """Save one setting from its JSON text; errors come back next to it and change nothing."""
     gl = gridloop()
-    rows = admin_queries.settings_table(gl, username())
+    rows = settings_table(reader())
     key = request.form.get("key", "")
     text = request.form.get("value", "")
     if key not in {row["key"] for row in rows}:
@@ -79,7 +82,7 @@ def _due_check(args: MultiDict[str, str]) -> dict[str, Any] | None:
     """The due-time form's values, field errors and, when they are right, the due time and its warnings."""
     if "start" not in args:
         return None
-    calendar = gridloop().calendar
+    calendar = reader().calendar()
     values = {name: args.get(name, "").strip() for name in ("start", "limit", "unit")}
     check: dict[str, Any] = {"values": values, "errors": {}, "due": None, "warnings": []}
     try:
@@ -104,7 +107,7 @@ def _due_check(args: MultiDict[str, str]) -> dict[str, Any] | None:
 
 
 def _calendar_page(day_form: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
-    table = admin_queries.holiday_table(gridloop(), username())
+    table = holiday_table(reader())
     return (
         render_template(
             "admin_calendar.html",
@@ -128,7 +131,7 @@ def calendar() -> tuple[str, int]:
 def set_day() -> Response | tuple[str, int]:
     """Enter a holiday or a make-up working day for a date, or remove the date's entry."""
     values = {name: request.form.get(name, "").strip() for name in ("day", "kind", "note")}
-    form_errors: dict[str, list[str]] = {}
+    form_errors: FieldErrors = {}
     try:
         day = date.fromisoformat(values["day"])
     except ValueError:
@@ -141,7 +144,7 @@ def set_day() -> Response | tuple[str, int]:
         except ValidationFailed as exc:
             form_errors.update(exc.errors)
     if form_errors:
-        admin_queries.holiday_table(gridloop(), username())  # 403 before anything else for non-admins
+        holiday_table(reader())  # 403 before anything else for non-admins
         return _calendar_page({"values": values, "errors": form_errors}, status=400)
     flash(translate(f"admin.day_saved.{values['kind']}", day=day.isoformat()), "success")
     return redirect(local_url(request.form.get("next"), url_for("admin.calendar")), code=303)

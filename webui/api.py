@@ -1,10 +1,13 @@
 """The JSON API under /api/v1: external channels (hotline 12345, WeChat, apps) and scripts on the engine's services.
 
-Thin like the HTML pages: each route parses its request, calls one :class:`~engine.app.Gridloop` service
-and answers JSON. Callers authenticate with a bearer token from ``POST /auth/token``: the username signed with
-the app's ``SECRET_KEY`` (itsdangerous, salt ``gridloop-api``), valid for ``API_TOKEN_MAX_AGE`` seconds. Engine
-errors become status codes in one place (:func:`engine_error`); scope is the engine's, so anything outside the
-caller's scope answers 404 exactly like something that does not exist.
+Thin like the HTML pages: each route parses its request through the models it declares with
+:func:`~webui.api_schemas.operation` (which also write the OpenAPI document), calls one
+:class:`~engine.app.Gridloop` service and answers JSON. Callers authenticate with a bearer token from
+``POST /auth/token``: the username signed with the app's ``SECRET_KEY`` (itsdangerous, salt ``gridloop-api``),
+valid for ``API_TOKEN_MAX_AGE`` seconds. Engine errors become status codes in one place (:func:`engine_error`),
+their messages and field errors said in the caller's Accept-Language (Chinese by default) from the catalogs;
+scope is the engine's, so anything outside the caller's scope answers 404 exactly like something that does not
+exist.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine.app import LANGUAGES, Gridloop
+from engine.app import Gridloop
 from engine.errors import (
     GridloopError,
     NotDeployed,
@@ -25,16 +28,35 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.org.auth import AuthenticationFailed
-from engine.reads.queries import INBOX_VIEWS
 from engine.store.attachments import MAX_BYTES
-from webui.errors import api_status
+from webui.api_schemas import (
+    MULTIPART,
+    Attachment,
+    AttachmentUpload,
+    Categories,
+    ClaimResult,
+    CompleteResult,
+    Completion,
+    Credentials,
+    EventDetail,
+    EventPage,
+    EventQuery,
+    FileContent,
+    InboxQuery,
+    Report,
+    TaskDetail,
+    TaskPage,
+    Token,
+    operation,
+)
+from webui.errors import api_status, message
+from webui.i18n import field_messages
 from webui.openapi import build_document
 
 bp = Blueprint("api", __name__)
 
 TOKEN_SALT = "gridloop-api"
 DEFAULT_TOKEN_MAX_AGE = 12 * 3600
-MAX_PER_PAGE = 200
 PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi_document"}
 
 
@@ -70,76 +92,16 @@ def _answer(body: Any, status: int = 200) -> Response:
     return response
 
 
-def _body() -> dict[str, Any]:
-    """The request's JSON object; a 400 naming ``_body`` when there is none."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            "the request body must be a JSON object (Content-Type: application/json)",
-            {"_body": ["expected a JSON object"]},
-        )
-    return body
-
-
-def _language() -> str:
-    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
-
-
-class QueryArgs:
-    """Reads and checks query-string arguments, collecting every problem into one :class:`ValidationFailed`."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def text(self, name: str) -> str | None:
-        """A free-text filter, or None when absent or blank."""
-        return (request.args.get(name) or "").strip() or None
-
-    def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
-        """A whole number within ``low``..``high``."""
-        raw = request.args.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            upper = f" and at most {high}" if high is not None else ""
-            self.errors[name] = [f"must be a whole number of at least {low}{upper}"]
-            return default
-        return value
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        """One of ``choices``."""
-        value = request.args.get(name) or default
-        if value not in choices:
-            self.errors[name] = [f"must be one of: {', '.join(choices)}"]
-            return default
-        return value
-
-    def moment(self, name: str, end_of_day: bool = False) -> datetime | None:
-        """An ISO date or datetime; a date is a local day of the business calendar, its end when ``end_of_day``."""
-        raw = request.args.get(name)
-        if not raw:
-            return None
-        zone = _gridloop().calendar.timezone
-        try:
-            if "T" in raw or " " in raw.strip():
-                moment = datetime.fromisoformat(raw)
-                return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-            day = date.fromisoformat(raw) + timedelta(days=1 if end_of_day else 0)
-        except ValueError:
-            self.errors[name] = [
-                "must be an ISO 8601 date (2026-11-23) or datetime (2026-11-23T09:00:00+08:00)"
-            ]
-            return None
-        return datetime.combine(day, time(), tzinfo=zone)
-
-    def check(self) -> None:
-        """Raise the collected problems, if any."""
-        if self.errors:
-            raise ValidationFailed("some query parameters are invalid", self.errors)
+def _local_moment(value: date | datetime | None, end_of_day: bool = False) -> datetime | None:
+    """A query's date or datetime as an aware datetime: a date is a local day of the business calendar (its end
+    when ``end_of_day``), a datetime without a zone is local time."""
+    if value is None:
+        return None
+    zone = _gridloop().calendar.timezone
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    day = value + timedelta(days=1 if end_of_day else 0)
+    return datetime.combine(day, time(), tzinfo=zone)
 
 
 def _page(items: list[dict[str, Any]], total: int, page: int, per_page: int, **extra: Any) -> Response:
@@ -154,27 +116,14 @@ def _event_body(detail: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------ errors and auth
 
 
-def _not_found_message(exc: NotFound) -> str:
-    """The same words for absent and out-of-scope, naming only what the caller asked for.
-
-    The engine's message may name a related thing (the event of a hidden task), which would leak its id.
-    """
-    if not request.view_args:
-        return str(exc)
-    kind, ident = next(iter(request.view_args.items()))
-    return f"{kind.removesuffix('_id')} {ident} does not exist or lies outside your scope"
-
-
 @bp.errorhandler(GridloopError)
 def engine_error(exc: GridloopError) -> Response:
-    """Turn an engine error into its status code and a JSON body ``{error, message[, errors]}``."""
+    """Turn an engine error into its status code and a JSON body ``{error, message[, errors]}``, the message
+    and the field errors in the caller's language (a not-found names only what the caller asked for)."""
     status, code = api_status(exc)
-    body: dict[str, Any] = {
-        "error": code,
-        "message": _not_found_message(exc) if isinstance(exc, NotFound) else str(exc),
-    }
+    body: dict[str, Any] = {"error": code, "message": message(exc)}
     if isinstance(exc, ValidationFailed):
-        body["errors"] = exc.errors
+        body["errors"] = field_messages(exc.errors)
     if isinstance(exc, AuthenticationFailed) and exc.locked_until is not None:
         body["locked_until"] = exc.locked_until
     response = _answer(body, status)
@@ -198,21 +147,30 @@ def authenticate() -> None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed(
-            "an 'Authorization: Bearer <token>' header is required; get a token at /auth/token"
+            "an 'Authorization: Bearer <token>' header is required; get a token at /auth/token",
+            code="auth.token_missing",
         )
     try:
         claims = _serializer().loads(token.strip(), max_age=_token_max_age())
     except SignatureExpired as exc:
-        raise AuthenticationFailed("the token has expired; get a new one at /auth/token") from exc
+        raise AuthenticationFailed(
+            "the token has expired; get a new one at /auth/token", code="auth.token_expired"
+        ) from exc
     except BadSignature as exc:
-        raise AuthenticationFailed("the token is not valid; get a new one at /auth/token") from exc
+        raise AuthenticationFailed(
+            "the token is not valid; get a new one at /auth/token", code="auth.token_invalid"
+        ) from exc
     username = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(username, str):
-        raise AuthenticationFailed("the token names no user; get a new one at /auth/token")
+        raise AuthenticationFailed(
+            "the token names no user; get a new one at /auth/token", code="auth.token_invalid"
+        )
     try:
         _gridloop().load_actor(username)
     except NotFound as exc:
-        raise AuthenticationFailed("the token's user no longer exists or is inactive") from exc
+        raise AuthenticationFailed(
+            "the token's user no longer exists or is inactive", code="auth.token_user_gone"
+        ) from exc
     g.api_user = username
 
 
@@ -220,23 +178,30 @@ def authenticate() -> None:
 
 
 @bp.post("/auth/token")
-def issue_token() -> Response:
+@operation(
+    "issueToken",
+    "Exchange a username and password for a bearer token",
+    Token,
+    "A token.",
+    body=Credentials,
+    errors=("Unauthorized",),
+    public=True,
+)
+def issue_token(body: Credentials) -> Response:
     """Exchange a username and password for a bearer token (failures count towards the account's lock-out)."""
-    body = _body()
-    username, password = body.get("username"), body.get("password")
-    errors = {
-        name: ["required, as a non-empty string"]
-        for name, value in (("username", username), ("password", password))
-        if not isinstance(value, str) or not value
-    }
-    if errors:
-        raise ValidationFailed("username and password are required", errors)
-    actor = _gridloop().sign_in(username, password)
+    actor = _gridloop().sign_in(body.username, body.password)
     token = _serializer().dumps({"sub": actor.username})
     return _answer({"token": token, "token_type": "Bearer", "expires_in": _token_max_age()})
 
 
 @bp.get("/categories")
+@operation(
+    "listCategories",
+    "The routing table's sub-categories grouped by class",
+    Categories,
+    "Categories.",
+    errors=("NotDeployed",),
+)
 def categories() -> Response:
     """The routing table's sub-categories of the latest deployed version, grouped by their class."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -255,106 +220,141 @@ def categories() -> Response:
 
 
 @bp.post("/events")
-def report_event() -> Response:
+@operation(
+    "reportEvent",
+    "Report an event (上报); grid defaults to the reporter's own",
+    EventDetail,
+    "The new event.",
+    status=201,
+    headers={"Location": "the event's URL"},
+    body=Report,
+    errors=("Forbidden", "ProcessFailure", "NotDeployed"),
+)
+def report_event(body: Report) -> Response:
     """Report an event (上报); 201 with the new event and its Location."""
     gl = _gridloop()
-    result = gl.report(g.api_user, _body())
+    result = gl.report(g.api_user, body.root)
     response = _answer(_event_body(gl.event_detail(g.api_user, result["id"])), 201)
     response.headers["Location"] = url_for("api.event_detail", event_id=result["id"])
     return response
 
 
 @bp.get("/events")
-def list_events() -> Response:
+@operation("listEvents", "Events in the caller's scope", EventPage, "A page of events.", query=EventQuery)
+def list_events(query: EventQuery) -> Response:
     """Events in the caller's scope, newest first, filtered and paginated."""
-    args = QueryArgs()
-    filters = {
-        "code": args.text("code"),
-        "category": args.text("category"),
-        "grid": args.text("grid"),
-        "state": args.text("state"),
-        "reported_from": args.moment("from"),
-        "reported_to": args.moment("to", end_of_day=True),
-        "page": args.integer("page", 1, 1),
-        "per_page": args.integer("per_page", 50, 1, MAX_PER_PAGE),
-    }
-    args.check()
-    rows, total = _gridloop().list_events(g.api_user, **filters)
-    return _page(rows, total, filters["page"], filters["per_page"])
+    rows, total = _gridloop().list_events(
+        g.api_user,
+        **query.model_dump(exclude={"reported_from", "reported_to"}),
+        reported_from=_local_moment(query.reported_from),
+        reported_to=_local_moment(query.reported_to, end_of_day=True),
+    )
+    return _page(rows, total, query.page, query.per_page)
 
 
 @bp.get("/events/<int:event_id>")
+@operation("getEvent", "An event with its tasks and history", EventDetail, "The event.", errors=("NotFound",))
 def event_detail(event_id: int) -> Response:
     """One event in the caller's scope: its columns, tasks (open ones apart) and history."""
     return _answer(_event_body(_gridloop().event_detail(g.api_user, event_id)))
 
 
 @bp.get("/tasks")
-def inbox() -> Response:
+@operation("listTasks", "The caller's inbox", TaskPage, "A page of tasks.", query=InboxQuery)
+def inbox(query: InboxQuery) -> Response:
     """The caller's inbox: ``mine`` (claimed), ``claimable`` or ``done``."""
-    args = QueryArgs()
-    view = args.choice("view", INBOX_VIEWS, "mine")
-    filters = {
-        "category": args.text("category"),
-        "grid": args.text("grid"),
-        "page": args.integer("page", 1, 1),
-        "per_page": args.integer("per_page", 50, 1, MAX_PER_PAGE),
-    }
-    args.check()
-    rows, total = _gridloop().inbox(g.api_user, view, **filters)
-    return _page(rows, total, filters["page"], filters["per_page"], view=view)
+    rows, total = _gridloop().inbox(g.api_user, query.view, **query.model_dump(exclude={"view"}))
+    return _page(rows, total, query.page, query.per_page, view=query.view)
 
 
 @bp.get("/tasks/<int:task_id>")
+@operation(
+    "getTask",
+    "A task with its form's JSON Schema and the data so far",
+    TaskDetail,
+    "The task.",
+    errors=("NotFound",),
+)
 def task_detail(task_id: int) -> Response:
     """A task with its event, its form's resolved JSON Schema and the process data so far."""
-    return _answer(_gridloop().task_detail(g.api_user, task_id, _language()))
+    return _answer(_gridloop().task_detail(g.api_user, task_id))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
+@operation(
+    "claimTask",
+    "Claim a task offered to the caller",
+    ClaimResult,
+    "Claimed.",
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
 def claim(task_id: int) -> Response:
     """Claim a task offered to the caller."""
     return _answer(_gridloop().claim(g.api_user, task_id))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
+@operation(
+    "unclaimTask",
+    "Release a task the caller claimed",
+    ClaimResult,
+    "Released.",
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
 def unclaim(task_id: int) -> Response:
     """Give a task the caller claimed back to everyone it is offered to."""
     return _answer(_gridloop().unclaim(g.api_user, task_id))
 
 
 @bp.post("/tasks/<int:task_id>/complete")
-def complete(task_id: int) -> Response:
+@operation(
+    "completeTask",
+    "Complete a task with its form's data",
+    CompleteResult,
+    "Completed.",
+    body=Completion,
+    errors=("Forbidden", "NotFound", "Conflict", "ProcessFailure"),
+)
+def complete(task_id: int, body: Completion) -> Response:
     """Complete a task with ``{"data": {...}}``, checked against its form; nothing changes on any error."""
-    data = _body().get("data")
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            "'data' must be a JSON object with the form's fields", {"data": ["expected an object"]}
-        )
-    return _answer(_gridloop().complete(g.api_user, task_id, data, _language()))
+    return _answer(_gridloop().complete(g.api_user, task_id, body.data))
 
 
 @bp.post("/attachments")
-def upload() -> Response:
+@operation(
+    "uploadAttachment",
+    f"Store a photo or PDF (JPEG, PNG, GIF, WebP, PDF; at most {MAX_BYTES // 2**20} MB)",
+    Attachment,
+    "Stored.",
+    status=201,
+    headers={"Location": "the attachment's URL"},
+    body=AttachmentUpload,
+    body_media=MULTIPART,
+)
+def upload(body: AttachmentUpload) -> Response:
     """Store a photo or document (multipart field ``file``) and answer its id, to reference from form data."""
-    sent = request.files.get("file")
-    if sent is None:
-        raise ValidationFailed(
-            "send the file as multipart/form-data field 'file'", {"file": ["no file was sent"]}
-        )
+    sent = body.file
     stored = _gridloop().upload(g.api_user, sent.filename or "upload", sent.stream.read(MAX_BYTES + 1))
-    body = {
+    answer = {
         "id": stored.id,
         "filename": stored.filename,
         "content_type": stored.content_type,
         "size": stored.size,
     }
-    response = _answer(body, 201)
+    response = _answer(answer, 201)
     response.headers["Location"] = url_for("api.attachment", attachment_id=stored.id)
     return response
 
 
 @bp.get("/attachments/<attachment_id>")
+@operation(
+    "getAttachment",
+    "An attachment's content",
+    FileContent,
+    "The bytes, with their recognised content type.",
+    media="*/*",
+    errors=("NotFound",),
+)
 def attachment(attachment_id: str) -> Response:
     """An attachment's bytes, with the content type recognised when it was stored."""
     stored, content = _gridloop().attachment(g.api_user, attachment_id)
@@ -364,6 +364,7 @@ def attachment(attachment_id: str) -> Response:
 
 
 @bp.get("/openapi.json")
+@operation("getOpenApi", "This document", dict[str, Any], "The OpenAPI 3.1 document.", public=True)
 def openapi_document() -> Response:
     """The OpenAPI 3.1 document of this API, with the report body as the deployed report form defines it."""
     gl = _gridloop()
@@ -372,4 +373,8 @@ def openapi_document() -> Response:
         report_form = bundle.forms[bundle.start_form] if bundle.start_form else None
     except NotDeployed:
         report_form = None
-    return _answer(build_document(report_form, _token_max_age()))
+    mount = request.path.removesuffix("/openapi.json")
+    document = build_document(
+        current_app.url_map.iter_rules(), current_app.view_functions, mount, report_form, _token_max_age()
+    )
+    return _answer(document)

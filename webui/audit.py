@@ -14,8 +14,8 @@ import io
 from flask import Blueprint, Response, g, render_template, request
 
 from engine.audit import history
-from engine.reads import staff_views
-from webui.context import gridloop, username
+from engine.reads.audit_view import audit_page, history_export
+from webui.context import reader
 from webui.display import json_text
 
 bp = Blueprint("audit", __name__)
@@ -45,7 +45,7 @@ def may_audit() -> bool:
 @bp.get("/audit/events/<int:event_id>")
 def show(event_id: int) -> str:
     """The audit of one event at step ``?step=k`` (a history seq; the last step by default)."""
-    page = staff_views.audit_page(gridloop(), username(), event_id, request.args.get("step", type=int))
+    page = audit_page(reader(), event_id, request.args.get("step", type=int))
     return render_template("audit.html", page=page)
 
 
@@ -59,7 +59,7 @@ def _attachment(body: str, mimetype: str, filename: str) -> Response:
 @bp.get("/audit/events/<int:event_id>/history.json")
 def history_json(event_id: int) -> Response:
     """The event's full history as stored, one object per record, times in ISO 8601 UTC."""
-    export = staff_views.history_export(gridloop(), username(), event_id)
+    export = history_export(reader(), event_id)
     body = json_text(export, indent=2)
     return _attachment(body, "application/json", f"{export['event']['code']}-history.json")
 
@@ -70,7 +70,7 @@ def history_csv(event_id: int) -> Response:
 
     UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese text correctly.
     """
-    export = staff_views.history_export(gridloop(), username(), event_id)
+    export = history_export(reader(), event_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

@@ -14,10 +14,9 @@ from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request
 
-from engine.app import EVALUATION_ROLES
 from engine.evaluation.metrics import GROUPINGS
-from engine.reads import staff_views
-from webui.context import gridloop, username
+from engine.reads.boards import EVALUATION_ROLES, evaluation_board
+from webui.context import reader
 from webui.i18n import translate
 
 bp = Blueprint("dashboard", __name__)
@@ -39,9 +38,8 @@ def _this_month(today: date) -> tuple[date, date]:
 @bp.get("/dashboard")
 def index() -> tuple[str, int]:
     """The evaluation of the chosen period, one row per group, best score first."""
-    gl = gridloop()
-    zone = gl.calendar.timezone
-    first, last = _this_month(gl.clock.now().astimezone(zone).date())
+    zone = reader().calendar().timezone
+    first, last = _this_month(reader().now().astimezone(zone).date())
     values = {
         "from": request.args.get("from", "").strip() or first.isoformat(),
         "to": request.args.get("to", "").strip() or last.isoformat(),
@@ -65,6 +63,6 @@ def index() -> tuple[str, int]:
     else:
         start = datetime.combine(days["from"], time(), tzinfo=zone)
         end = datetime.combine(days["to"] + timedelta(days=1), time(), tzinfo=zone)
-        rows = staff_views.evaluation_board(gl, username(), start, end, values["by"])
+        rows = evaluation_board(reader(), start, end, values["by"])
     page = render_template("dashboard.html", rows=rows, values=values, errors=errors, groupings=GROUPINGS)
     return page, 400 if errors else 200

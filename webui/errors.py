@@ -1,10 +1,11 @@
 """The one place where an error becomes an answer: engine errors and HTTP errors to a status and a page.
 
 Engine errors (:mod:`engine.errors`) map to status codes here and nowhere else: NotFound 404 (out of scope looks
-exactly like absent), Forbidden 403, Conflict 409, ValidationFailed 400, no process deployed 503. Staff read a
-catalog message, not the engine's English one; field errors arrive already translated from the engine and are
-shown next to their fields by the pages that handle them. Paths under ``/api/`` get JSON instead of a page (the
-API blueprint answers its own routes; this covers what reaches no route there).
+exactly like absent), Forbidden 403, Conflict 409, ValidationFailed 400, no process deployed 503. Staff read the
+catalog's ``error.<code>`` for the error's code, filled with its values, in their language (:func:`message`),
+never the engine's English message; an error whose code has no entry is said with its kind's generic one. Field
+errors are said by :func:`webui.i18n.field_message` next to their fields. Paths under ``/api/`` get JSON instead
+of a page (the API blueprint answers its own routes; this covers what reaches no route there).
 """
 
 from __future__ import annotations
@@ -24,34 +25,35 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.org.auth import AuthenticationFailed
-from webui.i18n import translate
+from webui.i18n import N_, translate
 
-# engine error → (HTTP status, the JSON API's error code, catalog key of the message staff read), most specific
+# engine error → (HTTP status, the JSON API's error code, catalog key of its generic message), most specific
 # first: the one place where engine errors become HTTP answers, for the pages and for the API alike
 ENGINE_ERRORS: tuple[tuple[type[GridloopError], int, str, str], ...] = (
-    (ValidationFailed, 400, "validation_failed", "error.validation"),
-    (AuthenticationFailed, 401, "unauthorized", "auth.wrong_password"),
-    (Forbidden, 403, "forbidden", "error.forbidden"),
-    (NotFound, 404, "not_found", "error.not_found"),
-    (Conflict, 409, "conflict", "error.conflict"),
-    (NotDeployed, 503, "not_deployed", "error.not_deployed"),
-    (ProcessFailure, 500, "process_failure", "error.process_failure"),
+    (ValidationFailed, 400, "validation_failed", N_("error.validation")),
+    (AuthenticationFailed, 401, "unauthorized", N_("auth.wrong_password")),
+    (Forbidden, 403, "forbidden", N_("error.forbidden")),
+    (NotFound, 404, "not_found", N_("error.not_found")),
+    (Conflict, 409, "conflict", N_("error.conflict")),
+    (NotDeployed, 503, "not_deployed", N_("error.not_deployed")),
+    (ProcessFailure, 500, "process_failure", N_("error.process_failure")),
 )
 HTTP_MESSAGES = {
-    400: "error.bad_request",
-    403: "error.forbidden",
-    404: "error.not_found",
-    405: "error.method",
-    413: "error.too_large",
+    400: N_("error.bad_request"),
+    403: N_("error.forbidden"),
+    404: N_("error.not_found"),
+    405: N_("error.method"),
+    413: N_("error.too_large"),
 }
+INTERNAL = N_("error.internal")
 
 
 def engine_status(exc: GridloopError) -> tuple[int, str]:
-    """The HTTP status and the catalog key of the message for an engine error."""
+    """The HTTP status and the catalog key of the generic message for an engine error."""
     for kind, status, _code, key in ENGINE_ERRORS:
         if isinstance(exc, kind):
             return status, key
-    return 500, "error.internal"
+    return 500, INTERNAL
 
 
 def api_status(exc: GridloopError) -> tuple[int, str]:
@@ -62,9 +64,24 @@ def api_status(exc: GridloopError) -> tuple[int, str]:
     return 500, "engine_error"
 
 
+def _names_only_what_was_asked(exc: GridloopError) -> bool:
+    """Whether every value a not-found error names is one the request itself gave (its route's ids).
+
+    Out of scope looks exactly like absent, and the answer names nothing the caller did not ask about: the
+    engine may have stopped at a related thing (the hidden event of a sheet), whose id would leak.
+    """
+    asked = {str(value) for value in (request.view_args or {}).values()}
+    return all(str(value) in asked for value in exc.params.values())
+
+
 def message(exc: GridloopError) -> str:
-    """The message staff read for an engine error, in their language."""
-    return translate(engine_status(exc)[1])
+    """What staff read for an engine error, in their language: its code's catalog text, filled with its values,
+    or its kind's generic text when the code has none (or a not-found error would name what was not asked)."""
+    generic = engine_status(exc)[1]
+    if isinstance(exc, NotFound) and not _names_only_what_was_asked(exc):
+        return translate(generic)
+    text = translate(f"error.{exc.code}", "", **exc.params)
+    return text or translate(generic)
 
 
 def _answer(status: int, text: str, code: str) -> tuple[Response | str, int]:
@@ -74,8 +91,8 @@ def _answer(status: int, text: str, code: str) -> tuple[Response | str, int]:
 
 
 def _engine_error(exc: GridloopError) -> tuple[Response | str, int]:
-    status, key = engine_status(exc)
-    return _answer(status, translate(key), key.removeprefix("error."))
+    status, code = api_status(exc)
+    return _answer(status, message(exc), code)
 
 
 def _csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
@@ -84,7 +101,7 @@ def _csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
 
 def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
     status = exc.code or 500
-    key = HTTP_MESSAGES.get(status, "error.internal")
+    key = HTTP_MESSAGES.get(status, INTERNAL)
     return _answer(status, translate(key), key.removeprefix("error."))
 
 

@@ -1,5 +1,9 @@
 """Events: the list (searched by code, category, grid, state and date, always within the user's scope) and
-the event page (summary, holders, time light, diagram, steps' data, attachments, timeline)."""
+the event page (summary, holders, time light, diagram, steps' data, attachments, timeline).
+
+The states offered and accepted are the process's own (:func:`engine.reads.events.event_states`); a search for
+a state it does not know comes back with 400 and a message next to the state field, not with every event.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from flask import Blueprint, render_template, request
 
-from engine.reads import staff_views
-from webui.context import gridloop, username
+from engine.errors import ValidationFailed
+from engine.reads.events import event_page, event_states, events_page
+from engine.reads.labels import category_groups, visible_units
+from engine.reads.listing import Listing
+from webui.context import actor, reader
+from webui.i18n import translate
 
 bp = Blueprint("events", __name__)
 
 PER_PAGE = 20
-STATES = ("reported", "open", "closed", "rejected", "not_found")
 
 
 def _day(name: str, timezone: tzinfo, next_day: bool = False) -> datetime | None:
@@ -28,32 +35,38 @@ def _day(name: str, timezone: tzinfo, next_day: bool = False) -> datetime | None
 
 
 @bp.get("/events")
-def index() -> str:
+def index() -> tuple[str, int]:
     """Events in the user's scope matching the search, newest first, a page at a time."""
-    gl = gridloop()
-    state = request.args.get("state", "")
+    timezone = reader().calendar().timezone
     filters = {
         "code": request.args.get("code", "").strip() or None,
         "category": request.args.get("category") or None,
         "grid": request.args.get("grid") or None,
-        "state": state if state in STATES else None,
-        "reported_from": _day("from", gl.calendar.timezone),
-        "reported_to": _day("to", gl.calendar.timezone, next_day=True),
+        "state": request.args.get("state") or None,
+        "reported_from": _day("from", timezone),
+        "reported_to": _day("to", timezone, next_day=True),
     }
-    listing = staff_views.events_page(
-        gl, username(), page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE, **filters
-    )
-    return render_template(
+    page = max(1, request.args.get("page", 1, type=int))
+    errors: dict[str, list[str]] = {}
+    try:
+        listing = events_page(reader(), page=page, per_page=PER_PAGE, **filters)
+    except ValidationFailed:  # the only filter the engine refuses is a state it does not know
+        errors = {"state": [translate("events.bad_state")]}
+        listing = Listing([], 0, page, PER_PAGE)
+    bundle = reader().bundle()
+    html = render_template(
         "events.html",
         listing=listing,
         args=request.args,
-        states=STATES,
-        categories=staff_views.category_groups(gl.bundle()),
-        units=staff_views.visible_units(gl, username()),
+        errors=errors,
+        states=event_states(reader()),
+        categories=category_groups(bundle),
+        units=visible_units(reader().directory(), actor()),
     )
+    return html, 400 if errors else 200
 
 
 @bp.get("/events/<int:event_id>")
 def show(event_id: int) -> str:
     """One event as its page shows it (404 when it lies outside the user's scope)."""
-    return render_template("event.html", event=staff_views.event_page(gridloop(), username(), event_id))
+    return render_template("event.html", event=event_page(reader(), event_id))

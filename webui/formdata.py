@@ -19,9 +19,9 @@ from typing import Any
 from flask import Blueprint, render_template
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine.errors import ValidationFailed
+from engine.errors import FieldError, FieldErrors, ValidationFailed
 from engine.store.attachments import StoredAttachment
-from webui.i18n import translate
+from webui.i18n import field_message, translate
 
 bp = Blueprint("formdata", __name__)
 
@@ -40,13 +40,13 @@ class Submission:
 
     data: dict[str, Any] = field(default_factory=dict)
     values: Values = field(default_factory=dict)
-    errors: dict[str, list[str]] = field(default_factory=dict)
+    errors: FieldErrors = field(default_factory=dict)
 
 
 def render_form(
     template: str,
     values: Values,
-    form_errors: dict[str, list[str]] | None = None,
+    form_errors: FieldErrors | None = None,
     notice: str | None = None,
     status: int = 200,
     **context: Any,
@@ -150,11 +150,13 @@ def _photos(
         if not storage.filename:
             continue
         try:
+            assert upload is not None
             ids.append(upload(storage.filename, storage.read()).id)
         except ValidationFailed as exc:
             for messages in exc.errors.values():
                 found.errors.setdefault(key, []).extend(
-                    translate("form.file_refused", file=storage.filename, message=m) for m in messages
+                    translate("form.file_refused", file=storage.filename, message=field_message(m))
+                    for m in messages
                 )
     return ids
 
@@ -250,8 +252,11 @@ def describe(prop: Mapping[str, Any], value: Any) -> str:
 
 
 @bp.app_template_global()
-def field_errors(errors: Mapping[str, list[str]] | None, name: str, nested: bool = True) -> list[str]:
-    """The messages of field ``name`` and, when ``nested``, of its parts (``photos.0``)."""
+def field_errors(
+    errors: Mapping[str, list[FieldError | str]] | None, name: str, nested: bool = True
+) -> list[FieldError | str]:
+    """The errors of field ``name`` and, when ``nested``, of its parts (``photos.0``); the ``messages`` macro
+    says them (the ``field_message`` filter)."""
     if not errors:
         return []
     found = list(errors.get(name, []))
@@ -263,7 +268,9 @@ def field_errors(errors: Mapping[str, list[str]] | None, name: str, nested: bool
 
 
 @bp.app_template_global()
-def loose_errors(errors: Mapping[str, list[str]] | None, schema: Mapping[str, Any]) -> list[str]:
-    """Messages of no field the form shows (``_form``, or a field the page does not draw)."""
+def loose_errors(
+    errors: Mapping[str, list[FieldError | str]] | None, schema: Mapping[str, Any]
+) -> list[FieldError | str]:
+    """Errors of no field the form shows (``_form``, or a field the page does not draw)."""
     shown = set(schema.get("properties", {}))
     return [m for key, messages in (errors or {}).items() if key.split(".")[0] not in shown for m in messages]

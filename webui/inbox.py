@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 from werkzeug.wrappers import Response
 
-from engine.reads import staff_views
+from engine.reads.inbox import inbox_counts, inbox_page
+from engine.reads.labels import category_groups, visible_units
 from engine.reads.queries import INBOX_VIEWS
 from engine.settings import LIGHT_COLOURS
-from webui.context import gridloop, username
+from webui.context import actor, reader
 
 bp = Blueprint("inbox", __name__)
 
@@ -24,7 +25,7 @@ def navigation() -> dict:
         if g.get("user") is None:
             return {}
         if "nav_counts" not in g:
-            g.nav_counts = staff_views.inbox_counts(gridloop(), username())
+            g.nav_counts = inbox_counts(reader())
         return g.nav_counts
 
     return {"nav_counts": nav_counts}
@@ -38,7 +39,6 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 @bp.get("/inbox")
 def index() -> Response | str:
     """One tab of the inbox with its filters (category, colour, grid), sort by due time and pagination."""
-    gl = gridloop()
     view = _choice("view", INBOX_VIEWS) or "mine"
     filters = {
         "category": request.args.get("category") or None,
@@ -46,8 +46,8 @@ def index() -> Response | str:
         "colour": _choice("colour", LIGHT_COLOURS),
         "sort": _choice("sort", SORTS),
     }
-    listing = staff_views.inbox_page(
-        gl, username(), view, page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE, **filters
+    listing = inbox_page(
+        reader(), view, page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE, **filters
     )
     g.nav_counts = listing.counts
     return render_template(
@@ -57,6 +57,6 @@ def index() -> Response | str:
         listing=listing,
         filters=filters,
         sorts=SORTS,
-        categories=staff_views.category_groups(gl.bundle()),
-        units=staff_views.visible_units(gl, username()),
+        categories=category_groups(reader().bundle()),
+        units=visible_units(reader().directory(), actor()),
     )

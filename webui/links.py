@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, request, url_for
 
 bp = Blueprint("links", __name__)
@@ -17,9 +19,9 @@ def local_url(candidate: str | None, fallback: str) -> str:
 @bp.app_template_global()
 def page_url(page: int) -> str:
     """The current page's URL with the same query arguments, at page ``page``."""
-    args = request.args.to_dict()
+    args: dict[str, Any] = request.args.to_dict()
     args["page"] = page
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(request.endpoint or "inbox.index", **(request.view_args or {}), **args)
 
 
 @bp.app_template_global()

@@ -1,532 +1,230 @@
-"""The OpenAPI 3.1 document of the JSON API (webui/api.py), built as a plain dict.
+"""The OpenAPI 3.1 document of the JSON API, written from the routes themselves.
 
-Schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect), so tests can check real responses against them. The
-report body is not restated here: it is the deployed report form (forms/report.json as deployed), passed in by
-the route, so that the document follows the process version that is actually running.
+Paths and their path parameters come from Flask's url_map; each route's operation, query parameters, request
+body and answers from its :func:`webui.api_schemas.operation` declaration; the schemas from the pydantic models
+that also parse the requests (``model_json_schema``: JSON Schema 2020-12, OpenAPI 3.1's dialect), so the document
+states what the routes check and tests can hold real answers to it. A route without a declaration is an error
+here, not a hole in the document. The report body is the deployed report form (forms/report.json as deployed),
+passed in by the route, so that the document follows the process version that is actually running.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from engine.reads.queries import INBOX_VIEWS
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
+from werkzeug.routing import Rule
+
+from webui.api_schemas import (
+    JSON,
+    PATH_PARAMETERS,
+    Error,
+    Operation,
+    Report,
+    ValidationError,
+    declared_operation,
+)
 
 API_VERSION = "1.0.0"
-TASK_STATUSES = ["open", "completed", "cancelled"]
+REF_TEMPLATE = "#/components/schemas/{model}"
+# the shared error answers: name → (status, description, body)
+ERROR_RESPONSES: dict[str, tuple[int, str, type[BaseModel]]] = {
+    "BadRequest": (400, "Invalid input, with messages keyed by field; nothing was changed.", ValidationError),
+    "Unauthorized": (401, "Missing, invalid or expired token, or a wrong sign-in.", Error),
+    "Forbidden": (403, "The caller may see this but may not do it.", Error),
+    "NotFound": (404, "No such thing, or it lies outside the caller's scope (indistinguishable).", Error),
+    "Conflict": (409, "Someone else changed it first, or it is no longer open; nothing was changed.", Error),
+    "ProcessFailure": (500, "The process itself failed while running; nothing was changed.", Error),
+    "NotDeployed": (503, "No process version is deployed yet.", Error),
+}
+NO_REPORT_FORM = {"type": "object", "description": "The deployed report form; no process is deployed yet."}
+_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER_SCHEMAS = {
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "uuid": {"type": "string", "format": "uuid"},
+}
+
+
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON Schema without a title on every field (its name says it) and without defaults in what
+    the API sends (an answer carries each field it has; a default only means something for input)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if self.mode == "serialization":
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
-def _nullable(type_name: str, **extra: Any) -> dict[str, Any]:
-    return {"type": [type_name, "null"], **extra}
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
-def _object(
-    properties: dict[str, Any], description: str, required: list[str] | None = None
-) -> dict[str, Any]:
-    """An object schema whose properties are all required unless ``required`` says otherwise."""
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-    }
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": _json(schema)}
-
-
-def _errors(*names: str) -> dict[str, Any]:
-    """References to the shared error responses, keyed by their status code."""
-    return {STATUS_OF[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
-
-
-STATUS_OF = {
-    "BadRequest": "400",
-    "Unauthorized": "401",
-    "Forbidden": "403",
-    "NotFound": "404",
-    "Conflict": "409",
-    "ProcessFailure": "500",
-    "NotDeployed": "503",
-}
-
-TIME = _nullable("string", format="date-time")
-
-EVENT = _object(
-    {
-        "id": {"type": "integer"},
-        "code": {"type": "string", "description": "event code, e.g. E20261123000001"},
-        "category": {"type": "string", "description": "sub-category code from GET /categories"},
-        "grid": {"type": "string", "description": "code of the grid the event lies in"},
-        "channel": {"type": "string", "description": "grid, hotline, wechat, app or web"},
-        "description": {"type": "string"},
-        "address": _nullable("string"),
-        "location": {"oneOf": [_ref("Location"), {"type": "null"}]},
-        "reporter": {"type": "string"},
-        "state": {"type": "string", "description": "reported, open, closed, rejected, not_found …"},
-        "handling_level": _nullable("string"),
-        "department": _nullable("string", description="code of the department handling it"),
-        "reported_at": {"type": "string", "format": "date-time"},
-        "opened_at": TIME,
-        "due_at": TIME,
-        "closed_at": TIME,
-        "closed_on_time": _nullable("boolean"),
-        "satisfaction": _nullable("string"),
-        "rework_count": {"type": "integer"},
-        "reassign_count": {"type": "integer"},
-        "reopen_count": {"type": "integer"},
-        "completed": {"type": "boolean", "description": "the process instance has finished"},
-        "process_version_id": {"type": "integer"},
-        "version": {"type": "integer", "description": "changes with every command on the event"},
-    },
-    "An event (网格事件) as the caller's scope shows it.",
-)
-
-TASK = _object(
-    {
-        "id": {"type": "integer"},
-        "event_id": {"type": "integer"},
-        "event_code": {"type": "string"},
-        "category": {"type": "string"},
-        "grid": {"type": "string"},
-        "step": {"type": "string", "description": "the BPMN user task id, e.g. accept, dispatch, handle"},
-        "name": {"type": "string"},
-        "role": _nullable("string"),
-        "scope": {"type": "string", "description": "org unit whose staff of the role are offered the task"},
-        "department": _nullable("string"),
-        "assignee": _nullable("string"),
-        "status": {"type": "string", "enum": TASK_STATUSES},
-        "form": _nullable("string"),
-        "due_at": TIME,
-        "created_at": {"type": "string", "format": "date-time"},
-        "claimed_at": TIME,
-        "completed_at": TIME,
-        "completed_by": _nullable("string"),
-    },
-    "A human task (待办) of an event's process.",
-)
-
-HISTORY_ENTRY = _object(
-    {
-        "seq": {"type": "integer"},
-        "at": {"type": "string", "format": "date-time"},
-        "actor": {"type": "string"},
-        "action": {"type": "string", "description": "report, claim, unclaim, complete, timer …"},
-        "step": _nullable("string"),
-        "task": _nullable("integer"),
-        "data": {"type": "object", "description": "what the action submitted and changed"},
-        "hash": {"type": "string", "description": "link of the tamper-evident hash chain"},
-    },
-    "One append-only history record.",
-)
-
-ERROR = _object(
-    {
-        "error": {"type": "string", "description": "machine-readable code, e.g. not_found, conflict"},
-        "message": {"type": "string"},
-        "locked_until": {"type": "string", "format": "date-time", "description": "401 on a locked account"},
-    },
-    "An error.",
-    required=["error", "message"],
-)
-
-VALIDATION_ERROR = _object(
-    {
-        "error": {"const": "validation_failed"},
-        "message": {"type": "string"},
-        "errors": {
-            "type": "object",
-            "description": "messages keyed by field path (e.g. category, location.lat, file)",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "Invalid input: nothing was changed.",
-)
-
-
-def _page_of(item: str, description: str, **extra: Any) -> dict[str, Any]:
-    return _object(
-        {
-            "items": {"type": "array", "items": _ref(item)},
-            "total": {"type": "integer", "minimum": 0},
-            "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
-            **extra,
-        },
-        description,
+def _inline_schema(kind: Any) -> dict[str, Any]:
+    """The schema of an answer that is not a model (the document itself, a file's bytes)."""
+    return TypeAdapter(kind).json_schema(
+        mode="serialization", ref_template=REF_TEMPLATE, schema_generator=_Schemas
     )
 
 
-def _schemas(report_form: dict[str, Any] | None) -> dict[str, Any]:
-    report = report_form or {
-        "type": "object",
-        "description": "The deployed report form; no process is deployed yet.",
-    }
+def _path(rule: Rule, mount: str) -> tuple[str, list[dict[str, Any]]]:
+    """A Flask rule as an OpenAPI path (``/events/{event_id}``) and its path parameters."""
+    parameters = []
+    for match in _ARGUMENT.finditer(rule.rule):
+        name, converter = match["name"], match["converter"] or "default"
+        if name not in PATH_PARAMETERS:
+            raise LookupError(f"path parameter {name!r} of {rule.rule} has no description in PATH_PARAMETERS")
+        parameters.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": PATH_PARAMETERS[name],
+                "schema": _CONVERTER_SCHEMAS[converter],
+            }
+        )
+    return _ARGUMENT.sub(r"{\g<name>}", rule.rule.removeprefix(mount)), parameters
+
+
+def _absent(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter's schema without its null variant and null default: it is left out, never null."""
+    variants = schema.get("anyOf", [])
+    kept = [variant for variant in variants if variant != {"type": "null"}]
+    if len(kept) == len(variants):
+        return schema
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    return {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One query parameter per field of a query-string model; absent rather than null when optional."""
+    properties = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=_Schemas)["properties"]
+    parameters = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        schema = dict(properties[key])
+        description = schema.pop("description", None)
+        parameter = {"name": key, "in": "query", "required": info.is_required(), "schema": _absent(schema)}
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _error_refs(names: Iterable[str]) -> dict[str, Any]:
     return {
-        "Error": ERROR,
-        "ValidationError": VALIDATION_ERROR,
-        "Credentials": _object(
-            {"username": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}},
-            "A staff account's sign-in.",
-        ),
-        "Token": _object(
-            {
-                "token": {"type": "string"},
-                "token_type": {"const": "Bearer"},
-                "expires_in": {"type": "integer", "description": "seconds"},
-            },
-            "A bearer token for the Authorization header.",
-        ),
-        "Category": _object(
-            {
-                "code": {"type": "string"},
-                "name": {"type": "string"},
-                "department_kind": {"type": "string"},
-                "handling_level": {"type": "string"},
-                "time_limit": {"type": "number"},
-                "time_unit": {"type": "string", "description": "work_hours, work_days, hours or days"},
-            },
-            "A sub-category (事件小类) of the routing table.",
-        ),
-        "CategoryClass": _object(
-            {"class_name": {"type": "string"}, "categories": {"type": "array", "items": _ref("Category")}},
-            "A category class (事件大类) and its sub-categories.",
-        ),
-        "Categories": {"type": "array", "items": _ref("CategoryClass"), "description": "The routing table."},
-        "Location": _object(
-            {"lat": {"type": "number"}, "lng": {"type": "number"}}, "Coordinates of the event's place."
-        ),
-        "Report": report,
-        "Event": EVENT,
-        "EventDetail": {
-            "description": "An event with all its tasks, its open tasks apart, and its history.",
-            "allOf": [
-                _ref("Event"),
-                _object(
-                    {
-                        "tasks": {"type": "array", "items": _ref("Task")},
-                        "open_tasks": {"type": "array", "items": _ref("Task")},
-                        "history": {"type": "array", "items": _ref("HistoryEntry")},
-                    },
-                    "What is added to the event's columns.",
-                ),
-            ],
-        },
-        "HistoryEntry": HISTORY_ENTRY,
-        "EventPage": _page_of("Event", "One page of events, newest first."),
-        "Task": TASK,
-        "TaskPage": _page_of("Task", "One page of the caller's inbox.", view={"enum": list(INBOX_VIEWS)}),
-        "TaskDetail": _object(
-            {
-                "task": _ref("Task"),
-                "event": _ref("Event"),
-                "form": {"type": "object", "description": "the step's form as a resolved JSON Schema"},
-                "data": {"type": "object", "description": "the process data the task sees"},
-                "can_complete": {"type": "boolean"},
-            },
-            "A task with what is needed to complete it.",
-        ),
-        "ClaimResult": _object(
-            {"task": {"type": "integer"}, "assignee": _nullable("string")}, "Who holds the task now."
-        ),
-        "Completion": _object(
-            {"data": {"type": "object", "description": "the form's fields, checked against TaskDetail.form"}},
-            "A task's form data.",
-        ),
-        "CompleteResult": _object(
-            {
-                "task": {"type": "integer"},
-                "event": {"type": "integer"},
-                "state": {"type": "string"},
-                "next": {
-                    "type": "array",
-                    "items": {"type": "integer"},
-                    "description": "ids of the new tasks",
-                },
-            },
-            "The outcome of completing a task.",
-        ),
-        "Attachment": _object(
-            {
-                "id": {"type": "string"},
-                "filename": {"type": "string"},
-                "content_type": {"type": "string"},
-                "size": {"type": "integer"},
-            },
-            "A stored photo or document; reference its id from photos fields.",
-        ),
+        str(ERROR_RESPONSES[name][0]): {"$ref": f"#/components/responses/{name}"}
+        for name in sorted(set(names), key=lambda name: ERROR_RESPONSES[name][0])
     }
+
+
+def _operation(op: Operation, path_parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    answer_schema = _ref(op.answer.__name__) if _is_model(op.answer) else _inline_schema(op.answer)
+    success: dict[str, Any] = {
+        "description": op.description,
+        "content": {op.media: {"schema": answer_schema}},
+    }
+    if op.headers:
+        success["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in op.headers.items()
+        }
+    errors = list(op.errors)
+    if op.body is not None or op.query is not None:
+        errors.append("BadRequest")
+    if not op.public:
+        errors.append("Unauthorized")
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "responses": {str(op.status): success, **_error_refs(errors)},
+    }
+    parameters = path_parameters + (_query_parameters(op.query) if op.query is not None else [])
+    if parameters:
+        document["parameters"] = parameters
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {op.body_media: {"schema": _ref(op.body.__name__)}},
+        }
+    if op.public:
+        document["security"] = []
+    return document
+
+
+@functools.cache
+def _model_schemas(models: tuple[tuple[type[BaseModel], Any], ...]) -> Mapping[str, Any]:
+    """The component schemas of ``models`` (pairs of model and mode), worked out once per process."""
+    _, definitions = models_json_schema(list(models), ref_template=REF_TEMPLATE, schema_generator=_Schemas)
+    return MappingProxyType(dict(sorted(definitions["$defs"].items())))
+
+
+def _schemas(operations: Iterable[Operation], report_form: dict[str, Any] | None) -> dict[str, Any]:
+    """Every model the operations and the error answers name, and the models those refer to."""
+    models: list[tuple[type[BaseModel], Any]] = [
+        (model, "serialization") for _, _, model in ERROR_RESPONSES.values()
+    ]
+    for op in operations:
+        if op.body is not None:
+            models.append((op.body, "validation"))
+        if _is_model(op.answer):
+            models.append((op.answer, "serialization"))
+    schemas = dict(_model_schemas(tuple(dict.fromkeys(models))))
+    if Report.__name__ in schemas:
+        schemas[Report.__name__] = report_form or NO_REPORT_FORM
+    return schemas
 
 
 def _responses() -> dict[str, Any]:
-    def error(description: str, schema: str = "Error") -> dict[str, Any]:
-        return {"description": description, "content": _json(_ref(schema))}
-
-    unauthorized = error("Missing, invalid or expired token, or a wrong sign-in.")
-    unauthorized["headers"] = {
+    responses: dict[str, Any] = {}
+    for name, (_status, description, model) in ERROR_RESPONSES.items():
+        responses[name] = {"description": description, "content": {JSON: {"schema": _ref(model.__name__)}}}
+    responses["Unauthorized"]["headers"] = {
         "WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}}
     }
-    return {
-        "BadRequest": error(
-            "Invalid input, with messages keyed by field; nothing was changed.", "ValidationError"
-        ),
-        "Unauthorized": unauthorized,
-        "Forbidden": error("The caller may see this but may not do it."),
-        "NotFound": error("No such thing, or it lies outside the caller's scope (indistinguishable)."),
-        "Conflict": error("Someone else changed it first, or it is no longer open; nothing was changed."),
-        "ProcessFailure": error("The process itself failed while running; nothing was changed."),
-        "NotDeployed": error("No process version is deployed yet."),
-    }
+    return responses
 
 
-def _parameters() -> dict[str, Any]:
-    def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-    def path(name: str, description: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "description": description,
-            "schema": {"type": "integer"},
-        }
-
-    return {
-        "EventId": path("event_id", "the event's id"),
-        "TaskId": path("task_id", "the task's id"),
-        "Page": query("page", "page number, from 1", {"type": "integer", "minimum": 1, "default": 1}),
-        "PerPage": query(
-            "per_page", "rows per page", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-        ),
-        "Category": query("category", "sub-category code or its prefix", {"type": "string"}),
-        "Grid": query("grid", "grid code or the code of a unit containing it", {"type": "string"}),
-    }
-
-
-def _param(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def _operation(
-    operation_id: str,
-    summary: str,
-    responses: dict[str, Any],
-    *,
-    parameters: list[dict[str, Any]] | None = None,
-    body: dict[str, Any] | None = None,
-    public: bool = False,
+def build_document(
+    rules: Iterable[Rule],
+    views: Mapping[str, Callable[..., Any]],
+    mount: str,
+    report_form: dict[str, Any] | None,
+    token_max_age: int,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "responses": responses}
-    if parameters:
-        op["parameters"] = parameters
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": body}
-    if public:
-        op["security"] = []
-    else:
-        responses.update(_errors("Unauthorized"))
-    return op
+    """The OpenAPI 3.1 document of the API rules among ``rules`` whose paths start with ``mount`` (``/api/v1``).
 
-
-def _task_command(operation_id: str, summary: str) -> dict[str, Any]:
-    return {
-        "post": _operation(
-            operation_id,
-            summary,
-            {
-                "200": _ok("Claimed or released.", _ref("ClaimResult")),
-                **_errors("Forbidden", "NotFound", "Conflict"),
-            },
-            parameters=[_param("TaskId")],
-        )
-    }
-
-
-def _paths() -> dict[str, Any]:
-    return {
-        "/auth/token": {
-            "post": _operation(
-                "issueToken",
-                "Exchange a username and password for a bearer token",
-                {
-                    "200": _ok("A token.", _ref("Token")),
-                    **_errors("BadRequest", "Unauthorized"),
-                },
-                body=_json(_ref("Credentials")),
-                public=True,
+    ``views`` are the app's view functions by endpoint; ``report_form`` is the deployed report form's JSON Schema.
+    """
+    paths: dict[str, dict[str, Any]] = {}
+    operations = []
+    for rule in sorted(rules, key=lambda rule: rule.rule):
+        if not rule.rule.startswith(f"{mount}/"):
+            continue
+        op = declared_operation(views[rule.endpoint])
+        if op is None:
+            raise LookupError(
+                f"route {rule.rule} ({rule.endpoint}) declares no schemas: put @operation(...) from "
+                "webui.api_schemas under its @bp.get/@bp.post"
             )
-        },
-        "/categories": {
-            "get": _operation(
-                "listCategories",
-                "The routing table's sub-categories grouped by class",
-                {
-                    "200": _ok("Categories.", _ref("Categories")),
-                    **_errors("NotDeployed"),
-                },
-            )
-        },
-        "/events": {
-            "post": _operation(
-                "reportEvent",
-                "Report an event (上报); grid defaults to the reporter's own",
-                {
-                    "201": {
-                        "description": "The new event.",
-                        "headers": {
-                            "Location": {"description": "the event's URL", "schema": {"type": "string"}}
-                        },
-                        "content": _json(_ref("EventDetail")),
-                    },
-                    **_errors("BadRequest", "Forbidden", "ProcessFailure", "NotDeployed"),
-                },
-                body=_json(_ref("Report")),
-            ),
-            "get": _operation(
-                "listEvents",
-                "Events in the caller's scope",
-                {"200": _ok("A page of events.", _ref("EventPage")), **_errors("BadRequest")},
-                parameters=[
-                    {
-                        "name": "code",
-                        "in": "query",
-                        "description": "part of the event code",
-                        "schema": {"type": "string"},
-                    },
-                    _param("Category"),
-                    _param("Grid"),
-                    {
-                        "name": "state",
-                        "in": "query",
-                        "description": "the event's state",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "from",
-                        "in": "query",
-                        "description": "reported on or after this ISO date (local day) or datetime",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "to",
-                        "in": "query",
-                        "description": "reported on or before this ISO date (local day), or before this datetime",
-                        "schema": {"type": "string"},
-                    },
-                    _param("Page"),
-                    _param("PerPage"),
-                ],
-            ),
-        },
-        "/events/{event_id}": {
-            "get": _operation(
-                "getEvent",
-                "An event with its tasks and history",
-                {"200": _ok("The event.", _ref("EventDetail")), **_errors("NotFound")},
-                parameters=[_param("EventId")],
-            )
-        },
-        "/tasks": {
-            "get": _operation(
-                "listTasks",
-                "The caller's inbox",
-                {"200": _ok("A page of tasks.", _ref("TaskPage")), **_errors("BadRequest")},
-                parameters=[
-                    {
-                        "name": "view",
-                        "in": "query",
-                        "description": "mine (claimed by me), claimable (offered to me), done (completed by me)",
-                        "schema": {"enum": list(INBOX_VIEWS), "default": "mine"},
-                    },
-                    _param("Category"),
-                    _param("Grid"),
-                    _param("Page"),
-                    _param("PerPage"),
-                ],
-            )
-        },
-        "/tasks/{task_id}": {
-            "get": _operation(
-                "getTask",
-                "A task with its form's JSON Schema and the data so far",
-                {"200": _ok("The task.", _ref("TaskDetail")), **_errors("NotFound")},
-                parameters=[_param("TaskId")],
-            )
-        },
-        "/tasks/{task_id}/claim": _task_command("claimTask", "Claim a task offered to the caller"),
-        "/tasks/{task_id}/unclaim": _task_command("unclaimTask", "Release a task the caller claimed"),
-        "/tasks/{task_id}/complete": {
-            "post": _operation(
-                "completeTask",
-                "Complete a task with its form's data",
-                {
-                    "200": _ok("Completed.", _ref("CompleteResult")),
-                    **_errors("BadRequest", "Forbidden", "NotFound", "Conflict", "ProcessFailure"),
-                },
-                parameters=[_param("TaskId")],
-                body=_json(_ref("Completion")),
-            )
-        },
-        "/attachments": {
-            "post": _operation(
-                "uploadAttachment",
-                "Store a photo or PDF (JPEG, PNG, GIF, WebP, PDF; at most 10 MB)",
-                {"201": _ok("Stored.", _ref("Attachment")), **_errors("BadRequest")},
-                body={
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "file": {"type": "string", "contentMediaType": "application/octet-stream"}
-                            },
-                            "required": ["file"],
-                        }
-                    }
-                },
-            )
-        },
-        "/attachments/{attachment_id}": {
-            "get": _operation(
-                "getAttachment",
-                "An attachment's content",
-                {
-                    "200": {
-                        "description": "The bytes, with their recognised content type.",
-                        "content": {
-                            "*/*": {
-                                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
-                            }
-                        },
-                    },
-                    **_errors("NotFound"),
-                },
-                parameters=[
-                    {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-            )
-        },
-        "/openapi.json": {
-            "get": _operation(
-                "getOpenApi",
-                "This document",
-                {"200": _ok("The OpenAPI 3.1 document.", {"type": "object"})},
-                public=True,
-            )
-        },
-    }
-
-
-def build_document(report_form: dict[str, Any] | None, token_max_age: int) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of /api/v1; ``report_form`` is the deployed report form's JSON Schema."""
+        path, parameters = _path(rule, mount)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(op, parameters)
+        operations.append(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -536,12 +234,14 @@ def build_document(report_form: dict[str, Any] | None, token_max_age: int) -> di
                 "Grid-event handling (网格化管理): report events, work task inboxes, complete steps. "
                 f"Get a token at POST /auth/token (valid {token_max_age} s) and send it as "
                 "'Authorization: Bearer <token>'. Everything is limited to the caller's scope: what lies "
-                "outside it answers 404. Datetimes are ISO 8601 strings."
+                "outside it answers 404. Datetimes are ISO 8601 strings. Input that does not match its schema "
+                "is refused with 400 and messages keyed by field path, in Chinese unless Accept-Language "
+                "asks for English; nothing is changed."
             ),
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": mount}],
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -550,8 +250,7 @@ def build_document(report_form: dict[str, Any] | None, token_max_age: int) -> di
                     "description": "a token from POST /auth/token",
                 }
             },
-            "schemas": _schemas(report_form),
+            "schemas": _schemas(operations, report_form),
             "responses": _responses(),
-            "parameters": _parameters(),
         },
     }

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.errors import Forbidden, ValidationFailed
-from engine.reads import staff_views
+from engine.errors import FieldErrors, Forbidden, ValidationFailed
+from engine.reads import queries
+from engine.reads.report import report_form
 from webui import errors, formdata
-from webui.context import gridloop, username
+from webui.context import gridloop, reader, username
 
 bp = Blueprint("report", __name__)
 
@@ -18,7 +19,7 @@ bp = Blueprint("report", __name__)
 def _render(
     form: dict[str, Any],
     values: formdata.Values,
-    form_errors: dict[str, list[str]] | None = None,
+    form_errors: FieldErrors | None = None,
     notice: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -28,7 +29,7 @@ def _render(
 @bp.get("/report")
 def new() -> tuple[str, int]:
     """The empty report form, the grid preset to the user's own."""
-    form = staff_views.report_form(gridloop(), username())
+    form = report_form(reader())
     return _render(form, {"grid": form["default_grid"] or ""})
 
 
@@ -36,13 +37,13 @@ def new() -> tuple[str, int]:
 def submit() -> Response | tuple[str, int]:
     """Report the event; on success show its code, otherwise the form again as typed with the errors."""
     gl = gridloop()
-    form = staff_views.report_form(gl, username())
+    form = report_form(reader())
     submission = formdata.parse(
         form["schema"],
         request.form,
         request.files,
         lambda name, content: gl.upload(username(), name, content),
-        gl.calendar.timezone,
+        reader().calendar().timezone,
     )
     if submission.errors:
         return _render(form, submission.values, submission.errors, status=400)
@@ -58,4 +59,5 @@ def submit() -> Response | tuple[str, int]:
 @bp.get("/report/<int:event_id>/done")
 def done(event_id: int) -> str:
     """The confirmation: the new event's code and a link to its page."""
-    return render_template("report_done.html", event=gridloop().event_detail(username(), event_id))
+    event = queries.event_detail(reader().session, reader().actor, event_id)
+    return render_template("report_done.html", event=event)

@@ -1,40 +1,31 @@
-"""The status page: what is deployed and how many events stand in each state."""
+"""The status page: what is deployed and how many events stand in each state of the process."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
-from sqlalchemy import func, select
+from flask import Blueprint, Response, jsonify, render_template
 
-from engine.store.models import Event, ProcessVersion, User
-from webui.events import STATES
+from engine.errors import NotDeployed
+from engine.reads.events import event_states
+from engine.reads.overview import summary
+from webui.context import read_session, reader
 
 bp = Blueprint("status", __name__)
 
 
-def _summary() -> dict:
-    gl = current_app.extensions["gridloop"]
-    with gl.db.reading() as session:
-        counts = dict(session.execute(select(Event.state, func.count()).group_by(Event.state)).all())
-        versions = [
-            {
-                "id": v.id,
-                "process": v.process_id,
-                "hash": v.content_hash[:12],
-                "deployed_at": v.deployed_at.isoformat(),
-            }
-            for v in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc()))
-        ]
-        users = session.scalar(select(func.count()).select_from(User)) or 0
-    return {"events": counts, "versions": versions, "users": users}
-
-
 @bp.get("/")
 def index() -> str:
-    """The start page: deployed process versions and event counts by state."""
-    return render_template("status.html", summary=_summary(), states=STATES)
+    """The start page: deployed process versions and event counts by state — every state the process sets,
+    and any other an event still stands in (one set by an older version)."""
+    found = summary(read_session())
+    try:
+        states = event_states(reader())
+    except NotDeployed:
+        states = ()
+    states = (*states, *sorted(set(found["events"]) - set(states)))
+    return render_template("status.html", summary=found, states=states)
 
 
 @bp.get("/healthz")
-def health():  # noqa: ANN201
+def health() -> Response:
     """Liveness for load balancers: the database answers."""
-    return jsonify(status="ok", **_summary())
+    return jsonify(status="ok", **summary(read_session()))

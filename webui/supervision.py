@@ -13,11 +13,11 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.commands import supervising
 from engine.errors import Conflict, ValidationFailed
-from engine.reads import staff_views
+from engine.reads.boards import supervision_board
+from engine.reads.events import event_page
 from webui import errors
-from webui.context import gridloop, username
+from webui.context import gridloop, reader, username
 from webui.i18n import translate
 
 bp = Blueprint("supervision", __name__)
@@ -40,14 +40,14 @@ def board() -> str:
     status = status if status in STATUSES else "open"
     return render_template(
         "supervision.html",
-        board=staff_views.supervision_board(gridloop(), username(), status),
+        board=supervision_board(reader(), status),
         statuses=STATUSES,
     )
 
 
 def _event_again(event_id: int, form: dict[str, Any], status: int = 400) -> tuple[str, int]:
     """The event page again with a sheet form's errors and values (``form``: which form, errors, values)."""
-    page = staff_views.event_page(gridloop(), username(), event_id)
+    page = event_page(reader(), event_id)
     return render_template("event.html", event=page, sheet_form=form), status
 
 
@@ -61,7 +61,7 @@ def issue(event_id: int) -> Response | tuple[str, int]:
     department = request.form.get("department", "")
     reason = request.form.get("reason", "")
     try:
-        supervising.issue(gridloop(), username(), event_id, department, reason)
+        gridloop().issue_sheet(username(), event_id, department, reason)
     except ValidationFailed as exc:
         values = {"department": department, "reason": reason}
         return _event_again(event_id, {"name": "issue", "errors": exc.errors, "values": values})
@@ -77,7 +77,7 @@ def reply(event_id: int, sheet_id: int) -> Response | tuple[str, int]:
     """The department's reply to a sheet of the event."""
     text = request.form.get("reply", "")
     try:
-        sheet = supervising.reply(gridloop(), username(), sheet_id, text)
+        sheet = gridloop().reply_to_sheet(username(), sheet_id, text)
     except ValidationFailed as exc:
         form = {"name": f"reply-{sheet_id}", "errors": exc.errors, "values": {"reply": text}}
         return _event_again(event_id, form)

@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.reads import staff_views
+from engine.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
+from engine.reads.tasks import task_page
 from webui import errors, formdata
-from webui.context import gridloop, username
+from webui.context import gridloop, reader, username
 from webui.i18n import current_language, translate
 from webui.links import local_url
 
@@ -27,7 +27,7 @@ bp = Blueprint("tasks", __name__)
 def _render(
     page: dict[str, Any],
     values: formdata.Values,
-    form_errors: dict[str, list[str]] | None = None,
+    form_errors: FieldErrors | None = None,
     notice: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -37,7 +37,7 @@ def _render(
 @bp.get("/tasks/<int:task_id>")
 def show(task_id: int) -> tuple[str, int]:
     """The task with its form prefilled (schema defaults, the proposed department)."""
-    page = staff_views.task_page(gridloop(), username(), task_id, current_language())
+    page = task_page(reader(), task_id)
     return _render(page, formdata.values_of(page["form"], page["defaults"]))
 
 
@@ -45,9 +45,11 @@ def show(task_id: int) -> tuple[str, int]:
 def complete(task_id: int) -> Response | tuple[str, int]:
     """Complete the task with the submitted form; errors and conflicts show the form again as typed."""
     gl = gridloop()
-    page = staff_views.task_page(gl, username(), task_id, current_language())
+    page = task_page(reader(), task_id)
     upload = (lambda name, content: gl.upload(username(), name, content)) if page["can_complete"] else None
-    submission = formdata.parse(page["form"], request.form, request.files, upload, gl.calendar.timezone)
+    submission = formdata.parse(
+        page["form"], request.form, request.files, upload, reader().calendar().timezone
+    )
     if submission.errors:
         return _render(page, submission.values, submission.errors, status=400)
     try:
@@ -56,7 +58,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         return _render(page, submission.values, exc.errors, status=400)
     except Conflict:
         with contextlib.suppress(NotFound):
-            page = staff_views.task_page(gl, username(), task_id, current_language())
+            page = task_page(reader(), task_id)
         return _render(page, submission.values, notice=translate("task.conflict"), status=409)
     flash(translate("task.completed", step=page["task"]["name"], code=page["event"]["code"]), "success")
     return redirect(url_for("inbox.index"), code=303)

@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import Session, undefer
 
 from engine import settings
 from engine.audit import history
@@ -40,6 +40,9 @@ from engine.reads import queries
 from engine.store.models import Event, HistoryEntry, Task
 
 PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
+
+if TYPE_CHECKING:
+    from engine.app import Gridloop
 
 
 @dataclass
@@ -214,7 +217,7 @@ def _batches(session: Any, event_ids: list[int], size: int = 200) -> Iterator[li
 
 
 def audit_events(
-    gl: Any, event_ids: list[int] | None = None, progress: Callable[[int, int], None] | None = None
+    gl: Gridloop, event_ids: list[int] | None = None, progress: Callable[[int, int], None] | None = None
 ) -> list[EventAudit]:
     """Audit the given events (all when None), loading history in batches; ``progress(done, total)`` is told along."""
     results: list[EventAudit] = []
@@ -270,7 +273,7 @@ def _audit_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str | None, list
 
 
 def _parallel(
-    gl: Any, ids: list[int], workers: int, progress: Callable[[int, int], None] | None
+    gl: Gridloop, ids: list[int], workers: int, progress: Callable[[int, int], None] | None
 ) -> list[tuple[int, str | None, list[str]]]:
     chunk = max(50, min(500, len(ids) // (workers * 4) or 1))
     jobs = [(gl.db.url, ids[i : i + chunk]) for i in range(0, len(ids), chunk)]
@@ -285,7 +288,7 @@ def _parallel(
 
 
 def verify_all(
-    gl: Any,
+    gl: Gridloop,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     parallel_from: int = PARALLEL_FROM,
@@ -315,21 +318,26 @@ def verify_all(
     return {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
 
 
-def replay_event(gl: Any, event_id: int, username: str | None = None) -> EventAudit:
+def replay_event(gl: Gridloop, event_id: int, username: str | None = None) -> EventAudit:
     """Audit one event keeping every replayed step (for ``gridloop audit replay`` and the audit pages).
 
     With ``username``, the event must lie in that user's scope (:class:`~engine.errors.NotFound` otherwise);
     without it (the command line, run by an operator), any event.
     """
     with gl.db.reading() as session:
+        found: Event | None
         if username is not None:
-            event = queries.visible_event(session, gl.actor(session, username), event_id)
+            found = queries.visible_event(session, gl.actor(session, username), event_id)
         else:
-            event = session.get(Event, event_id)
-        if event is None:
-            raise NotFound(f"no event {event_id}")
-        entries = history.entries(session, event_id)
-        open_tasks = list(
-            session.scalars(select(Task).where(Task.event_id == event_id, Task.status == "open"))
-        )
-        return audit_event(event, entries, open_tasks, gl.runtime_for(session), keep_steps=True)
+            found = session.get(Event, event_id)
+        if found is None:
+            raise NotFound("no event {event}", code="event.not_found", event=event_id)
+        return replay_of(session, found, gl.runtime_for(session))
+
+
+def replay_of(session: Session, event: Event, runtime_for: RuntimeFor) -> EventAudit:
+    """Audit one event found already (in scope, when a user asks) keeping every replayed step, reading its
+    history and open tasks through ``session``."""
+    entries = history.entries(session, event.id)
+    open_tasks = list(session.scalars(select(Task).where(Task.event_id == event.id, Task.status == "open")))
+    return audit_event(event, entries, open_tasks, runtime_for, keep_steps=True)

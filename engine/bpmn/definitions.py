@@ -25,6 +25,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
+from lxml.etree import _Element as Element
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -41,6 +42,10 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 SCOPE_LEVELS: tuple[str, ...] = ("grid", "community", "town", "district")
+# The process variable whose value is the event's state: the diagram's scripts set it (``outcome = "closed"``),
+# and an event is in UNSET_OUTCOME until one does. The states a process can reach are read from those scripts.
+OUTCOME_VARIABLE = "outcome"
+UNSET_OUTCOME = "reported"
 ROUTING_DECISION = "dispatch_routing"
 CATEGORY_OUTPUTS: tuple[str, ...] = (
     "class_name",
@@ -157,6 +162,7 @@ class ProcessBundle:
     user_tasks: dict[str, UserTaskInfo]
     start_form: str | None
     categories: list[Category]
+    outcomes: tuple[str, ...] = (UNSET_OUTCOME,)
 
 
 def collect_files(root: Path) -> dict[str, str]:
@@ -224,6 +230,7 @@ def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> Proce
     if checked.problems:
         raise DefinitionError(checked.problems)
     parser = checked.parser
+    assert parser is not None  # no problems: the files parsed
     if process_id not in parser.get_process_ids():
         bpmn_files = [name for name in files if name.endswith(".bpmn")]
         raise DefinitionError(
@@ -252,6 +259,7 @@ def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> Proce
     categories, category_problems = _categories(parser, checked.trees)
     if category_problems:
         raise DefinitionError(category_problems)
+    specs = [spec, *(s for s in subprocess_specs.values() if s is not None)]
     return ProcessBundle(
         process_id=process_id,
         content_hash=content_hash(files),
@@ -262,6 +270,7 @@ def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> Proce
         user_tasks=user_tasks,
         start_form=start_form,
         categories=categories,
+        outcomes=_outcomes(specs),
     )
 
 
@@ -329,7 +338,7 @@ def _check(files: dict[str, str]) -> _Checked:
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-def _parse_xml(name: str, text: str, problems: list[Problem]):
+def _parse_xml(name: str, text: str, problems: list[Problem]) -> Element | None:
     try:
         return etree.fromstring(text.encode("utf-8"), _XML_PARSER)
     except etree.XMLSyntaxError as err:
@@ -383,7 +392,7 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
 _DMN_VALIDATORS: dict[str, BpmnValidator] = {}
 
 
-def _schema_problems(name: str, root) -> list[Problem]:
+def _schema_problems(name: str, root: Element) -> list[Problem]:
     """Every XSD violation of a BPMN (with spiff extensions) or DMN document, not just the last."""
     if name.endswith(".dmn"):
         namespace = etree.QName(root).namespace
@@ -430,7 +439,7 @@ def _short_names(message: str) -> str:
     return message
 
 
-def _first_decision_ids(root) -> list[str]:
+def _first_decision_ids(root: Element) -> list[str]:
     """The decision SpiffWorkflow loads from a DMN document: it only reads the first one."""
     decisions = [
         child for child in root if isinstance(child.tag, str) and etree.QName(child).localname == "decision"
@@ -438,11 +447,11 @@ def _first_decision_ids(root) -> list[str]:
     return [decisions[0].get("id")] if decisions and decisions[0].get("id") else []
 
 
-def _local(element) -> str:
+def _local(element: Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
 
 
-def _owner_id(element) -> str | None:
+def _owner_id(element: Element) -> str | None:
     """The id of the element itself or of the nearest ancestor that has one."""
     while element is not None:
         if element.get("id"):
@@ -451,17 +460,20 @@ def _owner_id(element) -> str | None:
     return None
 
 
-def _bpmn_problems(name: str, root, file_names: set[str], decisions: dict[str, str]) -> list[Problem]:
+def _bpmn_problems(
+    name: str, root: Element, file_names: set[str], decisions: dict[str, str]
+) -> list[Problem]:
     problems: list[Problem] = []
     problems += _flow_problems(name, root)
     problems += _lane_problems(name, root)
     problems += _property_problems(name, root, file_names)
     problems += _script_element_problems(name, root)
+    problems += _outcome_problems(name, root)
     problems += _decision_problems(name, root, decisions)
     return problems
 
 
-def _flow_problems(name: str, root) -> list[Problem]:
+def _flow_problems(name: str, root: Element) -> list[Problem]:
     """Dangling sequence flows and flow nodes that cannot be reached or cannot be left."""
     problems = []
     containers = [el for tag in CONTAINER_TAGS for el in root.iter(f"{{{BPMN_NS}}}{tag}")]
@@ -514,23 +526,23 @@ def _flow_problems(name: str, root) -> list[Problem]:
     return problems
 
 
-def _event_kinds(node) -> set[str]:
+def _event_kinds(node: Element) -> set[str]:
     return {_local(child) for child in node if _local(child).endswith("EventDefinition")}
 
 
-def _exempt_from_flows(node, tag: str) -> bool:
+def _exempt_from_flows(node: Element, tag: str) -> bool:
     return node.get("isForCompensation") == "true" or (
         tag == "subProcess" and node.get("triggeredByEvent") == "true"
     )
 
 
-def _may_lack_incoming(node, tag: str) -> bool:
+def _may_lack_incoming(node: Element, tag: str) -> bool:
     if tag in ("startEvent", "boundaryEvent") or _exempt_from_flows(node, tag):
         return True
     return tag == "intermediateCatchEvent" and "linkEventDefinition" in _event_kinds(node)
 
 
-def _may_lack_outgoing(node, tag: str) -> bool:
+def _may_lack_outgoing(node: Element, tag: str) -> bool:
     if tag == "endEvent" or _exempt_from_flows(node, tag):
         return True
     if tag == "intermediateThrowEvent" and "linkEventDefinition" in _event_kinds(node):
@@ -542,7 +554,7 @@ def _role_choices() -> str:
     return ", ".join(f"{ROLE_LABELS[key]} ({key})" for key in ROLE_KEYS)
 
 
-def _lane_problems(name: str, root) -> list[Problem]:
+def _lane_problems(name: str, root: Element) -> list[Problem]:
     """Lanes must name roles, and every user task must sit in a lane (directly or via its subprocess)."""
     problems = []
     lane_of: dict[str, str | None] = {}
@@ -573,7 +585,7 @@ def _lane_problems(name: str, root) -> list[Problem]:
     return problems
 
 
-def _properties(node) -> dict[str, Any]:
+def _properties(node: Element) -> dict[str, Any]:
     """The spiffworkflow:property elements of a node, by name."""
     return {
         prop.get("name"): prop
@@ -590,7 +602,7 @@ def _form_candidates(bpmn_name: str, form: str) -> list[str]:
     ]
 
 
-def _property_problems(name: str, root, file_names: set[str]) -> list[Problem]:
+def _property_problems(name: str, root: Element, file_names: set[str]) -> list[Problem]:
     """Form references, scope levels and variable names on user tasks and start events."""
     known = {posixpath.normpath(file_name) for file_name in file_names}
     problems = []
@@ -639,7 +651,7 @@ def _is_variable_path(value: str) -> bool:
     return all(part.isidentifier() and not part.startswith("__") for part in value.split("."))
 
 
-def _script_element_problems(name: str, root) -> list[Problem]:
+def _script_element_problems(name: str, root: Element) -> list[Problem]:
     """Scripts and expressions the restricted script engine would refuse at run time."""
     problems = [
         Problem(
@@ -670,7 +682,81 @@ def _script_element_problems(name: str, root) -> list[Problem]:
     return problems
 
 
-def _decision_problems(name: str, root, decisions: dict[str, str]) -> list[Problem]:
+def _outcome_assignments(script: str) -> list[tuple[int, ast.expr | None]]:
+    """Where a script sets the event's state (its line and the value assigned; None for an augmented or
+    annotated-only assignment), in the order of the script's lines. A script that does not parse sets none."""
+    try:
+        tree = ast.parse(script)
+    except SyntaxError:
+        return []
+
+    def names(target: ast.expr) -> list[str]:
+        if isinstance(target, ast.Name):
+            return [target.id]
+        if isinstance(target, ast.Tuple | ast.List):
+            return [n for element in target.elts for n in names(element)]
+        return []
+
+    found: list[tuple[int, ast.expr | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(OUTCOME_VARIABLE in names(t) for t in node.targets):
+            single = all(isinstance(t, ast.Name) for t in node.targets)
+            found.append((node.lineno, node.value if single else None))
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and OUTCOME_VARIABLE in names(node.target):
+            found.append((node.lineno, node.value if isinstance(node, ast.AnnAssign) else None))
+        elif isinstance(node, ast.NamedExpr) and node.target.id == OUTCOME_VARIABLE:
+            found.append((node.lineno, node.value))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _literal_outcome(value: ast.expr | None) -> str | None:
+    if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.isidentifier():
+        return value.value
+    return None
+
+
+def _outcome_problems(name: str, root: Element) -> list[Problem]:
+    """Scripts that set the event's state to anything but a quoted name: the engine lists the states a process
+    can reach (for searches, counts and the evaluation) by reading those names off the diagram."""
+    problems = []
+    for path, mode, _kind in SCRIPT_ELEMENTS:
+        if mode != "exec":
+            continue
+        prefix, tag = path.split(":")
+        for element in root.iter(f"{{{NS[prefix]}}}{tag}"):
+            for line, value in _outcome_assignments(element.text or ""):
+                if _literal_outcome(value) is None:
+                    problems.append(
+                        Problem(
+                            name,
+                            (element.sourceline or 1) + line - 1,
+                            _owner_id(element),
+                            f"'{OUTCOME_VARIABLE}' (the event's state) is set to something other than a "
+                            f'quoted name — write it as {OUTCOME_VARIABLE} = "closed", one state a line, so '
+                            "that the engine can list every state the process can reach",
+                        )
+                    )
+    return problems
+
+
+def _outcomes(specs: list[BpmnProcessSpec]) -> tuple[str, ...]:
+    """Every state an event of the process can be in: UNSET_OUTCOME, then each state the scripts of ``specs``
+    (the process and the processes it calls) set, in the order SpiffWorkflow parsed their tasks — along the
+    flow from the start event."""
+    found = [UNSET_OUTCOME]
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            for script in (
+                getattr(task_spec, "prescript", None),
+                getattr(task_spec, "script", None),
+                getattr(task_spec, "postscript", None),
+            ):
+                if script:
+                    found += [s for _, v in _outcome_assignments(script) if (s := _literal_outcome(v))]
+    return tuple(dict.fromkeys(found))
+
+
+def _decision_problems(name: str, root: Element, decisions: dict[str, str]) -> list[Problem]:
     """Business rule tasks must call a decision that a DMN file defines."""
     problems = []
     available = ", ".join(sorted(decisions)) or "none"

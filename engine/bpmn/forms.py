@@ -3,7 +3,8 @@
 A form property may say ``"x-gridloop-options": "departments" | "grids" | "categories"``; before a form is
 shown or checked, :func:`resolve_schema` fills such a property's ``oneOf`` with the current choices, so the
 same schema drives both the page and the validation. :func:`validate` returns errors keyed by field path
-(``location.lat``, ``photos.0``), in Chinese by default, and never changes anything.
+(``location.lat``, ``photos.0``), each a :class:`~engine.errors.FieldError` (``min_length`` with its ``limit``)
+that the web layer says in the reader's language, and never changes anything.
 
 A compiled form (:func:`compile_schema`) checks a submission twice over only when it fails: it first asks
 jsonschema-rs (a compiled validator, about a thousand times faster) whether the data is valid, and only when
@@ -23,32 +24,38 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from engine.errors import FieldError, FieldErrors
+from engine.store import attachments
+
 OptionSource = Callable[[], list[tuple[str, str]]]
 
-_MESSAGES_ZH: dict[str, str] = {
-    "required": "此项为必填项",
-    "type": "类型不正确，应为{expected}",
-    "minLength": "至少需要 {limit} 个字符",
-    "maxLength": "不能超过 {limit} 个字符",
-    "minimum": "不能小于 {limit}",
-    "maximum": "不能大于 {limit}",
-    "minItems": "至少需要 {limit} 项",
-    "maxItems": "不能超过 {limit} 项",
-    "enum": "不是可选的值",
-    "const": "不是可选的值",
-    "oneOf": "不是可选的值",
-    "additionalProperties": "不允许的字段",
-    "format": "格式不正确",
-    "pattern": "格式不正确",
+# jsonschema's validators → the codes of their field errors (``limit`` is the schema's value); a validator not
+# named here is said with jsonschema's own words (``schema``, in ``problem``)
+SCHEMA_FIELD_CODES: dict[str, str] = {
+    "required": "required",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "minItems": "min_items",
+    "maxItems": "max_items",
+    "enum": "not_a_choice",
+    "const": "not_a_choice",
+    "oneOf": "not_a_choice",
+    "additionalProperties": "not_allowed",
+    "format": "bad_format",
+    "pattern": "bad_format",
 }
-_TYPE_ZH = {
-    "string": "文本",
-    "number": "数字",
-    "integer": "整数",
-    "boolean": "是/否",
-    "array": "列表",
-    "object": "对象",
+# JSON Schema's types → the code of "should be of this type"
+TYPE_FIELD_CODES: dict[str, str] = {
+    "string": "type.string",
+    "number": "type.number",
+    "integer": "type.integer",
+    "boolean": "type.boolean",
+    "array": "type.array",
+    "object": "type.object",
 }
+LIMITED = frozenset({"minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"})
 
 
 def resolve_schema(schema: Mapping[str, Any], options: Mapping[str, OptionSource]) -> dict[str, Any]:
@@ -83,15 +90,15 @@ def _field_path(error: ValidationError) -> str:
     return ".".join(p for p in path if p) or "_form"
 
 
-def _message(error: ValidationError, language: str) -> str:
-    if language != "zh":
-        return error.message
-    template = _MESSAGES_ZH.get(str(error.validator))
-    if template is None:
-        return error.message
-    limit = error.validator_value
-    expected = _TYPE_ZH.get(str(limit), str(limit)) if error.validator == "type" else ""
-    return template.format(limit=limit, expected=expected)
+def _field_error(error: ValidationError) -> FieldError:
+    validator = str(error.validator)
+    expected = error.validator_value
+    if validator == "type" and isinstance(expected, str) and expected in TYPE_FIELD_CODES:
+        return FieldError(TYPE_FIELD_CODES[expected])
+    code = SCHEMA_FIELD_CODES.get(validator)
+    if code is None:
+        return FieldError("schema", {"problem": error.message})
+    return FieldError(code, {"limit": error.validator_value} if validator in LIMITED else {})
 
 
 def apply_defaults(schema: Mapping[str, Any], data: Any) -> Any:
@@ -115,8 +122,8 @@ class CompiledForm:
     __slots__ = ("fast", "full")
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        self.full = Draft202012Validator(schema)
-        self.fast = jsonschema_rs.Draft202012Validator(schema)
+        self.full = Draft202012Validator(dict(schema))
+        self.fast = jsonschema_rs.Draft202012Validator(dict(schema))
 
     def passes(self, data: Any) -> bool:
         """True when the compiled validator finds ``data`` valid (data it cannot take, such as a datetime, is
@@ -178,22 +185,16 @@ def _odd_numbers(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]
         yield path
 
 
-def validate(
-    schema: Mapping[str, Any] | CompiledForm, data: Any, language: str = "zh"
-) -> dict[str, list[str]]:
-    """Check ``data`` against a schema (or a compiled validator); return ``{field path: [messages]}``.
+def validate(schema: Mapping[str, Any] | CompiledForm, data: Any) -> FieldErrors:
+    """Check ``data`` against a schema (or a compiled validator); return ``{field path: [field errors]}``.
 
     An empty result means the data is valid.
     """
-    errors: dict[str, list[str]] = {}
+    errors: FieldErrors = {}
     if not isinstance(data, dict):
-        message = "提交的数据必须是一个对象" if language == "zh" else "the submitted data must be an object"
-        return {"_form": [message]}
+        return {"_form": [FieldError("not_an_object")]}
     for path in _odd_numbers(data, ()):
-        message = (
-            "不是有效的数值" if language == "zh" else "not a valid number (non-finite or beyond 64 bits)"
-        )
-        errors[".".join(path) or "_form"] = [message]
+        errors[".".join(path) or "_form"] = [FieldError("bad_number")]
     if errors:
         return errors
     compiled = schema if isinstance(schema, CompiledForm) else compile_schema(schema)
@@ -202,8 +203,64 @@ def validate(
     for error in sorted(compiled.full.iter_errors(data), key=lambda e: list(e.absolute_path)):
         leaves = error.context if error.validator in ("anyOf", "allOf") and error.context else [error]
         for leaf in leaves:
-            messages = errors.setdefault(_field_path(leaf), [])
-            message = _message(leaf, language)
-            if message not in messages:
-                messages.append(message)
+            found = errors.setdefault(_field_path(leaf), [])
+            field_error = _field_error(leaf)
+            if field_error not in found:
+                found.append(field_error)
+    return errors
+
+
+class FormCache:
+    """The forms of deployed versions with their live choices filled in, and their compiled validators.
+
+    Choices come from the organisation (departments, grids) and the version's routing table (categories);
+    the compiled validators are kept per (version, form) until the organisation changes (:meth:`clear`).
+    """
+
+    def __init__(self, directory: Callable[[Any], Any]) -> None:
+        self._directory = directory
+        self._validators: dict[tuple[int, str | None], CompiledForm] = {}
+
+    def _options(self, session: Any, bundle: Any) -> dict[str, OptionSource]:
+        directory = self._directory(session)
+
+        def departments() -> list[tuple[str, str]]:
+            return [(d.code, d.name) for d in sorted(directory.departments.values(), key=lambda d: d.code)]
+
+        def grids() -> list[tuple[str, str]]:
+            return [(g.code, g.name) for g in directory.grids()]
+
+        def categories() -> list[tuple[str, str]]:
+            return [(c.code, f"{c.class_name} / {c.name}") for c in bundle.categories]
+
+        return {"departments": departments, "grids": grids, "categories": categories}
+
+    def resolved(self, session: Any, bundle: Any, form: str | None) -> dict[str, Any]:
+        """A form's JSON Schema with its live choices filled in (an empty object schema for no form)."""
+        if not form:
+            return {"type": "object", "properties": {}, "additionalProperties": False}
+        return resolve_schema(bundle.forms[form], self._options(session, bundle))
+
+    def validator(self, session: Any, version_id: int, bundle: Any, form: str | None) -> CompiledForm:
+        """The compiled validator of a form of a version, with its choices as they stand."""
+        key = (version_id, form)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = compile_schema(self.resolved(session, bundle, form))
+            self._validators[key] = validator
+        return validator
+
+    def clear(self) -> None:
+        """Forget the compiled validators (their choices changed)."""
+        self._validators.clear()
+
+
+def photo_errors(session: Any, schema: Mapping[str, Any], data: Mapping[str, Any]) -> FieldErrors:
+    """Photo fields must reference stored attachments."""
+    errors: FieldErrors = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list):
+            unknown = attachments.missing(session, [str(v) for v in data[name]])
+            if unknown:
+                errors[name] = [FieldError("attachment_missing", {"ids": ", ".join(unknown)})]
     return errors

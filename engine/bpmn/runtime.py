@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -24,12 +24,10 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.definitions import ProcessBundle
+from engine.bpmn.definitions import OUTCOME_VARIABLE, UNSET_OUTCOME, ProcessBundle
 from engine.bpmn.scripting import RestrictedScriptEngine, ScriptError, find_script_error
 from engine.errors import Conflict, ProcessFailure
-from engine.org.tree import OrgDirectory
 from engine.time import clock
-from engine.time.calendar import BusinessCalendar
 
 clock.install_in_spiffworkflow()
 
@@ -141,7 +139,21 @@ def _journaled(name: str, args: list[Any], compute: Any) -> Any:
     return compute() if journal is None else journal.call(name, args, compute)
 
 
-def script_functions(calendar: BusinessCalendar, directory: OrgDirectory) -> dict[str, Any]:
+class DueTimes(Protocol):
+    """What the script functions ask of the business calendar."""
+
+    def due_at(self, start: datetime, limit: float, unit: str) -> datetime: ...
+
+    def shift_due(self, due: datetime, held_at: datetime, resumed_at: datetime, unit: str) -> datetime: ...
+
+
+class Departments(Protocol):
+    """What the script functions ask of the organisation."""
+
+    def find_department(self, kind: str, grid: str) -> str: ...
+
+
+def script_functions(calendar: DueTimes, directory: Departments) -> dict[str, Any]:
     """The functions BPMN scripts and expressions may call, documented for process designers.
 
     - ``now_iso()``: the engine clock's current time, ISO 8601 in UTC.
@@ -211,12 +223,19 @@ def _run(action: str, func: Any, *args: Any) -> None:
     try:
         func(*args)
     except ScriptError as exc:
-        raise ProcessFailure(str(exc)) from exc
+        raise ProcessFailure("{problem}", code="process.script_refused", problem=str(exc)) from exc
     except WorkflowException as exc:
         script_error = find_script_error(exc)
         if script_error is not None:
-            raise ProcessFailure(str(script_error)) from exc
-        raise ProcessFailure(f"the process failed while {action}: {exc}") from exc
+            raise ProcessFailure(
+                "{problem}", code="process.script_refused", problem=str(script_error)
+            ) from exc
+        raise ProcessFailure(
+            "the process failed while {action}: {problem}",
+            code="process.failed",
+            action=action,
+            problem=str(exc),
+        ) from exc
 
 
 def start(bundle: ProcessBundle, engine: RestrictedScriptEngine, data: dict[str, Any]) -> BpmnWorkflow:
@@ -252,7 +271,10 @@ def complete(workflow: BpmnWorkflow, spiff_task_id: str, form_data: dict[str, An
     """Complete the ready user task with ``form_data`` and run on; return the task's data before completion."""
     task = workflow.get_task_from_id(UUID(spiff_task_id))
     if task is None or task.state != TaskState.READY:
-        raise Conflict("this task is no longer waiting; reload to see the event's current state")
+        raise Conflict(
+            "this task is no longer waiting; reload to see the event's current state",
+            code="task.no_longer_waiting",
+        )
     before = dict(task.data)
     task.data.update(form_data)
     _run(f"completing {task.task_spec.bpmn_id}", task.run)
@@ -368,13 +390,18 @@ EVENT_FACTS: tuple[str, ...] = (
 )
 
 
+def event_state(data: dict[str, Any]) -> str:
+    """The event's state in the process data: what the diagram last set (one of the bundle's ``outcomes``)."""
+    return data.get(OUTCOME_VARIABLE) or UNSET_OUTCOME
+
+
 def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
     """The event columns the process decides, read from its data by the variable names the BPMN uses.
 
     Evaluation counts these (on time, reworked, reassigned, reopened …); the audit recomputes them from a
     replay and compares.
     """
-    state = data.get("outcome") or "reported"
+    state = event_state(data)
     closed = state == "closed"
     return {
         "state": state,
@@ -418,7 +445,11 @@ def migrate(workflow: BpmnWorkflow, bundle: ProcessBundle, engine: RestrictedScr
 
     problems = migration_problems(workflow, bundle)
     if problems:
-        raise ProcessFailure("the instance cannot be migrated: " + "; ".join(problems))
+        raise ProcessFailure(
+            "the instance cannot be migrated: {problems}",
+            code="migration.impossible",
+            problems="; ".join(problems),
+        )
     top, subprocess_diffs = diff_workflow(registry(), workflow, bundle.spec, bundle.subprocess_specs)
     migrate_workflow(top, workflow, bundle.spec)
     for sp_id, diff in subprocess_diffs.items():

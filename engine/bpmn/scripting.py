@@ -254,17 +254,17 @@ class RestrictedScriptEngine(PythonScriptEngine):
         super().validate(expression)
         _refuse(expression, "eval", "expression", None, self.environment.globals)
 
-    def evaluate(self, task, expression: str, external_context: dict | None = None) -> Any:
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         """Evaluate an expression for ``task`` after the check, naming the task if it is refused."""
         _refuse(expression, "eval", "expression", _element_id(task), self.environment.globals)
         return super().evaluate(task, expression, external_context)
 
-    def execute(self, task, script: str, external_context: dict | None = None) -> bool:
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         """Run a script for ``task`` after the check, naming the task if it is refused."""
         _refuse(script, "exec", "script", _element_id(task), self.environment.globals)
         return super().execute(task, script, external_context)
 
-    def call_service(self, task, **kwargs) -> Any:
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
         """Refuse service tasks: this engine has no service connector, and BPMN should call functions."""
         raise ScriptError(
             f"service task '{_element_id(task)}': service tasks are not supported; "
@@ -273,7 +273,7 @@ class RestrictedScriptEngine(PythonScriptEngine):
         )
 
 
-def _element_id(task) -> str:
+def _element_id(task: Any) -> str:
     spec = task.task_spec
     return getattr(spec, "bpmn_id", None) or spec.name
 

@@ -38,6 +38,7 @@ def _tasks_to_dict(registry: Any, tasks: dict[UUID, Any]) -> dict[str, dict[str,
     text = {uid: str(uid) for uid in tasks}
     typenames = registry.typenames
     result = {}
+    delta: dict[str, Any]
     for uid, task in tasks.items():
         parent = tasks.get(task._parent)
         if parent is None:

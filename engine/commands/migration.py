@@ -1,50 +1,64 @@
-"""Moving running instances to a newer process version: explicit, checked, logged, replayable.
+"""Moving running instances to another process version: explicit, checked, logged, replayable.
 
 An instance stays on the version it started on (DESIGN rule 3) until an administrator migrates it. A
 migration is refused when any step the instance has been through or is waiting in has no element in the new
 version. A migrated instance keeps its inbox rows (and their claims) for the steps still waiting, is recorded
-in its history (so a replay switches versions at the same point) and in the admin log.
+in its history (so a replay switches versions at the same point) and in the admin log, and its state is
+stored as a checkpoint of the new version.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine import settings
-from engine.audit import history
 from engine.bpmn import runtime
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.commands.pipeline import Step
+from engine.errors import Conflict, NotFound
 from engine.store import statements
 from engine.store.db import connection_of
 from engine.store.models import Event, ProcessVersion
-from engine.time import clock as clockmod
-from engine.time import timers
+
+if TYPE_CHECKING:
+    from engine.app import Gridloop
 
 
-def _target(session: Any, event: Any, to_version: int) -> ProcessVersion:
+def _target(session: Session, event: Any, to_version: int) -> ProcessVersion:
     target = session.get(ProcessVersion, to_version)
     current = session.get(ProcessVersion, event.process_version_id)
     if target is None:
-        raise NotFound(f"no process version {to_version}")
+        raise NotFound("no process version {version}", code="version.not_found", version=to_version)
+    assert current is not None
     if target.process_id != current.process_id:
-        raise Conflict(f"version {to_version} is of process {target.process_id}, not {current.process_id}")
+        raise Conflict(
+            "version {version} is of process {target}, not {current}",
+            code="migration.other_process",
+            version=to_version,
+            target=target.process_id,
+            current=current.process_id,
+        )
     if target.id == event.process_version_id:
-        raise Conflict(f"event {event.code} already runs on version {to_version}")
+        raise Conflict(
+            "event {event} already runs on version {version}",
+            code="migration.same_version",
+            event=event.code,
+            version=to_version,
+        )
     return target
 
 
-def plan(gl: Any, event_id: int, to_version: int) -> dict[str, Any]:
+def plan(gl: Gridloop, event_id: int, to_version: int) -> dict[str, Any]:
     """What migrating one event would do: its current version, the target, and the problems (none = possible)."""
+    versions, instances = gl.parts.versions, gl.parts.instances
     with gl.db.reading() as session:
         event = statements.event(connection_of(session), event_id)
         if event is None:
-            raise NotFound(f"no event {event_id}")
+            raise NotFound("no event {event}", code="event.not_found", event=event_id)
         _target(session, event, to_version)
-        workflow = gl._load_workflow(session, event, gl._runtime(session, event.process_version_id))
-        problems = runtime.migration_problems(workflow, gl._runtime(session, to_version).bundle)
-        gl.cache.put(event.id, event.version, workflow)
+        workflow = instances.peek(session, event, versions.get(session, event.process_version_id))
+        problems = runtime.migration_problems(workflow, versions.get(session, to_version).bundle)
         return {
             "event": event.id,
             "code": event.code,
@@ -54,83 +68,46 @@ def plan(gl: Any, event_id: int, to_version: int) -> dict[str, Any]:
         }
 
 
-def migrate_event(gl: Any, username: str, event_id: int, to_version: int) -> dict[str, Any]:
-    """Migrate one event to ``to_version`` (administrators only), in one transaction."""
-    now = gl.now()
-    workflow = None
-    try:
-        with clockmod.using(clockmod.ManualClock(now)), gl.db.unit_of_work() as session:
-            actor = gl.actor(session, username)
-            if not actor.has_role("admin"):
-                raise Forbidden("only administrators migrate running instances")
-            event = statements.event(connection_of(session), event_id)
-            if event is None:
-                raise NotFound(f"no event {event_id}")
-            _target(session, event, to_version)
-            old_version = event.process_version_id
-            new_rt = gl._runtime(session, to_version)
-            workflow = gl._load_workflow(session, event, gl._runtime(session, old_version))
-            before = dict(runtime.current_data(workflow))
-            ids = runtime.new_seed()
-            with runtime.journaling(runtime.Journal()) as journal, runtime.task_ids(ids):
-                runtime.migrate(workflow, new_rt.bundle, new_rt.engine)
-            after = runtime.current_data(workflow)
-            event.process_version_id = to_version
-            gl._update_event(event, workflow, after, now)
-            open_rows = statements.open_tasks(connection_of(session), event.id)
-            ready = {r.spiff_task_id: r for r in runtime.ready_tasks(workflow, new_rt.bundle)}
-            bound: dict[str, statements.Row] = {}
-            for row in open_rows:
-                if row.spiff_task_id in ready:
-                    bound[row.spiff_task_id] = row
-                    continue
-                match = next(
-                    (r for sid, r in ready.items() if r.bpmn_id == row.bpmn_id and sid not in bound), None
-                )
-                if match is not None:
-                    row.spiff_task_id = match.spiff_task_id
-                    statements.save_task(connection_of(session), row)
-                    bound[match.spiff_task_id] = row
-            created = gl._sync_inbox(
-                session, event, workflow, new_rt, now, {r.spiff_task_id: r for r in open_rows}
+def migrate_event(step: Step, event_id: int, to_version: int) -> dict[str, Any]:
+    """Migrate one event to ``to_version`` (administrators only)."""
+    step.require_role(
+        "admin", message="only administrators migrate running instances", code="migration.admin_only"
+    )
+    event = step.event(event_id)
+    _target(step.session, event, to_version)
+    old_version = event.process_version_id
+    new = step.parts.versions.get(step.session, to_version)
+    workflow = step.instance(event)
+    open_rows = statements.open_tasks(step.conn, event.id)
+
+    def run() -> None:
+        runtime.migrate(workflow, new.bundle, new.engine)
+        event.process_version_id = to_version
+        # a row still waiting keeps its claim: it is bound to the new task of its step
+        ready = {r.spiff_task_id: r for r in runtime.ready_tasks(workflow, new.bundle)}
+        bound: set[str] = set()
+        for row in open_rows:
+            if row.spiff_task_id in ready:
+                bound.add(row.spiff_task_id)
+                continue
+            match = next(
+                (r for sid, r in ready.items() if r.bpmn_id == row.bpmn_id and sid not in bound), None
             )
-            timers.sync(session, event.id, workflow, now)
-            history.append(
-                connection_of(session),
-                event,
-                now,
-                actor.username,
-                "migrate",
-                {
-                    "from": old_version,
-                    "to": to_version,
-                    "changes": history.data_changes(before, after),
-                    "calls": journal.calls,
-                    "ids": ids,
-                    "offered": [{"step": r.bpmn_id, "role": r.role, "scope": r.scope_code} for r in created],
-                },
-            )
-            settings.log(
-                session,
-                now,
-                actor.username,
-                "migrate",
-                {"event": event.id, "from": old_version, "to": to_version},
-            )
-            gl._save(
-                session, event, workflow, checkpoint=True
-            )  # a checkpoint belongs to the version it is of
-            result = {"event": event.id, "code": event.code, "from": old_version, "to": to_version}
-            version = event.version
-    except BaseException:
-        workflow = None
-        raise
-    gl.cache.put(event_id, version, workflow)
-    return result
+            if match is not None:
+                row.spiff_task_id = match.spiff_task_id
+                statements.save_task(step.conn, row)
+                bound.add(match.spiff_task_id)
+
+    moved = step.move(event, new, run, open_rows=lambda: {r.spiff_task_id: r for r in open_rows})
+    step.record(event, "migrate", {"from": old_version, "to": to_version, **moved.record})
+    step.log("migrate", {"event": event.id, "from": old_version, "to": to_version})
+    step.checkpoint(event)  # a checkpoint belongs to the version it is of
+    return {"event": event.id, "code": event.code, "from": old_version, "to": to_version}
 
 
-def migrate_version(gl: Any, username: str, from_version: int, to_version: int) -> dict[str, Any]:
-    """Migrate every unfinished event on ``from_version``; events that cannot move are listed with why."""
+def migrate_version(gl: Gridloop, username: str, from_version: int, to_version: int) -> dict[str, Any]:
+    """Migrate every unfinished event on ``from_version``, each its own command; events that cannot move are
+    listed with why."""
     with gl.db.reading() as session:
         ids = list(
             session.scalars(
@@ -143,5 +120,5 @@ def migrate_version(gl: Any, username: str, from_version: int, to_version: int) 
         if found["problems"]:
             refused.append({"event": event_id, "code": found["code"], "problems": found["problems"]})
             continue
-        migrated.append(migrate_event(gl, username, event_id, to_version)["event"])
+        migrated.append(gl.pipeline.run(username, migrate_event, event_id, to_version)["event"])
     return {"migrated": migrated, "refused": refused}

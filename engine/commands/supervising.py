@@ -1,92 +1,90 @@
-"""Supervision services: the scheduler's scan (issue, escalate, clear) and the leader's and department's actions.
+"""Supervision commands: the scheduler's scan (colour changes, sheets issued and escalated) and the leader's
+and the department's actions on a sheet.
 
-Each change to a sheet is its own transaction together with a history record on the event, so it bumps the
-event's version: two schedulers scanning at once cannot issue the same sheet twice.
+Each change to an event is its own command, so it bumps the event's version: two schedulers scanning at once
+cannot issue the same sheet twice (the loser's command is a conflict and is skipped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import settings
-from engine.audit import history
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.org import scope
+from engine.bpmn.deployed import Versions
+from engine.commands.pipeline import Step, system
+from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.reads import queries
-from engine.store.db import connection_of
 from engine.store.models import Department, Event, SupervisionSheet, Task
 from engine.supervision import rules
 from engine.time import timelights
+from engine.time.calendar import BusinessCalendar
+
+if TYPE_CHECKING:
+    from engine.app import Gridloop
 
 SCHEDULER = "supervision"
+FALLBACK_UNIT = "work_hours"
+Limit = tuple[Event, Task | None, datetime, datetime, str]
 
 
-def _unit_of(gl: Any, session: Session) -> Any:
+def unit_of(versions: Versions, session: Session) -> Callable[[Event], str]:
+    """The time unit of an event's limit: its category's, from the routing table of its version."""
     units: dict[tuple[int, str], str] = {}
 
-    def unit_of(event: Event) -> str:
+    def unit(event: Event) -> str:
         key = (event.process_version_id, event.category)
         if key not in units:
-            bundle = gl._runtime(session, event.process_version_id).bundle
+            bundle = versions.get(session, event.process_version_id).bundle
             units[key] = next(
-                (c.time_unit for c in bundle.categories if c.code == event.category), "work_hours"
+                (c.time_unit for c in bundle.categories if c.code == event.category), FALLBACK_UNIT
             )
         return units[key]
 
-    return unit_of
+    return unit
 
 
-def record(
-    session: Session, event: Event, now: datetime, actor: str, action: str, sheet: SupervisionSheet
-) -> None:
-    """Append a sheet action to the event's history (and touch the event, so its version moves)."""
-    history.append(
-        connection_of(session),
-        event,
-        now,
-        actor,
-        action,
-        {
-            "sheet": sheet.id,
-            "department": sheet.department_code,
-            "kind": sheet.kind,
-            "card": sheet.card,
-            "reason": sheet.reason,
-            "reply": sheet.reply,
-        },
-        task_id=sheet.task_id,
-    )
-    event.updated_at = now
-
-
-def _limits(session: Session, unit_of: Any) -> list[tuple[Event, Task | None, datetime, datetime, str]]:
+def _limits(session: Session, unit: Callable[[Event], str]) -> list[Limit]:
     """Every running limit with a time light: open tasks with a due time, and open cases (clock not stopped)."""
-    limits: list[tuple[Event, Task | None, datetime, datetime, str]] = []
+    limits: list[Limit] = []
     rows = session.execute(
         select(Task, Event)
         .join(Event, Event.id == Task.event_id)
         .where(Task.status == "open", Task.due_at.is_not(None))
     ).all()
     for task, event in rows:
+        assert task.due_at is not None  # the query asks for tasks with a due time
         start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
-        limits.append((event, task, start, task.due_at, unit_of(event)))
+        limits.append((event, task, start, task.due_at, unit(event)))
     for event in session.scalars(
         select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
     ):
-        limits.append((event, None, event.opened_at, event.due_at, unit_of(event)))
+        assert event.opened_at is not None and event.due_at is not None  # as the query asks
+        limits.append((event, None, event.opened_at, event.due_at, unit(event)))
     return limits
 
 
-def _light_changes(gl: Any, session: Session, now: datetime) -> dict[int, list[tuple[int | None, str, str]]]:
+def _light_changes(
+    versions: Versions,
+    session: Session,
+    calendar: BusinessCalendar,
+    now: datetime,
+    event_id: int | None = None,
+) -> dict[int, list[tuple[int | None, str, str]]]:
     """Per event, the limits whose colour differs from the one last recorded: (task id or None, old, new)."""
     scheme = timelights.load_scheme(session)
     changes: dict[int, list[tuple[int | None, str, str]]] = {}
-    for event, task, start, due, unit in _limits(session, _unit_of(gl, session)):
-        current = timelights.light(gl.calendar, scheme, start, due, now, unit).colour
+    for event, task, start, due, unit in _limits(session, unit_of(versions, session)):
+        if event_id is not None and event.id != event_id:
+            continue
+        shown = timelights.light(calendar, scheme, start, due, now, unit)
+        if shown is None:
+            continue
+        current = shown.colour
         recorded = (task.light if task is not None else event.light) or scheme.colours[0]
         if current != recorded:
             changes.setdefault(event.id, []).append(
@@ -95,201 +93,192 @@ def _light_changes(gl: Any, session: Session, now: datetime) -> dict[int, list[t
     return changes
 
 
-def _record_lights(gl: Any, event_id: int, now: datetime, actor: str) -> int:
-    """Record, in one transaction, the colour changes of one event's limits (re-checked inside it)."""
-    with gl.db.unit_of_work() as session:
-        event = session.get(Event, event_id)
-        found = _light_changes(gl, session, now).get(event_id, [])
-        for task_id, old, new in found:
-            if task_id is None:
-                event.light = new
-            else:
-                session.get(Task, task_id).light = new
-            history.append(
-                connection_of(session),
-                event,
-                now,
-                actor,
-                "light",
-                {"task": task_id, "from": old, "to": new},
-                task_id=task_id,
-            )
-            event.updated_at = now
-        session.flush()
-        return len(found)
+def record_lights(step: Step, event_id: int) -> int:
+    """Record the colour changes of one event's limits (re-checked inside the command)."""
+    calendar = step.parts.settings.calendar(step.session)
+    found = _light_changes(step.parts.versions, step.session, calendar, step.now, event_id).get(event_id, [])
+    if not found:
+        return 0
+    event = step.event(event_id)
+    for task_id, old, new in found:
+        if task_id is None:
+            event.light = new
+        else:
+            task = step.session.get(Task, task_id)
+            assert task is not None
+            task.light = new
+        step.record(event, "light", {"task": task_id, "from": old, "to": new}, task_id=task_id)
+    return len(found)
 
 
-def next_due(gl: Any) -> datetime | None:
+def issue_auto(step: Step, item: rules.Overdue) -> int:
+    """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already."""
+    session = step.session
+    if rules.has_sheet(session, item.event_id, item.task_id):
+        return 0
+    event = step.event(item.event_id)
+    what = "任务" if item.task_id is not None else "案件"
+    sheet = SupervisionSheet(
+        event_id=item.event_id,
+        task_id=item.task_id,
+        department_code=item.department_code,
+        kind="auto",
+        card="notice",
+        reason=f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办",
+        status="open",
+        issued_at=step.now,
+        issued_by=step.actor.username,
+        due_reference=item.due_at,
+    )
+    session.add(sheet)
+    session.flush()
+    step.record(event, "sheet_issued", rules.sheet_record(sheet), task_id=sheet.task_id)
+    return 1
+
+
+def escalate(step: Step, sheet_id: int, escalation: dict[str, list]) -> int:
+    """Raise an overdue automatic sheet to its next card (yellow, then red) when its moment has passed."""
+    session = step.session
+    sheet = session.get(SupervisionSheet, sheet_id)
+    if sheet is None or sheet.status != "open" or not rules.sheet_still_overdue(session, sheet):
+        return 0
+    moment = rules.escalation_at(step.parts.settings.calendar(session), sheet, escalation)
+    card = rules.next_card(sheet.card)
+    if moment is None or card is None or moment >= step.now:
+        return 0
+    event = step.event(sheet.event_id)
+    sheet.card, sheet.escalated_at = card, step.now
+    step.record(event, "sheet_escalated", rules.sheet_record(sheet), task_id=sheet.task_id)
+    return 1
+
+
+def issue(step: Step, event_id: int, department_code: str, reason: str) -> dict[str, Any]:
+    """A leader issues a sheet (领导督办) on an event to a department; it needs the department's reply."""
+    if not reason or not reason.strip():
+        raise ValidationFailed("a supervision sheet needs a reason", {"reason": [FieldError("required")]})
+    session, actor = step.session, step.actor
+    visible = queries.visible_event(session, actor, event_id)
+    if not rules.may_issue(actor):
+        raise Forbidden(
+            "only supervisors and shift leaders issue supervision sheets", code="sheet.issue_forbidden"
+        )
+    if session.get(Department, department_code) is None:
+        raise ValidationFailed(
+            "unknown department {department!r}",
+            {"department": [FieldError("department_unknown", {"department": department_code})]},
+            department=department_code,
+        )
+    event = step.event(visible.id)
+    if not rules.can_be_supervised(event.state):
+        raise Conflict(
+            "event {event} is {state}; it can no longer be supervised",
+            code="sheet.event_finished",
+            event=event.code,
+            state=event.state,
+        )
+    sheet = SupervisionSheet(
+        event_id=event.id,
+        department_code=department_code,
+        kind="leader",
+        card="notice",
+        reason=reason.strip(),
+        status="open",
+        issued_at=step.now,
+        issued_by=actor.username,
+    )
+    session.add(sheet)
+    session.flush()
+    step.record(event, "sheet_issued", rules.sheet_record(sheet), task_id=sheet.task_id)
+    return rules.sheet_row(sheet)
+
+
+def reply(step: Step, sheet_id: int, text: str) -> dict[str, Any]:
+    """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure)."""
+    if not text or not text.strip():
+        raise ValidationFailed("a reply needs text", {"reply": [FieldError("required")]})
+    session, actor = step.session, step.actor
+    sheet = session.get(SupervisionSheet, sheet_id)
+    if sheet is None:
+        raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id)
+    if not any(a.department_code == sheet.department_code for a in actor.assignments):
+        queries.visible_event(session, actor, sheet.event_id)
+        raise Forbidden(
+            "only the department the sheet is addressed to can reply", code="sheet.reply_forbidden"
+        )
+    if sheet.status != "open":
+        raise Conflict(
+            "supervision sheet {sheet} is already {status}",
+            code="sheet.not_open",
+            sheet=sheet_id,
+            status=sheet.status,
+        )
+    event = step.event(sheet.event_id)
+    sheet.reply, sheet.replied_at, sheet.replied_by = text.strip(), step.now, actor.username
+    step.record(event, "sheet_replied", rules.sheet_record(sheet), task_id=sheet.task_id)
+    for cleared in rules.clear_for_closed_event(session, event, step.now, actor.username):
+        step.record(event, "sheet_cleared", rules.sheet_record(cleared), task_id=cleared.task_id)
+    session.flush()
+    return rules.sheet_row(sheet)
+
+
+def next_due(gl: Gridloop, session: Session) -> datetime | None:
     """When a time light next changes colour, or a sheet is to be issued or escalated (None: nothing pending)."""
-    calendar = gl.calendar
+    calendar = gl.parts.settings.calendar(session)
     now = gl.now()
-    with gl.db.reading() as session:
-        scheme = timelights.load_scheme(session)
-        changes = [
-            timelights.next_change(calendar, scheme, start, due, unit, now)
-            for _event, _task, start, due, unit in _limits(session, _unit_of(gl, session))
-        ]
-        threshold = rules.red_threshold(settings.get(session, "time_lights"))
-        moments = [m for m in changes if m is not None]
-        moments += [
-            item.red_at for item in rules.red_items(session, calendar, threshold, _unit_of(gl, session), None)
-        ]
-        escalation = settings.get(session, "supervision_escalation")
-        for sheet in session.scalars(select(SupervisionSheet).where(SupervisionSheet.status == "open")):
-            if sheet.kind == "auto":
-                moment = rules.escalation_at(calendar, sheet, escalation)
-                if moment is not None and rules.sheet_still_overdue(session, sheet):
-                    moments.append(moment)
+    unit = unit_of(gl.parts.versions, session)
+    scheme = timelights.load_scheme(session)
+    moments = [
+        m
+        for m in (
+            timelights.next_change(calendar, scheme, start, due, limit_unit, now)
+            for _event, _task, start, due, limit_unit in _limits(session, unit)
+        )
+        if m is not None
+    ]
+    threshold = rules.red_threshold(settings.get(session, "time_lights"))
+    moments += [item.red_at for item in rules.red_items(session, calendar, threshold, unit, None)]
+    escalation = settings.get(session, "supervision_escalation")
+    for sheet in session.scalars(select(SupervisionSheet).where(SupervisionSheet.status == "open")):
+        if sheet.kind == "auto":
+            moment = rules.escalation_at(calendar, sheet, escalation)
+            if moment is not None and rules.sheet_still_overdue(session, sheet):
+                moments.append(moment)
     return min(moments) if moments else None
 
 
-def scan(gl: Any, fired_by: str = SCHEDULER) -> dict[str, int]:
-    """Record time-light colour changes, issue sheets for what has gone red, escalate overdue sheets."""
+def scan(gl: Gridloop, fired_by: str = SCHEDULER) -> dict[str, int]:
+    """Record time-light colour changes, issue sheets for what has gone red, escalate overdue sheets — each
+    change to an event one command of its own."""
     now = gl.now()
-    calendar = gl.calendar
+    by = system(fired_by)
     counts = {"lights": 0, "issued": 0, "escalated": 0}
     with gl.db.reading() as session:
-        coloured = sorted(_light_changes(gl, session, now))
+        calendar = gl.parts.settings.calendar(session)
+        coloured = sorted(_light_changes(gl.parts.versions, session, calendar, now))
     for event_id in coloured:
         try:
-            counts["lights"] += _record_lights(gl, event_id, now, fired_by)
+            counts["lights"] += gl.pipeline.run(by, record_lights, event_id)
         except Conflict:
             continue
     with gl.db.reading() as session:
         threshold = rules.red_threshold(settings.get(session, "time_lights"))
         escalation = settings.get(session, "supervision_escalation")
-        red = rules.red_items(session, calendar, threshold, _unit_of(gl, session), now)
+        red = rules.red_items(session, calendar, threshold, unit_of(gl.parts.versions, session), now)
         due_escalations = []
         for sheet in session.scalars(
             select(SupervisionSheet).where(SupervisionSheet.status == "open", SupervisionSheet.kind == "auto")
         ):
             moment = rules.escalation_at(calendar, sheet, escalation)
             if moment is not None and moment < now and rules.sheet_still_overdue(session, sheet):
-                due_escalations.append((sheet.id, moment))
+                due_escalations.append(sheet.id)
     for item in red:
         try:
-            counts["issued"] += _issue_auto(gl, item, now, fired_by)
+            counts["issued"] += gl.pipeline.run(by, issue_auto, item)
         except Conflict:
             continue
-    for sheet_id, _moment in due_escalations:
+    for sheet_id in due_escalations:
         try:
-            counts["escalated"] += _escalate(gl, sheet_id, now, fired_by, escalation)
+            counts["escalated"] += gl.pipeline.run(by, escalate, sheet_id, escalation)
         except Conflict:
             continue
     return counts
-
-
-def _issue_auto(gl: Any, item: rules.Overdue, now: datetime, actor: str) -> int:
-    with gl.db.unit_of_work() as session:
-        event = session.get(Event, item.event_id)
-        if event is None or rules._has_sheet(session, item.event_id, item.task_id):
-            return 0
-        what = "任务" if item.task_id is not None else "案件"
-        sheet = SupervisionSheet(
-            event_id=item.event_id,
-            task_id=item.task_id,
-            department_code=item.department_code,
-            kind="auto",
-            card="notice",
-            reason=f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办",
-            status="open",
-            issued_at=now,
-            issued_by=actor,
-            due_reference=item.due_at,
-        )
-        session.add(sheet)
-        session.flush()
-        record(session, event, now, actor, "sheet_issued", sheet)
-        session.flush()
-    return 1
-
-
-def _escalate(gl: Any, sheet_id: int, now: datetime, actor: str, escalation: dict[str, list]) -> int:
-    with gl.db.unit_of_work() as session:
-        sheet = session.get(SupervisionSheet, sheet_id)
-        if sheet is None or sheet.status != "open" or not rules.sheet_still_overdue(session, sheet):
-            return 0
-        moment = rules.escalation_at(gl.calendar, sheet, escalation)
-        card = rules.next_card(sheet.card)
-        if moment is None or card is None or moment >= now:
-            return 0
-        event = session.get(Event, sheet.event_id)
-        sheet.card, sheet.escalated_at = card, now
-        record(session, event, now, actor, "sheet_escalated", sheet)
-        session.flush()
-    return 1
-
-
-def issue(gl: Any, username: str, event_id: int, department_code: str, reason: str) -> dict[str, Any]:
-    """A leader issues a sheet (领导督办) on an event to a department; it needs the department's reply."""
-    now = gl.now()
-    if not reason or not reason.strip():
-        raise ValidationFailed("a supervision sheet needs a reason", {"reason": ["此项为必填项"]})
-    with gl.db.unit_of_work() as session:
-        actor = gl.actor(session, username)
-        event = queries.visible_event(session, actor, event_id)
-        if not rules.may_issue(actor):
-            raise Forbidden("only supervisors and shift leaders issue supervision sheets")
-        if session.get(Department, department_code) is None:
-            raise ValidationFailed("unknown department", {"department": [f"部门 {department_code} 不存在"]})
-        if not rules.can_be_supervised(event.state):
-            raise Conflict(f"event {event.code} is {event.state}; it can no longer be supervised")
-        sheet = SupervisionSheet(
-            event_id=event.id,
-            department_code=department_code,
-            kind="leader",
-            card="notice",
-            reason=reason.strip(),
-            status="open",
-            issued_at=now,
-            issued_by=actor.username,
-        )
-        session.add(sheet)
-        session.flush()
-        record(session, event, now, actor.username, "sheet_issued", sheet)
-        session.flush()
-        return rules.sheet_row(sheet)
-
-
-def reply(gl: Any, username: str, sheet_id: int, text: str) -> dict[str, Any]:
-    """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure)."""
-    now = gl.now()
-    if not text or not text.strip():
-        raise ValidationFailed("a reply needs text", {"reply": ["此项为必填项"]})
-    with gl.db.unit_of_work() as session:
-        actor = gl.actor(session, username)
-        sheet = session.get(SupervisionSheet, sheet_id)
-        if sheet is None:
-            raise NotFound(f"no supervision sheet {sheet_id}")
-        if not any(a.department_code == sheet.department_code for a in actor.assignments):
-            queries.visible_event(session, actor, sheet.event_id)
-            raise Forbidden("only the department the sheet is addressed to can reply")
-        if sheet.status != "open":
-            raise Conflict(f"supervision sheet {sheet_id} is already {sheet.status}")
-        sheet.reply, sheet.replied_at, sheet.replied_by = text.strip(), now, actor.username
-        event = session.get(Event, sheet.event_id)
-        record(session, event, now, actor.username, "sheet_replied", sheet)
-        for cleared in rules.clear_for_closed_event(session, event, now, actor.username):
-            record(session, event, now, actor.username, "sheet_cleared", cleared)
-        session.flush()
-        return rules.sheet_row(sheet)
-
-
-def board(gl: Any, username: str, status: str = "open") -> list[dict[str, Any]]:
-    """The sheets the user may see, most severe first, for the supervision board (by department and card)."""
-    with gl.db.reading() as session:
-        actor = gl.actor(session, username)
-        query = (
-            select(SupervisionSheet, Event)
-            .join(Event, Event.id == SupervisionSheet.event_id)
-            .where(scope.event_filter(actor), SupervisionSheet.status == status)
-        )
-        rows = session.execute(query).all()
-    severity = {card: i for i, card in enumerate(rules.CARDS)}
-    result = []
-    for sheet, event in rows:
-        row = rules.sheet_row(sheet)
-        row.update(event_code=event.code, category=event.category, grid=event.grid_code)
-        result.append(row)
-    result.sort(key=lambda r: (-severity[r["card"]], r["department"] or "", r["issued_at"]))
-    return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -214,10 +215,17 @@ def _any_open(gl: Gridloop, event_ids: list[int]) -> bool:
         )
 
 
-def simulate(gl: Gridloop, events: int, seed: int = 1, active: int = 25) -> dict[str, Any]:
+def simulate(
+    gl: Gridloop,
+    events: int,
+    seed: int = 1,
+    active: int = 25,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run ``events`` events to their end (or as far as the mix takes them) and summarise what happened.
 
     Uses the engine's clock if it is a :class:`ManualClock`, else switches the engine to one starting now.
+    ``progress(finished, events)`` is told whenever an event has gone as far as it will (for a progress bar).
     """
     rng = random.Random(seed)
     if not isinstance(gl.clock, ManualClock):
@@ -245,7 +253,7 @@ def simulate(gl: Gridloop, events: int, seed: int = 1, active: int = 25) -> dict
         if reported < events and (len(pending) < active or not pending):
             grid = rng.choice(grids)
             public = rng.random() < 0.35
-            report = {
+            report: dict[str, Any] = {
                 "category": rng.choice(categories),
                 "description": "巡查发现问题，请及时处置" if not public else "市民反映问题，请核实处置",
                 "grid": grid,
@@ -283,6 +291,8 @@ def simulate(gl: Gridloop, events: int, seed: int = 1, active: int = 25) -> dict
         if task is None:
             if waiting is None:
                 pending.remove(event_id)
+                if progress is not None:
+                    progress(reported - len(pending), events)
             elif reported >= events and not _any_open(gl, pending):
                 # only timers are left (a legacy case waiting for its review date): let the clock run to them
                 due = gl.next_timer_due()
@@ -304,10 +314,9 @@ def simulate(gl: Gridloop, events: int, seed: int = 1, active: int = 25) -> dict
         from engine.store.models import Event
 
         rows = list(session.scalars(select(Event).where(Event.id.in_(created_ids))))
-    by_outcome = {"closed": 0, "rejected": 0, "open": 0, "not_found": 0, "voided": 0}
+    by_outcome = dict.fromkeys(bundle.outcomes, 0)
     for e in rows:
-        key = e.state if e.state in by_outcome else "open"
-        by_outcome[key] += 1
+        by_outcome[e.state] = by_outcome.get(e.state, 0) + 1
     return {
         "events": len(rows),
         "steps": steps,

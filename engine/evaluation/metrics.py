@@ -155,6 +155,7 @@ def evaluate(
             )
         )
         for task in tasks:
+            assert task.due_at is not None  # as the query asks
             settled = (
                 task.completed_at
                 if task.completed_at is not None and task.completed_at < task.due_at
@@ -197,7 +198,8 @@ def _unit_paths(session: Session) -> dict[str, dict[str, str]]:
     for code, unit in units.items():
         if unit.level != "grid":
             continue
-        path, current = {}, unit
+        path: dict[str, str] = {}
+        current: Any = unit
         while current is not None:
             path[current.level] = current.code
             current = units.get(current.parent_code) if current.parent_code else None

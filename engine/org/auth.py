@@ -8,6 +8,7 @@ so that guessing cannot tell a locked account from a wrong password of an open o
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,31 +22,42 @@ LOCKOUT = timedelta(minutes=15)
 
 
 class AuthenticationFailed(GridloopError):
-    """Wrong username or password, or the account is locked for a while (``locked_until`` says until when)."""
+    """Wrong username or password (``auth.wrong_password``), or the account is locked for a while
+    (``auth.locked``; ``locked_until`` says until when)."""
 
-    def __init__(self, message: str, locked_until: datetime | None = None) -> None:
-        super().__init__(message)
-        self.locked_until = locked_until
+    code = "auth.wrong_password"
+
+    def __init__(self, message: str, *, code: str | None = None, **params: Any) -> None:
+        super().__init__(message, code=code, **params)
+        self.locked_until: datetime | None = params.get("until")
+
+
+def _wrong_password() -> AuthenticationFailed:
+    return AuthenticationFailed("wrong username or password", code="auth.wrong_password")
+
+
+def _locked(until: datetime) -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "too many failed sign-ins; the account is locked until {until:%Y-%m-%d %H:%M} UTC",
+        code="auth.locked",
+        until=until,
+    )
 
 
 def authenticate(session: Session, username: str, password: str, now: datetime) -> people.Actor:
     """Check a sign-in; return the actor, or raise :class:`AuthenticationFailed` and count the failure."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
-        raise AuthenticationFailed("wrong username or password")
+        raise _wrong_password()
     if user.locked_until is not None and user.locked_until > now:
-        raise AuthenticationFailed(
-            "too many failed sign-ins; the account is locked for now", user.locked_until
-        )
+        raise _locked(user.locked_until)
     if not people.check_password(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
-            raise AuthenticationFailed(
-                "too many failed sign-ins; the account is locked for now", user.locked_until
-            )
-        raise AuthenticationFailed("wrong username or password")
+            raise _locked(user.locked_until)
+        raise _wrong_password()
     user.failed_logins = 0
     user.locked_until = None
     return people.actor_from_user(user)

@@ -82,7 +82,7 @@ def load_actor(session: Session, username: str) -> Actor:
     """Load an active user as an actor; an unknown or inactive user is :class:`NotFound`."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
-        raise NotFound(f"no active user named {username!r}")
+        raise NotFound("no active user named {username!r}", code="user.not_found", username=username)
     return actor_from_user(user)
 
 
@@ -105,18 +105,32 @@ def grant_role(
 ) -> RoleAssignment:
     """Give ``username`` the role ``role`` within ``scope_code`` (and ``department_code``)."""
     if role not in ROLE_KEYS:
-        raise OrgError(f"unknown role {role!r}; roles are: {', '.join(ROLE_KEYS)}")
+        raise OrgError(
+            "unknown role {role!r}; roles are: {roles}",
+            code="org.unknown_role",
+            role=role,
+            roles=", ".join(ROLE_KEYS),
+        )
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise OrgError(f"no user named {username!r}")
+        raise OrgError("no user named {username!r}", code="org.unknown_user", username=username)
     if session.get(OrgUnit, scope_code) is None:
-        raise OrgError(f"unknown scope code {scope_code!r}")
+        raise OrgError("unknown scope code {scope!r}", code="org.unknown_scope", scope=scope_code)
     if department_code is not None:
         dept = session.get(Department, department_code)
         if dept is None:
-            raise OrgError(f"unknown department code {department_code!r}")
+            raise OrgError(
+                "unknown department code {department!r}",
+                code="org.unknown_department",
+                department=department_code,
+            )
         if not scope_code.startswith(dept.unit_code) and not dept.unit_code.startswith(scope_code):
-            raise OrgError(f"department {department_code} does not belong to scope {scope_code}")
+            raise OrgError(
+                "department {department} does not belong to scope {scope}",
+                code="org.department_outside_scope",
+                department=department_code,
+                scope=scope_code,
+            )
     for existing in user.assignments:
         if (existing.role, existing.scope_code, existing.department_code) == (
             role,

@@ -5,13 +5,23 @@ outside it.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from engine.org.people import Actor
 from engine.store.models import Event, Task
 
 
-def is_candidate(actor: Actor, task: Task) -> bool:
+class Offer(Protocol):
+    """What an inbox row says about whom it is offered to (a model row or a store row)."""
+
+    role: str
+    scope_code: str
+    department_code: str | None
+
+
+def is_candidate(actor: Actor, task: Offer) -> bool:
     """True when ``task`` is offered to ``actor``: right role, and the task's scope or department is theirs."""
     for a in actor.assignments:
         if a.role != task.role:

@@ -42,7 +42,7 @@ class OrgDirectory:
         try:
             return self.units[code]
         except KeyError:
-            raise OrgError(f"unknown org unit code {code!r}") from None
+            raise OrgError("unknown org unit code {unit!r}", code="org.unknown_unit", unit=code) from None
 
     def ancestors(self, code: str) -> list[OrgUnit]:
         """The unit and its ancestors, nearest first."""
@@ -58,7 +58,12 @@ class OrgDirectory:
         for unit in self.ancestors(code):
             if unit.level == level:
                 return unit
-        raise OrgError(f"org unit {code!r} has no ancestor at level {level!r}")
+        raise OrgError(
+            "org unit {unit!r} has no ancestor at level {level!r}",
+            code="org.no_ancestor",
+            unit=code,
+            level=level,
+        )
 
     def grids(self) -> list[OrgUnit]:
         """Every grid, by code."""
@@ -70,24 +75,50 @@ class OrgDirectory:
             for dept in sorted(self.departments.values(), key=lambda d: d.code):
                 if dept.kind == kind and dept.unit_code == unit.code:
                     return dept.code
-        raise OrgError(f"no department of kind {kind!r} serves grid {grid_code!r}: add one with that kind")
+        raise OrgError(
+            "no department of kind {kind!r} serves grid {grid!r}: add one with that kind",
+            code="org.no_department_of_kind",
+            kind=kind,
+            grid=grid_code,
+        )
 
 
 def add_unit(session: Session, code: str, name: str, level: str, parent_code: str | None) -> OrgUnit:
     """Add an org unit; its code must extend its parent's code and its level must be one below."""
     if level not in LEVELS:
-        raise OrgError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+        raise OrgError(
+            "level {level!r} is not one of {levels}",
+            code="org.unknown_level",
+            level=level,
+            levels=", ".join(LEVELS),
+        )
     if parent_code is None:
         if level != "district":
-            raise OrgError(f"unit {code}: only a district has no parent")
+            raise OrgError("unit {unit}: only a district has no parent", code="org.parent_missing", unit=code)
     else:
         parent = session.get(OrgUnit, parent_code)
         if parent is None:
-            raise OrgError(f"unit {code}: parent {parent_code!r} does not exist")
+            raise OrgError(
+                "unit {unit}: parent {parent!r} does not exist",
+                code="org.unknown_parent",
+                unit=code,
+                parent=parent_code,
+            )
         if LEVELS.index(level) != LEVELS.index(parent.level) + 1:
-            raise OrgError(f"unit {code}: a {level} cannot sit under a {parent.level}")
+            raise OrgError(
+                "unit {unit}: a {level} cannot sit under a {parent_level}",
+                code="org.wrong_level",
+                unit=code,
+                level=level,
+                parent_level=parent.level,
+            )
         if not code.startswith(parent_code) or code == parent_code:
-            raise OrgError(f"unit {code}: its code must extend its parent's code {parent_code}")
+            raise OrgError(
+                "unit {unit}: its code must extend its parent's code {parent}",
+                code="org.code_not_under_parent",
+                unit=code,
+                parent=parent_code,
+            )
     unit = OrgUnit(code=code, name=name, level=level, parent_code=parent_code)
     session.add(unit)
     session.flush()
@@ -97,7 +128,12 @@ def add_unit(session: Session, code: str, name: str, level: str, parent_code: st
 def add_department(session: Session, code: str, name: str, kind: str, unit_code: str) -> Department:
     """Add a department of ``kind`` under the org unit ``unit_code``."""
     if session.get(OrgUnit, unit_code) is None:
-        raise OrgError(f"department {code}: org unit {unit_code!r} does not exist")
+        raise OrgError(
+            "department {department}: org unit {unit!r} does not exist",
+            code="org.department_unit_unknown",
+            department=code,
+            unit=unit_code,
+        )
     dept = Department(code=code, name=name, kind=kind, unit_code=unit_code)
     session.add(dept)
     session.flush()

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.org import scope
 from engine.org.people import Actor
-from engine.store.models import Event, HistoryEntry, Task
+from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task
+from engine.supervision import rules
 
 INBOX_VIEWS = ("mine", "claimable", "done")
 
@@ -40,7 +41,7 @@ def task_row(task: Task, event: Event) -> dict[str, Any]:
     }
 
 
-def _inbox_query(actor: Actor, view: str) -> Select[Any]:
+def _inbox_query(actor: Actor, view: str) -> Select[Task, Event]:
     if view not in INBOX_VIEWS:
         raise ValueError(f"inbox view {view!r} is not one of {', '.join(INBOX_VIEWS)}")
     query = select(Task, Event).join(Event, Event.id == Task.event_id)
@@ -151,7 +152,7 @@ def visible_event(session: Session, actor: Actor, event_id: int) -> Event:
     """The event if the actor may see it; :class:`NotFound` otherwise (out of scope looks like absent)."""
     event = session.scalar(select(Event).where(Event.id == event_id, scope.event_filter(actor)))
     if event is None:
-        raise NotFound(f"no event {event_id}")
+        raise NotFound("no event {event}", code="event.not_found", event=event_id)
     return event
 
 
@@ -180,3 +181,20 @@ def event_detail(session: Session, actor: Actor, event_id: int) -> dict[str, Any
         for h in entries
     ]
     return detail
+
+
+def sheet_board(session: Session, actor: Actor, status: str = "open") -> list[dict[str, Any]]:
+    """The sheets of ``status`` the actor may see, most severe first (by department and card)."""
+    query = (
+        select(SupervisionSheet, Event)
+        .join(Event, Event.id == SupervisionSheet.event_id)
+        .where(scope.event_filter(actor), SupervisionSheet.status == status)
+    )
+    severity = {card: i for i, card in enumerate(rules.CARDS)}
+    result = []
+    for sheet, event in session.execute(query).all():
+        row = rules.sheet_row(sheet)
+        row.update(event_code=event.code, category=event.category, grid=event.grid_code)
+        result.append(row)
+    result.sort(key=lambda r: (-severity[r["card"]], r["department"] or "", r["issued_at"]))
+    return result

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.store.models import Attachment
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -61,17 +61,19 @@ def store(
 ) -> StoredAttachment:
     """Check and store one upload; :class:`ValidationFailed` (field ``file``) when it is empty, too big or of a wrong type."""
     if not content:
-        raise ValidationFailed("the file is empty", {"file": ["文件为空"]})
+        raise ValidationFailed("the file is empty", {"file": [FieldError("file.empty")]})
     if len(content) > max_bytes:
         limit_mb = max_bytes // (1024 * 1024)
         raise ValidationFailed(
-            f"the file is larger than {limit_mb} MB", {"file": [f"文件不能超过 {limit_mb} MB"]}
+            "the file is larger than {limit} MB",
+            {"file": [FieldError("file.too_large", {"limit": limit_mb})]},
+            limit=limit_mb,
         )
     content_type = sniff(content)
     if content_type is None:
         raise ValidationFailed(
             "only JPEG, PNG, GIF, WebP images and PDF documents are accepted",
-            {"file": ["只接受 JPEG、PNG、GIF、WebP 图片或 PDF 文件"]},
+            {"file": [FieldError("file.unaccepted_type")]},
         )
     safe_name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
     row = Attachment(
@@ -93,7 +95,7 @@ def describe(session: Session, attachment_id: str) -> StoredAttachment:
     """The metadata of an attachment; :class:`NotFound` when there is none with that id."""
     row = session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound(f"no attachment {attachment_id}")
+        raise NotFound("no attachment {attachment}", code="attachment.not_found", attachment=attachment_id)
     return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256)
 
 
@@ -103,7 +105,7 @@ def content(session: Session, attachment_id: str) -> tuple[StoredAttachment, byt
         select(Attachment).options(undefer(Attachment.content)).where(Attachment.id == attachment_id)
     )
     if row is None:
-        raise NotFound(f"no attachment {attachment_id}")
+        raise NotFound("no attachment {attachment}", code="attachment.not_found", attachment=attachment_id)
     return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256), row.content
 
 

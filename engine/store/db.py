@@ -11,9 +11,11 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -35,6 +37,8 @@ IMMEDIATE = "gridloop_immediate"
 # on for a log that has grown past FALLBACK_CHECKPOINT_PAGES (40 MB), and finds little left to copy by then.
 CHECKPOINT_SECONDS = 0.2
 FALLBACK_CHECKPOINT_PAGES = 10000
+
+T = TypeVar("T")
 
 
 def default_url() -> str:
@@ -69,7 +73,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -83,7 +87,7 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):  # noqa: ANN001
+        def _sqlite_begin(connection: Any) -> None:
             # A command takes the write lock up front (other writers wait for it, up to the timeout), so all
             # it reads is current and stays so until it commits; a read-only session takes a snapshot.
             immediate = connection.get_execution_options().get(IMMEDIATE, False)
@@ -117,7 +121,8 @@ def _raise_conflict_if_busy(exc: Exception) -> None:
     """A lock timeout is a conflict: raise it as one (any other operational error is left to the caller)."""
     if "locked" in str(exc).lower() or "busy" in str(exc).lower():
         raise Conflict(
-            "the database is busy with another change to this event; nothing was saved — retry"
+            "the database is busy with another change to this event; nothing was saved — retry",
+            code="event.busy",
         ) from exc
 
 
@@ -177,8 +182,63 @@ class LogCheckpointer:
         self._thread.join(timeout=5)
 
 
+class ReadScope:
+    """One read of the database — a web request, say: one session on one pooled connection, one snapshot.
+
+    The connection is checked out when the scope is first read through and held until the scope ends, so that
+    everything the scope reads comes from one connection. Its transaction is the snapshot: on PostgreSQL
+    ``REPEATABLE READ READ ONLY`` (every statement sees the moment of the first); on SQLite the deferred
+    ``BEGIN`` already reads one snapshot of the log. :meth:`Database.unit_of_work` ends the snapshot when a
+    command run inside the scope ends (:meth:`new_snapshot`), so what the scope reads next includes what it
+    committed — or the change it lost to, when it failed with a conflict.
+    ``once`` keeps what a scope loads a single time (the request's actor).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connection: Connection | None = None
+        self._session: Session | None = None
+        self._loaded: dict[Hashable, Any] = {}
+
+    @property
+    def session(self) -> Session:
+        """The scope's session (its connection is checked out on first use)."""
+        if self._session is None:
+            connection = self.db.engine.connect()
+            if self.db.dialect == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            self._connection = connection
+            self._session = self.db._sessions(bind=connection)
+        return self._session
+
+    def once(self, key: Hashable, load: Callable[[], T]) -> T:
+        """What ``load`` returns, called only the first time ``key`` is asked for in this scope."""
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return self._loaded[key]
+
+    def new_snapshot(self) -> None:
+        """End the read transaction (keeping the connection): the next statement reads a new snapshot."""
+        if self._session is not None:
+            self._session.rollback()
+
+    def close(self) -> None:
+        """End the transaction and give the connection back to the pool."""
+        if self._session is not None:
+            self._session.close()
+        if self._connection is not None:
+            self._connection.close()
+        self._session = self._connection = None
+
+
+# What the current context (thread, request) reads through and writes in: the innermost read scope and unit of
+# work, each with the Database it belongs to, so that every read of that database inside them reuses them.
+_READ_SCOPE: ContextVar[ReadScope | None] = ContextVar("gridloop_read_scope", default=None)
+_UNIT_OF_WORK: ContextVar[tuple[Database, Session] | None] = ContextVar("gridloop_unit_of_work", default=None)
+
+
 class Database:
-    """The engine's handle on one database: connections plus the unit of work."""
+    """The engine's handle on one database: connections, the unit of work and the read scope."""
 
     def __init__(self, url: str, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
         self.url = url
@@ -200,7 +260,9 @@ class Database:
         may also run statements straight on that connection, as :mod:`engine.store.statements` does). Autoflush is off: a
         command flushes where it needs database-generated values, and once at the end. A write that lost a
         race (the event's ``version`` moved, or SQLite stayed locked past its timeout) is reported as
-        :class:`~engine.errors.Conflict`; nothing of the block is kept.
+        :class:`~engine.errors.Conflict`; nothing of the block is kept. Inside the block, :meth:`reading` reads
+        through the block's own session; when it ends, the read scope it ran in (a request's) starts a new
+        snapshot on its connection.
         """
         with self.engine.connect() as connection:
             if self.dialect == "sqlite":
@@ -211,6 +273,7 @@ class Database:
                 _raise_conflict_if_busy(exc)
                 raise
             session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
+            token = _UNIT_OF_WORK.set((self, session))
             try:
                 yield session
                 session.flush()
@@ -218,24 +281,59 @@ class Database:
                 transaction.commit()
             except StaleDataError as exc:
                 raise Conflict(
-                    "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+                    "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
+                    code="event.changed_meanwhile",
                 ) from exc
             except (OperationalError, sqlite3.OperationalError) as exc:
                 _raise_conflict_if_busy(exc)
                 raise
             finally:
+                _UNIT_OF_WORK.reset(token)
                 session.close()
                 if transaction.is_active:
                     transaction.rollback()
+                # whatever the command did — or found (a conflict is someone else's commit) — what is read next
+                # in this context reads it: the read scope's snapshot ends here
+                scope = self.current_scope()
+                if scope is not None:
+                    scope.new_snapshot()
+
+    @contextmanager
+    def read_scope(self) -> Iterator[ReadScope]:
+        """One read scope for the block (a web request opens one for its whole life: see :class:`ReadScope`);
+        every :meth:`reading` inside it reads through the scope's session. Inside another scope of this
+        database, that scope is used."""
+        current = _READ_SCOPE.get()
+        if current is not None and current.db is self:
+            yield current
+            return
+        scope = ReadScope(self)
+        token = _READ_SCOPE.set(scope)
+        try:
+            yield scope
+        finally:
+            _READ_SCOPE.reset(token)
+            scope.close()
+
+    def current_scope(self) -> ReadScope | None:
+        """The read scope the current context reads this database through, if any."""
+        scope = _READ_SCOPE.get()
+        return scope if scope is not None and scope.db is self else None
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for queries only; nothing is committed."""
-        session = self._sessions()
-        try:
-            yield session
-        finally:
-            session.close()
+        """A session for queries only; nothing is committed.
+
+        Inside a unit of work it is the command's own session (what a command reads, it reads in its
+        transaction); inside a read scope, the scope's session (one connection, one snapshot); otherwise a read
+        scope of its own for the block.
+        """
+        work = _UNIT_OF_WORK.get()
+        if work is not None and work[0] is self:
+            yield work[1]
+            return
+        with self.read_scope() as scope:
+            yield scope.session
 
     def dispose(self) -> None:
         """Close every pooled connection (and stop the log checkpointer)."""

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
 from engine.errors import Conflict
 from engine.store.models import Event, HistoryEntry, Task, Timer
 
-EVENTS: Table = Event.__table__
-TASKS: Table = Task.__table__
-HISTORY: Table = HistoryEntry.__table__
-TIMERS: Table = Timer.__table__
+EVENTS = cast(Table, Event.__table__)
+TASKS = cast(Table, Task.__table__)
+HISTORY = cast(Table, HistoryEntry.__table__)
+TIMERS = cast(Table, Timer.__table__)
 # the workflow state is read only when the live cache does not hold the instance (see load_state_text)
 _EVENT_COLUMNS = tuple(c.name for c in EVENTS.c if c.name != "workflow_state")
 _TASK_COLUMNS = tuple(c.name for c in TASKS.c)
@@ -218,6 +218,19 @@ def event(conn: Connection, event_id: int) -> Row | None:
     return None if raw is None else _row(dialect, EVENTS, _EVENT_COLUMNS, raw, _EVENT_NAMES)
 
 
+def lock_event(conn: Connection, event_id: int) -> int | None:
+    """Lock an event's row for the rest of the transaction (PostgreSQL) and return its current version.
+
+    A command that read the event at some version locks it before it writes anything: a command racing it on
+    the same event waits here until the first commits, then finds the version moved and is a conflict —
+    before any of its writes could collide with the winner's (an inbox row's unique key, say).
+    """
+    driver, dialect = _driver(conn)
+    sql = dialect.sql("lock event", lambda: "SELECT version FROM events WHERE id = :event FOR UPDATE")
+    raw = driver.execute(sql, {"event": event_id}).fetchone()
+    return None if raw is None else raw[0]
+
+
 def load_state_text(conn: Connection, event_id: int) -> str:
     """An event's stored workflow state."""
     driver, dialect = _driver(conn)
@@ -356,7 +369,8 @@ def save_event(conn: Connection, row: Row, workflow_state: str | None = None) ->
     values["version"] = row.version + 1
     if _update(conn, EVENTS, row.id, values, version=row.version) != 1:
         raise Conflict(
-            "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+            "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
+            code="event.changed_meanwhile",
         )
     row.version = values["version"]
     row._saved()
@@ -401,9 +415,12 @@ def insert_history(conn: Connection, values: dict[str, Any]) -> int:
     Two commands that raced on one event both append the record after the same head; the one that loses
     (its record's number is taken) fails with :class:`Conflict`, as it would at the event's version check.
     """
+    dbapi = conn.dialect.dbapi
+    assert dbapi is not None
     try:
         return _insert(conn, HISTORY, values)
-    except conn.dialect.dbapi.IntegrityError as exc:
+    except dbapi.IntegrityError as exc:
         raise Conflict(
-            "the event was changed by someone else meanwhile; nothing was saved — reload and retry"
+            "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
+            code="event.changed_meanwhile",
         ) from exc

@@ -62,7 +62,8 @@ def red_at(
     return timelights.reached_at(calendar, start, due, unit, threshold)
 
 
-def _has_sheet(session: Session, event_id: int, task_id: int | None) -> bool:
+def has_sheet(session: Session, event_id: int, task_id: int | None) -> bool:
+    """True when the limit (the task's, or the case's for None) has an automatic sheet already."""
     query = select(SupervisionSheet.id).where(
         SupervisionSheet.event_id == event_id, SupervisionSheet.kind == "auto"
     )
@@ -88,9 +89,10 @@ def red_items(
         .where(Task.status == "open", Task.department_code.is_not(None), Task.due_at.is_not(None))
     ).all()
     for task, event in rows:
+        assert task.due_at is not None  # the query asks for tasks with a due time
         start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
         moment = red_at(calendar, start, task.due_at, unit_of(event), threshold)
-        if (until is None or moment < until) and not _has_sheet(session, event.id, task.id):
+        if (until is None or moment < until) and not has_sheet(session, event.id, task.id):
             items.append(Overdue(event.id, task.id, task.department_code, moment, task.due_at))
     cases = session.scalars(
         select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
@@ -99,8 +101,9 @@ def red_items(
     for event in cases:
         if event.id in in_department_hands:
             continue  # the department's own task sheet covers it
+        assert event.opened_at is not None and event.due_at is not None  # as the query asks
         moment = red_at(calendar, event.opened_at, event.due_at, unit_of(event), threshold)
-        if (until is None or moment < until) and not _has_sheet(session, event.id, None):
+        if (until is None or moment < until) and not has_sheet(session, event.id, None):
             items.append(Overdue(event.id, None, event.department_code, moment, event.due_at))
     return items
 
@@ -131,6 +134,18 @@ def sheet_still_overdue(session: Session, sheet: SupervisionSheet) -> bool:
     return event is not None and event.state == "open"
 
 
+def sheet_record(sheet: SupervisionSheet) -> dict[str, Any]:
+    """What the history records of a sheet action: the sheet, its department, kind, card, reason and reply."""
+    return {
+        "sheet": sheet.id,
+        "department": sheet.department_code,
+        "kind": sheet.kind,
+        "card": sheet.card,
+        "reason": sheet.reason,
+        "reply": sheet.reply,
+    }
+
+
 def sheet_row(sheet: SupervisionSheet) -> dict:
     """A sheet as pages and the API show it."""
     return {
@@ -157,7 +172,7 @@ def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: s
 
     A leader's sheet stays open until the department has replied. The caller records history.
     """
-    cleared = []
+    cleared: list[SupervisionSheet] = []
     # most cases close without a sheet: one light statement tells, before any sheet is loaded
     if event.state != "closed" or not statements.has_open_sheets(connection_of(session), event.id):
         return cleared

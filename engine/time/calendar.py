@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chinese_calendar import holidays as _official_holidays
 from chinese_calendar import is_workday as _chinese_calendar_is_workday
 
+from engine.errors import GridloopError
+
 UNITS: dict[str, str] = {
     "work_hours": "工作时",
     "work_days": "工作日",
@@ -49,8 +51,10 @@ def _official_is_workday(day: date) -> bool:
 _PERIOD_PATTERN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
-class CalendarError(ValueError):
+class CalendarError(GridloopError, ValueError):
     """A calendar input is wrong: an unknown unit, a naive datetime, a bad limit or bad working hours."""
+
+    code = "calendar.invalid"
 
 
 def normalize_unit(unit: str) -> str:
@@ -62,7 +66,12 @@ def normalize_unit(unit: str) -> str:
     canonical = UNIT_ALIASES.get(unit.strip()) if isinstance(unit, str) else None
     if canonical is None:
         valid = ", ".join(f"{name} ({label})" for name, label in UNITS.items())
-        raise CalendarError(f"unknown time-limit unit {unit!r}; use one of: {valid}")
+        raise CalendarError(
+            "unknown time-limit unit {unit!r}; use one of: {valid}",
+            code="calendar.unknown_unit",
+            unit=unit,
+            valid=valid,
+        )
     return canonical
 
 
@@ -82,24 +91,37 @@ class WorkingHours:
 
     def __post_init__(self) -> None:
         if not self.periods:
-            raise CalendarError("working hours are empty; give at least one period, e.g. '08:00-12:00'")
+            raise CalendarError(
+                "working hours are empty; give at least one period, e.g. '08:00-12:00'",
+                code="calendar.no_periods",
+            )
         shown = _format_periods(self.periods)
         previous: tuple[time, time] | None = None
         for start, end in self.periods:
             if start >= end:
                 raise CalendarError(
-                    f"working hours {shown}: period {start:%H:%M}-{end:%H:%M} does not end after it starts;"
-                    " periods must lie within one day, e.g. '14:00-18:00'"
+                    "working hours {hours}: period {period} does not end after it starts;"
+                    " periods must lie within one day, e.g. '14:00-18:00'",
+                    code="calendar.period_backwards",
+                    hours=shown,
+                    period=f"{start:%H:%M}-{end:%H:%M}",
                 )
             if previous is not None and start < previous[0]:
                 raise CalendarError(
-                    f"working hours {shown}: period {start:%H:%M}-{end:%H:%M} comes before"
-                    f" {previous[0]:%H:%M}-{previous[1]:%H:%M}; list periods in time order"
+                    "working hours {hours}: period {period} comes before {previous}; list periods in time order",
+                    code="calendar.periods_out_of_order",
+                    hours=shown,
+                    period=f"{start:%H:%M}-{end:%H:%M}",
+                    previous=f"{previous[0]:%H:%M}-{previous[1]:%H:%M}",
                 )
             if previous is not None and start < previous[1]:
                 raise CalendarError(
-                    f"working hours {shown}: period {start:%H:%M}-{end:%H:%M} overlaps"
-                    f" {previous[0]:%H:%M}-{previous[1]:%H:%M}; start each period at or after the previous one ends"
+                    "working hours {hours}: period {period} overlaps {previous};"
+                    " start each period at or after the previous one ends",
+                    code="calendar.periods_overlap",
+                    hours=shown,
+                    period=f"{start:%H:%M}-{end:%H:%M}",
+                    previous=f"{previous[0]:%H:%M}-{previous[1]:%H:%M}",
                 )
             previous = (start, end)
 
@@ -114,15 +136,21 @@ class WorkingHours:
             match = _PERIOD_PATTERN.match(part)
             if match is None:
                 raise CalendarError(
-                    f"working hours {text!r}: cannot read period {part.strip()!r};"
-                    " write comma-separated HH:MM-HH:MM periods, e.g. '08:00-12:00,14:00-18:00'"
+                    "working hours {hours!r}: cannot read period {period!r};"
+                    " write comma-separated HH:MM-HH:MM periods, e.g. '08:00-12:00,14:00-18:00'",
+                    code="calendar.unreadable_period",
+                    hours=text,
+                    period=part.strip(),
                 )
             start_hour, start_minute, end_hour, end_minute = (int(group) for group in match.groups())
             try:
                 periods.append((time(start_hour, start_minute), time(end_hour, end_minute)))
             except ValueError:
                 raise CalendarError(
-                    f"working hours {text!r}: {part.strip()!r} is not a time of day; use 00:00 to 23:59"
+                    "working hours {hours!r}: {period!r} is not a time of day; use 00:00 to 23:59",
+                    code="calendar.not_a_time_of_day",
+                    hours=text,
+                    period=part.strip(),
                 ) from None
         return cls(tuple(periods))
 
@@ -138,11 +166,19 @@ class WorkingHours:
 
 def _require_aware(value: datetime, name: str) -> None:
     if not isinstance(value, datetime):
-        raise CalendarError(f"{name} must be a timezone-aware datetime, got {type(value).__name__}")
+        raise CalendarError(
+            "{name} must be a timezone-aware datetime, got {kind}",
+            code="calendar.not_a_moment",
+            name=name,
+            kind=type(value).__name__,
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         raise CalendarError(
-            f"{name} {value.isoformat()} is a naive datetime; attach a timezone (e.g. tzinfo=UTC) so that"
-            " working hours can be placed in the calendar's local time"
+            "{name} {moment} is a naive datetime; attach a timezone (e.g. tzinfo=UTC) so that"
+            " working hours can be placed in the calendar's local time",
+            code="calendar.naive_moment",
+            name=name,
+            moment=value.isoformat(),
         )
 
 
@@ -169,14 +205,19 @@ class BusinessCalendar:
             self.timezone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise CalendarError(
-                f"unknown timezone {timezone!r}; use an IANA name such as 'Asia/Shanghai'"
+                "unknown timezone {timezone!r}; use an IANA name such as 'Asia/Shanghai'",
+                code="calendar.unknown_timezone",
+                timezone=timezone,
             ) from None
         self.overrides: dict[date, bool] = {}
         for day, working in (overrides or {}).items():
             if isinstance(day, datetime) or not isinstance(day, date) or not isinstance(working, bool):
                 raise CalendarError(
-                    f"calendar override {day!r}: {working!r} must map a date to True (working day)"
-                    " or False (holiday)"
+                    "calendar override {day!r}: {working!r} must map a date to True (working day)"
+                    " or False (holiday)",
+                    code="calendar.bad_override",
+                    day=day,
+                    working=working,
                 )
             self.overrides[day] = working
         self._override_years = frozenset(day.year for day in self.overrides)
@@ -210,9 +251,19 @@ class BusinessCalendar:
         _require_aware(start, "start")
         canonical = normalize_unit(unit)
         if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit):
-            raise CalendarError(f"time limit {limit!r} {canonical} is not a finite number")
+            raise CalendarError(
+                "time limit {limit!r} {unit} is not a finite number",
+                code="calendar.limit_not_a_number",
+                limit=limit,
+                unit=canonical,
+            )
         if limit < 0:
-            raise CalendarError(f"time limit {limit!r} {canonical} is negative; give 0 or more")
+            raise CalendarError(
+                "time limit {limit!r} {unit} is negative; give 0 or more",
+                code="calendar.limit_negative",
+                limit=limit,
+                unit=canonical,
+            )
         if limit == 0:
             return start.astimezone(UTC)
         if canonical == "natural_hours":

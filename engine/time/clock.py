@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -89,7 +89,7 @@ class _ClockedDatetime(datetime):
     """A ``datetime`` whose ``now()`` asks gridloop's current clock."""
 
     @classmethod
-    def now(cls, tz=None):  # noqa: ANN001, ANN206 - mirrors datetime.now
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]  # mirrors datetime.now
         moment = _current.get().now()
         return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -24,11 +24,16 @@ log = logging.getLogger(__name__)
 NEXT_TIMER_JOB = "gridloop-next-timer"
 BACKSTOP_JOB = "gridloop-backstop"
 
+if TYPE_CHECKING:
+    from engine.app import Gridloop
+
 
 class TimerScheduler:
     """Fires an engine's due timers at their due times, in a background thread."""
 
-    def __init__(self, gl: Any, name: str | None = None, backstop: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self, gl: Gridloop, name: str | None = None, backstop: timedelta = timedelta(seconds=30)
+    ) -> None:
         self.gl = gl
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.backstop = backstop

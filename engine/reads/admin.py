@@ -10,56 +10,57 @@ import copy
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine import settings
 from engine.errors import Forbidden
+from engine.reads.reader import Reader
 from engine.store.models import CalendarDay, Setting
 
 # The holiday table page shows whether these years, counted from the current one, have known holidays.
 YEARS_AHEAD = 2
 
 
-def _require_admin(gl: Any, session: Session, username: str) -> None:
-    if not gl.actor(session, username).has_role("admin"):
-        raise Forbidden("only administrators see the settings and the holiday calendar")
+def _require_admin(reader: Reader) -> None:
+    if not reader.actor.has_role("admin"):
+        raise Forbidden(
+            "only administrators see the settings and the holiday calendar", code="settings.view_admin_only"
+        )
 
 
-def settings_table(gl: Any, username: str) -> list[dict[str, Any]]:
+def settings_table(reader: Reader) -> list[dict[str, Any]]:
     """Every setting in :data:`engine.settings.DEFAULTS` order: its key, current value, default and when it was
     last changed (None while it holds its default because it was never set)."""
-    with gl.db.reading() as session:
-        _require_admin(gl, session, username)
-        changed = {row.key: row.updated_at for row in session.scalars(select(Setting))}
-        return [
-            {
-                "key": key,
-                "value": settings.get(session, key),
-                "default": copy.deepcopy(default),
-                "changed_at": changed.get(key),
-            }
-            for key, default in settings.DEFAULTS.items()
-        ]
+    _require_admin(reader)
+    session = reader.session
+    changed = {row.key: row.updated_at for row in session.scalars(select(Setting))}
+    return [
+        {
+            "key": key,
+            "value": settings.get(session, key),
+            "default": copy.deepcopy(default),
+            "changed_at": changed.get(key),
+        }
+        for key, default in settings.DEFAULTS.items()
+    ]
 
 
-def holiday_table(gl: Any, username: str) -> dict[str, Any]:
+def holiday_table(reader: Reader) -> dict[str, Any]:
     """The admin-entered holidays and make-up working days, by date, and for this year, the next
     ``YEARS_AHEAD`` and every year with an entry: whether its holidays are known (from the official calendar
     or from an entry), since deadlines in an unknown year follow the Monday-to-Friday rule."""
-    calendar = gl.calendar
-    this_year = gl.now().astimezone(calendar.timezone).year
-    with gl.db.reading() as session:
-        _require_admin(gl, session, username)
-        days = [
-            {
-                "day": row.day,
-                "is_workday": row.is_workday,
-                "note": row.note,
-                "updated_by": row.updated_by,
-                "updated_at": row.updated_at,
-            }
-            for row in session.scalars(select(CalendarDay).order_by(CalendarDay.day))
-        ]
+    _require_admin(reader)
+    calendar = reader.calendar()
+    this_year = reader.now().astimezone(calendar.timezone).year
+    days: list[dict[str, Any]] = [
+        {
+            "day": row.day,
+            "is_workday": row.is_workday,
+            "note": row.note,
+            "updated_by": row.updated_by,
+            "updated_at": row.updated_at,
+        }
+        for row in reader.session.scalars(select(CalendarDay).order_by(CalendarDay.day))
+    ]
     years = sorted({this_year + n for n in range(YEARS_AHEAD + 1)} | {d["day"].year for d in days})
     return {
         "days": days,

@@ -1,0 +1,227 @@
+"""The commands of an event's life that staff give: report (上报), claim (认领), unclaim, complete.
+
+Each is a function ``command(step, ...)`` run by :class:`~engine.commands.pipeline.Pipeline`; it says what is
+particular to it — what it checks, what it asks the process to do, what its history record holds — and the
+pipeline does the rest (transaction, actor, lock, instance, inbox and timers, saving, caches).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.bpmn import forms, runtime
+from engine.bpmn.state import STATE_FORMAT
+from engine.commands.pipeline import Step, offered
+from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.org import scope
+from engine.store import statements
+from engine.store.models import Event
+from engine.supervision import rules
+
+PROCESS_ID = "grid_event"
+REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
+
+
+def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
+    """Report a new event (上报): validate, start an instance on the latest version, offer its first task.
+
+    Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
+    """
+    actor, session, now = step.actor, step.session, step.now
+    deployed = step.parts.versions.latest(session, PROCESS_ID)
+    bundle = deployed.bundle
+    start_form = bundle.start_form
+    if start_form is None:
+        raise ValidationFailed(
+            "process {process} has no start form", {}, code="report.no_start_form", process=bundle.process_id
+        )
+    data = dict(data)
+    own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
+    if not data.get("grid") and len(own_grids) == 1:
+        data["grid"] = own_grids[0]
+    data.setdefault("channel", "grid" if own_grids else "web")
+    data.setdefault("self_handle", False)
+    errors = forms.validate(
+        step.parts.forms.validator(session, deployed.version_id, bundle, start_form), data
+    )
+    if not data.get("grid") and "grid" not in errors:
+        errors["grid"] = [FieldError("required")]
+    errors.update(forms.photo_errors(session, bundle.forms[start_form], data))
+    if errors:
+        raise ValidationFailed("the report is incomplete or invalid", errors, code="report.invalid")
+    grid = data["grid"]
+    if not any(a.department_code is None and grid.startswith(a.scope_code) for a in actor.assignments):
+        raise Forbidden("grid {grid} is outside your scope", code="report.grid_outside_scope", grid=grid)
+    is_grid_worker_here = any(grid.startswith(code) for code in own_grids)
+    if data["channel"] == "grid" and not is_grid_worker_here:
+        raise ValidationFailed(
+            "only the grid's own worker reports by patrol",
+            {"channel": [FieldError("report.patrol_by_own_worker")]},
+            code="report.invalid",
+        )
+    if data["self_handle"] and data["channel"] != "grid":
+        raise ValidationFailed(
+            "only a grid worker's own report can be self-handled",
+            {"self_handle": [FieldError("report.self_handle_own_patrol")]},
+            code="report.invalid",
+        )
+    start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
+    start_data["reporter"] = actor.username
+    workflow, journal, ids = step.run_engine(lambda: runtime.start(bundle, deployed.engine, start_data))
+    event = step.new_event(
+        {
+            "process_version_id": deployed.version_id,
+            "category": data["category"],
+            "grid_code": grid,
+            "channel": data["channel"],
+            "description": data["description"],
+            "address": data.get("address"),
+            "location": data.get("location"),
+            "reporter": actor.username,
+            "reported_at": now,
+            "updated_at": now,
+            "state": "reported",
+            "workflow_state": "",
+            "state_seq": 0,
+            "state_format": STATE_FORMAT,
+            "history_length": 0,
+            "rework_count": 0,
+            "reassign_count": 0,
+            "reopen_count": 0,
+            "completed": False,
+        }
+    )
+    event.code = f"E{now:%Y%m%d}{event.id:06d}"
+    step.adopt(event, workflow)
+    _data, created = step.sync(event, deployed, open_rows={})
+    step.record(
+        event,
+        "report",
+        {"report": start_data, "calls": journal.calls, "ids": ids, "offered": offered(created)},
+    )
+    return {"id": event.id, "code": event.code, "state": event.state, "next": [r.id for r in created]}
+
+
+def _task_for_action(step: Step, task_id: int) -> tuple[statements.Row, statements.Row]:
+    """The task and its event, if the actor may act on it now; the named error otherwise."""
+    actor = step.actor
+    task, event = step.task_and_event(task_id)
+    if not (
+        scope.is_candidate(actor, task)
+        or task.assignee == actor.username
+        or task.completed_by == actor.username
+    ):
+        visible = step.session.scalar(select(Event.id).where(Event.id == event.id, scope.event_filter(actor)))
+        if visible is None:
+            raise NotFound("no task {task}", code="task.not_found", task=task_id)
+        raise _not_offered(task_id, task.name)
+    if task.status == "completed":
+        raise Conflict(
+            "task {task} ({name}) was already completed by {by}; nothing was changed",
+            code="task.already_completed",
+            task=task_id,
+            name=task.name,
+            by=task.completed_by,
+        )
+    if task.status != "open":
+        raise Conflict(
+            "task {task} ({name}) was cancelled by the process; nothing was changed",
+            code="task.cancelled",
+            task=task_id,
+            name=task.name,
+        )
+    return task, event
+
+
+def _not_offered(task_id: int, name: str) -> Forbidden:
+    return Forbidden(
+        "task {task} ({name}) is not offered to you", code="task.not_offered", task=task_id, name=name
+    )
+
+
+def _claimed_by_other(task_id: int, assignee: str) -> Conflict:
+    return Conflict(
+        "task {task} is claimed by {assignee}", code="task.claimed_by_other", task=task_id, assignee=assignee
+    )
+
+
+def claim(step: Step, task_id: int) -> dict[str, Any]:
+    """Claim a task offered to the actor (认领), so that nobody else works on it."""
+    actor = step.actor
+    task, event = _task_for_action(step, task_id)
+    if task.assignee == actor.username:
+        raise Conflict("task {task} is already claimed by you", code="task.claimed_by_you", task=task_id)
+    if task.assignee is not None:
+        raise _claimed_by_other(task_id, task.assignee)
+    if not scope.is_candidate(actor, task):
+        raise _not_offered(task_id, task.name)
+    task.assignee, task.claimed_at = actor.username, step.now
+    statements.save_task(step.conn, task)
+    step.record(event, "claim", {}, task.bpmn_id, task.id)
+    return {"task": task_id, "assignee": task.assignee}
+
+
+def unclaim(step: Step, task_id: int) -> dict[str, Any]:
+    """Give a claimed task back to everybody it is offered to."""
+    task, event = _task_for_action(step, task_id)
+    if task.assignee != step.actor.username:
+        raise Conflict("task {task} is not claimed by you", code="task.not_claimed_by_you", task=task_id)
+    task.assignee, task.claimed_at = None, None
+    statements.save_task(step.conn, task)
+    step.record(event, "unclaim", {}, task.bpmn_id, task.id)
+    return {"task": task_id, "assignee": task.assignee}
+
+
+def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Complete a task with its form's data: validated, run to the next wait state, saved — or nothing at all."""
+    actor, session, now = step.actor, step.session, step.now
+    task, event = _task_for_action(step, task_id)
+    if task.assignee not in (None, actor.username):
+        raise _claimed_by_other(task_id, task.assignee)
+    if not (task.assignee == actor.username or scope.is_candidate(actor, task)):
+        raise _not_offered(task_id, task.name)
+    deployed = step.deployed(event)
+    bundle = deployed.bundle
+    if task.form:
+        data = forms.apply_defaults(bundle.forms[task.form], data)
+    validator = step.parts.forms.validator(session, event.process_version_id, bundle, task.form)
+    errors = forms.validate(validator, data)
+    if task.form:
+        errors.update(forms.photo_errors(session, bundle.forms[task.form], data))
+    if errors:
+        raise ValidationFailed(
+            "the form of task {task} has errors", errors, code="task.form_invalid", task=task_id
+        )
+    workflow = step.instance(event, deployed)
+    # the inbox mirrors the waiting tasks (every command that moves the instance syncs it), so when this task
+    # is the only one waiting, its row is the only open one and need not be read
+    waiting_before = runtime.waiting_user_tasks(workflow)
+    if len(waiting_before) == 1 and str(waiting_before[0].id) == task.spiff_task_id:
+        open_rows, instance = {task.spiff_task_id: task}, 0
+    else:
+        open_rows = {t.spiff_task_id: t for t in statements.open_tasks(step.conn, event.id)}
+        open_rows[task.spiff_task_id] = task
+        # which of several waiting instances of the step this is (a joint meeting's departments)
+        instance = runtime.instance_index(workflow, task.spiff_task_id)
+    had_timers = bool(workflow.event_manager.tasks)
+
+    def run() -> dict[str, Any]:
+        before = runtime.complete(workflow, task.spiff_task_id, data)
+        task.status, task.completed_at, task.completed_by = "completed", now, actor.username
+        if task.assignee is None:
+            task.assignee = actor.username
+        statements.save_task(step.conn, task)
+        return before
+
+    # the timers table mirrors the waiting timer events after every command, so an instance that had none
+    # before and has none now has no rows to update
+    moved = step.move(event, deployed, run, open_rows=open_rows, sync_timers=had_timers, measures_itself=True)
+    cleared = rules.clear_for_closed_event(session, event, now, actor.username)
+    step.record(
+        event, "complete", {"form": data, **moved.record, "instance": instance}, task.bpmn_id, task.id
+    )
+    for sheet in cleared:
+        step.record(event, "sheet_cleared", rules.sheet_record(sheet), task_id=sheet.task_id)
+    return {"task": task_id, "event": event.id, "state": event.state, "next": [r.id for r in moved.created]}

@@ -1,0 +1,212 @@
+"""The events pages: the list (searched within the actor's scope) and the event page — summary, holders, time
+light, diagram, every step's data with its form, attachments, timeline and supervision sheets.
+
+The states an event can be in are the process's own (:attr:`engine.bpmn.definitions.ProcessBundle.outcomes`,
+read from the diagram): the list offers those, and a search for any other state is refused by name rather than
+answered with every event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.definitions import ProcessBundle
+from engine.errors import FieldError, NotFound, ValidationFailed
+from engine.org.tree import OrgDirectory
+from engine.reads import queries
+from engine.reads.labels import department_name, describe_category, display_names, unit_name
+from engine.reads.lights import Lights
+from engine.reads.listing import Listing
+from engine.reads.processes import diagram_marks, start_event_id
+from engine.reads.reader import Reader
+from engine.store import attachments
+from engine.store.models import SupervisionSheet
+from engine.supervision import rules
+
+
+def event_states(reader: Reader) -> tuple[str, ...]:
+    """Every state an event of the process can be in, as its latest version's diagram sets them."""
+    return reader.bundle().outcomes
+
+
+def matching_events(
+    reader: Reader,
+    *,
+    code: str | None = None,
+    category: str | None = None,
+    grid: str | None = None,
+    state: str | None = None,
+    reported_from: datetime | None = None,
+    reported_to: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the events in the actor's scope matching the filters, newest first, and their total
+    (:func:`engine.reads.queries.list_events`); a ``state`` the process does not know is refused."""
+    if state is not None:
+        states = event_states(reader)
+        if state not in states:
+            choices = ", ".join(states)
+            raise ValidationFailed(
+                "no event is ever in state {state!r}; the states are: {choices}",
+                {"state": [FieldError("not_a_choice_of", {"choices": choices})]},
+                state=state,
+                choices=choices,
+            )
+    return queries.list_events(
+        reader.session,
+        reader.actor,
+        code=code,
+        category=category,
+        grid=grid,
+        state=state,
+        reported_from=reported_from,
+        reported_to=reported_to,
+        page=page,
+        per_page=per_page,
+    )
+
+
+def events_page(reader: Reader, *, page: int = 1, per_page: int = 20, **filters: Any) -> Listing:
+    """One page of the events matching ``filters`` (those of :func:`matching_events`), with names and lights."""
+    rows, total = matching_events(reader, page=page, per_page=per_page, **filters)
+    lights = Lights.of(reader, reader.bundle())
+    directory = reader.directory()
+    for row in rows:
+        describe_category(row, lights.categories)
+        row["grid_name"] = unit_name(directory, row["grid"])
+        row["light"] = lights.event(row)
+    return Listing(rows, total, page, per_page, colours=lights.colours)
+
+
+def _photo_ids(schema: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    ids: list[str] = []
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list):
+            ids.extend(str(v) for v in data[name])
+    return ids
+
+
+def _steps(reader: Reader, bundle: ProcessBundle, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data entered at each step (the report and every completion), with the form schema it was entered on."""
+    schemas: dict[str | None, dict[str, Any]] = {}
+
+    def schema_of(form: str | None) -> dict[str, Any]:
+        if form not in schemas:
+            schemas[form] = reader.form(bundle, form if form in bundle.forms else None)
+        return schemas[form]
+
+    start_id = start_event_id(bundle)
+    steps = []
+    for entry in history:
+        if entry["action"] == "report":
+            step_id, data = start_id, entry["data"].get("report", {})
+        elif entry["action"] == "complete":
+            step_id, data = entry["step"], entry["data"].get("form", {})
+        else:
+            continue
+        info = bundle.user_tasks.get(step_id) if step_id else None
+        steps.append(
+            {
+                "seq": entry["seq"],
+                "step": step_id,
+                "name": info.name if info else (step_id or entry["action"]),
+                "actor": entry["actor"],
+                "at": entry["at"],
+                "schema": schema_of(info.form if info else None),
+                "data": data,
+            }
+        )
+    return steps
+
+
+def _sheets_of_event(
+    session: Session, event_id: int, directory: OrgDirectory, departments: set[str]
+) -> list[dict[str, Any]]:
+    """The event's supervision sheets, oldest first, each saying whether ``departments`` may reply to it."""
+    sheets = []
+    for sheet in session.scalars(
+        select(SupervisionSheet).where(SupervisionSheet.event_id == event_id).order_by(SupervisionSheet.id)
+    ):
+        row = rules.sheet_row(sheet)
+        row["department_name"] = department_name(directory, row["department"])
+        row["can_reply"] = (
+            row["status"] == "open" and row["reply"] is None and row["department"] in departments
+        )
+        sheets.append(row)
+    return sheets
+
+
+def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
+    """An event as its page shows it: :func:`engine.reads.queries.event_detail` plus names, time light, current
+    holders, the steps' data with their schemas, the attachments, the diagram elements done and waiting, and
+    the supervision sheets — with whether the actor may issue one (and to which departments) or reply to one.
+    Out of the actor's scope raises :class:`~engine.errors.NotFound`."""
+    session, actor = reader.session, reader.actor
+    detail = queries.event_detail(session, actor, event_id)
+    bundle = reader.bundle(detail["process_version_id"])
+    open_tasks = [t for t in detail["tasks"] if t["status"] == "open"]
+    lights = Lights.of(reader, bundle)
+    directory = reader.directory()
+    steps = _steps(reader, bundle, detail["history"])
+    own_departments = {a.department_code for a in actor.assignments if a.department_code}
+    sheets = _sheets_of_event(session, event_id, directory, own_departments)
+    people = {detail["reporter"]} | {h["actor"] for h in detail["history"]}
+    people |= {t["assignee"] for t in detail["tasks"]} | {t["completed_by"] for t in detail["tasks"]}
+    people |= {s["issued_by"] for s in sheets} | {s["replied_by"] for s in sheets}
+    names = display_names(session, people)
+    files = []
+    for step in steps:
+        for attachment_id in _photo_ids(step["schema"], step["data"]):
+            try:
+                files.append({"step": step["name"], "file": attachments.describe(session, attachment_id)})
+            except NotFound:
+                continue
+    describe_category(detail, lights.categories)
+    detail["grid_name"] = unit_name(directory, detail["grid"])
+    detail["department_name"] = department_name(directory, detail["department"])
+    detail["light"] = lights.event(detail)
+    detail["holders"] = [
+        {
+            "task": t["id"],
+            "name": t["name"],
+            "assignee": names.get(t["assignee"], t["assignee"]),
+            "role": t["role"],
+            "scope_name": unit_name(directory, t["scope"]),
+            "department_name": department_name(directory, t["department"]),
+            "due_at": t["due_at"],
+            "light": lights.task(t, detail),
+        }
+        for t in open_tasks
+    ]
+    step_names = {info.bpmn_id: info.name for info in bundle.user_tasks.values()}
+    for entry in detail["history"]:
+        entry["step_name"] = step_names.get(entry["step"], entry["step"])
+    detail["steps"] = steps
+    detail["attachments"] = files
+    detail["files"] = {f["file"].id: f["file"] for f in files}
+    detail["names"] = names
+    start_id = start_event_id(bundle)
+    done = [start_id] if start_id else []
+    done += [h["step"] for h in detail["history"] if h["action"] == "complete" and h["step"]]
+    detail["diagram"] = diagram_marks(
+        bundle,
+        detail["process_version_id"],
+        list(dict.fromkeys(done)),
+        sorted({t["step"] for t in open_tasks}),
+    )
+    detail["sheets"] = sheets
+    detail["can_issue_sheet"] = rules.can_be_supervised(detail["state"]) and rules.may_issue(actor)
+    detail["sheet_departments"] = (
+        [
+            {"code": d.code, "name": d.name}
+            for d in sorted(directory.departments.values(), key=lambda d: d.code)
+        ]
+        if detail["can_issue_sheet"]
+        else []
+    )
+    return detail

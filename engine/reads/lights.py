@@ -1,0 +1,65 @@
+"""Time lights of the rows a page shows, all as of one instant, by the district's colour scheme and calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine import settings
+from engine.bpmn.definitions import Category, ProcessBundle
+from engine.reads.labels import categories_by_code
+from engine.reads.reader import Reader
+from engine.time import timelights
+from engine.time.calendar import BusinessCalendar
+
+# the unit of a case whose category the routing table no longer knows
+FALLBACK_UNIT = "work_hours"
+
+
+@dataclass(frozen=True)
+class Lights:
+    """The colour of a task's or an event's limit as it stands at ``now``.
+
+    A step with a limit of its own (the ``step_limits`` setting) is measured in that limit's unit, any other
+    task and every case in its category's unit (the routing table's).
+    """
+
+    calendar: BusinessCalendar
+    scheme: timelights.Scheme
+    step_units: dict[str, str]
+    categories: dict[str, Category]
+    now: datetime
+
+    @classmethod
+    def of(cls, reader: Reader, bundle: ProcessBundle) -> Lights:
+        """The lights by the scheme, the calendar and the step limits in force, for ``bundle``'s categories."""
+        step_limits = settings.get(reader.session, "step_limits")
+        return cls(
+            calendar=reader.calendar(),
+            scheme=timelights.load_scheme(reader.session),
+            step_units={step: limit[1] for step, limit in step_limits.items()},
+            categories=categories_by_code(bundle),
+            now=reader.now(),
+        )
+
+    @property
+    def colours(self) -> tuple[str, ...]:
+        """The scheme's colours, first to last."""
+        return self.scheme.colours
+
+    def case_unit(self, category: str) -> str:
+        """The unit a case of ``category`` is measured in."""
+        found = self.categories.get(category)
+        return found.time_unit if found is not None else FALLBACK_UNIT
+
+    def task(self, task: dict[str, Any], event: dict[str, Any]) -> timelights.TimeLight | None:
+        """The light of an inbox task (its event's ``opened_at`` and ``due_at`` in ``event``)."""
+        unit = self.step_units.get(task["step"]) or self.case_unit(task["category"])
+        return timelights.task_light(self.calendar, self.scheme, task, event, unit, self.now)
+
+    def event(self, event: dict[str, Any]) -> timelights.TimeLight | None:
+        """The light of a case."""
+        return timelights.event_light(
+            self.calendar, self.scheme, event, self.case_unit(event["category"]), self.now
+        )

@@ -1,0 +1,118 @@
+"""Every write goes through the one command pipeline (engine/commands/pipeline.py).
+
+Statically: no module of the product but the pipeline opens a unit of work, appends history or writes the
+admin log. Dynamically: a run that exercises every command produces every history and admin-log action the
+pipeline declares, and every record stored was appended by the pipeline.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from conftest import REPO
+from sqlalchemy import select
+
+from engine.audit import history
+from engine.commands import pipeline
+from engine.demo.simulate import simulate
+from engine.store.models import AdminLogEntry, HistoryEntry
+
+PRODUCT = [REPO / "engine", REPO / "webui"]
+# (module, callable) → the only files allowed to call it
+OWNERS = {
+    ("db", "unit_of_work"): {"engine/commands/pipeline.py"},
+    ("history", "append"): {"engine/commands/pipeline.py"},
+    ("settings", "log"): {"engine/commands/pipeline.py"},
+    ("statements", "insert_history"): {"engine/audit/history.py"},
+}
+CONSTRUCTED_ONLY_IN = {"AdminLogEntry": {"engine/settings.py"}, "HistoryEntry": set()}
+
+
+def _calls(path: Path) -> list[tuple[str, str, int]]:
+    """(owner, attribute, line) of every ``x.attr(...)`` call, where owner is the last name before the dot."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            found.append((name, node.func.attr, node.lineno))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            found.append(("", node.func.id, node.lineno))
+    return found
+
+
+def test_only_the_pipeline_opens_a_unit_of_work_or_writes_history_and_the_admin_log() -> None:
+    offenders = []
+    for root in PRODUCT:
+        for path in root.rglob("*.py"):
+            relative = str(path.relative_to(REPO))
+            if "node_modules" in relative or "/migrations/" in relative:
+                continue
+            for owner, attr, line in _calls(path):
+                allowed = OWNERS.get((owner, attr))
+                if allowed is not None and relative not in allowed:
+                    offenders.append(f"{relative}:{line}: {owner}.{attr}()")
+                if owner == "" and attr in CONSTRUCTED_ONLY_IN and relative not in CONSTRUCTED_ONLY_IN[attr]:
+                    offenders.append(f"{relative}:{line}: {attr}(...)")
+                if attr == "unit_of_work" and relative != "engine/commands/pipeline.py":
+                    offenders.append(f"{relative}:{line}: {owner}.unit_of_work()")
+    assert offenders == []
+
+
+def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
+    driver: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    gl = driver.gl
+    appended: list[str] = []
+    append = history.append
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        appended.append(args[4])
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.history, "append", counted)
+
+    # staff's commands and the timers (the simulation reports, claims, completes every path, fires timers)
+    result = simulate(gl, 40, seed=3)
+    assert result["reworked"] and result["reopened"]
+    event_id = driver.report("gw_hb1")
+    task = driver.open_task(event_id, "accept")
+    gl.claim("intake", task["id"])
+    gl.unclaim("intake", task["id"])
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
+    # a leader's sheet, the department's reply; then the case goes overdue: lights, a sheet, its escalation
+    sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "请加快处置")
+    gl.reply_to_sheet("h_dh_hw", sheet["id"], "正在处置")
+    for days in (2, 5, 12):
+        gl.clock.advance(timedelta(days=days))
+        gl.supervise()
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})  # closing clears the sheets
+    # administration: a new version and a migration, settings, the calendar, staff accounts
+    other = driver.report("gw_hb1")
+    variant = tmp_path / "v2"
+    shutil.copytree(REPO / "processes", variant / "processes")
+    shutil.copytree(REPO / "forms", variant / "forms")
+    bpmn = variant / "processes" / "grid_event.bpmn"
+    bpmn.write_text(
+        bpmn.read_text(encoding="utf-8").replace('name="核查"', 'name="现场核查"'), encoding="utf-8"
+    )
+    gl.migrate_event("admin", other, gl.deploy(variant).id)
+    gl.change_setting("admin", "rework_rate_base", "due")
+    gl.set_calendar_day("admin", date(2027, 1, 4), False, "测试")
+    gl.add_user("test", "gw_new", "新网格员", "grid_worker", "330199001001001")
+    gl.set_password("test", "gw_new", "a-new-password")
+
+    with gl.db.reading() as session:
+        actions = set(session.scalars(select(HistoryEntry.action)))
+        stored = session.scalar(select(HistoryEntry.id).order_by(HistoryEntry.id.desc()).limit(1))
+        logged = set(session.scalars(select(AdminLogEntry.action)))
+    assert actions == pipeline.HISTORY_ACTIONS
+    assert logged == pipeline.ADMIN_ACTIONS
+    assert len(appended) == stored  # every record of the history table, and nothing else, was appended here

@@ -1,0 +1,739 @@
+"""The ``gridloop`` command line: set-up, serving, deployment, staff accounts, events, audit and simulation.
+
+Click commands beside the web app, as thin as its routes: parse the arguments, make one engine call (every
+write goes through ``Gridloop``'s pipeline, admin writes included), print. ``gridloop --help`` lists every
+command and each has its own ``--help``. The database comes from ``--db URL``, else
+``$GRIDLOOP_DATABASE_URL``, else the embedded SQLite file under ``instance/``.
+
+An engine error (:class:`~engine.errors.GridloopError`, a definition, calendar or value error) prints
+``error: <message>`` on standard error and exits 2; a usage error exits 2 too, with click's message; a check
+that finds problems (``validate``, ``audit verify``, ``audit replay``, a refused ``migrate``) exits 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import importlib.resources
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from engine.app import Gridloop
+from engine.bpmn import runtime
+from engine.bpmn.definitions import DefinitionError, validate_paths
+from engine.demo.district import DEMO_PASSWORD
+from engine.errors import GridloopError
+from engine.evaluation.metrics import GROUPINGS
+from engine.org import people
+from engine.org.roles import ROLE_KEYS, ROLE_LABELS
+from engine.reads import queries
+from engine.store.db import default_url
+from engine.time.calendar import CalendarError
+from webui.i18n import field_messages
+
+SHIPPED_DEFINITIONS = "gridloop_definitions"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def definitions_root() -> Path:
+    """The directory holding ``processes/`` and ``forms/`` that ``init --demo`` and ``deploy`` use.
+
+    ``$GRIDLOOP_DEFINITIONS`` when set; else the checkout this module runs from (so a designer's edits are
+    what gets deployed); else the copy an installed wheel ships as the data-only package
+    ``gridloop_definitions`` (pyproject.toml maps the top-level folders into it).
+    """
+    override = os.environ.get("GRIDLOOP_DEFINITIONS")
+    if override:
+        return Path(override)
+    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "processes").is_dir():
+        return CHECKOUT
+    try:
+        shipped = importlib.resources.files(SHIPPED_DEFINITIONS) / "processes"
+    except ModuleNotFoundError:
+        raise GridloopError(
+            "no process definitions found: {package} is not installed and {checkout} is no checkout;"
+            " set GRIDLOOP_DEFINITIONS to a directory holding processes/ and forms/",
+            code="cli.no_definitions",
+            package=SHIPPED_DEFINITIONS,
+            checkout=CHECKOUT,
+        ) from None
+    return Path(str(shipped)).parent
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _gridloop(ctx: click.Context) -> Gridloop:
+    """The engine on the database of ``--db``, its schema required."""
+    gl = Gridloop(ctx.obj["db"])
+    if not gl.is_initialized():
+        raise GridloopError(
+            "the database {url} has no schema yet: run `gridloop init` first",
+            code="cli.no_schema",
+            url=gl.db.url,
+        )
+    return gl
+
+
+def _parse_moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise GridloopError(
+            "{moment} needs a timezone, e.g. {moment}+08:00", code="cli.naive_moment", moment=text
+        )
+    return moment
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing a click progress bar on standard error, or None when
+    standard error is no terminal (logs and pipes get only the result)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(done: int, total: int) -> None:
+            if not bars:
+                bars.append(
+                    stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                )
+            bars[0].update(done - bars[0].pos)
+
+        yield advance
+
+
+as_user_option = click.option("--as", "as_user", help="show it as this user sees it (default: everything)")
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option(
+    "--db",
+    metavar="URL",
+    default=lambda: os.environ.get("GRIDLOOP_DATABASE_URL") or default_url(),
+    show_default="$GRIDLOOP_DATABASE_URL, else sqlite:///instance/gridloop.sqlite3",
+    help="database URL (SQLite file or PostgreSQL)",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str) -> None:
+    """网格事件闭环处置引擎 — the grid event workflow engine."""
+    ctx.obj = {"db": db}
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="also create the demo district and deploy processes/ and forms/")
+@click.pass_context
+def init(ctx: click.Context, demo: bool) -> None:
+    """Create or upgrade the database schema.
+
+    The schema changes only through the Alembic migrations. With --demo, also add the demo district 清河区 with its staff (once: not when an organisation exists)
+    and deploy the process definitions.
+    """
+    gl = Gridloop(ctx.obj["db"])
+    gl.init_schema()
+    click.echo(f"schema ready in {gl.db.url}")
+    if not demo:
+        return
+    users = gl.create_demo_district(by="init")
+    if users is None:
+        click.echo("the organisation already exists; demo district not added again")
+    else:
+        click.echo(f"demo district created with {len(users)} accounts (password for all: {DEMO_PASSWORD})")
+    deployment = gl.deploy(definitions_root(), deployed_by="init")
+    state = "deployed" if deployment.created else "already deployed"
+    click.echo(f"process version {deployment.id} ({deployment.content_hash[:12]}) {state}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=5000, show_default=True, help="port to listen on")
+@click.option("--no-scheduler", is_flag=True, help="do not fire timers in this process")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the web UI with the timer scheduler.
+
+    This is Flask's own server, for the demo; production runs gunicorn on the app factory (`gunicorn 'webui:create_app()'`) and `gridloop scheduler`
+    beside it.
+    """
+    from engine.time.scheduler import TimerScheduler
+    from webui import create_app
+
+    app = create_app({"DATABASE_URL": ctx.obj["db"]})
+    scheduler = None
+    if not no_scheduler:
+        scheduler = TimerScheduler(app.extensions["gridloop"])
+        scheduler.start()
+    try:
+        app.run(host=host, port=port, debug=False, threaded=True)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+
+
+@cli.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run the timer and supervision scheduler alone.
+
+    It runs until SIGTERM or Ctrl-C, wakes at the next due time and catches up at start; any number may run beside the gunicorn workers,
+    and each timer fires exactly once.
+    """
+    import signal
+    import threading
+
+    from engine.time.scheduler import TimerScheduler
+
+    runner = TimerScheduler(_gridloop(ctx))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runner.start()
+    click.echo(f"scheduler {runner.name} running; next wake {runner.armed_for()}")
+    sys.stdout.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    runner.shutdown()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Check BPMN, DMN and form files.
+
+    Prints `file:line: element-id: message` per problem and exits 1 on any. A directory contributes its processes/ and forms/ (or its own *.bpmn, *.dmn, *.json).
+    """
+    problems = validate_paths(list(paths))
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        ctx.exit(1)
+    click.echo("ok: no problems found")
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.pass_context
+def deploy(ctx: click.Context, path: Path | None) -> None:
+    """Deploy processes/ and forms/ as a new version.
+
+    The version is immutable and content-hashed: unchanged files reuse theirs. PATH defaults to $GRIDLOOP_DEFINITIONS, else the checkout's
+    folders, else the definitions shipped in the installed package.
+    """
+    gl = _gridloop(ctx)
+    deployment = gl.deploy(path or definitions_root(), deployed_by=os.environ.get("USER", "cli"))
+    state = "deployed as a new version" if deployment.created else "unchanged: already deployed"
+    click.echo(f"process version {deployment.id} ({deployment.content_hash}) {state}")
+
+
+@cli.command()
+@click.option("--event", type=int, help="one event id")
+@click.option("--from", "source", type=int, help="every unfinished event of this version")
+@click.option("--to", type=int, required=True, help="target version id")
+@click.option("--dry-run", is_flag=True, help="only show what would happen and why not")
+@click.option("--as", "as_user", default="admin", show_default=True, help="administrator doing it")
+@click.pass_context
+def migrate(
+    ctx: click.Context, event: int | None, source: int | None, to: int, dry_run: bool, as_user: str
+) -> None:
+    """Move running events to another version.
+
+    One event (--event ID) or every unfinished event of a version (--from VERSION), printed as JSON. Refused, with nothing changed and exit 1, when a step an event passed is gone from the target version.
+    """
+    if (event is None) == (source is None):
+        raise click.UsageError("give exactly one of --event ID and --from VERSION")
+    gl = _gridloop(ctx)
+    if event is not None:
+        found = gl.migration_plan(event, to)
+        if found["problems"] or dry_run:
+            _print_json(found)
+            ctx.exit(1 if found["problems"] else 0)
+        _print_json(gl.migrate_event(as_user, event, to))
+        return
+    if dry_run:
+        from engine.store.models import Event
+
+        with gl.db.reading() as session:
+            ids = list(
+                session.scalars(
+                    select(Event.id).where(Event.process_version_id == source, Event.completed.is_(False))
+                )
+            )
+        _print_json([gl.migration_plan(event_id, to) for event_id in ids])
+        return
+    assert source is not None  # exactly one of --event and --from (checked above)
+    result = gl.migrate_version(as_user, source, to)
+    _print_json(result)
+    if result["refused"]:
+        ctx.exit(1)
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts: list, add, set a password."""
+
+
+@users.command("list")
+@json_option
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """List staff with roles, scopes and departments."""
+    from engine.store.models import User
+
+    gl = _gridloop(ctx)
+    with gl.db.reading() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "active": u.active,
+                "roles": [a.role for a in u.assignments],
+                "role_labels": [ROLE_LABELS[a.role] for a in u.assignments],
+                "scope": ",".join(dict.fromkeys(a.scope_code for a in u.assignments)),
+                "department": ",".join(a.department_code for a in u.assignments if a.department_code) or None,
+            }
+            for u in session.scalars(select(User).order_by(User.id))
+        ]
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        dept = f"  部门 {row['department']}" if row["department"] else ""
+        click.echo(
+            f"{row['username']:<14} {row['name']:<20} {','.join(row['roles']):<14} {row['scope']}{dept}"
+        )
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLE_KEYS), help="role key")
+@click.option("--scope", required=True, help="org unit code (district, town, community or grid)")
+@click.option("--department", help="department code, for department staff")
+@click.option("--name", help="display name (default: the username)")
+@click.pass_context
+def users_add(
+    ctx: click.Context, username: str, role: str, scope: str, department: str | None, name: str | None
+) -> None:
+    """Add a user, or a role to an existing user.
+
+    Logged in the admin log, like every administrative change.
+    """
+    _gridloop(ctx).add_user("cli", username, name, role, scope, department)
+    click.echo(f"{username}: {role} ({ROLE_LABELS[role]}) in {scope}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.pass_context
+def users_set_password(ctx: click.Context, username: str) -> None:
+    """Set a user's password.
+
+    At least 8 characters, asked for twice on a terminal; read as one line from standard input otherwise.
+    """
+    gl = _gridloop(ctx)
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise GridloopError("the two passwords differ", code="cli.passwords_differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    gl.set_password("cli", username, password)
+    click.echo(f"password of {username} updated")
+
+
+def _viewer(gl: Gridloop, username: str | None) -> people.Actor:
+    """The actor whose scope limits a listing: a named user, or the whole organisation for an operator."""
+    from engine.store.models import OrgUnit
+
+    with gl.db.reading() as session:
+        if username:
+            return people.load_actor(session, username)
+        districts = session.scalars(select(OrgUnit.code).where(OrgUnit.parent_code.is_(None)))
+        return people.Actor("cli", "operator", tuple(people.Assignment("admin", code) for code in districts))
+
+
+@cli.group()
+def events() -> None:
+    """Grid events: list them, show one."""
+
+
+@events.command("list")
+@click.option("--code", help="event code")
+@click.option("--category", help="category code")
+@click.option("--grid", help="grid code")
+@click.option("--state", help="state (one the process sets: reported, open, closed …)")
+@click.option("--page", type=int, default=1, show_default=True)
+@click.option("--per-page", type=int, default=50, show_default=True)
+@as_user_option
+@json_option
+@click.pass_context
+def events_list(
+    ctx: click.Context,
+    code: str | None,
+    category: str | None,
+    grid: str | None,
+    state: str | None,
+    page: int,
+    per_page: int,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """List events, newest first, optionally as a given user sees them."""
+    gl = _gridloop(ctx)
+    actor = _viewer(gl, as_user)
+    with gl.db.reading() as session:
+        rows, total = queries.list_events(
+            session, actor, code=code, category=category, grid=grid, state=state, page=page, per_page=per_page
+        )
+    if as_json:
+        _print_json({"total": total, "events": rows})
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']:>6} {r['code']}  {r['state']:<10} {r['category']}  {r['grid']}  {r['description'][:30]}"
+        )
+    click.echo(f"{len(rows)} of {total} event(s)")
+
+
+@events.command("show")
+@click.argument("event_id", metavar="ID", type=int)
+@as_user_option
+@json_option
+@click.pass_context
+def events_show(ctx: click.Context, event_id: int, as_user: str | None, as_json: bool) -> None:
+    """Show one event with its tasks and history."""
+    gl = _gridloop(ctx)
+    actor = _viewer(gl, as_user)
+    with gl.db.reading() as session:
+        detail = queries.event_detail(session, actor, event_id)
+    if as_json:
+        _print_json(detail)
+        return
+    d = detail
+    click.echo(f"{d['code']}  {d['state']}  {d['category']}  grid {d['grid']}  dept {d['department']}")
+    click.echo(f"  {d['description']}")
+    click.echo(f"  due {d['due_at']}  closed {d['closed_at']}  on time {d['closed_on_time']}")
+    click.echo(f"  rework {d['rework_count']}  reassign {d['reassign_count']}  reopen {d['reopen_count']}")
+    click.echo("tasks:")
+    for t in d["tasks"]:
+        click.echo(
+            f"  #{t['id']} {t['name']} ({t['step']}) {t['status']} role={t['role']} scope={t['scope']} "
+            f"dept={t['department']} assignee={t['assignee']}"
+        )
+    click.echo("history:")
+    for h in d["history"]:
+        click.echo(
+            f"  {h['seq']:>3} {h['at']:%Y-%m-%d %H:%M:%S} {h['actor']:<12} {h['action']:<13} {h['step'] or ''}"
+        )
+
+
+@cli.command()
+@click.option("--now", help="ISO 8601 time with zone (default: now)")
+@json_option
+@click.pass_context
+def tick(ctx: click.Context, now: str | None, as_json: bool) -> None:
+    """Fire the timers due as of a time.
+
+    Also issues and escalates supervision sheets and records colour changes, as of --now. Each timer fires exactly once, even beside running schedulers.
+    """
+    from engine.time.clock import ManualClock
+
+    gl = _gridloop(ctx)
+    if now:
+        gl.clock = ManualClock(_parse_moment(now))
+    fired = gl.tick(fired_by=f"tick:{os.getpid()}")
+    sheets = gl.supervise(fired_by=f"tick:{os.getpid()}")
+    if as_json:
+        _print_json({"fired": fired, "sheets": sheets, "now": gl.now()})
+        return
+    click.echo(f"{fired} timer(s) fired, {sheets['issued']} sheet(s) issued, {sheets['escalated']} escalated")
+    click.echo(f"as of {gl.now().isoformat()}")
+
+
+@cli.group()
+def calendar() -> None:
+    """The business calendar: due times and holidays.
+
+    Holidays and make-up working days (调休) are entered for the years chinese-calendar does not know.
+    """
+
+
+@calendar.command("due")
+@click.option("--from", "start", required=True, help="start, ISO 8601 with zone")
+@click.option("--limit", type=float, required=True, help="the time limit, in UNITs")
+@click.option(
+    "--unit", required=True, help="work_hours, work_days, natural_hours, natural_days (or 工作时 …)"
+)
+@click.option("--local", is_flag=True, help="print in the calendar's zone instead of UTC")
+@click.pass_context
+def calendar_due(ctx: click.Context, start: str, limit: float, unit: str, local: bool) -> None:
+    """Print when a time limit runs out.
+
+    The limit starts at --from and is counted by the district's business calendar. Warns on standard error for a year whose holidays are not known.
+    """
+    gl = _gridloop(ctx)
+    begin = _parse_moment(start)
+    due = gl.calendar.due_at(begin, limit, unit)
+    for warning in gl.calendar.warnings_for(begin, due):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(due.astimezone(gl.calendar.timezone).isoformat() if local else due.isoformat())
+
+
+@calendar.command("set")
+@click.argument("day", metavar="DAY")
+@click.argument("kind", type=click.Choice(["holiday", "workday", "remove"]))
+@click.option("--note", help="what the day is (e.g. 元旦假期)")
+@click.option("--as", "as_user", default="admin", show_default=True, help="administrator making the change")
+@click.pass_context
+def calendar_set(ctx: click.Context, day: str, kind: str, note: str | None, as_user: str) -> None:
+    """Enter a holiday or a make-up working day.
+
+    DAY is YYYY-MM-DD; KIND remove deletes its entry. For the years the chinese-calendar package does not know yet (logged in the admin log).
+    """
+    is_workday = {"holiday": False, "workday": True, "remove": None}[kind]
+    _gridloop(ctx).set_calendar_day(as_user, date.fromisoformat(day), is_workday, note)
+    click.echo(f"{day}: {kind}")
+
+
+@calendar.command("list")
+@click.pass_context
+def calendar_list(ctx: click.Context) -> None:
+    """List the admin-entered holidays and make-up working days."""
+    from engine.store.models import CalendarDay
+
+    gl = _gridloop(ctx)
+    with gl.db.reading() as session:
+        rows = list(session.scalars(select(CalendarDay).order_by(CalendarDay.day)))
+    for row in rows:
+        click.echo(f"{row.day.isoformat()}  {'workday' if row.is_workday else 'holiday'}  {row.note or ''}")
+
+
+@cli.group()
+def settings() -> None:
+    """District settings: show and change them.
+
+    Working hours, time lights, step limits, supervision escalation, evaluation weights and rewards.
+    """
+
+
+@settings.command("show")
+@click.pass_context
+def settings_show(ctx: click.Context) -> None:
+    """Print every setting as JSON, defaults included."""
+    from engine import settings as district_settings
+
+    gl = _gridloop(ctx)
+    _print_json({key: gl.get_setting(key) for key in district_settings.DEFAULTS})
+
+
+@settings.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("--as", "as_user", default="admin", show_default=True, help="administrator making the change")
+@click.pass_context
+def settings_set(ctx: click.Context, key: str, value: str, as_user: str) -> None:
+    """Change a setting.
+
+    VALUE is JSON (else taken as a string); it is validated, and the change is logged in the admin log.
+    """
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    previous = _gridloop(ctx).change_setting(as_user, key, parsed)
+    click.echo(
+        f"{key}: {json.dumps(previous, ensure_ascii=False)} -> {json.dumps(parsed, ensure_ascii=False)}"
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+@cli.command()
+@click.option("--from", "start", required=True, help="first day, YYYY-MM-DD (in the calendar's zone)")
+@click.option("--to", "end", required=True, help="day after the last, YYYY-MM-DD")
+@click.option("--by", default="department", show_default=True, type=click.Choice(GROUPINGS), help="grouping")
+@click.option("--as", "as_user", default="evaluator", show_default=True, help="whose scope to evaluate")
+@click.option("--as-of", help="evaluate as things stood at this ISO time (default: now)")
+@json_option
+@click.pass_context
+def metrics(
+    ctx: click.Context, start: str, end: str, by: str, as_user: str, as_of: str | None, as_json: bool
+) -> None:
+    """The evaluation (考核评价) of a period.
+
+    Per group: 立案数, 应结案数, 结案率, 按期结案率, 返工率, 满意率 and the score.
+    """
+    gl = _gridloop(ctx)
+    zone = gl.calendar.timezone
+    begin = datetime.combine(date.fromisoformat(start), datetime.min.time(), zone)
+    until = datetime.combine(date.fromisoformat(end), datetime.min.time(), zone)
+    rows = gl.evaluate(as_user, begin, until, by, _parse_moment(as_of) if as_of else None)
+    if as_json:
+        _print_json({"from": begin, "to": until, "by": by, "rows": rows})
+        return
+    click.echo(
+        f"{'group':<18}{'立案':>6}{'应结':>6}{'结案':>6}{'按期':>6}"
+        f"{'结案率':>9}{'按期率':>9}{'返工率':>9}{'满意率':>9}{'得分':>8}"
+    )
+    for r in rows:
+        click.echo(
+            f"{str(r['group']):<18}{r['opened']:>6}{r['due']:>6}{r['closed']:>6}{r['closed_on_time']:>6}"
+            f"{_percent(r['closure_rate']):>9}{_percent(r['on_time_rate']):>9}{_percent(r['rework_rate']):>9}"
+            f"{_percent(r['satisfaction_rate']):>9}{r['score']:>8}"
+        )
+
+
+@cli.group()
+def audit() -> None:
+    """Prove histories untampered and replay them."""
+
+
+@audit.command("verify")
+@json_option
+@click.pass_context
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check every event's history.
+
+    The hash chain, the replay through the stored checkpoint to the stored inbox, the counted facts. Exits 1 on a mismatch. A progress bar is drawn on standard error when it is a terminal.
+    """
+    from engine.audit import verification
+
+    gl = _gridloop(ctx)
+    with _progress("verifying") as progress:
+        result = verification.verify_all(gl, progress)
+    if as_json:
+        _print_json(result)
+    else:
+        for m in result["mismatches"]:
+            click.echo(f"event {m['event']} ({m['code']}): {m['reason']}")
+        click.echo(f"{result['verified']} of {result['instances']} event(s) verified")
+    if result["mismatches"]:
+        ctx.exit(1)
+
+
+@audit.command("replay")
+@click.argument("event_id", metavar="EVENT", type=int)
+@json_option
+@click.pass_context
+def audit_replay(ctx: click.Context, event_id: int, as_json: bool) -> None:
+    """Replay one event's history.
+
+    Prints each step with the state after it; exits 1 when the replay does not match the stored state.
+    """
+    from engine.audit import verification
+
+    result = verification.replay_event(_gridloop(ctx), event_id)
+    steps: list[dict[str, Any]] = [
+        {
+            "seq": s.seq,
+            "at": s.at,
+            "actor": s.actor,
+            "action": s.action,
+            "step": s.step,
+            "input": s.input,
+            "open_steps": s.open_steps,
+            "completed": s.completed,
+            "state": runtime.event_state(s.data),
+            "data": s.data,
+        }
+        for s in result.steps
+    ]
+    if as_json:
+        _print_json(
+            {
+                "event": result.event_id,
+                "code": result.code,
+                "ok": result.ok,
+                "reasons": result.reasons,
+                "steps": steps,
+            }
+        )
+    else:
+        click.echo(f"event {result.event_id} ({result.code})")
+        for s in steps:
+            step = f" {s['step']}" if s["step"] else ""
+            click.echo(f"{s['seq']:>3} {s['at']:%Y-%m-%d %H:%M:%S} {s['actor']:<12} {s['action']}{step}")
+            click.echo(f"      input: {json.dumps(s['input'], ensure_ascii=False)}")
+            open_steps = ",".join(s["open_steps"]) or "-"
+            click.echo(f"      after: state={s['state']} open={open_steps} completed={s['completed']}")
+        click.echo(
+            "replay matches the stored state" if result.ok else "MISMATCH:\n  " + "\n  ".join(result.reasons)
+        )
+    if not result.ok:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.option("--events", "count", type=int, required=True, help="how many events to report")
+@click.option("--seed", type=int, default=1, show_default=True, help="seed of the random mix")
+@json_option
+@click.pass_context
+def simulate(ctx: click.Context, count: int, seed: int, as_json: bool) -> None:
+    """Drive N events through the whole loop.
+
+    They are run as the demo staff, with a realistic mix; the clock is moved instead of slept on; a progress bar of finished events is drawn on standard error
+    when it is a terminal.
+    """
+    from engine.demo.simulate import simulate as run_simulation
+
+    gl = _gridloop(ctx)
+    with _progress("simulating") as progress:
+        result = run_simulation(gl, count, seed=seed, progress=progress)
+    if as_json:
+        _print_json(result)
+        return
+    for key, value in result.items():
+        click.echo(f"{key}: {value}")
+
+
+def _report(exc: Exception) -> int:
+    """Print an engine error as ``error: <message>`` (and a validation error's fields, in English from the
+    catalog) on standard error."""
+    click.echo(f"error: {exc}", err=True)
+    fields = getattr(exc, "errors", None)
+    for field_name, messages in field_messages(fields, "en").items() if isinstance(fields, dict) else ():
+        click.echo(f"  {field_name}: {'; '.join(messages)}", err=True)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
+
+    The ``gridloop`` console script and ``python -m webui.cli`` both end here; tests call it directly.
+    """
+    try:
+        status = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="gridloop", standalone_mode=False
+        )
+    except (GridloopError, DefinitionError, CalendarError, ValueError) as exc:
+        return _report(exc)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Message ids the pages build at run time, named here so that ``pybabel extract`` finds them.
+
+A template that translates a value (``_('state.' ~ value)``) names no id that an extractor could read, and
+``pybabel update`` would drop an id that no code names; so each such family is listed here, by the prefix the
+code puts before the value. This module is data for the extraction and for the catalog tests (which check that
+every prefix built at run time has its family here); nothing imports it at run time. When a process sets a new
+state, or a setting, role or unit is added, add its id here and to both catalogs.
+"""
+
+from __future__ import annotations
+
+from webui.i18n import N_
+
+RUNTIME_IDS: dict[str, tuple[str, ...]] = {
+    # an event's state (macros/ui.html, events.html): the outcomes the processes' scripts set
+    "state.": (
+        N_("state.closed"),
+        N_("state.legacy"),
+        N_("state.not_found"),
+        N_("state.on_hold"),
+        N_("state.open"),
+        N_("state.rejected"),
+        N_("state.reported"),
+        N_("state.voided"),
+    ),
+    # a role key (event.html's history)
+    "role.": (
+        N_("role.admin"),
+        N_("role.auditor"),
+        N_("role.designer"),
+        N_("role.dispatcher"),
+        N_("role.evaluator"),
+        N_("role.grid_worker"),
+        N_("role.handler"),
+        N_("role.intake"),
+        N_("role.shift_leader"),
+        N_("role.supervisor"),
+        N_("role.verifier"),
+    ),
+    # a handling level (event.html, dashboard.html)
+    "level.": (
+        N_("level.community"),
+        N_("level.district"),
+        N_("level.grid"),
+        N_("level.town"),
+    ),
+    # a history record's action (event.html, audit.html)
+    "action.": (
+        N_("action.claim"),
+        N_("action.complete"),
+        N_("action.migrate"),
+        N_("action.report"),
+        N_("action.sheet_cleared"),
+        N_("action.sheet_escalated"),
+        N_("action.sheet_issued"),
+        N_("action.sheet_replied"),
+        N_("action.timer"),
+        N_("action.unclaim"),
+    ),
+    # a report's channel (macros/event.html)
+    "channel.": (
+        N_("channel.app"),
+        N_("channel.grid"),
+        N_("channel.hotline"),
+        N_("channel.web"),
+        N_("channel.wechat"),
+    ),
+    # a follow-up answer (event.html)
+    "satisfaction.": (
+        N_("satisfaction.basically_satisfied"),
+        N_("satisfaction.dissatisfied"),
+        N_("satisfaction.satisfied"),
+    ),
+    # a time light's colour (macros/ui.html, inbox.html)
+    "light.": (
+        N_("light.blue"),
+        N_("light.green"),
+        N_("light.orange"),
+        N_("light.red"),
+        N_("light.yellow"),
+    ),
+    # a time-limit unit (admin_calendar.html)
+    "unit.": (
+        N_("unit.natural_days"),
+        N_("unit.natural_hours"),
+        N_("unit.work_days"),
+        N_("unit.work_hours"),
+    ),
+    # an ISO weekday (admin_calendar.html)
+    "weekday.": (
+        N_("weekday.1"),
+        N_("weekday.2"),
+        N_("weekday.3"),
+        N_("weekday.4"),
+        N_("weekday.5"),
+        N_("weekday.6"),
+        N_("weekday.7"),
+    ),
+    # a setting's name (admin_settings.html, admin.py)
+    "setting.": (
+        N_("setting.report_rewards"),
+        N_("setting.rework_rate_base"),
+        N_("setting.satisfied_answers"),
+        N_("setting.score_weights"),
+        N_("setting.step_limits"),
+        N_("setting.supervision_escalation"),
+        N_("setting.time_lights"),
+        N_("setting.timezone"),
+        N_("setting.working_hours"),
+    ),
+    # a setting's hint (admin_settings.html)
+    "setting_hint.": (
+        N_("setting_hint.report_rewards"),
+        N_("setting_hint.rework_rate_base"),
+        N_("setting_hint.satisfied_answers"),
+        N_("setting_hint.score_weights"),
+        N_("setting_hint.step_limits"),
+        N_("setting_hint.supervision_escalation"),
+        N_("setting_hint.time_lights"),
+        N_("setting_hint.timezone"),
+        N_("setting_hint.working_hours"),
+    ),
+    # a calendar day's kind (admin_calendar.html)
+    "admin.kind.": (
+        N_("admin.kind.holiday"),
+        N_("admin.kind.workday"),
+    ),
+    # what was done to a calendar day (admin.py)
+    "admin.day_saved.": (
+        N_("admin.day_saved.holiday"),
+        N_("admin.day_saved.remove"),
+        N_("admin.day_saved.workday"),
+    ),
+    # a supervision card (supervision.html, macros/ui.html)
+    "sheet.card.": (
+        N_("sheet.card.notice"),
+        N_("sheet.card.red"),
+        N_("sheet.card.yellow"),
+    ),
+    # a supervision sheet's kind (supervision.html, event.html)
+    "sheet.kind.": (
+        N_("sheet.kind.auto"),
+        N_("sheet.kind.leader"),
+    ),
+    # a supervision sheet's status (event.html)
+    "sheet.status.": (
+        N_("sheet.status.cleared"),
+        N_("sheet.status.open"),
+    ),
+    # the supervision board's tabs (supervision.html)
+    "supervision.tab.": (
+        N_("supervision.tab.cleared"),
+        N_("supervision.tab.open"),
+    ),
+    # an empty supervision board (supervision.html)
+    "supervision.empty.": (
+        N_("supervision.empty.cleared"),
+        N_("supervision.empty.open"),
+    ),
+    # the inbox's views (inbox.html)
+    "inbox.view.": (
+        N_("inbox.view.claimable"),
+        N_("inbox.view.done"),
+        N_("inbox.view.mine"),
+    ),
+    # an empty inbox view (inbox.html)
+    "inbox.empty.": (
+        N_("inbox.empty.claimable"),
+        N_("inbox.empty.done"),
+        N_("inbox.empty.mine"),
+    ),
+    # the inbox's sort orders (inbox.html)
+    "filter.sort.": (
+        N_("filter.sort.-due"),
+        N_("filter.sort.due"),
+    ),
+    # the evaluation's groupings (dashboard.html)
+    "dashboard.by.": (
+        N_("dashboard.by.category"),
+        N_("dashboard.by.community"),
+        N_("dashboard.by.department"),
+        N_("dashboard.by.district"),
+        N_("dashboard.by.grid"),
+        N_("dashboard.by.level"),
+        N_("dashboard.by.town"),
+        N_("dashboard.by.worker"),
+    ),
+    # a task's status, where it is not open (task.html)
+    "task.status.": (N_("task.status.cancelled"),),
+    # a data difference's kind (audit.html)
+    "audit.kind.": (
+        N_("audit.kind.added"),
+        N_("audit.kind.changed"),
+        N_("audit.kind.removed"),
+    ),
+    # the language switch (base.html)
+    "language.switch_to_": (
+        N_("language.switch_to_en"),
+        N_("language.switch_to_zh"),
+    ),
+    # the evaluation form's date fields (dashboard.html: "dashboard." ~ name)
+    "dashboard.": (N_("dashboard.from"), N_("dashboard.to")),
+}
