@@ -217,13 +217,10 @@ class Gridloop:
         """Give a claimed task back to everybody it is offered to."""
         return self.pipeline.run(username, tasks.unclaim, task_id)
 
-    def complete(
-        self, username: str, task_id: int, data: dict[str, Any], language: str | None = None
-    ) -> dict[str, Any]:
+    def complete(self, username: str, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """Complete a task with its form's data: validated, run to the next wait state, saved — or nothing at all.
 
-        The field errors of refused data carry codes that the caller says in its reader's language; ``language``
-        is not used, only still accepted from the callers that pass it (the task page).
+        The field errors of refused data carry codes that the caller says in its reader's language.
         """
         return self.pipeline.run(username, tasks.complete, task_id, data)
 

@@ -18,7 +18,7 @@ from engine.errors import Conflict, FieldErrors, Forbidden, NotFound, Validation
 from engine.reads.tasks import task_page
 from webui import errors, formdata
 from webui.context import gridloop, reader, username
-from webui.i18n import current_language, translate
+from webui.i18n import translate
 from webui.links import local_url
 
 bp = Blueprint("tasks", __name__)
@@ -53,7 +53,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     if submission.errors:
         return _render(page, submission.values, submission.errors, status=400)
     try:
-        gl.complete(username(), task_id, submission.data, current_language())
+        gl.complete(username(), task_id, submission.data)
     except ValidationFailed as exc:
         return _render(page, submission.values, exc.errors, status=400)
     except Conflict:
