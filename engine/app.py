@@ -1,5 +1,6 @@
 """The composition root: :class:`Gridloop` builds the parts — database, clock, deployed versions, live
-instances, organisation, settings and form caches — hands them to the command pipeline and the reads, and is
+instances, organisation, settings and form caches, the audit's keys and checkpoints — hands them to the
+command pipeline and the reads, and is
 the one object callers (the web UI, the JSON API, the CLI, the simulator, the tests) hold.
 
 Every write is a command in :mod:`engine.commands` run by :class:`~engine.commands.pipeline.Pipeline`; the
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import settings
+from engine.audit.checkpoints import Checkpoints
+from engine.audit.keys import AuditKeys
+from engine.audit.keys import audit_keys as audit_keyring
+from engine.audit.verification import default_archive_dir
 from engine.bpmn import forms, runtime
 from engine.bpmn.definitions import ProcessBundle, build_bundle, collect_files
 from engine.bpmn.deployed import Versions
 from engine.bpmn.instances import Instances
 from engine.bpmn.replay import RuntimeFor
-from engine.commands import admin, migration, supervising, tasks, timers
+from engine.commands import admin, migration, retention, supervising, tasks, timers
 from engine.commands.admin import LANGUAGES, Deployment
 from engine.commands.pipeline import Pipeline, system
 from engine.demo.district import DEMO_PASSWORD, DemoUser
@@ -32,6 +37,7 @@ from engine.errors import Conflict, NotFound
 from engine.org import auth, people
 from engine.org.cache import OrgCache
 from engine.org.people import Actor
+from engine.org.scope import event_filter
 from engine.org.tree import OrgDirectory
 from engine.reads import boards, queries
 from engine.reads import events as event_views
@@ -60,10 +66,13 @@ class Parts:
     org: OrgCache
     settings: SettingsCache
     forms: forms.FormCache
+    audit_keys: AuditKeys  # the HMAC keys history and admin-log records are signed with (kept outside the db)
+    checkpoints: Checkpoints  # where signed audit checkpoints are written, and with which key
     timer_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
 
     def announce_timers(self, earliest: datetime) -> None:
-        """Tell the listeners (the scheduler) that a command created a timer due at ``earliest``."""
+        """Tell the listeners (this process's scheduler) that a command added or moved a timer due at ``earliest``
+        (other processes' schedulers hear of it from the database: see :mod:`engine.time.scheduler`)."""
         for listener in self.timer_listeners:
             listener(earliest)
 
@@ -71,7 +80,17 @@ class Parts:
 class Gridloop:
     """gridloop's engine: one database, one clock, the caches, the command pipeline."""
 
-    def __init__(self, database_url: str, clock: clockmod.Clock | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        clock: clockmod.Clock | None = None,
+        audit_keys: AuditKeys | None = None,
+        checkpoints: Checkpoints | None = None,
+    ):
+        """``audit_keys`` default to the process's (``GRIDLOOP_AUDIT_KEYS``, else ``instance/audit_keys``:
+        see :mod:`engine.audit.keys`), ``checkpoints`` to ``GRIDLOOP_CHECKPOINT_DIR`` (else a folder of
+        this database's own under ``instance/checkpoints``) signed with the instance's checkpoint key — so that every process of a
+        deployment signs and verifies alike."""
         db = Database(database_url)
         org = OrgCache(db)
         settings_cache = SettingsCache(db)
@@ -86,6 +105,8 @@ class Gridloop:
             org=org,
             settings=settings_cache,
             forms=form_cache,
+            audit_keys=audit_keys or audit_keyring(),
+            checkpoints=checkpoints or Checkpoints(database_url=database_url),
         )
         self.pipeline = Pipeline(self.parts)
         self.db = db
@@ -247,7 +268,8 @@ class Gridloop:
     # ------------------------------------------------------------------ timers
 
     def add_timer_listener(self, listener: Callable[[datetime], None]) -> None:
-        """Be told the due time of every timer a command creates (the scheduler arms itself with it)."""
+        """Be told the due time of every timer a command of this process adds or moves (the scheduler arms
+        itself with it)."""
         self.parts.timer_listeners.append(listener)
 
     def next_timer_due(self) -> datetime | None:
@@ -260,6 +282,43 @@ class Gridloop:
     def supervise(self, fired_by: str = "supervision") -> dict[str, int]:
         """Issue sheets for what has gone red and escalate overdue sheets, as of the engine clock's now."""
         return supervising.scan(self, fired_by)
+
+    def write_checkpoint(self, unless_within: timedelta | None = None) -> Path | None:
+        """Write a signed audit checkpoint — the admin log's and every event's history length and head, as of
+        the engine clock's now, in one snapshot — into the checkpoint directory, outside the database; return
+        its file. With ``unless_within``, nothing is written (None) when the directory holds a checkpoint that
+        recent already: each scheduler asks daily, and several schedulers make about one a day between them.
+        See :mod:`engine.audit.checkpoints`."""
+        now = self.now()
+        newest = self.parts.checkpoints.newest()
+        if unless_within is not None and newest is not None and now - newest < unless_within:
+            return None
+        with self.db.reading() as session:
+            return self.parts.checkpoints.write(session, now)
+
+    def retention_cut_off(self) -> datetime | None:
+        """The cut-off the ``retention_years`` setting gives as of the engine clock's now: finished cases last
+        changed before it are due for archiving (None: the district keeps every case)."""
+        years = self.get_setting("retention_years")
+        return None if years is None else retention.cut_off(self.now(), int(years))
+
+    def archive(
+        self,
+        by: str,
+        before: datetime,
+        folder: Path | None = None,
+        batch: int = retention.BATCH,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> retention.ArchiveResult:
+        """Move the finished cases last changed before ``before`` out of the live database into archive files in
+        ``folder`` (default: ``GRIDLOOP_ARCHIVE_DIR``, else ``instance/archive``), ``batch`` events per file and
+        transaction, each batch logged ``archived`` in the admin log (``by`` names who did it); with
+        ``dry_run``, only count them. See :mod:`engine.commands.retention`."""
+        chosen = folder if folder is not None else default_archive_dir()
+        return retention.archive_all(
+            self, by, before, chosen, batch=batch, dry_run=dry_run, progress=progress
+        )
 
     def tick(self, fired_by: str = "tick", limit: int = 1000) -> int:
         """Fire every timer due by the engine clock's now; return how many this call fired."""
@@ -279,18 +338,69 @@ class Gridloop:
 
     # ------------------------------------------------------- staff and files
 
-    def sign_in(self, username: str, password: str) -> Actor:
-        """Check a sign-in; a failure is counted (and may lock the account) even though it raises."""
-        outcome = self.pipeline.run(system(username), admin.sign_in, username, password)
+    def sign_in(
+        self,
+        username: str,
+        password: str,
+        address: str = auth.LOCAL,
+        kind: str = "session",
+        lifetime: timedelta = timedelta(hours=12),
+    ) -> auth.SignedIn:
+        """Check a sign-in from ``address`` and issue an access token of ``kind`` (a web session, an API token)
+        valid for ``lifetime``; a failure is counted (and may lock the account or the address) and logged even
+        though it raises. See :mod:`engine.org.auth`."""
+        outcome = self.pipeline.run(
+            system(username), admin.sign_in, username, password, address, kind, lifetime
+        )
         if isinstance(outcome, auth.AuthenticationFailed):
             raise outcome
         return outcome
 
-    def load_actor(self, username: str) -> Actor:
+    def sign_out(self, username: str, token_id: str) -> None:
+        """End one of the user's own sessions or tokens."""
+        self.pipeline.run(username, admin.sign_out, token_id)
+
+    def sign_out_everywhere(self, by: str | Actor, username: str) -> int:
+        """End every session and token of ``username`` (one's own, or an admin's doing); how many were live."""
+        return self.pipeline.run(by, admin.sign_out_everywhere, username)
+
+    def revoke_token(self, by: str | Actor, token_id: str) -> None:
+        """Revoke one session or API token (an admin, or the system: the CLI)."""
+        self.pipeline.run(by, admin.revoke_token, token_id)
+
+    def set_user_active(self, by: str | Actor, username: str, active: bool) -> None:
+        """Disable a staff account (its sessions and tokens end) or enable it again."""
+        self.pipeline.run(by, admin.set_active, username, active)
+
+    def access_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
+        """Live sessions and API tokens, newest first (of one user, or everyone's): for admins to review."""
+        with self.db.reading() as session:
+            return [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "username": t.username,
+                    "issued_at": t.issued_at,
+                    "expires_at": t.expires_at,
+                    "address": t.address,
+                }
+                for t in auth.live_tokens(session, self.parts.clock.now(), username)
+            ]
+
+    def load_actor(self, username: str, token_id: str | None = None) -> Actor:
         """The user with their roles, fresh from the database — once per read scope: a request loads its
-        user once, however many reads ask for them."""
+        user once, however many reads ask for them. With ``token_id``, the session or token must be live
+        (:class:`~engine.org.auth.AuthenticationFailed` ``auth.revoked`` when not: revoked, expired, issued under
+        older credentials)."""
         with self.db.read_scope() as scope:
-            return scope.once(("actor", username), lambda: people.load_actor(scope.session, username))
+            if token_id is None:
+                return scope.once(("actor", username), lambda: people.load_actor(scope.session, username))
+            now = self.parts.clock.now()
+            actor = scope.once(
+                ("token", token_id), lambda: auth.check_token(scope.session, token_id, username, now)
+            )
+            # the request's later reads ask for the user by name: the same load serves them
+            return scope.once(("actor", username), lambda: actor)
 
     def user_language(self, username: str) -> str:
         """The user's interface language (``zh`` or ``en``)."""
@@ -309,8 +419,13 @@ class Gridloop:
         return self.pipeline.run(username, admin.upload, filename, content)
 
     def attachment(self, username: str, attachment_id: str) -> tuple[attachments.StoredAttachment, bytes]:
-        """An attachment's metadata and bytes, for a signed-in user (ids are unguessable UUIDs)."""
+        """An attachment's metadata and bytes, for those who may read an event using it, and its uploader;
+        anyone else gets :class:`NotFound`, exactly as for an id that does not exist."""
         with self.reading(username) as reader:
+            if not attachments.readable(reader.session, attachment_id, username, event_filter(reader.actor)):
+                raise NotFound(
+                    "no attachment {attachment}", code="attachment.not_found", attachment=attachment_id
+                )
             return attachments.content(reader.session, attachment_id)
 
     # ----------------------------------------------------------------- queries

@@ -1,4 +1,5 @@
-"""Settings a district tunes: working hours, holidays, time-light colours, step limits, supervision escalation.
+"""Settings a district tunes: working hours, holidays, time-light colours, step limits, supervision escalation,
+evaluation, who may report, how long finished cases stay in the live database.
 
 Stored as JSON rows in ``settings`` (absent rows mean the documented default). Each setting is validated
 when it is set, so a bad value is refused with a message instead of breaking deadlines later.
@@ -7,8 +8,6 @@ when it is set, so a bad value is refused with a message instead of breaking dea
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from datetime import date, datetime
 from typing import Any
@@ -16,9 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.audit import history
 from engine.errors import FieldError, ValidationFailed
-from engine.store.models import AdminLogEntry, CalendarDay, Setting
+from engine.store.models import CalendarDay, Setting
 from engine.time.calendar import BusinessCalendar, CalendarError, WorkingHours, normalize_unit
 
 DEFAULTS: dict[str, Any] = {
@@ -51,6 +49,12 @@ DEFAULTS: dict[str, Any] = {
         "rework_rate": -0.1,
     },
     "report_rewards": {"valid": 2.0, "major": 10.0},
+    # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
+    "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
+    # retention: finished cases older than this many years are what `gridloop archive` moves out of the live
+    # database into archive files (engine.commands.retention); null keeps every case (the default: archiving
+    # deletes from the database, so a district chooses it)
+    "retention_years": None,
 }
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
@@ -122,6 +126,20 @@ def _validate(key: str, value: Any) -> None:
         raise ValidationFailed(
             "satisfied_answers is a list of answers", {key: [FieldError("setting.satisfied_answers")]}
         )
+    elif key == "report_roles" and not (
+        isinstance(value, list) and value and all(isinstance(role, str) for role in value)
+    ):
+        # which keys are roles is the organisation's to say (see engine.commands.admin.change_setting)
+        raise ValidationFailed(
+            "report_roles is a list of role keys", {key: [FieldError("setting.role_keys")]}
+        )
+    elif key == "retention_years" and not (
+        value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    ):
+        raise ValidationFailed(
+            "retention_years is a whole number of years above 0, or null to keep every case",
+            {key: [FieldError("setting.retention_years")]},
+        )
     elif key in ("score_weights", "report_rewards") and not (
         isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
     ):
@@ -189,58 +207,16 @@ def set_day(
     return previous
 
 
-def log(session: Session, at: datetime, actor: str, action: str, data: dict[str, Any]) -> AdminLogEntry:
-    """Append a hash-chained record of an administrative change to the admin log."""
-    last = session.scalar(select(AdminLogEntry).order_by(AdminLogEntry.id.desc()).limit(1))
-    prev_hash = last.hash if last is not None else None
-    data = json.loads(history.canonical(data))
-    content = history.canonical(
-        {"at": at.isoformat(), "actor": actor, "action": action, "data": data, "prev": prev_hash}
-    )
-    entry = AdminLogEntry(
-        at=at,
-        actor=actor,
-        action=action,
-        data=data,
-        prev_hash=prev_hash,
-        hash=hashlib.sha256(content.encode()).hexdigest(),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def log_problems(session: Session) -> list[str]:
-    """What is wrong with the admin log's hash chain (empty when intact)."""
-    problems = []
-    previous = None
-    for entry in session.scalars(select(AdminLogEntry).order_by(AdminLogEntry.id)):
-        content = history.canonical(
-            {
-                "at": entry.at.isoformat(),
-                "actor": entry.actor,
-                "action": entry.action,
-                "data": entry.data,
-                "prev": entry.prev_hash,
-            }
-        )
-        if entry.prev_hash != previous:
-            problems.append(f"admin log record {entry.id} does not link to the record before it")
-        if hashlib.sha256(content.encode()).hexdigest() != entry.hash:
-            problems.append(f"admin log record {entry.id} ({entry.action}) was altered")
-        previous = entry.hash
-    return problems
-
-
 class SettingsCache:
-    """The business calendar and the step limits as a running process keeps them: re-read after ``ttl``
-    seconds of wall time, and at once after a change made through this process (:meth:`invalidate`)."""
+    """The business calendar and the settings as a running process keeps them: re-read after ``ttl`` seconds of
+    wall time, and at once after a change made through this process (:meth:`invalidate`). For what a page shows
+    and the hot path's due times; a check that guards a write reads the setting in the command's own session."""
 
     def __init__(self, db: Any, ttl: float = 30.0) -> None:
         self._db = db
         self.ttl = ttl
         self._calendar: tuple[float, BusinessCalendar] | None = None
-        self._step_limits: tuple[float, dict[str, list]] | None = None
+        self._values: dict[str, tuple[float, Any]] = {}
 
     def _fresh(self, cached: tuple[float, Any] | None) -> bool:
         return cached is not None and time.monotonic() - cached[0] <= self.ttl
@@ -256,21 +232,26 @@ class SettingsCache:
         assert self._calendar is not None
         return self._calendar[1]
 
-    def step_due(self, bpmn_id: str, now: datetime, session: Session | None = None) -> datetime | None:
-        """The due time of a step that has a limit of its own in the ``step_limits`` setting."""
-        if not self._fresh(self._step_limits):
+    def value(self, key: str, session: Session | None = None) -> Any:
+        """A setting's value (read through ``session`` when given); treat it as read-only."""
+        cached = self._values.get(key)
+        if cached is None or not self._fresh(cached):
             if session is None:
                 with self._db.reading() as own:
-                    self._step_limits = (time.monotonic(), get(own, "step_limits"))
+                    cached = (time.monotonic(), get(own, key))
             else:
-                self._step_limits = (time.monotonic(), get(session, "step_limits"))
-        assert self._step_limits is not None
-        limit = self._step_limits[1].get(bpmn_id)
+                cached = (time.monotonic(), get(session, key))
+            self._values[key] = cached
+        return cached[1]
+
+    def step_due(self, bpmn_id: str, now: datetime, session: Session | None = None) -> datetime | None:
+        """The due time of a step that has a limit of its own in the ``step_limits`` setting."""
+        limit = self.value("step_limits", session).get(bpmn_id)
         if limit is None:
             return None
         return self.calendar(session).due_at(now, float(limit[0]), limit[1])
 
     def invalidate(self) -> None:
-        """Forget the cached calendar and step limits (after a change to either)."""
+        """Forget the cached calendar and settings (after a change to either)."""
         self._calendar = None
-        self._step_limits = None
+        self._values = {}

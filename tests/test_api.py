@@ -147,7 +147,10 @@ def test_token_is_issued_for_a_good_password_and_refused_for_a_wrong_one(api: Ap
     good = api.client.post("/api/v1/auth/token", json={"username": "gw_hb1", "password": PASSWORD})
     token = api.conforms(good, 200, "Token")
     assert token["expires_in"] == 12 * 3600 and token["token_type"] == "Bearer"
-    assert URLSafeTimedSerializer("test", salt="gridloop-api").loads(token["token"]) == {"sub": "gw_hb1"}
+    claims = URLSafeTimedSerializer("test", salt="gridloop-api").loads(token["token"])
+    assert claims["sub"] == "gw_hb1" and [
+        t["id"] for t in api.app.extensions["gridloop"].access_tokens("gw_hb1")
+    ] == [claims["jti"]]
 
     wrong = api.client.post("/api/v1/auth/token", json={"username": "gw_hb1", "password": "guess"})
     assert_unauthorized(wrong)
@@ -467,8 +470,12 @@ def test_attachment_upload_accepts_a_png_and_refuses_text(api: Api) -> None:
         len(PNG),
     )
     assert good.headers["Location"] == f"/api/v1/attachments/{stored['id']}"
-    fetched = api.get("gw_la1", f"/attachments/{stored['id']}")
+    fetched = api.get("gw_hb1", f"/attachments/{stored['id']}")
     assert (fetched.data, fetched.headers["X-Content-Type-Options"]) == (PNG, "nosniff")
+    # nobody else reads it until an event uses it (see tests/test_hardening.py)
+    assert (
+        api.conforms(api.get("gw_la1", f"/attachments/{stored['id']}"), 404, "Error")["error"] == "not_found"
+    )
 
     text = api.post("gw_hb1", "/attachments", data={"file": (io.BytesIO(b"just some text"), "fake.png")})
     assert api.conforms(text, 400, "ValidationError")["errors"]["file"]
@@ -556,7 +563,7 @@ def test_openapi_document_is_openapi_3_1_built_from_the_route_declarations(api: 
             "in": "path",
             "required": True,
             "description": "the task's id",
-            "schema": {"type": "integer"},
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
         }
     ]
     assert "400" not in task["responses"]
@@ -721,8 +728,9 @@ def test_a_malformed_query_parameter_is_400_not_500(api: Api, query: str, field:
     assert answer["errors"] == {field: [message]}
 
 
-def test_blank_query_parameters_mean_no_filter(api: Api) -> None:
+def test_blank_free_text_filters_mean_no_filter_and_other_blanks_are_refused(api: Api) -> None:
     event = api.report("gw_hb1")
-    page = api.conforms(api.get("intake", "/events?grid=&category=%20&page=&from="), 200, "EventPage")
+    page = api.conforms(api.get("intake", "/events?grid=&category=%20&code=&state="), 200, "EventPage")
     assert [e["id"] for e in page["items"]] == [event["id"]] and (page["page"], page["per_page"]) == (1, 50)
-    assert api.conforms(api.get("intake", "/tasks?view="), 200, "TaskPage")["view"] == "mine"
+    for query, field in (("/events?page=", "page"), ("/events?from=", "from"), ("/tasks?view=", "view")):
+        assert list(api.conforms(api.get("intake", query), 400, "ValidationError")["errors"]) == [field]

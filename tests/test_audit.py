@@ -1,8 +1,10 @@
-"""Audit: the hash chain, the replay and the counted facts catch every kind of tampering, on every backend."""
+"""Audit: the keyed chain, the replay and the counted facts catch every kind of tampering, on every backend
+(tests/test_tamper.py holds the keys, the checkpoints and the mirroring rows to it)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -88,9 +90,9 @@ def test_inserted_history_record_is_caught(gl, driver):
     event_id = _in_progress(driver)
     _sql(
         gl,
-        "INSERT INTO history (event_id, seq, at, actor, action, process_version_id, bpmn_id, task_id, data, prev_hash, hash)"
+        "INSERT INTO history (event_id, seq, at, actor, action, process_version_id, bpmn_id, task_id, data, prev_hash, hash, key_id)"
         " SELECT event_id, seq + 1, at, 'intruder', 'complete', process_version_id, 'dispatch', task_id,"
-        " :data, hash, hash FROM history WHERE event_id = :e AND seq = (SELECT MAX(seq) FROM history WHERE event_id = :e)",
+        " :data, hash, hash, key_id FROM history WHERE event_id = :e AND seq = (SELECT MAX(seq) FROM history WHERE event_id = :e)",
         data=json.dumps({"form": {"department": "DH-CG"}, "calls": []}),
         e=event_id,
     )
@@ -168,8 +170,9 @@ def test_worker_processes_find_the_same_damage(gl, driver):
     ]
 
 
-def test_a_record_hash_is_the_sha256_of_the_whole_records_canonical_encoding():
+def test_a_record_mac_is_the_hmac_sha256_of_the_whole_records_canonical_encoding():
     at = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
+    key = bytes(range(32))
     for bpmn_id, task_id, prev, actor in (
         (None, None, None, "系统"),
         ("accept", 7, "ab" * 32, 'o"brien\\x,"data":0,"event":'),
@@ -194,6 +197,6 @@ def test_a_record_hash_is_the_sha256_of_the_whole_records_canonical_encoding():
                 "prev": prev,
             }
         )
-        assert history.record_hash(3, 2, at, actor, "complete", 1, bpmn_id, task_id, data, prev) == (
-            hashlib.sha256(whole.encode()).hexdigest()
+        assert history.record_hash(3, 2, at, actor, "complete", 1, bpmn_id, task_id, data, prev, key=key) == (
+            hmac.new(key, whole.encode(), hashlib.sha256).hexdigest()
         )

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import BACKENDS, POSTGRES_URL
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -36,7 +40,10 @@ def test_audit_benchmark_verifies_every_simulated_event(tmp_path):
     assert (result["events"], result["verified"], result["mismatches"]) == (8, 8, 0)
 
 
-def test_timer_latency_benchmark_sees_every_timer_fire():
-    result = _run("timer_latency.py", "--timers", "2")
-    assert (result["timers"], result["fired"]) == (2, 2)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_timer_latency_benchmark_sees_the_scheduler_process_fire_every_timer(backend):
+    server = ("--db", POSTGRES_URL) if backend == "postgres" else ()
+    result = _run("timer_latency.py", "--timers", "2", *server)
+    assert result["backend"] == ("postgresql" if backend == "postgres" else "sqlite")
+    assert (result["timers"], result["fired"], result["fired_by_scheduler_process"]) == (2, 2, 2)
     assert result["max_ms"] >= result["median_ms"] >= 0

@@ -110,10 +110,13 @@ CASES = [
 ]
 
 
-def with_photos(driver, data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with every PHOTO placeholder replaced by the id of a freshly uploaded photo."""
+def with_photos(driver, data: dict[str, Any], username: str) -> dict[str, Any]:
+    """``data`` with every PHOTO placeholder replaced by the id of a photo ``username`` just uploaded (a form
+    names only its own user's uploads, or the event's)."""
     return {
-        key: [driver.photo() if v == PHOTO else v for v in value] if isinstance(value, list) else value
+        key: [driver.photo(username) if v == PHOTO else v for v in value]
+        if isinstance(value, list)
+        else value
         for key, value in data.items()
     }
 
@@ -132,7 +135,7 @@ def test_invalid_task_form_is_refused_field_by_field_and_changes_nothing(
     before = driver.event(event_id)
 
     with pytest.raises(ValidationFailed) as caught:
-        driver.gl.complete(username, task["id"], with_photos(driver, bad))
+        driver.gl.complete(username, task["id"], with_photos(driver, bad, username))
 
     errors = field_messages(caught.value.errors, "zh")
     assert list(errors) == [field]
@@ -145,7 +148,7 @@ def test_invalid_task_form_is_refused_field_by_field_and_changes_nothing(
     assert after["state"] == before["state"]
     assert driver.open_task(event_id, step)["assignee"] is None
 
-    driver.gl.complete(username, task["id"], with_photos(driver, good))
+    driver.gl.complete(username, task["id"], with_photos(driver, good, username))
     if next_step is None:
         assert driver.event(event_id)["state"] == "closed"
     else:

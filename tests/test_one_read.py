@@ -170,6 +170,7 @@ GET_ROUTES: dict[str, Variants] = {
     "supervision.board": lambda w, r: [{}, {"status": "cleared"}],
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
     "admin.settings": _one(),
+    "admin.sessions": _one(),
     "admin.calendar": lambda w, r: [{}, {"start": "2026-11-23T09:00", "limit": "4", "unit": "work_hours"}],
     "api.openapi_document": _one(),
     "api.categories": _one(),
@@ -253,6 +254,8 @@ POST_ROUTES = {
     "supervision.reply",
     "admin.save_setting",
     "admin.set_day",
+    "admin.revoke",
+    "admin.sign_out_everywhere",
     "api.issue_token",
     "api.report_event",
     "api.claim",
@@ -323,7 +326,10 @@ def _posts(world: World) -> Iterator[Post]:
     yield Post(
         "intake", f"/api/v1/tasks/{api_task}/complete", api={"data": {"decision": "accept"}}, status=200
     )
-    yield Post("intake", "/logout", {}, commands=0)
+    issued = next(t["id"] for t in gl.access_tokens("gw_hb1") if t["kind"] == "api")
+    yield Post("admin", f"/admin/sessions/{issued}/revoke", {}, status=303)
+    yield Post("admin", "/admin/users/verifier/sign-out", {}, status=303)
+    yield Post("intake", "/logout", {})  # signing out ends the session in the database
 
 
 def test_posts_take_one_connection_to_read_and_one_for_each_command(world: World) -> None:
@@ -376,7 +382,7 @@ def test_a_read_scope_holds_one_snapshot_until_a_command_of_its_own_commits(worl
 
 
 def test_staff_are_loaded_once_per_request(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.org import people
+    from engine.org import auth, people
 
     loads: list[str] = []
     load_actor = people.load_actor
@@ -386,6 +392,13 @@ def test_staff_are_loaded_once_per_request(world: World, monkeypatch: pytest.Mon
         return load_actor(session, username)
 
     monkeypatch.setattr(people, "load_actor", counted)
+    check_token = auth.check_token
+
+    def checked(session: Any, token_id: str, username: str, now: Any) -> Any:
+        loads.append(username)
+        return check_token(session, token_id, username, now)
+
+    monkeypatch.setattr(auth, "check_token", checked)
     client = staff(world.app, "leader")
     bearer = _api_token(client, "leader")
     for path in (

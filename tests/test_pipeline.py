@@ -13,12 +13,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import REPO
 from sqlalchemy import select
 
 from engine.audit import history
 from engine.commands import pipeline
+from engine.commands.pipeline import system
 from engine.demo.simulate import simulate
+from engine.org import auth
 from engine.store.models import AdminLogEntry, HistoryEntry
 
 PRODUCT = [REPO / "engine", REPO / "webui"]
@@ -26,10 +29,10 @@ PRODUCT = [REPO / "engine", REPO / "webui"]
 OWNERS = {
     ("db", "unit_of_work"): {"engine/commands/pipeline.py"},
     ("history", "append"): {"engine/commands/pipeline.py"},
-    ("settings", "log"): {"engine/commands/pipeline.py"},
+    ("admin_log", "append"): {"engine/commands/pipeline.py"},
     ("statements", "insert_history"): {"engine/audit/history.py"},
 }
-CONSTRUCTED_ONLY_IN = {"AdminLogEntry": {"engine/settings.py"}, "HistoryEntry": set()}
+CONSTRUCTED_ONLY_IN = {"AdminLogEntry": {"engine/audit/admin_log.py"}, "HistoryEntry": set()}
 
 
 def _calls(path: Path) -> list[tuple[str, str, int]]:
@@ -108,10 +111,24 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     gl.set_calendar_day("admin", date(2027, 1, 4), False, "测试")
     gl.add_user("test", "gw_new", "新网格员", "grid_worker", "330199001001001")
     gl.set_password("test", "gw_new", "a-new-password")
+    # signing in and out, lock-outs, revocations, disabling (engine.org.auth)
+    for _ in range(auth.PAIR_LIMIT):
+        with pytest.raises(auth.AuthenticationFailed):
+            gl.sign_in("gw_new", "wrong", address="192.0.2.1")
+    signed_in = gl.sign_in("gw_new", "a-new-password", address="192.0.2.2")
+    gl.sign_out("gw_new", signed_in.token_id)
+    api = gl.sign_in("gw_new", "a-new-password", address="192.0.2.2", kind="api")
+    gl.revoke_token(system("test"), api.token_id)
+    gl.sign_out_everywhere(system("test"), "gw_new")
+    gl.set_user_active(system("test"), "gw_new", False)
+    gl.set_user_active(system("test"), "gw_new", True)
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))
         stored = session.scalar(select(HistoryEntry.id).order_by(HistoryEntry.id.desc()).limit(1))
+    # retention, last (it takes the finished cases' history out of the database)
+    assert gl.archive("test", gl.now(), tmp_path / "archive").events
+    with gl.db.reading() as session:
         logged = set(session.scalars(select(AdminLogEntry.action)))
     assert actions == pipeline.HISTORY_ACTIONS
     assert logged == pipeline.ADMIN_ACTIONS

@@ -44,7 +44,8 @@ def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int
         return error.code, json.loads(error.read() or b"{}")
 
 
-def _serve(db_url: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
+def _serve(db_url: str, tmp_path: Path, workers: int = WORKERS) -> tuple[subprocess.Popen, str]:
+    """gunicorn with ``workers`` workers on the database, in ``tmp_path``, once it answers its health check."""
     port = _free_port()
     env = {**os.environ, "GRIDLOOP_DATABASE_URL": db_url, "GRIDLOOP_SECRET_KEY": "races-" + "k" * 32}
     server = subprocess.Popen(
@@ -53,7 +54,7 @@ def _serve(db_url: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
             "-m",
             "gunicorn",
             "-w",
-            str(WORKERS),
+            str(workers),
             "-b",
             f"127.0.0.1:{port}",
             "webui:create_app()",
@@ -62,6 +63,7 @@ def _serve(db_url: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # the server and its workers in a process group of their own (to kill it whole)
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from engine.audit import verification
 from engine.demo.district import create_demo_district
-from engine.store.models import HistoryEntry, Timer
+from engine.store.models import HistoryEntry, Setting, Timer
+from engine.time import timelights
+from engine.time.calendar import BusinessCalendar
 from engine.time.scheduler import TimerScheduler
 from tests.conftest import GRID_HB1, START
 
@@ -86,6 +88,33 @@ def test_scheduler_arms_itself_for_the_next_due_time(make_gridloop):
         gl.clock.set(START + timedelta(minutes=30))
         gl.report("gw_hb1", REPORT)
         assert scheduler.armed_for() == DUE, "a later timer must not push the earlier one back"
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_limit_without_a_due_time_never_changes_colour():
+    scheme = timelights.Scheme((("green", 0.0), ("yellow", 0.8), ("red", 1.0)))
+    calendar = BusinessCalendar()
+    assert timelights.next_change(calendar, scheme, START, None, "work_hours", START) is None
+    assert timelights.next_change(calendar, scheme, None, DUE, "work_hours", START) is None
+    # 80 % of the two working hours from 09:00 Shanghai: 10:36 Shanghai = 02:36 UTC
+    yellow = datetime(2026, 11, 23, 2, 36, tzinfo=UTC)
+    assert timelights.next_change(calendar, scheme, START, DUE, "work_hours", START) == yellow
+    assert timelights.next_change(calendar, scheme, START, DUE, "work_hours", yellow) == DUE
+
+
+def test_the_rearm_arms_for_timers_when_the_supervision_moments_cannot_be_worked_out(make_gridloop):
+    gl = _timer_engine(make_gridloop)
+    gl.report("gw_hb1", REPORT)
+    with gl.db.unit_of_work() as session:
+        # stored by hand, past the validation a change through the engine gets: no moment can be computed
+        session.add(
+            Setting(key="time_lights", value=[["green", 0], ["yellow", None], ["red", 1]], updated_at=START)
+        )
+    scheduler = TimerScheduler(gl, name="s1", backstop=timedelta(hours=1))
+    scheduler.start(paused=True)
+    try:
+        assert scheduler.armed_for() == DUE
     finally:
         scheduler.shutdown()
 

@@ -63,6 +63,7 @@ def test_the_board_shows_an_overdue_departments_sheet_under_it_with_the_notice_c
 
     gl.clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))  # a working day after the issue
     assert gl.supervise()["escalated"] == 1
+    supervisor = staff(app, "supervisor")  # a day later: yesterday's sign-in (12 hours) has expired
     yellow = sheet_item(html(supervisor.get("/supervision")), sheet["id"])
     assert '<span class="sheet-card card-yellow">黄牌</span>' in yellow
 

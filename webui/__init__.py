@@ -4,7 +4,8 @@ Every request reads through one read scope of the engine's database, opened befo
 (:mod:`webui.context`): one connection and one snapshot per page or API call.
 
 Configuration comes from the environment (``GRIDLOOP_DATABASE_URL``, ``GRIDLOOP_SECRET_KEY``,
-``GRIDLOOP_SECURE_COOKIES``) or from ``test_config``. Without ``GRIDLOOP_SECRET_KEY`` a random key is made once
+``GRIDLOOP_HTTPS``, ``GRIDLOOP_TRUSTED_PROXIES``, ``GRIDLOOP_SECURE_COOKIES``: see :mod:`webui.security`) or from
+``test_config``. Without ``GRIDLOOP_SECRET_KEY`` a random key is made once
 and kept in ``instance/secret_key``, so that every worker process of a server (gunicorn -w 4) signs sessions
 and API tokens with the same key and a restart does not sign everybody out.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map, UnicodeConverter, ValidationError
 
 from engine.app import Gridloop
 from engine.store.db import default_url
@@ -25,6 +27,30 @@ from engine.store.db import default_url
 SECRET_KEY_FILE = Path("instance") / "secret_key"
 # a form with a handful of phone photos (the engine checks each file's own size and type)
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
+# the largest id a row can have: PostgreSQL's integer (SQLite's goes to 2**63 - 1, and Python's is unbounded)
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """The routes' ``<int:…>``: a row's id, 1 to :data:`MAX_ID`. Any other number matches no route (404, as for
+    an id nobody has) instead of reaching a database that cannot take it."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int = 1, max: int = MAX_ID) -> None:
+        super().__init__(map, fixed_digits, min, max)
+
+
+class TextConverter(UnicodeConverter):
+    """The routes' plain ``<name>`` segments (an attachment's id): a segment with a NUL, which no database
+    stores, matches no route (404)."""
+
+    def to_python(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValidationError()
+        return value
+
+
+# every route's path arguments go through these: registered before any blueprint adds its routes
+URL_CONVERTERS = {"int": IdConverter, "default": TextConverter, "string": TextConverter}
 
 
 def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
@@ -49,6 +75,7 @@ def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: read config, attach one engine, register the blueprints."""
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters.update(URL_CONVERTERS)
     from webui import security
 
     app.config.from_mapping(
@@ -56,6 +83,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=security.secure_cookies_from_env(),
+        HTTPS=security.https_from_env(),
+        TRUSTED_PROXIES=security.trusted_proxies_from_env(),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         # a form's CSRF token lives as long as the session, so a task page left open for hours still submits
         WTF_CSRF_TIME_LIMIT=None,
@@ -81,7 +110,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         formdata,
         i18n,
         inbox,
+        limits,
         links,
+        logs,
         processes,
         report,
         status,
@@ -90,6 +121,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     context.init_app(app)
+    logs.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.register(app)
@@ -114,4 +146,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     security.csrf.exempt(api.bp)
+    limits.init_app(app)
     return app

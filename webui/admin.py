@@ -1,4 +1,5 @@
-"""The administrators' pages: district settings edited as JSON, and the holiday calendar with a due-time check.
+"""The administrators' pages: district settings edited as JSON, the holiday calendar with a due-time check, and
+the live sessions and API tokens, each revocable.
 
 Each setting is saved on its own through :meth:`Gridloop.change_setting`, which validates it: a value that is not
 JSON, or that the engine refuses, comes back next to its field as typed and changes nothing. The holiday table
@@ -10,6 +11,7 @@ under the calendar as it stands. Everyone but administrators gets 403 from the e
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -17,8 +19,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from engine.bpmn.forms import MAX_DEPTH
 from engine.errors import FieldError, FieldErrors, ValidationFailed
-from engine.reads.admin import holiday_table, settings_table
+from engine.reads.admin import holiday_table, sessions_table, settings_table
 from engine.settings import CALENDAR_NOTE_LENGTH
 from engine.time.calendar import UNITS, CalendarError
 from webui.context import gridloop, reader, username
@@ -28,6 +31,8 @@ from webui.links import local_url
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 DAY_KINDS = {"holiday": False, "workday": True, "remove": None}
+# the due-time check's largest limit: ten years of natural days, more than any time limit a district sets
+MAX_CHECKED_LIMIT = 3660.0
 
 
 @bp.app_template_global()
@@ -69,6 +74,8 @@ def save_setting() -> Response | tuple[str, int]:
     except ValueError as exc:
         line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         return _settings_page(rows, key, text, [translate("admin.bad_json", line=line, column=column)])
+    except RecursionError:  # nested deeper than the parser goes: deeper than any setting's value is
+        return _settings_page(rows, key, text, [FieldError("nesting_too_deep", {"limit": MAX_DEPTH})])
     try:
         gl.change_setting(username(), key, value)
     except ValidationFailed as exc:
@@ -91,6 +98,8 @@ def _due_check(args: MultiDict[str, str]) -> dict[str, Any] | None:
         check["errors"]["start"] = [translate("admin.bad_start")]
     try:
         limit = float(values["limit"])
+        if not math.isfinite(limit) or limit > MAX_CHECKED_LIMIT:  # a negative one the calendar names itself
+            raise ValueError(values["limit"])
     except ValueError:
         check["errors"]["limit"] = [translate("admin.bad_limit")]
     if values["unit"] not in UNITS:
@@ -148,3 +157,25 @@ def set_day() -> Response | tuple[str, int]:
         return _calendar_page({"values": values, "errors": form_errors}, status=400)
     flash(translate(f"admin.day_saved.{values['kind']}", day=day.isoformat()), "success")
     return redirect(local_url(request.form.get("next"), url_for("admin.calendar")), code=303)
+
+
+@bp.get("/sessions")
+def sessions() -> str:
+    """Every live web session and API token: who, from where, since and until when, with a revoke button."""
+    return render_template("admin_sessions.html", rows=sessions_table(reader()))
+
+
+@bp.post("/sessions/<token_id>/revoke")
+def revoke(token_id: str) -> Response:
+    """Revoke one session or token: the next request made with it is refused."""
+    gridloop().revoke_token(username(), token_id)
+    flash(translate("admin.session_revoked"), "success")
+    return redirect(url_for("admin.sessions"), code=303)
+
+
+@bp.post("/users/<name>/sign-out")
+def sign_out_everywhere(name: str) -> Response:
+    """End every session and token of one user (a lost phone, a leaver)."""
+    count = gridloop().sign_out_everywhere(username(), name)
+    flash(translate("admin.signed_out_everywhere", user=name, count=count), "success")
+    return redirect(url_for("admin.sessions"), code=303)

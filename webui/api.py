@@ -3,8 +3,9 @@
 Thin like the HTML pages: each route parses its request through the models it declares with
 :func:`~webui.api_schemas.operation` (which also write the OpenAPI document), calls one
 :class:`~engine.app.Gridloop` service and answers JSON. Callers authenticate with a bearer token from
-``POST /auth/token``: the username signed with the app's ``SECRET_KEY`` (itsdangerous, salt ``gridloop-api``),
-valid for ``API_TOKEN_MAX_AGE`` seconds. Engine errors become status codes in one place (:func:`engine_error`),
+``POST /auth/token``: the username and the recorded token's id signed with the app's ``SECRET_KEY``
+(itsdangerous, salt ``gridloop-api``), valid for ``API_TOKEN_MAX_AGE`` seconds unless revoked before (see
+:mod:`engine.org.auth`). Engine errors become status codes in one place (:func:`engine_error`),
 their messages and field errors said in the caller's Accept-Language (Chinese by default) from the catalogs;
 scope is the engine's, so anything outside the caller's scope answers 404 exactly like something that does not
 exist.
@@ -49,7 +50,8 @@ from webui.api_schemas import (
     Token,
     operation,
 )
-from webui.errors import api_status, message
+from webui.context import read_session
+from webui.errors import api_status, exception_headers, message
 from webui.i18n import field_messages
 from webui.openapi import build_document
 
@@ -136,7 +138,9 @@ def engine_error(exc: GridloopError) -> Response:
 def http_error(exc: HTTPException) -> Response:
     """HTTP errors raised inside the API (a body too large, a bad multipart form …) answer JSON too."""
     code = (exc.name or "error").lower().replace(" ", "_")
-    return _answer({"error": code, "message": exc.description or exc.name}, exc.code or 500)
+    response = _answer({"error": code, "message": exc.description or exc.name}, exc.code or 500)
+    response.headers.extend(exception_headers(exc))
+    return response
 
 
 @bp.before_request
@@ -161,12 +165,13 @@ def authenticate() -> None:
             "the token is not valid; get a new one at /auth/token", code="auth.token_invalid"
         ) from exc
     username = claims.get("sub") if isinstance(claims, dict) else None
-    if not isinstance(username, str):
+    token_id = claims.get("jti") if isinstance(claims, dict) else None
+    if not isinstance(username, str) or not isinstance(token_id, str):
         raise AuthenticationFailed(
             "the token names no user; get a new one at /auth/token", code="auth.token_invalid"
         )
     try:
-        _gridloop().load_actor(username)
+        _gridloop().load_actor(username, token_id)
     except NotFound as exc:
         raise AuthenticationFailed(
             "the token's user no longer exists or is inactive", code="auth.token_user_gone"
@@ -188,9 +193,16 @@ def authenticate() -> None:
     public=True,
 )
 def issue_token(body: Credentials) -> Response:
-    """Exchange a username and password for a bearer token (failures count towards the account's lock-out)."""
-    actor = _gridloop().sign_in(body.username, body.password)
-    token = _serializer().dumps({"sub": actor.username})
+    """Exchange a username and password for a bearer token (failures count towards the lock-outs; the token is
+    recorded, and refused once revoked or once the user's password or roles change)."""
+    signed_in = _gridloop().sign_in(
+        body.username,
+        body.password,
+        address=request.remote_addr or "unknown",
+        kind="api",
+        lifetime=timedelta(seconds=_token_max_age()),
+    )
+    token = _serializer().dumps({"sub": signed_in.actor.username, "jti": signed_in.token_id})
     return _answer({"token": token, "token_type": "Bearer", "expires_in": _token_max_age()})
 
 
@@ -366,11 +378,13 @@ def attachment(attachment_id: str) -> Response:
 @bp.get("/openapi.json")
 @operation("getOpenApi", "This document", dict[str, Any], "The OpenAPI 3.1 document.", public=True)
 def openapi_document() -> Response:
-    """The OpenAPI 3.1 document of this API, with the report body as the deployed report form defines it."""
+    """The OpenAPI 3.1 document of this API, with the report body as the deployed report form defines it and its
+    live choices (categories, grids) filled in, exactly as a report is checked."""
     gl = _gridloop()
     try:
         bundle = gl.bundle()
-        report_form = bundle.forms[bundle.start_form] if bundle.start_form else None
+        start_form = bundle.start_form
+        report_form = gl.resolved_form(read_session(), bundle, start_form) if start_form else None
     except NotDeployed:
         report_form = None
     mount = request.path.removesuffix("/openapi.json")

@@ -22,16 +22,29 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, RootModel, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    RootModel,
+    WithJsonSchema,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 from werkzeug.datastructures import FileStorage
 
+from engine.bpmn.forms import MAX_DEPTH, storable
 from engine.errors import FieldError, FieldErrors, ValidationFailed
 from engine.reads.queries import INBOX_VIEWS
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 1_000_000  # keeps a page's offset a number the database takes
+# the years a date or datetime of a query may name: every record's, with room to move it to UTC and to the end of
+# its day (0001-01-01 in Shanghai is before the first day Python has)
+MOMENT_YEARS = (1900, 9998)
 TASK_STATUSES = ("open", "completed", "cancelled")
 M = TypeVar("M", bound=BaseModel)
 BODY_FIELD = "_body"  # the field path of an error in the body as a whole (not a JSON object at all)
@@ -54,7 +67,10 @@ PYDANTIC_FIELD_CODES = {
     "literal_error": "not_a_choice_of",
     "enum": "not_a_choice_of",
     "iso_moment": "iso_moment",
+    "moment_out_of_range": "moment_out_of_range",
     "uploaded_file": "uploaded_file",
+    "text.invalid_characters": "text.invalid_characters",
+    "string_unicode": "text.invalid_characters",
     "string_type": "type.string",
     "int_type": "type.integer",
     "int_parsing": "type.integer",
@@ -80,6 +96,8 @@ def _field_error(error: ErrorDetails) -> FieldError:
         return FieldError("schema", {"problem": error["msg"]})
     if code == "not_a_choice_of":
         return FieldError(code, {"choices": str(context.get("expected", "")).replace(" or ", ", ")})
+    if code == "moment_out_of_range":
+        return FieldError(code, {"first": context["first"], "last": context["last"]})
     limits = [context[key] for key in _LIMITS if key in context]
     return FieldError(code, {"limit": limits[0]} if limits else {})
 
@@ -112,13 +130,29 @@ def parse(model: type[M], data: Any, what: str) -> M:
 def _iso_moment(value: Any) -> date | datetime:
     text = str(value)
     try:
-        if "T" in text or " " in text:
-            return datetime.fromisoformat(text)
-        return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text) if "T" in text or " " in text else date.fromisoformat(text)
     except ValueError as exc:
         raise PydanticCustomError(
             "iso_moment", "must be an ISO 8601 date (2026-11-23) or datetime (2026-11-23T09:00:00+08:00)"
         ) from exc
+    first, last = MOMENT_YEARS
+    if not first <= moment.year <= last:
+        raise PydanticCustomError(
+            "moment_out_of_range", "must lie in the years {first} to {last}", {"first": first, "last": last}
+        )
+    return moment
+
+
+def _storable(value: str) -> str:
+    if not storable(value):
+        raise PydanticCustomError(
+            "text.invalid_characters", "holds characters no database stores (NUL, lone surrogates)"
+        )
+    return value
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return (value.strip() or None) if isinstance(value, str) else value
 
 
 def _uploaded_file(value: Any) -> FileStorage:
@@ -135,6 +169,10 @@ Moment = Annotated[
         {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
     ),
 ]
+# text a request gives: what the databases can store (no NUL, no lone surrogate)
+Text = Annotated[str, AfterValidator(_storable)]
+# a free-text filter of a list: a blank one (``?grid=``, as a page's search form sends it) filters on nothing
+Filter = Annotated[Text | None, BeforeValidator(_blank_is_absent)]
 UploadedFile = Annotated[
     FileStorage,
     PlainValidator(_uploaded_file),
@@ -163,8 +201,8 @@ class QueryString(BaseModel):
 class Credentials(RequestBody):
     """A staff account's sign-in."""
 
-    username: str = Field(min_length=1, max_length=64, description="the account's username")
-    password: str = Field(min_length=1, max_length=1024, description="its password")
+    username: Text = Field(min_length=1, max_length=64, description="the account's username")
+    password: Text = Field(min_length=1, max_length=1024, description="its password")
 
 
 class Report(RootModel[dict[str, Any]]):
@@ -195,15 +233,15 @@ class PageQuery(QueryString):
 class ListFilters(PageQuery):
     """Filters every list of events or tasks has."""
 
-    category: str | None = Field(None, description="sub-category code or its prefix")
-    grid: str | None = Field(None, description="grid code or the code of a unit containing it")
+    category: Filter = Field(None, description="sub-category code or its prefix")
+    grid: Filter = Field(None, description="grid code or the code of a unit containing it")
 
 
 class EventQuery(ListFilters):
     """Filters of the event list."""
 
-    code: str | None = Field(None, description="part of the event code")
-    state: str | None = Field(None, description="the event's state")
+    code: Filter = Field(None, description="part of the event code")
+    state: Filter = Field(None, description="the event's state")
     reported_from: Moment | None = Field(
         None, alias="from", description="reported on or after this ISO date (local day) or datetime"
     )
@@ -427,7 +465,8 @@ class Operation:
 
     ``answer`` is a response model (documented by reference) or any other type (its schema inlined); ``errors``
     names the shared error responses (:data:`webui.openapi.ERROR_RESPONSES`) the route may give besides 400
-    (added when it parses a body or a query string) and 401 (added unless it is ``public``).
+    (added when it parses a body or a query string), 401 (added unless it is ``public``) and 429 (every route: the
+    API is rate-limited).
     """
 
     operation_id: str
@@ -445,14 +484,28 @@ class Operation:
 
 
 def _body_data(media: str) -> Any:
+    """The body as data: a multipart form's fields and files, or the JSON document (None when it is not JSON).
+
+    JSON nested deeper than the parser goes (``[`` × 100,000) is refused as the body's error; anything shallower
+    is parsed, and form data is then held to the engine's own limit (:data:`~engine.bpmn.forms.MAX_DEPTH`).
+    """
     if media == MULTIPART:
         return {**request.form.to_dict(), **request.files.to_dict()}
-    return request.get_json(silent=True)
+    try:
+        return request.get_json(silent=True)
+    except RecursionError as exc:
+        raise ValidationFailed(
+            "{what} does not match the API's schema",
+            {BODY_FIELD: [FieldError("nesting_too_deep", {"limit": MAX_DEPTH})]},
+            code="api.schema",
+            what="the request body",
+        ) from exc
 
 
 def _query_data() -> dict[str, str]:
-    """The query string with blank parameters left out: ``?grid=`` filters on nothing, as the pages' forms do."""
-    return {name: value.strip() for name, value in request.args.items() if value.strip()}
+    """The query string as sent: each parameter is read by its field's type (a blank free-text filter filters on
+    nothing, a blank number or choice is refused)."""
+    return dict(request.args.items())
 
 
 def operation(

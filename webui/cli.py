@@ -1,4 +1,4 @@
-"""The ``gridloop`` command line: set-up, serving, deployment, staff accounts, events, audit and simulation.
+"""The ``gridloop`` command line: set-up, serving, deployment, staff, events, audit, simulation and backups.
 
 Click commands beside the web app, as thin as its routes: parse the arguments, make one engine call (every
 write goes through ``Gridloop``'s pipeline, admin writes included), print. ``gridloop --help`` lists every
@@ -7,7 +7,9 @@ command and each has its own ``--help``. The database comes from ``--db URL``, e
 
 An engine error (:class:`~engine.errors.GridloopError`, a definition, calendar or value error) prints
 ``error: <message>`` on standard error and exits 2; a usage error exits 2 too, with click's message; a check
-that finds problems (``validate``, ``audit verify``, ``audit replay``, a refused ``migrate``) exits 1.
+that finds problems (``validate``, ``audit verify``, ``audit replay``, a refused ``migrate``, a ``restore``
+that does not pass the audit) exits 1. ``serve`` and ``scheduler`` log in the format of ``GRIDLOOP_LOG_FORMAT``
+(:mod:`webui.logs`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ from sqlalchemy import select
 from engine.app import Gridloop
 from engine.bpmn import runtime
 from engine.bpmn.definitions import DefinitionError, validate_paths
+from engine.commands.pipeline import system
+from engine.commands.retention import BATCH as ARCHIVE_BATCH
+from engine.commands.retention import cut_off as retention_cut_off
 from engine.demo.district import DEMO_PASSWORD
 from engine.errors import GridloopError
 from engine.evaluation.metrics import GROUPINGS
@@ -173,34 +178,46 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
     beside it.
     """
     from engine.time.scheduler import TimerScheduler
-    from webui import create_app
+    from webui import create_app, logs
 
+    logs.configure()
     app = create_app({"DATABASE_URL": ctx.obj["db"]})
     scheduler = None
     if not no_scheduler:
         scheduler = TimerScheduler(app.extensions["gridloop"])
         scheduler.start()
     try:
-        app.run(host=host, port=port, debug=False, threaded=True)
+        app.run(host=host, port=port, debug=False, threaded=True, request_handler=logs.QuietRequestHandler)
     finally:
         if scheduler is not None:
             scheduler.shutdown()
 
 
 @cli.command()
+@click.option(
+    "--backstop",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="re-read the next due time this often whatever else happens",
+)
 @click.pass_context
-def scheduler(ctx: click.Context) -> None:
+def scheduler(ctx: click.Context, backstop: float) -> None:
     """Run the timer and supervision scheduler alone.
 
     It runs until SIGTERM or Ctrl-C, wakes at the next due time and catches up at start; any number may run beside the gunicorn workers,
-    and each timer fires exactly once.
+    and each timer fires exactly once. It hears of timers other processes create within a second (PostgreSQL:
+    LISTEN/NOTIFY; SQLite: a look at the next due time every second).
     """
     import signal
     import threading
 
     from engine.time.scheduler import TimerScheduler
+    from webui import logs
 
-    runner = TimerScheduler(_gridloop(ctx))
+    logs.configure()
+    runner = TimerScheduler(_gridloop(ctx), backstop=timedelta(seconds=backstop))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runner.start()
@@ -287,7 +304,7 @@ def migrate(
 
 @cli.group()
 def users() -> None:
-    """Staff accounts: list, add, set a password."""
+    """Staff accounts: list, add, set a password, disable / enable, sign out everywhere."""
 
 
 @users.command("list")
@@ -356,6 +373,64 @@ def users_set_password(ctx: click.Context, username: str) -> None:
         password = sys.stdin.readline().rstrip("\n")
     gl.set_password("cli", username, password)
     click.echo(f"password of {username} updated")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str) -> None:
+    """Disable an account: it can no longer sign in, and its sessions and API tokens are refused at once."""
+    _gridloop(ctx).set_user_active(system("cli"), username, False)
+    click.echo(f"{username} disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+@click.pass_context
+def users_enable(ctx: click.Context, username: str) -> None:
+    """Enable a disabled account again (it signs in afresh; old sessions stay ended)."""
+    _gridloop(ctx).set_user_active(system("cli"), username, True)
+    click.echo(f"{username} enabled")
+
+
+@users.command("sign-out")
+@click.argument("username")
+@click.pass_context
+def users_sign_out(ctx: click.Context, username: str) -> None:
+    """End every web session and API token of a user (a lost phone, a leaver)."""
+    count = _gridloop(ctx).sign_out_everywhere(system("cli"), username)
+    click.echo(f"{username}: {count} session(s) and token(s) ended")
+
+
+@cli.group()
+def tokens() -> None:
+    """Live web sessions and API tokens: list, revoke."""
+
+
+@tokens.command("list")
+@click.option("--user", "username", help="only this user's")
+@json_option
+@click.pass_context
+def tokens_list(ctx: click.Context, username: str | None, as_json: bool) -> None:
+    """List live sessions and API tokens, newest first."""
+    rows = _gridloop(ctx).access_tokens(username)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['kind']:<7} {row['username']:<14} {row['address'] or '-':<16} "
+            f"{row['issued_at']:%Y-%m-%d %H:%M} → {row['expires_at']:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def tokens_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke one session or API token: the next request made with it is refused."""
+    _gridloop(ctx).revoke_token(system("cli"), token_id)
+    click.echo(f"{token_id} revoked")
 
 
 def _viewer(gl: Gridloop, username: str | None) -> people.Actor:
@@ -608,26 +683,92 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="the signed checkpoints to check (default: $GRIDLOOP_CHECKPOINT_DIR, else instance/checkpoints)",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the checkpoints' public key as `audit public-key` printed it (default: the instance's own)",
+)
+@click.option(
+    "--archives",
+    "archive_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="the archive files of `gridloop archive` to check (default: $GRIDLOOP_ARCHIVE_DIR, else"
+    " instance/archive, when it exists)",
+)
 @json_option
 @click.pass_context
-def audit_verify(ctx: click.Context, as_json: bool) -> None:
-    """Check every event's history.
+def audit_verify(
+    ctx: click.Context,
+    checkpoint_dir: Path | None,
+    public_key_file: Path | None,
+    archive_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Check every event's history and the admin log.
 
-    The hash chain, the replay through the stored checkpoint to the stored inbox, the counted facts. Exits 1 on a mismatch. A progress bar is drawn on standard error when it is a terminal.
+    Each record's MAC under the audit keys and the chain, every signed checkpoint (each event and the admin log still hold the records it counted, with the heads it saw), the replay through the stored checkpoint to the stored inbox, the counted facts, and the inbox, timer and supervision rows against the history. The archived cases likewise, in their archive files, each file with the SHA-256 the admin log recorded for it (a changed, swapped or missing file is named). Exits 1 on a mismatch. A progress bar is drawn on standard error when it is a terminal.
     """
-    from engine.audit import verification
+    from engine.audit import keys, verification
 
     gl = _gridloop(ctx)
+    public_key = keys.read_public_key(public_key_file) if public_key_file is not None else None
     with _progress("verifying") as progress:
-        result = verification.verify_all(gl, progress)
+        result = verification.verify_all(
+            gl, progress, checkpoint_dir=checkpoint_dir, public_key=public_key, archive_dir=archive_dir
+        )
     if as_json:
         _print_json(result)
     else:
         for m in result["mismatches"]:
-            click.echo(f"event {m['event']} ({m['code']}): {m['reason']}")
+            where = f"event {m['event']} ({m['code']})" if m["event"] is not None else m["code"]
+            click.echo(f"{where}: {m['reason']}")
         click.echo(f"{result['verified']} of {result['instances']} event(s) verified")
     if result["mismatches"]:
         ctx.exit(1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Write a signed checkpoint of every history and the admin log.
+
+    Into $GRIDLOOP_CHECKPOINT_DIR (else instance/checkpoints), outside the database: each chain's length and head, signed with the instance's checkpoint key. Keep the files, and the public key (`audit public-key`), where the database's writers cannot reach; `audit verify` checks them. Prints the file written.
+    """
+    click.echo(str(_gridloop(ctx).write_checkpoint()))
+
+
+@audit.command("public-key")
+def audit_public_key() -> None:
+    """Print the public key the checkpoints are signed with (PEM).
+
+    Made with its private key on first use ($GRIDLOOP_CHECKPOINT_KEY, else instance/checkpoint_key). Give it to the auditors: with it and the checkpoint files they can check, but not forge.
+    """
+    from engine.audit import keys
+
+    private = keys.checkpoint_key()
+    assert private is not None  # made when there is none
+    click.echo(keys.public_key_pem(private.public_key()), nl=False)
+
+
+@audit.command("rotate-key")
+def audit_rotate_key() -> None:
+    """Add a new audit key that signs from now on; keep the old ones for verifying.
+
+    In instance/audit_keys (refused when the keys come from $GRIDLOOP_AUDIT_KEYS: change them there). Running processes sign with the new key from their next record. Prints the new key's id.
+    """
+    from engine.audit import keys
+
+    click.echo(keys.rotate())
 
 
 @audit.command("replay")
@@ -683,6 +824,95 @@ def audit_replay(ctx: click.Context, event_id: int, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--older-than",
+    "years",
+    metavar="YEARS",
+    type=click.IntRange(min=1),
+    help="archive the cases finished more than YEARS years ago (default: the retention_years setting)",
+)
+@click.option(
+    "--before",
+    metavar="DATE",
+    help="archive the cases finished before DATE (YYYY-MM-DD in the calendar's zone, or an ISO time with zone)",
+)
+@click.option(
+    "--dir",
+    "folder",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where the archive files go (default: $GRIDLOOP_ARCHIVE_DIR, else instance/archive)",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 5000),
+    default=ARCHIVE_BATCH,
+    show_default=True,
+    help="events per archive file and transaction",
+)
+@click.option("--dry-run", is_flag=True, help="only count what would be archived; change nothing")
+@click.option("--as", "as_user", default="archive", show_default=True, help="who runs it, for the admin log")
+@json_option
+@click.pass_context
+def archive(
+    ctx: click.Context,
+    years: int | None,
+    before: str | None,
+    folder: Path | None,
+    batch: int,
+    dry_run: bool,
+    as_user: str,
+    as_json: bool,
+) -> None:
+    """Move finished cases older than the retention period into archive files.
+
+    Each batch of finished events (closed, rejected, voided: their process ran to its end) last changed before the cut-off is written into one gzip JSON-lines file (the events' rows, history records as stored, inbox, timer and sheet rows, attachments with their bytes, the process versions they ran on), made durable, and only then deleted from the database — with the attachments no other event uses — in the same transaction, which logs `archived` with the file's SHA-256 in the admin log. `audit verify` checks the files. A progress bar is drawn on standard error when it is a terminal.
+    """
+    if years is not None and before is not None:
+        raise click.UsageError("give --older-than or --before, not both")
+    gl = _gridloop(ctx)
+    if before is not None:
+        cut = (
+            datetime.combine(date.fromisoformat(before), datetime.min.time(), gl.calendar.timezone)
+            if len(before) == 10
+            else _parse_moment(before)
+        )
+    else:
+        cut_off = gl.retention_cut_off() if years is None else retention_cut_off(gl.now(), years)
+        if cut_off is None:
+            raise GridloopError(
+                "the retention_years setting keeps every case: give --older-than YEARS or --before DATE,"
+                " or set it (`gridloop settings set retention_years 10`)",
+                code="cli.retention_unset",
+            )
+        cut = cut_off
+    with _progress("archiving") as progress:
+        result = gl.archive(as_user, cut, folder, batch=batch, dry_run=dry_run, progress=progress)
+    summary = {
+        "before": result.before,
+        "dry_run": result.dry_run,
+        "events": result.events,
+        "records": result.records,
+        "attachments": result.attachments,
+        "removed_attachments": result.removed_attachments,
+        "files": [str(path) for path in result.files],
+        "bytes": result.bytes,
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    verb = "would archive" if dry_run else "archived"
+    click.echo(
+        f"{verb} {result.events} finished event(s) before {result.before.isoformat()}: {result.records} history"
+        f" records, {result.attachments} attachment(s) ({result.removed_attachments} removed from the database)"
+    )
+    for path in result.files:
+        click.echo(str(path))
+    if result.files:
+        click.echo(f"{len(result.files)} file(s), {result.bytes:,} bytes")
+
+
+@cli.command()
 @click.option("--events", "count", type=int, required=True, help="how many events to report")
 @click.option("--seed", type=int, default=1, show_default=True, help="seed of the random mix")
 @json_option
@@ -703,6 +933,102 @@ def simulate(ctx: click.Context, count: int, seed: int, as_json: bool) -> None:
         return
     for key, value in result.items():
         click.echo(f"{key}: {value}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, file: Path) -> None:
+    """Back up the database into FILE while the service runs.
+
+    One consistent moment, however many commands commit meanwhile: SQLite through its backup API, PostgreSQL by
+    `pg_dump -Fc` (of the schema the URL's search_path names, else of the whole database). FILE is written under
+    a temporary name and renamed when complete, so a failed backup leaves nothing under FILE. The keys
+    (GRIDLOOP_SECRET_KEY, the audit keys) are not in it: keep them apart.
+    """
+    import time
+
+    from engine.store import backup as backups
+
+    started = time.perf_counter()
+    made = backups.backup(ctx.obj["db"], file)
+    schema = f", schema {made.schema}" if made.schema else ""
+    click.echo(
+        f"backed up {backups.printable(ctx.obj['db'])} to {made.path} ({made.kind}{schema}, {made.size:,} bytes)"
+        f" in {time.perf_counter() - started:.2f} s"
+    )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "target", required=True, metavar="URL", help="the database to restore into (empty)")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="replace what the target holds (PostgreSQL: its schema, in one transaction)",
+)
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="also hold it to the signed checkpoints in DIR: those as of the backup (default: none)",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the checkpoints' public key as `audit public-key` printed it (default: the instance's own)",
+)
+@click.pass_context
+def restore(
+    ctx: click.Context,
+    file: Path,
+    target: str,
+    replace: bool,
+    checkpoint_dir: Path | None,
+    public_key_file: Path | None,
+) -> None:
+    """Restore a backup of `gridloop backup` into an empty database, then audit it.
+
+    A SQLite backup goes into a SQLite file, a pg_dump archive into a PostgreSQL database or schema (the one the URL's search_path names). Refused, with nothing changed, when the target holds tables, unless --replace (stop the service first). The restored database is then checked as `gridloop audit verify` checks one — against the checkpoints of --checkpoints only, since those the instance has written since the backup count records it cannot hold. Exits 1 when it does not pass, or when its schema is of another migration than this gridloop's.
+    """
+    import tempfile
+
+    from engine.audit import keys, verification
+    from engine.store import backup as backups
+
+    kind = backups.restore(file, target, replace=replace)
+    shown = backups.printable(target)
+    click.echo(f"restored {file} ({kind}) into {shown}")
+    current, head = backups.schema_revision(target)
+    if current != head:
+        click.echo(
+            f"the restored schema is at migration {current}, this gridloop's at {head}: upgrade it with"
+            f" `gridloop --db URL init`, then check it with `gridloop --db URL audit verify`",
+            err=True,
+        )
+        ctx.exit(1)
+    public_key = keys.read_public_key(public_key_file) if public_key_file is not None else None
+    gl = Gridloop(target)
+    try:
+        with _progress("verifying") as progress, tempfile.TemporaryDirectory() as no_checkpoints:
+            result = verification.verify_all(
+                gl, progress, checkpoint_dir=checkpoint_dir or Path(no_checkpoints), public_key=public_key
+            )
+    finally:
+        gl.db.dispose()
+    for m in result["mismatches"]:
+        where = f"event {m['event']} ({m['code']})" if m["event"] is not None else m["code"]
+        click.echo(f"{where}: {m['reason']}")
+    verdict = "FAILS" if result["mismatches"] else "passes"
+    click.echo(
+        f"{result['verified']} of {result['instances']} event(s) verified: the restored database {verdict}"
+        " the audit"
+    )
+    if result["mismatches"]:
+        ctx.exit(1)
 
 
 def _report(exc: Exception) -> int:

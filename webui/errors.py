@@ -6,6 +6,10 @@ catalog's ``error.<code>`` for the error's code, filled with its values, in thei
 never the engine's English message; an error whose code has no entry is said with its kind's generic one. Field
 errors are said by :func:`webui.i18n.field_message` next to their fields. Paths under ``/api/`` get JSON instead
 of a page (the API blueprint answers its own routes; this covers what reaches no route there).
+
+A page's query string holding characters no database stores (a NUL: ``/events?code=%00``) is refused here with a
+400 naming the parameter before any page reads it (the API's query models refuse such text field by field), and
+an HTTP error's own headers (a 405's ``Allow``) stay on the answer that takes its place.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from engine.bpmn.forms import UNSTORABLE, storable
 from engine.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     GridloopError,
     NotDeployed,
@@ -24,13 +30,14 @@ from engine.errors import (
     ProcessFailure,
     ValidationFailed,
 )
-from engine.org.auth import AuthenticationFailed
+from engine.org.auth import AuthenticationFailed, TooManyAttempts
 from webui.i18n import N_, translate
 
 # engine error → (HTTP status, the JSON API's error code, catalog key of its generic message), most specific
 # first: the one place where engine errors become HTTP answers, for the pages and for the API alike
 ENGINE_ERRORS: tuple[tuple[type[GridloopError], int, str, str], ...] = (
     (ValidationFailed, 400, "validation_failed", N_("error.validation")),
+    (TooManyAttempts, 429, "too_many_attempts", N_("error.too_many_requests")),
     (AuthenticationFailed, 401, "unauthorized", N_("auth.wrong_password")),
     (Forbidden, 403, "forbidden", N_("error.forbidden")),
     (NotFound, 404, "not_found", N_("error.not_found")),
@@ -44,6 +51,7 @@ HTTP_MESSAGES = {
     404: N_("error.not_found"),
     405: N_("error.method"),
     413: N_("error.too_large"),
+    429: N_("error.too_many_requests"),
 }
 INTERNAL = N_("error.internal")
 
@@ -99,14 +107,38 @@ def _csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
     return _answer(400, translate("error.csrf"), "csrf")
 
 
-def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
+def exception_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its own page's content type (a 405's ``Allow``, a 429's
+    ``Retry-After``), for the answer that takes its page's place."""
+    return [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+
+
+def _http_error(exc: HTTPException) -> tuple[Response | str, int, list[tuple[str, str]]]:
     status = exc.code or 500
     key = HTTP_MESSAGES.get(status, INTERNAL)
-    return _answer(status, translate(key), key.removeprefix("error."))
+    body, status = _answer(status, translate(key), key.removeprefix("error."))
+    return body, status, exception_headers(exc)
+
+
+def _refuse_unstorable_query() -> None:
+    """Refuse a page's query parameter (its name or its value) holding what no database stores."""
+    if request.path.startswith("/api/"):
+        return
+    for name, value in request.args.items(multi=True):
+        if not (storable(name) and storable(value)):
+            shown = UNSTORABLE.sub("\ufffd", name)
+            raise ValidationFailed(
+                "query parameter {name} holds characters no database stores",
+                {shown: [FieldError("text.invalid_characters")]},
+                code="request.invalid_characters",
+                name=shown,
+            )
 
 
 def register(app: Flask) -> None:
-    """Install the handlers on the app (blueprint handlers, such as the API's, still answer first)."""
+    """Install the handlers on the app (blueprint handlers, such as the API's, still answer first), and the
+    check of the pages' query strings before every request."""
+    app.before_request(_refuse_unstorable_query)
     app.register_error_handler(GridloopError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -15,6 +15,7 @@ from engine.errors import ValidationFailed
 from engine.reads.events import event_page, event_states, events_page
 from engine.reads.labels import category_groups, visible_units
 from engine.reads.listing import Listing
+from webui.api_schemas import MAX_PAGE, MOMENT_YEARS
 from webui.context import actor, reader
 from webui.i18n import translate
 
@@ -24,10 +25,13 @@ PER_PAGE = 20
 
 
 def _day(name: str, timezone: tzinfo, next_day: bool = False) -> datetime | None:
-    """The start of the local day given in argument ``name`` (the day after, for an inclusive end date)."""
+    """The start of the local day given in argument ``name`` (the day after, for an inclusive end date); none for
+    text that is no date, or a date outside the years a search takes."""
     try:
         day = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
+        return None
+    if not MOMENT_YEARS[0] <= day.year <= MOMENT_YEARS[1]:
         return None
     if next_day:
         day += timedelta(days=1)
@@ -46,7 +50,7 @@ def index() -> tuple[str, int]:
         "reported_from": _day("from", timezone),
         "reported_to": _day("to", timezone, next_day=True),
     }
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(MAX_PAGE, max(1, request.args.get("page", 1, type=int)))
     errors: dict[str, list[str]] = {}
     try:
         listing = events_page(reader(), page=page, per_page=PER_PAGE, **filters)

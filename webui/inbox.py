@@ -9,6 +9,7 @@ from engine.reads.inbox import inbox_counts, inbox_page
 from engine.reads.labels import category_groups, visible_units
 from engine.reads.queries import INBOX_VIEWS
 from engine.settings import LIGHT_COLOURS
+from webui.api_schemas import MAX_PAGE
 from webui.context import actor, reader
 
 bp = Blueprint("inbox", __name__)
@@ -47,7 +48,11 @@ def index() -> Response | str:
         "sort": _choice("sort", SORTS),
     }
     listing = inbox_page(
-        reader(), view, page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE, **filters
+        reader(),
+        view,
+        page=min(MAX_PAGE, max(1, request.args.get("page", 1, type=int))),
+        per_page=PER_PAGE,
+        **filters,
     )
     g.nav_counts = listing.counts
     return render_template(

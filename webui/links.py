@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, request, url_for
 
@@ -10,10 +11,18 @@ bp = Blueprint("links", __name__)
 
 
 def local_url(candidate: str | None, fallback: str) -> str:
-    """``candidate`` when it is a path on this site, else ``fallback`` (no open redirects to other hosts)."""
-    if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
-        return candidate
-    return fallback
+    """``candidate`` when it is a path on this site, else ``fallback`` (no open redirects to other hosts).
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so ``/\t/evil.example``
+    would be ``//evil.example``, another host: anything with a control character, white space or a backslash
+    is refused, and what is left must parse as a bare path (no scheme, no host) that does not start with ``//``.
+    """
+    if not candidate or "\\" in candidate or any(c.isspace() or not c.isprintable() for c in candidate):
+        return fallback
+    parts = urlsplit(candidate)
+    if parts.scheme or parts.netloc or not candidate.startswith("/") or candidate.startswith("//"):
+        return fallback
+    return candidate
 
 
 @bp.app_template_global()

@@ -21,6 +21,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 from werkzeug.routing import Rule
 
+from webui import MAX_ID
 from webui.api_schemas import (
     JSON,
     PATH_PARAMETERS,
@@ -41,6 +42,11 @@ ERROR_RESPONSES: dict[str, tuple[int, str, type[BaseModel]]] = {
     "NotFound": (404, "No such thing, or it lies outside the caller's scope (indistinguishable).", Error),
     "Conflict": (409, "Someone else changed it first, or it is no longer open; nothing was changed.", Error),
     "ProcessFailure": (500, "The process itself failed while running; nothing was changed.", Error),
+    "TooManyRequests": (
+        429,
+        "Too many requests from this address, or too many failed sign-ins: try again later.",
+        Error,
+    ),
     "NotDeployed": (503, "No process version is deployed yet.", Error),
 }
 NO_REPORT_FORM = {"type": "object", "description": "The deployed report form; no process is deployed yet."}
@@ -48,7 +54,7 @@ _ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _CONVERTER_SCHEMAS = {
     "default": {"type": "string"},
     "string": {"type": "string"},
-    "int": {"type": "integer"},
+    "int": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
 }
@@ -143,7 +149,7 @@ def _operation(op: Operation, path_parameters: list[dict[str, Any]]) -> dict[str
         success["headers"] = {
             name: {"description": text, "schema": {"type": "string"}} for name, text in op.headers.items()
         }
-    errors = list(op.errors)
+    errors = [*op.errors, "TooManyRequests"]  # every route is rate-limited (webui.limits)
     if op.body is not None or op.query is not None:
         errors.append("BadRequest")
     if not op.public:
@@ -195,6 +201,9 @@ def _responses() -> dict[str, Any]:
         responses[name] = {"description": description, "content": {JSON: {"schema": _ref(model.__name__)}}}
     responses["Unauthorized"]["headers"] = {
         "WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}}
+    }
+    responses["TooManyRequests"]["headers"] = {
+        "Retry-After": {"description": "seconds to wait, when known", "schema": {"type": "string"}}
     }
     return responses
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from engine.errors import FieldErrors, Forbidden, ValidationFailed
 from engine.reads import queries
-from engine.reads.report import report_form
+from engine.reads.report import may_report, report_form
 from webui import errors, formdata
 from webui.context import gridloop, reader, username
 
@@ -24,6 +24,12 @@ def _render(
     status: int = 200,
 ) -> tuple[str, int]:
     return formdata.render_form("report.html", values, form_errors, notice, status, form=form)
+
+
+@bp.app_template_global("may_report")
+def may_report_global() -> bool:
+    """Whether the navigation offers the report page (the roles the ``report_roles`` setting names)."""
+    return g.get("user") is not None and may_report(reader())
 
 
 @bp.get("/report")

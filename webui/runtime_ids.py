@@ -98,7 +98,9 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's name (admin_settings.html, admin.py)
     "setting.": (
+        N_("setting.report_roles"),
         N_("setting.report_rewards"),
+        N_("setting.retention_years"),
         N_("setting.rework_rate_base"),
         N_("setting.satisfied_answers"),
         N_("setting.score_weights"),
@@ -110,7 +112,9 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's hint (admin_settings.html)
     "setting_hint.": (
+        N_("setting_hint.report_roles"),
         N_("setting_hint.report_rewards"),
+        N_("setting_hint.retention_years"),
         N_("setting_hint.rework_rate_base"),
         N_("setting_hint.satisfied_answers"),
         N_("setting_hint.score_weights"),
@@ -200,4 +204,6 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # the evaluation form's date fields (dashboard.html: "dashboard." ~ name)
     "dashboard.": (N_("dashboard.from"), N_("dashboard.to")),
+    # what a sign-in issued (admin_sessions.html)
+    "admin.session_kind.": (N_("admin.session_kind.api"), N_("admin.session_kind.session")),
 }

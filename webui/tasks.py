@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from engine.reads.tasks import task_page
 from webui import errors, formdata
 from webui.context import gridloop, reader, username
@@ -71,7 +71,7 @@ def _claim_action(task_id: int, claim: bool) -> Response:
             gl.claim(username(), task_id)
         else:
             gl.unclaim(username(), task_id)
-    except (Conflict, Forbidden) as exc:
+    except Conflict as exc:  # someone was quicker: say so on the page (a refusal by role answers 403)
         flash(errors.message(exc), "error")
     else:
         flash(translate("task.claimed" if claim else "task.unclaimed"), "success")

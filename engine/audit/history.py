@@ -1,13 +1,15 @@
-"""The append-only, hash-chained history of each event.
+"""The append-only, chained history of each event, every record authenticated with a key the database does not hold.
 
 Every command appends records here in the same transaction as the state change it describes. Each record
-carries the hash of the previous record of the same event and the hash of its own canonical content; the
-event row keeps the chain head, so an edited, deleted or inserted row breaks the chain visibly.
+carries the MAC of the previous record of the same event and the MAC (HMAC-SHA256 under an audit key, see
+:mod:`engine.audit.keys`) of its own canonical content, chained to the previous one, and the id of the key; the
+event row keeps the chain head, so an edited, deleted or inserted row breaks the chain visibly — and as the key
+is not in the database, whoever rewrites records there cannot recompute the chain. (The columns keep their
+names ``hash`` and ``prev_hash``.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from engine.audit.keys import AuditKeys, audit_keys, mac
 from engine.store import statements
 from engine.store.db import JsonText
 from engine.store.models import HistoryEntry
@@ -31,7 +34,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} into history")
 
 
-def record_hash(
+def record_content(
     event_id: int,
     seq: int,
     at: datetime,
@@ -44,7 +47,7 @@ def record_hash(
     prev_hash: str | None,
     data_text: str | None = None,
 ) -> str:
-    """The SHA-256 of a record's canonical content, chained to ``prev_hash`` (``data_text``: the data's
+    """The canonical text a record's MAC is computed over, chained to ``prev_hash`` (``data_text``: the data's
     canonical text, when the caller has it already)."""
     # the canonical encoding of the record's object, with the data's own canonical text put in the place of a
     # stand-in: keys are sorted, so "data" sits between "bpmn_id" and "event", and a JSON string cannot hold
@@ -66,13 +69,34 @@ def record_hash(
     )
     if data_text is None:
         data_text = canonical(data)
-    content = frame.replace(',"data":0,"event":', f',"data":{data_text},"event":', 1)
-    return hashlib.sha256(content.encode()).hexdigest()
+    return frame.replace(',"data":0,"event":', f',"data":{data_text},"event":', 1)
 
 
-def entry_hash(entry: HistoryEntry) -> str:
-    """The hash a stored record should carry, recomputed from its content (the audit compares the two)."""
-    return record_hash(
+def record_hash(
+    event_id: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    process_version_id: int,
+    bpmn_id: str | None,
+    task_id: int | None,
+    data: dict[str, Any],
+    prev_hash: str | None,
+    data_text: str | None = None,
+    *,
+    key: bytes,
+) -> str:
+    """The HMAC-SHA256 under ``key`` of a record's canonical content (:func:`record_content`), in hex."""
+    content = record_content(
+        event_id, seq, at, actor, action, process_version_id, bpmn_id, task_id, data, prev_hash, data_text
+    )
+    return mac(key, content)
+
+
+def entry_content(entry: Any) -> str:
+    """The canonical content of a stored record (a model, or any object with its attributes)."""
+    return record_content(
         entry.event_id,
         entry.seq,
         entry.at,
@@ -86,8 +110,16 @@ def entry_hash(entry: HistoryEntry) -> str:
     )
 
 
+def entry_hash(entry: Any, keys: AuditKeys | None = None) -> str | None:
+    """The MAC a stored record should carry, recomputed from its content under the key it names (the audit
+    compares the two); None when ``keys`` (default: the process's) do not hold that key."""
+    secret = (keys or audit_keys()).secret(getattr(entry, "key_id", None))
+    return None if secret is None else mac(secret, entry_content(entry))
+
+
 def append(
     conn: Connection,
+    keys: AuditKeys,
     event: Any,
     at: datetime,
     actor: str,
@@ -96,14 +128,15 @@ def append(
     bpmn_id: str | None = None,
     task_id: int | None = None,
 ) -> str:
-    """Append one record to ``event``'s history and move the chain head on ``event``; return the record's hash.
+    """Append one record to ``event``'s history, signed with the signing key of ``keys``, and move the chain
+    head on ``event``; return the record's MAC.
 
     The record is inserted at once, on the command's connection (in its transaction); ``event`` (a model or a
     :class:`~engine.store.statements.Row`) is saved by the command with its other changes.
     """
     seq = event.history_length + 1
-    data_text = canonical(data)  # stored as it is: what is stored is what was hashed
-    digest = record_hash(
+    data_text = canonical(data)  # stored as it is: what is stored is what was authenticated
+    content = record_content(
         event.id,
         seq,
         at,
@@ -116,6 +149,7 @@ def append(
         event.history_head,
         data_text,
     )
+    key_id, digest = keys.sign(content)
     statements.insert_history(
         conn,
         {
@@ -130,6 +164,7 @@ def append(
             "data": JsonText(data_text),
             "prev_hash": event.history_head,
             "hash": digest,
+            "key_id": key_id,
         },
     )
     event.history_length = seq

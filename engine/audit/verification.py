@@ -1,43 +1,83 @@
 """Audit: prove each event's history untampered and replay it to reproduce the stored state.
 
-Three checks per event, each naming what is wrong:
+Five checks per event, each naming what is wrong:
 
-1. **The chain.** History records are numbered 1…n without gaps, each carries the hash of the one before, each
-   hash matches the record's canonical content, and the last hash is the chain head stored with the event.
-2. **The replay.** A fresh instance of the pinned process version is driven through the recorded inputs —
+1. **The chain.** History records are numbered 1…n without gaps, each carries the MAC of the one before, each
+   MAC matches the record's canonical content under the audit key the record names (a key kept outside the
+   database, :mod:`engine.audit.keys`), and the last MAC is the chain head stored with the event.
+2. **The checkpoints.** Every signed checkpoint outside the database (:mod:`engine.audit.checkpoints`) that
+   counted the event still holds: the history has at least that many records and the record at that position
+   has the head the checkpoint saw — so even whoever holds the audit key cannot rewrite a history quietly once
+   a checkpoint has seen it.
+3. **The replay.** A fresh instance of the pinned process version is driven through the recorded inputs —
    the report's data, every completion's form data, under the recorded clock, with the recorded answers of the
    engine's functions (see :class:`engine.bpmn.runtime.Journal`) and task-id seeds (see :mod:`engine.bpmn.replay`) —
    and must pass through exactly the stored checkpoint of the workflow state (at the record it names) and
    end in the stored inbox.
-3. **The facts.** The event's columns that evaluation counts (state, deadlines, on time, reworked, reassigned,
+4. **The facts.** The event's columns that evaluation counts (state, deadlines, on time, reworked, reassigned,
    reopened …) must equal what the replayed process says.
+5. **The mirrors.** The rows that mirror the history must say what it says: each inbox row was offered by a
+   record (step, role, scope, department, due time, when) and was claimed, completed (by whom, when) or
+   cancelled as the records say; each timer row waited, fired (when, by whom) or was cancelled as the replay
+   has it; each supervision sheet was issued, escalated, replied to and cleared (department, card, reason,
+   reply, who, when) as its records say; the time lights are the last ones recorded.
+
+:func:`verify_all` runs them over every event, a batch of events at a time (one query per table and batch),
+and checks the admin log (:mod:`engine.audit.admin_log`) and the checkpoint files themselves.
+
+The finished cases ``gridloop archive`` moved out of the database (:mod:`engine.commands.retention`) are
+checked in their archive files (:func:`check_archives`): each file the admin log's ``archived`` records name
+must be in the archive folder with the SHA-256 recorded for it, and each event in it passes the same five
+checks, under the process versions the file holds, with the length and head the admin log recorded; a
+checkpoint's claim on an archived event is held to its archived records (or, when the files are not at hand,
+to the admin log's record of them).
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import json
 import multiprocessing
 import os
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, undefer
 
-from engine import settings
-from engine.audit import history
+from engine.audit import admin_log, checkpoints, history
+from engine.audit.checkpoints import Claim
+from engine.audit.keys import INSTANCE, AuditKeys, audit_keys
 from engine.bpmn import replay as replay_records
 from engine.bpmn import runtime
+from engine.bpmn.definitions import build_bundle, content_hash
+from engine.bpmn.scripting import RestrictedScriptEngine
 from engine.bpmn.state import load_state
-from engine.errors import GridloopError, NotFound
+from engine.errors import GridloopError, NotDeployed, NotFound
 from engine.reads import queries
-from engine.store.models import Event, HistoryEntry, Task
+from engine.store.models import (
+    AdminLogEntry,
+    Event,
+    HistoryEntry,
+    ProcessVersion,
+    SupervisionSheet,
+    Task,
+    Timer,
+    UTCDateTime,
+)
+from engine.time import timers
 
 PARALLEL_FROM = 1000  # below this many events, starting worker processes costs more than it saves
 
@@ -76,8 +116,10 @@ class EventAudit:
         return not self.reasons
 
 
-def chain_problems(event: Event, entries: list[HistoryEntry]) -> list[str]:
-    """What is wrong with an event's hash chain (empty when intact)."""
+def chain_problems(event: Any, entries: Sequence[Any], keys: AuditKeys | None = None) -> list[str]:
+    """What is wrong with an event's chain (empty when intact): ``event`` and ``entries`` are models or any
+    objects with their attributes (an archived case's, say); ``keys`` default to the process's audit keys."""
+    keys = keys or audit_keys()
     problems = []
     previous: str | None = None
     for expected_seq, entry in enumerate(entries, start=1):
@@ -86,10 +128,9 @@ def chain_problems(event: Event, entries: list[HistoryEntry]) -> list[str]:
             break
         if entry.prev_hash != previous:
             problems.append(f"history record {entry.seq} does not link to the record before it")
-        if history.entry_hash(entry) != entry.hash:
-            problems.append(
-                f"history record {entry.seq} ({entry.action}) was altered: its content no longer matches its hash"
-            )
+        problem = keys.problem(getattr(entry, "key_id", None), history.entry_content(entry), entry.hash)
+        if problem is not None:
+            problems.append(f"history record {entry.seq} ({entry.action}) {problem}")
         previous = entry.hash
     if len(entries) != event.history_length:
         problems.append(
@@ -98,6 +139,282 @@ def chain_problems(event: Event, entries: list[HistoryEntry]) -> list[str]:
     if previous != event.history_head:
         problems.append("the last history record is not the chain head stored with the event")
     return problems
+
+
+# ------------------------------------------------------------------ the rows that mirror the history
+
+TASK_ACTIONS = ("claim", "unclaim", "complete", "light")
+SHEET_ACTIONS = ("sheet_issued", "sheet_escalated", "sheet_replied", "sheet_cleared")
+TIMER_COLUMNS = ("bpmn_id", "due_at", "status", "created_at", "fired_at", "fired_by")
+SHEET_COLUMNS = (
+    "task_id",
+    "department_code",
+    "kind",
+    "card",
+    "reason",
+    "status",
+    "issued_at",
+    "issued_by",
+    "escalated_at",
+    "reply",
+    "replied_at",
+    "replied_by",
+    "cleared_at",
+)
+
+
+@dataclass
+class Mirrors:
+    """An event's rows that mirror its history, as stored: inbox rows, timer rows, supervision sheets (rows of
+    their tables, by id)."""
+
+    tasks: list[Any] = field(default_factory=list)
+    timers: list[Any] = field(default_factory=list)
+    sheets: list[Any] = field(default_factory=list)
+
+
+def load_mirrors(session: Session, event_ids: Sequence[int]) -> dict[int, Mirrors]:
+    """The mirroring rows of ``event_ids``: one query per table."""
+    found = {event_id: Mirrors() for event_id in event_ids}
+    for model, kind in ((Task, "tasks"), (Timer, "timers"), (SupervisionSheet, "sheets")):
+        table = cast(Table, model.__table__)
+        query = select(table).where(table.c.event_id.in_(event_ids)).order_by(table.c.id)
+        for row in session.execute(query):
+            getattr(found[row.event_id], kind).append(row)
+    return found
+
+
+def _said(value: Any) -> str:
+    return repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
+
+
+def _differs(what: str, column: str, stored: Any, expected: Any) -> str:
+    return f"{what}: {column} is {_said(stored)} but the history says {_said(expected)}"
+
+
+def _moment(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def _data(entry: Any) -> dict[str, Any]:
+    return entry.data if isinstance(entry.data, dict) else {}
+
+
+def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
+    """The inbox rows against the records: each row offered by a record (the records' ``offered`` lists, in
+    the order the rows were created), then claimed, given back, completed — or cancelled by a later step of
+    the process — and coloured by the time lights, as the records naming it say."""
+    problems: list[str] = []
+    offers: list[tuple[Any, dict[str, Any]]] = []
+    moves: list[Any] = []
+    expected: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        data = _data(entry)
+        if entry.action in replay_records.WORKFLOW_ACTIONS:
+            moves.append(entry)
+            offers.extend((entry, offer) for offer in data.get("offered") or ())
+        if entry.task_id is None or entry.action not in TASK_ACTIONS:
+            continue
+        state = expected.setdefault(
+            entry.task_id,
+            {"assignee": None, "claimed_at": None, "light": None, "completion": None, "first": entry},
+        )
+        if entry.action == "claim":
+            state["assignee"], state["claimed_at"] = entry.actor, entry.at
+        elif entry.action == "unclaim":
+            state["assignee"], state["claimed_at"] = None, None
+        elif entry.action == "complete":
+            state["completion"] = entry
+            state["assignee"] = state["assignee"] or entry.actor
+        else:
+            state["light"] = data.get("to")
+    if len(offers) != len(rows):
+        problems.append(f"the history offers {len(offers)} inbox rows but {len(rows)} are stored")
+    origins = dict(zip((r.id for r in rows), offers, strict=True)) if len(offers) == len(rows) else {}
+    blank = {"assignee": None, "claimed_at": None, "light": None, "completion": None}
+    for row in rows:
+        what = f"task {row.id}"
+        origin = origins.get(row.id)
+        want: dict[str, Any] = {}
+        if origin is not None:
+            offering, offer = origin
+            want.update(
+                bpmn_id=offer.get("step"),
+                role=offer.get("role"),
+                scope_code=offer.get("scope"),
+                department_code=offer.get("department"),
+                due_at=_moment(offer.get("due_at")),
+                created_at=offering.at,
+            )
+        state = expected.get(row.id, blank)
+        want.update(assignee=state["assignee"], claimed_at=state["claimed_at"], light=state["light"])
+        completion = state["completion"]
+        if completion is not None:
+            want.update(status="completed", completed_at=completion.at, completed_by=completion.actor)
+            if completion.bpmn_id != row.bpmn_id:
+                problems.append(
+                    f"history record {completion.seq} completes {what} at step {completion.bpmn_id!r},"
+                    f" but the task is of step {row.bpmn_id!r}"
+                )
+        elif row.status == "open":
+            want.update(completed_at=None, completed_by=None)
+        elif row.status == "cancelled":
+            want.update(completed_by=None)
+            after = origin[0].seq if origin is not None else 0
+            if not any(m.seq > after and m.at == row.completed_at for m in moves):
+                problems.append(
+                    f"{what}: cancelled at {_said(row.completed_at)}, when the history records no step of the"
+                    " process that could have cancelled it"
+                )
+        elif row.status == "completed":
+            problems.append(f"{what}: status is 'completed' but the history records no completion of it")
+        else:
+            problems.append(f"{what}: status is {row.status!r}, which no command writes")
+        problems.extend(
+            _differs(what, column, getattr(row, column), value)
+            for column, value in want.items()
+            if getattr(row, column) != value
+        )
+    stored = {r.id for r in rows}
+    for task_id, state in expected.items():
+        if task_id not in stored:
+            first = state["first"]
+            problems.append(
+                f"history record {first.seq} ({first.action}) names task {task_id}, which is not an inbox row"
+                " of this event"
+            )
+    return problems
+
+
+def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
+    """The supervision sheets against the records of their issue, escalations, reply and clearing."""
+    problems: list[str] = []
+    expected: dict[Any, dict[str, Any]] = {}
+    issued: dict[Any, Any] = {}
+    for entry in entries:
+        if entry.action not in SHEET_ACTIONS:
+            continue
+        data = _data(entry)
+        sheet_id = data.get("sheet")
+        want = expected.get(sheet_id)
+        if entry.action == "sheet_issued":
+            issued[sheet_id] = entry
+            want = expected[sheet_id] = {
+                "task_id": entry.task_id,
+                "status": "open",
+                "issued_at": entry.at,
+                "issued_by": entry.actor,
+                "escalated_at": None,
+                "replied_at": None,
+                "replied_by": None,
+                "cleared_at": None,
+            }
+        elif want is None:
+            problems.append(
+                f"history record {entry.seq} ({entry.action}) is about sheet {sheet_id}, which the history"
+                " never issued"
+            )
+            continue
+        elif entry.action == "sheet_escalated":
+            want["escalated_at"] = entry.at
+        elif entry.action == "sheet_replied":
+            want["replied_at"], want["replied_by"] = entry.at, entry.actor
+        else:
+            want["status"], want["cleared_at"] = "cleared", entry.at
+        want.update(
+            department_code=data.get("department"),
+            kind=data.get("kind"),
+            card=data.get("card"),
+            reason=data.get("reason"),
+            reply=data.get("reply"),
+        )
+    for row in rows:
+        want = expected.get(row.id)
+        if want is None:
+            problems.append(f"sheet {row.id}: the history of its event records no issue of it")
+            continue
+        problems.extend(
+            _differs(f"sheet {row.id}", column, getattr(row, column), want[column])
+            for column in SHEET_COLUMNS
+            if getattr(row, column) != want[column]
+        )
+    stored = {r.id for r in rows}
+    for sheet_id, entry in issued.items():
+        if sheet_id not in stored:
+            problems.append(
+                f"history record {entry.seq} (sheet_issued) issued sheet {sheet_id}, which is not stored with"
+                " this event"
+            )
+    return problems
+
+
+def _light_problems(event: Any, entries: Sequence[Any]) -> list[str]:
+    """The case's time light against the last colour change recorded for it."""
+    recorded = None
+    for entry in entries:
+        if entry.action == "light" and _data(entry).get("task") is None:
+            recorded = _data(entry).get("to")
+    return [] if event.light == recorded else [_differs("the event", "light", event.light, recorded)]
+
+
+class TimerLedger:
+    """The timer rows an event's history implies, kept while the history is replayed: after each record that
+    moved the instance, what the pipeline's sync of the timers table (:func:`engine.time.timers.sync`) did —
+    timers that began to wait were added, moved ones moved, and those gone fired (by the firing command, when
+    past due) or were cancelled."""
+
+    def __init__(self) -> None:
+        self.timers: dict[str, dict[str, Any]] = {}
+        self._pending: set[str] = set()
+
+    def after(self, entry: Any, workflow: BpmnWorkflow | None) -> None:
+        """Follow the instance after ``entry`` was replayed."""
+        if workflow is None or entry.action not in replay_records.WORKFLOW_ACTIONS:
+            return
+        waiting = {t.spiff_task_id: t for t in timers.waiting(workflow)}
+        for spiff_id, timer in waiting.items():
+            if spiff_id not in self._pending:
+                self._pending.add(spiff_id)
+                self.timers[spiff_id] = {
+                    "bpmn_id": timer.bpmn_id,
+                    "due_at": timer.due_at,
+                    "status": "pending",
+                    "created_at": entry.at,
+                    "fired_at": None,
+                    "fired_by": None,
+                }
+            else:
+                self.timers[spiff_id]["due_at"] = timer.due_at
+        fired_by = _data(entry).get("fired_by") if entry.action == "timer" else None
+        for spiff_id in sorted(self._pending - waiting.keys()):
+            self._pending.discard(spiff_id)
+            gone = self.timers[spiff_id]
+            if fired_by is not None and gone["due_at"] < entry.at:
+                gone.update(status="fired", fired_at=entry.at, fired_by=fired_by)
+            else:
+                gone["status"] = "cancelled"
+
+    def problems(self, rows: Sequence[Any]) -> list[str]:
+        """The timer rows against the ledger."""
+        problems = []
+        stored = {r.spiff_task_id for r in rows}
+        for row in rows:
+            want = self.timers.get(row.spiff_task_id)
+            if want is None:
+                problems.append(f"timer {row.id} ({row.bpmn_id}): the history never has this timer wait")
+                continue
+            problems.extend(
+                _differs(f"timer {row.id}", column, getattr(row, column), want[column])
+                for column in TIMER_COLUMNS
+                if getattr(row, column) != want[column]
+            )
+        for spiff_id, want in self.timers.items():
+            if spiff_id not in stored:
+                problems.append(
+                    f"the history has timer {want['bpmn_id']!r} wait from {_said(want['created_at'])},"
+                    " but no timer row holds it"
+                )
+        return problems
 
 
 def fingerprint(workflow: BpmnWorkflow) -> str:
@@ -127,16 +444,20 @@ def replay(
     entries: list[HistoryEntry],
     keep_steps: bool = False,
     at_seq: int = 0,
+    ledger: TimerLedger | None = None,
 ) -> tuple[BpmnWorkflow, list[ReplayStep], str | None]:
     """Re-run an event's recorded inputs on a fresh instance of the version it started on (and of every version
     it was migrated to, from the migration on); raise when the record cannot be followed. Also returns the
-    fingerprint of the instance as it stood after record ``at_seq`` (None when no record has that number)."""
+    fingerprint of the instance as it stood after record ``at_seq`` (None when no record has that number), and
+    keeps ``ledger`` of the timers along."""
     steps: list[ReplayStep] = []
     at_checkpoint: list[str] = []
 
     def after(entry: HistoryEntry, workflow: BpmnWorkflow | None) -> None:
         if workflow is None:
             return
+        if ledger is not None:
+            ledger.after(entry, workflow)
         if entry.seq == at_seq:
             at_checkpoint.append(fingerprint(workflow))
         if keep_steps:
@@ -185,15 +506,26 @@ def _checkpoint_problems(event: Event, at_checkpoint: str | None, runtime_for: R
 def audit_event(
     event: Event,
     entries: list[HistoryEntry],
-    open_tasks: list[Task],
+    mirrors: Mirrors,
     runtime_for: RuntimeFor,
+    keys: AuditKeys,
+    claim: Claim | None = None,
     keep_steps: bool = False,
 ) -> EventAudit:
-    """Check one event: its chain, its replay against the stored state and inbox, and its counted facts."""
+    """Check one event: its chain (under ``keys``) and the checkpoints' longest ``claim`` on it, its replay
+    against the stored state, inbox and timers, its counted facts, and the rows that mirror its history."""
     result = EventAudit(event.id, event.code)
-    result.reasons.extend(chain_problems(event, entries))
+    result.reasons.extend(chain_problems(event, entries, keys))
+    macs = {entry.seq: entry.hash for entry in entries}
+    result.reasons.extend(checkpoints.claim_problems(claim, macs, len(entries), "history records"))
+    result.reasons.extend(_task_problems(entries, mirrors.tasks))
+    result.reasons.extend(_sheet_problems(entries, mirrors.sheets))
+    result.reasons.extend(_light_problems(event, entries))
+    ledger = TimerLedger()
     try:
-        replayed, result.steps, at_checkpoint = replay(runtime_for, entries, keep_steps, event.state_seq)
+        replayed, result.steps, at_checkpoint = replay(
+            runtime_for, entries, keep_steps, event.state_seq, ledger
+        )
     except (runtime.ReplayDivergence, GridloopError) as exc:
         result.reasons.append(f"the history cannot be replayed: {exc}")
         return result
@@ -202,12 +534,13 @@ def audit_event(
     for column, value in facts.items():
         if getattr(event, column) != value:
             result.reasons.append(f"{column} is {getattr(event, column)!r} but the history says {value!r}")
-    stored_open = Counter(t.bpmn_id for t in open_tasks)
+    stored_open = Counter(t.bpmn_id for t in mirrors.tasks if t.status == "open")
     replay_open = Counter(_open_steps(replayed))
     if stored_open != replay_open:
         result.reasons.append(
             f"the open tasks are {sorted(stored_open.elements())} but the history says {sorted(replay_open.elements())}"
         )
+    result.reasons.extend(ledger.problems(mirrors.timers))
     return result
 
 
@@ -217,10 +550,16 @@ def _batches(session: Any, event_ids: list[int], size: int = 200) -> Iterator[li
 
 
 def audit_events(
-    gl: Gridloop, event_ids: list[int] | None = None, progress: Callable[[int, int], None] | None = None
+    gl: Gridloop,
+    event_ids: list[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    claims: Mapping[int, Claim] | None = None,
 ) -> list[EventAudit]:
-    """Audit the given events (all when None), loading history in batches; ``progress(done, total)`` is told along."""
+    """Audit the given events (all when None), loading history and the mirroring rows in batches (one query per
+    table and batch); ``claims`` are the checkpoints' claims by event; ``progress(done, total)`` is told along."""
     results: list[EventAudit] = []
+    keys = gl.parts.audit_keys
+    claims = claims or {}
     with gl.db.reading() as session:
         ids = (
             event_ids if event_ids is not None else list(session.scalars(select(Event.id).order_by(Event.id)))
@@ -245,46 +584,328 @@ def audit_events(
                 .order_by(HistoryEntry.event_id, HistoryEntry.seq)
             ):
                 by_event[entry.event_id].append(entry)
-            open_by_event: dict[int, list[Task]] = {i: [] for i in batch}
-            for task in session.scalars(select(Task).where(Task.event_id.in_(batch), Task.status == "open")):
-                open_by_event[task.event_id].append(task)
+            mirrors = load_mirrors(session, batch)
             for event_id in batch:
                 event = events.get(event_id)
                 if event is None:
                     continue
                 results.append(
-                    audit_event(event, by_event[event_id], open_by_event[event_id], gl.runtime_for(session))
+                    audit_event(
+                        event,
+                        by_event[event_id],
+                        mirrors[event_id],
+                        gl.runtime_for(session),
+                        keys,
+                        claims.get(event_id),
+                    )
                 )
                 if progress is not None:
                     progress(len(results), total)
     return results
 
 
-def _audit_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str | None, list[str]]]:
-    """Worker-process entry: audit a chunk of events on a fresh engine of the same database."""
+Outcome = tuple[int, str | None, list[str]]
+
+
+def _audit_chunk(job: tuple[str, AuditKeys, list[int], dict[int, Claim]]) -> list[Outcome]:
+    """Worker-process entry: audit a chunk of events on a fresh engine of the same database, with the same keys."""
     from engine.app import Gridloop
 
-    url, event_ids = job
-    gl = Gridloop(url)
+    url, keys, event_ids, claims = job
+    gl = Gridloop(url, audit_keys=keys)
     try:
-        return [(r.event_id, r.code, r.reasons) for r in audit_events(gl, event_ids)]
+        return [(r.event_id, r.code, r.reasons) for r in audit_events(gl, event_ids, claims=claims)]
     finally:
         gl.db.dispose()
 
 
 def _parallel(
-    gl: Gridloop, ids: list[int], workers: int, progress: Callable[[int, int], None] | None
-) -> list[tuple[int, str | None, list[str]]]:
+    gl: Gridloop,
+    ids: list[int],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    claims: Mapping[int, Claim],
+) -> list[Outcome]:
     chunk = max(50, min(500, len(ids) // (workers * 4) or 1))
-    jobs = [(gl.db.url, ids[i : i + chunk]) for i in range(0, len(ids), chunk)]
-    done: list[tuple[int, str | None, list[str]]] = []
+    keys = gl.parts.audit_keys
+    jobs = []
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        jobs.append((gl.db.url, keys, part, {e: claims[e] for e in part if e in claims}))
+    done: list[Outcome] = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for part in pool.map(_audit_chunk, jobs):
-            done.extend(part)
+        for outcome in pool.map(_audit_chunk, jobs):
+            done.extend(outcome)
             if progress is not None:
                 progress(len(done), len(ids))
     return done
+
+
+# ------------------------------------------------------------------ archives of finished cases
+
+ARCHIVE_FORMAT = "gridloop-archive/1"
+ARCHIVE_DIR_ENV = "GRIDLOOP_ARCHIVE_DIR"
+ARCHIVE_GLOB = "archive-*.jsonl.gz"
+
+
+def default_archive_dir(instance: Path = INSTANCE) -> Path:
+    """``GRIDLOOP_ARCHIVE_DIR``, else ``<instance>/archive``: where ``gridloop archive`` writes the archive files
+    (:mod:`engine.commands.retention`) and ``gridloop audit verify`` looks for them."""
+    configured = os.environ.get(ARCHIVE_DIR_ENV)
+    return Path(configured) if configured else instance / "archive"
+
+
+def archived_value(value: Any) -> Any:
+    """A column's value as an archive file holds it: times as ISO 8601 strings, bytes in base64."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def restored_row(table: Table, values: Mapping[str, Any]) -> SimpleNamespace:
+    """A row of ``table`` from an archive file, as the audit reads rows: its times aware datetimes again."""
+    row = dict(values)
+    for column in table.columns:
+        value = row.get(column.name)
+        if isinstance(value, str) and isinstance(column.type, UTCDateTime):
+            row[column.name] = datetime.fromisoformat(value)
+    return SimpleNamespace(**row)
+
+
+@dataclass
+class ArchiveRecord:
+    """An ``archived`` admin-log record: the file, its SHA-256 and each event's history length and head."""
+
+    log_id: int
+    file: str
+    sha256: str
+    events: dict[int, tuple[int, str | None]]
+
+
+def archive_records(session: Session) -> list[ArchiveRecord]:
+    """Every archive run's record in the admin log, in order."""
+    found = []
+    for entry in session.scalars(
+        select(AdminLogEntry).where(AdminLogEntry.action == "archived").order_by(AdminLogEntry.id)
+    ):
+        data = entry.data if isinstance(entry.data, dict) else {}
+        events = {int(e[0]): (int(e[1]), e[2]) for e in data.get("events") or ()}
+        found.append(ArchiveRecord(entry.id, str(data.get("file")), str(data.get("sha256")), events))
+    return found
+
+
+def _archived_runtime(gl: Gridloop, versions: list[dict[str, Any]]) -> tuple[RuntimeFor, list[str]]:
+    """Version id → (bundle, script engine) from the versions an archive file holds (the live database's parse
+    when it holds the same version), and what is wrong with them (files that are not their content hash's)."""
+    problems: list[str] = []
+    ready: dict[int, tuple[Any, RestrictedScriptEngine]] = {}
+    with gl.db.reading() as session:
+        for version in versions:
+            version_id, files = int(version["id"]), dict(version["files"])
+            if content_hash(files) != version["content_hash"]:
+                problems.append(f"process version {version_id}: its files are not those of its content hash")
+                continue
+            live = session.get(ProcessVersion, version_id)
+            if live is not None and live.content_hash == version["content_hash"]:
+                deployed = gl.parts.versions.get(session, version_id)
+                ready[version_id] = (deployed.bundle, deployed.engine)
+                continue
+            functions = runtime.script_functions(gl.parts.settings.calendar(), gl.parts.org)
+            ready[version_id] = (
+                build_bundle(files, version["process_id"]),
+                RestrictedScriptEngine(functions),
+            )
+
+    def runtime_for(version_id: int) -> tuple[Any, RestrictedScriptEngine]:
+        if version_id not in ready:
+            raise NotDeployed(
+                "process version {version} does not exist", code="version.not_deployed", version=version_id
+            )
+        return ready[version_id]
+
+    return runtime_for, problems
+
+
+class _Damaged(Exception):
+    pass
+
+
+def _archived_event(
+    line: dict[str, Any],
+    record: ArchiveRecord,
+    runtime_for: RuntimeFor,
+    keys: AuditKeys,
+    claims: Mapping[int, Claim],
+) -> tuple[EventAudit, tuple[int, str | None]]:
+    """Audit one archived event as a live one is audited (chain, checkpoint claims, replay, facts, mirrors), and
+    hold its chain to the length and head the admin log recorded when it was archived."""
+    event = restored_row(cast(Table, Event.__table__), line["event"])
+    entries = [restored_row(cast(Table, HistoryEntry.__table__), r) for r in line["history"]]
+    mirrors = Mirrors(
+        [restored_row(cast(Table, Task.__table__), r) for r in line["tasks"]],
+        [restored_row(cast(Table, Timer.__table__), r) for r in line["timers"]],
+        [restored_row(cast(Table, SupervisionSheet.__table__), r) for r in line["sheets"]],
+    )
+    result = audit_event(
+        cast(Event, event),
+        cast(list[HistoryEntry], entries),
+        mirrors,
+        runtime_for,
+        keys,
+        claims.get(event.id),
+    )
+    logged = record.events.get(event.id)
+    if logged is None:
+        result.reasons.append(f"admin log record {record.log_id} does not name it among the archived events")
+    elif (event.history_length, event.history_head) != logged:
+        result.reasons.append(
+            f"admin log record {record.log_id} archived it with {logged[0]} history records and head"
+            f" {checkpoints.short(logged[1])}, the file holds {event.history_length} and"
+            f" {checkpoints.short(event.history_head)}"
+        )
+    return result, (event.history_length, event.history_head)
+
+
+def audit_archive(
+    gl: Gridloop, path: Path, record: ArchiveRecord, claims: Mapping[int, Claim]
+) -> tuple[list[EventAudit], list[str]]:
+    """Check one archive file that ``record`` names and whose SHA-256 is the record's: its header and body, every
+    archived event as :func:`_archived_event` does, under the process versions the file holds, and its
+    attachments' bytes against their digests. Returns the events' audits and the file's own problems."""
+    audits: list[EventAudit] = []
+    problems: list[str] = []
+    body = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    versions: list[dict[str, Any]] = []
+    runtime_for: RuntimeFor | None = None
+    counted: Counter[str] = Counter()
+    used: set[str] = set()
+    held: set[str] = set()
+    try:
+        with gzip.open(path, "rb") as handle:
+            for raw in handle:
+                if header is None:
+                    header = json.loads(raw)
+                    if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
+                        raise _Damaged(f"it is not a {ARCHIVE_FORMAT} file")
+                    continue
+                body.update(raw)
+                line = json.loads(raw)
+                kind = line.get("kind")
+                if kind == "version":
+                    versions.append(line)
+                    counted["versions"] += 1
+                elif kind == "event":
+                    if runtime_for is None:
+                        runtime_for, version_problems = _archived_runtime(gl, versions)
+                        problems.extend(version_problems)
+                    audit, _ = _archived_event(line, record, runtime_for, gl.parts.audit_keys, claims)
+                    audits.append(audit)
+                    used.update(line["attachments"])
+                    counted["events"] += 1
+                    for part in ("history", "tasks", "timers", "sheets"):
+                        counted["records" if part == "history" else part] += len(line[part])
+                elif kind == "attachment":
+                    counted["attachments"] += 1
+                    held.add(line["id"])
+                    content = base64.b64decode(line["content"])
+                    if hashlib.sha256(content).hexdigest() != line["sha256"] or len(content) != line["size"]:
+                        problems.append(
+                            f"attachment {line['id']}: its bytes are not those of its SHA-256 and size"
+                        )
+                else:
+                    raise _Damaged(f"it holds a line of unknown kind {kind!r}")
+    except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return audits, [f"it cannot be read: {exc}"]
+    except _Damaged as exc:
+        return audits, [f"it cannot be read: {exc}"]
+    if header is None:
+        return audits, ["it is empty"]
+    if header.get("body_sha256") != body.hexdigest():
+        problems.append("its body is not the one its header's SHA-256 names")
+    problems.extend(
+        f"its header counts {header.get(name)} {name}, it holds {counted[name]}"
+        for name in ("events", "records", "tasks", "timers", "sheets", "attachments", "versions")
+        if header.get(name) != counted[name]
+    )
+    problems.extend(f"attachment {a} is used by an archived event but not held" for a in sorted(used - held))
+    found = {audit.event_id for audit in audits}
+    problems.extend(
+        f"event {event_id} is archived here by admin log record {record.log_id}, but the file does not hold it"
+        for event_id in sorted(record.events.keys() - found)
+    )
+    return audits, problems
+
+
+@dataclass
+class ArchiveFindings:
+    """What checking the archive folder found: the archived events' audits, the problems of the files, and the
+    archived events whose records were at hand (their checkpoint claims were checked against them)."""
+
+    audits: list[tuple[str, EventAudit]] = field(default_factory=list)  # (file, audit)
+    problems: list[str] = field(default_factory=list)
+    checked: set[int] = field(default_factory=set)
+
+
+def check_archives(
+    gl: Gridloop, folder: Path, records: Sequence[ArchiveRecord], claims: Mapping[int, Claim]
+) -> ArchiveFindings:
+    """Check the archive files of ``folder`` against the admin log's ``records``: every file a record names is
+    there with the SHA-256 it names (else it was changed, swapped or deleted) and passes :func:`audit_archive`;
+    a file no record names is named too (a run that failed before committing left it, or it is another
+    database's)."""
+    findings = ArchiveFindings()
+    named = {record.file for record in records}
+    present = sorted(folder.glob(ARCHIVE_GLOB)) if folder.is_dir() else []
+    findings.problems.extend(
+        f"archive {path.name} in {folder} is named by no admin log record: a run that failed before it"
+        " committed left it (its events are still in the database), or it is another database's — move it away"
+        for path in present
+        if path.name not in named
+    )
+    for record in records:
+        path = folder / record.file
+        if not path.is_file():
+            findings.problems.append(
+                f"archive {record.file}, written by admin log record {record.log_id} with"
+                f" {len(record.events)} events, is missing from {folder}"
+            )
+            continue
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        if digest != record.sha256:
+            findings.problems.append(
+                f"archive {record.file}: its SHA-256 is {checkpoints.short(digest)}, but admin log record"
+                f" {record.log_id} wrote {checkpoints.short(record.sha256)}: the file was changed or swapped"
+            )
+            continue
+        audits, problems = audit_archive(gl, path, record, claims)
+        findings.audits.extend((record.file, audit) for audit in audits)
+        findings.problems.extend(f"archive {record.file}: {problem}" for problem in problems)
+        findings.checked.update(audit.event_id for audit in audits)
+    return findings
+
+
+def _archived_claim_problem(event_id: int, claim: Claim, records: Sequence[ArchiveRecord]) -> str | None:
+    """For an event gone from the database whose archive file was not at hand: the checkpoint's claim holds when
+    an ``archived`` record took at least the claimed records — with the claimed head when it took exactly as
+    many (None: the claim holds; no record archived the event: the event is gone)."""
+    length, head, checkpoint = claim
+    for record in records:
+        logged = record.events.get(event_id)
+        if logged is None:
+            continue
+        if logged[0] < length or (logged[0] == length and logged[1] != head):
+            return (
+                f"admin log record {record.log_id} archived it with {logged[0]} history records (head"
+                f" {checkpoints.short(logged[1])}), but checkpoint {checkpoint} counted {length}"
+                f" (head {checkpoints.short(head)})"
+            )
+        return None
+    return f"the event is gone from the database, but checkpoint {checkpoint} counted {length} history records of it"
 
 
 def verify_all(
@@ -292,30 +913,71 @@ def verify_all(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     parallel_from: int = PARALLEL_FROM,
+    checkpoint_dir: Path | None = None,
+    public_key: Ed25519PublicKey | None = None,
+    archive_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Audit every event: ``{"instances": n, "verified": n, "mismatches": [{"event", "code", "reason"}]}``.
 
     Replays are CPU-bound, so large databases are audited by ``workers`` processes (default: one per core).
-    The admin log's chain is checked too; its problems are listed with ``"event": None``.
+    Every checkpoint in ``checkpoint_dir`` (default: the engine's checkpoint directory) is checked with
+    ``public_key`` (default: the public half of the engine's checkpoint key, when there is one) and its claims
+    on the events and the admin log with them. Problems of the admin log are listed with ``"event": None`` and
+    code ``admin_log``, problems of the checkpoint files with ``"event": None`` and code ``checkpoint``; an event
+    a checkpoint counted that is gone from the database with its id and no code.
+
+    The events archived by ``gridloop archive`` (the admin log's ``archived`` records) are checked in their
+    archive files in ``archive_dir`` (default: :func:`default_archive_dir`, when it exists) by
+    :func:`check_archives` — counted among the instances, their reasons beginning ``archived in <file>:``,
+    the files' own problems under code ``archive`` — and then the result also says how many ``archives``
+    the admin log names. Without the folder, a checkpoint's claim on an archived event holds when the admin
+    log's record of it took at least the claimed records.
     """
+    directory = checkpoint_dir if checkpoint_dir is not None else gl.parts.checkpoints.directory
+    key = public_key if public_key is not None else gl.parts.checkpoints.public_key()
+    claims = checkpoints.read(directory, key)
     with gl.db.reading() as session:
         ids = list(session.scalars(select(Event.id).order_by(Event.id)))
+        archives = archive_records(session)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(ids) >= parallel_from:
-        outcomes = _parallel(gl, ids, workers, progress)
+        outcomes = _parallel(gl, ids, workers, progress, claims.events)
     else:
-        outcomes = [(r.event_id, r.code, r.reasons) for r in audit_events(gl, ids, progress)]
-    mismatches = [
+        outcomes = [(r.event_id, r.code, r.reasons) for r in audit_events(gl, ids, progress, claims.events)]
+    mismatches: list[dict[str, Any]] = [
         {"event": event_id, "code": code, "reason": reason}
         for event_id, code, reasons in outcomes
         for reason in reasons
     ]
+    folder = (archive_dir if archive_dir is not None else default_archive_dir()).resolve()
+    archived = ArchiveFindings()
+    if archive_dir is not None or folder.is_dir():
+        archived = check_archives(gl, folder, archives, claims.events)
+        outcomes += [(a.event_id, a.code, a.reasons) for _, a in archived.audits]
+        mismatches += [
+            {"event": a.event_id, "code": a.code, "reason": f"archived in {file}: {reason}"}
+            for file, a in archived.audits
+            for reason in a.reasons
+        ]
+    present = set(ids)
+    for event_id, claim in sorted(claims.events.items()):
+        if event_id in present or event_id in archived.checked:
+            continue
+        problem = _archived_claim_problem(event_id, claim, archives)
+        if problem is not None:
+            mismatches.append({"event": event_id, "code": None, "reason": problem})
     with gl.db.reading() as session:
         mismatches += [
-            {"event": None, "code": "admin_log", "reason": p} for p in settings.log_problems(session)
+            {"event": None, "code": "admin_log", "reason": p}
+            for p in admin_log.problems(session, gl.parts.audit_keys, claims.admin_log)
         ]
+    mismatches += [{"event": None, "code": "checkpoint", "reason": p} for p in claims.problems]
+    mismatches += [{"event": None, "code": "archive", "reason": p} for p in archived.problems]
     verified = sum(1 for _, _, reasons in outcomes if not reasons)
-    return {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
+    result: dict[str, Any] = {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
+    if archives:
+        result["archives"] = len(archives)
+    return result
 
 
 def replay_event(gl: Gridloop, event_id: int, username: str | None = None) -> EventAudit:
@@ -332,12 +994,14 @@ def replay_event(gl: Gridloop, event_id: int, username: str | None = None) -> Ev
             found = session.get(Event, event_id)
         if found is None:
             raise NotFound("no event {event}", code="event.not_found", event=event_id)
-        return replay_of(session, found, gl.runtime_for(session))
+        return replay_of(session, found, gl.runtime_for(session), gl.parts.audit_keys)
 
 
-def replay_of(session: Session, event: Event, runtime_for: RuntimeFor) -> EventAudit:
+def replay_of(
+    session: Session, event: Event, runtime_for: RuntimeFor, keys: AuditKeys | None = None
+) -> EventAudit:
     """Audit one event found already (in scope, when a user asks) keeping every replayed step, reading its
-    history and open tasks through ``session``."""
+    history and mirroring rows through ``session``; ``keys`` default to the process's audit keys."""
     entries = history.entries(session, event.id)
-    open_tasks = list(session.scalars(select(Task).where(Task.event_id == event.id, Task.status == "open")))
-    return audit_event(event, entries, open_tasks, runtime_for, keep_steps=True)
+    mirrors = load_mirrors(session, [event.id])[event.id]
+    return audit_event(event, entries, mirrors, runtime_for, keys or audit_keys(), keep_steps=True)

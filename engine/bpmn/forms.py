@@ -4,7 +4,10 @@ A form property may say ``"x-gridloop-options": "departments" | "grids" | "categ
 shown or checked, :func:`resolve_schema` fills such a property's ``oneOf`` with the current choices, so the
 same schema drives both the page and the validation. :func:`validate` returns errors keyed by field path
 (``location.lat``, ``photos.0``), each a :class:`~engine.errors.FieldError` (``min_length`` with its ``limit``)
-that the web layer says in the reader's language, and never changes anything.
+that the web layer says in the reader's language, and never changes anything. Before any schema is asked,
+every value of a submission is held to what the databases and the history can keep (:func:`value_errors`):
+text without NUL or lone surrogates (``text.invalid_characters``), numbers JSON carries faithfully, nesting no
+deeper than :data:`MAX_DEPTH`; :func:`require_storable` holds a command's free-text arguments to the same rule.
 
 A compiled form (:func:`compile_schema`) checks a submission twice over only when it fails: it first asks
 jsonschema-rs (a compiled validator, about a thousand times faster) whether the data is valid, and only when
@@ -17,14 +20,15 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from engine.errors import FieldError, FieldErrors
+from engine.errors import FieldError, FieldErrors, ValidationFailed
 from engine.store import attachments
 
 OptionSource = Callable[[], list[tuple[str, str]]]
@@ -166,35 +170,90 @@ def _choices_as_enums(node: Any) -> Any:
 
 
 _INT64 = range(-(2**63), 2**63)
+# a submission nested deeper than this is refused: no form goes beyond a few levels (location.lat, photos.0),
+# and every walk over the data (the validators, the history's hashing, the stored state) stays shallow
+MAX_DEPTH = 32
+# characters no database stores as text: NUL (PostgreSQL refuses it) and lone surrogates (not encodable as UTF-8,
+# so neither SQLite nor PostgreSQL takes them; a JSON body can carry one as an escape, ``"\\ud800"``)
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _odd_numbers(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    """Paths of numbers JSON cannot carry faithfully: NaN, infinities and integers beyond 64 bits (the
-    workflow state and the history would not read them back as they were)."""
-    if isinstance(value, dict):
+def storable(text: str) -> bool:
+    """Whether ``text`` holds only characters the databases store (no NUL, no lone surrogate)."""
+    return UNSTORABLE.search(text) is None
+
+
+def require_storable(texts: Mapping[str, str | None]) -> None:
+    """Refuse the free-text arguments of a command that are not a form (field name → text, None for one not
+    given) when any holds characters the databases cannot store: :class:`ValidationFailed` naming each such field
+    with ``text.invalid_characters``, before the command reads or writes anything with them."""
+    errors: FieldErrors = {
+        name: [FieldError("text.invalid_characters")]
+        for name, text in texts.items()
+        if isinstance(text, str) and not storable(text)
+    }
+    if errors:
+        raise ValidationFailed(
+            "{fields}: the text holds characters no database stores (NUL, lone surrogates)",
+            errors,
+            code="text.invalid_characters",
+            fields=", ".join(errors),
+        )
+
+
+def value_errors(value: Any, path: tuple[str, ...] = ()) -> FieldErrors:
+    """Errors of the values in ``value`` (submitted data, a setting) that no JSON column and no history record
+    can carry as they are, keyed by field path: text with characters the databases do not store (in a key or a
+    value), NaN, infinities and integers beyond 64 bits (the workflow state and the history would not read them
+    back as they were), and nesting deeper than :data:`MAX_DEPTH` (said once, at its top-level field).
+
+    The walk stops at that depth, so it never recurses further than the limit, whatever it is given."""
+    errors: FieldErrors = {}
+    _collect(value, path, 0, errors)
+    return errors
+
+
+def _refuse(errors: FieldErrors, path: tuple[str, ...], error: FieldError) -> None:
+    found = errors.setdefault(".".join(path) or "_form", [])
+    if error not in found:
+        found.append(error)
+
+
+def _collect(value: Any, path: tuple[str, ...], depth: int, errors: FieldErrors) -> None:
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        _refuse(errors, path[:1], FieldError("nesting_too_deep", {"limit": MAX_DEPTH}))
+    elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _odd_numbers(item, (*path, str(key)))
+            name = str(key)
+            if storable(name):
+                _collect(item, (*path, name), depth + 1, errors)
+            else:  # named in the answer with what can be shown in its place
+                _refuse(
+                    errors, (*path, UNSTORABLE.sub("\ufffd", name)), FieldError("text.invalid_characters")
+                )
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _odd_numbers(item, (*path, str(index)))
+            _collect(item, (*path, str(index)), depth + 1, errors)
+    elif isinstance(value, str):
+        if not storable(value):
+            _refuse(errors, path, FieldError("text.invalid_characters"))
     elif (
         isinstance(value, float)
         and not math.isfinite(value)
         or (isinstance(value, int) and not isinstance(value, bool) and value not in _INT64)
     ):
-        yield path
+        _refuse(errors, path, FieldError("bad_number"))
 
 
 def validate(schema: Mapping[str, Any] | CompiledForm, data: Any) -> FieldErrors:
     """Check ``data`` against a schema (or a compiled validator); return ``{field path: [field errors]}``.
 
-    An empty result means the data is valid.
+    An empty result means the data is valid. Values no database can keep (:func:`value_errors`) are refused
+    before the schema is asked, whatever it allows.
     """
-    errors: FieldErrors = {}
     if not isinstance(data, dict):
         return {"_form": [FieldError("not_an_object")]}
-    for path in _odd_numbers(data, ()):
-        errors[".".join(path) or "_form"] = [FieldError("bad_number")]
+    errors = value_errors(data)
     if errors:
         return errors
     compiled = schema if isinstance(schema, CompiledForm) else compile_schema(schema)
@@ -255,12 +314,32 @@ class FormCache:
         self._validators.clear()
 
 
-def photo_errors(session: Any, schema: Mapping[str, Any], data: Mapping[str, Any]) -> FieldErrors:
-    """Photo fields must reference stored attachments."""
+def photo_ids(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The attachment ids in the form's photo fields, by field."""
+    return {
+        name: [str(v) for v in data[name]]
+        for name, prop in schema.get("properties", {}).items()
+        if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list)
+    }
+
+
+def photo_errors(
+    session: Any,
+    schema: Mapping[str, Any],
+    data: Mapping[str, Any],
+    username: str,
+    event_id: int | None = None,
+) -> FieldErrors:
+    """Photo fields must reference attachments ``username`` may use: uploaded by them, or already the event's.
+
+    A field the form's validation refuses anyway (more ids than its ``maxItems``, an id that is not storable
+    text) is not looked up: the database would not take such a query, and the field has its errors already."""
     errors: FieldErrors = {}
-    for name, prop in schema.get("properties", {}).items():
-        if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list):
-            unknown = attachments.missing(session, [str(v) for v in data[name]])
-            if unknown:
-                errors[name] = [FieldError("attachment_missing", {"ids": ", ".join(unknown)})]
+    for name, ids in photo_ids(schema, data).items():
+        limit = schema["properties"][name].get("maxItems")
+        if (limit is not None and len(ids) > limit) or not all(storable(i) for i in ids):
+            continue
+        unknown = attachments.missing(session, ids, username, event_id)
+        if unknown:
+            errors[name] = [FieldError("attachment_missing", {"ids": ", ".join(unknown)})]
     return errors

@@ -13,9 +13,12 @@ this order:
 5. the instance, out of the live cache or rebuilt from its checkpoint and the history since;
 6. the move, under the journal of the engine's functions and the seed of new task ids; then the event's
    columns, the inbox rows and the timer rows are synced with the instance;
-7. the history record (hash-chained, on the event) or the admin-log record — only ever written here;
-8. the event rows saved (the state stored as a checkpoint when due) and the transaction committed;
-9. after the commit: the live cache, the scheduler armed with new timers, caches dropped.
+7. the history record (chained, on the event) or the admin-log record, each authenticated with the audit key
+   — only ever written here;
+8. the event rows saved (the state stored as a checkpoint when due), the schedulers of other processes told
+   of timers added or moved (a PostgreSQL ``NOTIFY``, delivered at commit: :func:`engine.time.timers.notify`)
+   and the transaction committed;
+9. after the commit: the live cache, this process's scheduler armed with those timers, caches dropped.
 
 A failure anywhere rolls everything back and leaves no instance in the cache.
 """
@@ -30,10 +33,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy.orm import Session
 
-from engine import settings
-from engine.audit import history
+from engine.audit import admin_log, history
 from engine.bpmn import instances, runtime
 from engine.bpmn.deployed import Deployed
+from engine.commands import command_log
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.org.people import Actor
 from engine.store import statements
@@ -74,6 +77,15 @@ ADMIN_ACTIONS = frozenset(
         "role_granted",
         "password_set",
         "demo_district",
+        "user_enabled",
+        "user_disabled",
+        "signed_in",
+        "sign_in_failed",
+        "locked_out",
+        "signed_out",
+        "signed_out_everywhere",
+        "token_revoked",
+        "archived",
     }
 )
 
@@ -125,7 +137,7 @@ class Step:
     now: datetime
     actor: Actor
     _touched: dict[int, _Touched] = field(default_factory=dict)
-    _new_timers: list[statements.Row] = field(default_factory=list)
+    _timers_set: list[statements.Row] = field(default_factory=list)  # timer rows added or moved
     _after: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -266,7 +278,7 @@ class Step:
             open_rows = {t.spiff_task_id: t for t in statements.open_tasks(self.conn, event.id)}
         created = self._sync_inbox(event, workflow, deployed, open_rows, waiting)
         if sync_timers or workflow.event_manager.tasks:
-            self._new_timers += timers.sync(self.session, event.id, workflow, self.now, fired_by=fired_by)
+            self._timers_set += timers.sync(self.session, event.id, workflow, self.now, fired_by=fired_by)
         return after, created
 
     def _sync_inbox(
@@ -338,19 +350,29 @@ class Step:
         task_id: int | None = None,
         actor: str | None = None,
     ) -> None:
-        """Append a record to the event's history (the only way a record is ever written)."""
+        """Append a record to the event's history, signed with the engine's audit key (the only way a record
+        is ever written)."""
         if action not in HISTORY_ACTIONS:
             raise ValueError(f"{action!r} is not a history action; add it to HISTORY_ACTIONS")
         history.append(
-            self.conn, event, self.now, actor or self.actor.username, action, data, bpmn_id, task_id
+            self.conn,
+            self.parts.audit_keys,
+            event,
+            self.now,
+            actor or self.actor.username,
+            action,
+            data,
+            bpmn_id,
+            task_id,
         )
         event.updated_at = self.now
 
     def log(self, action: str, data: dict[str, Any]) -> None:
-        """Append a record to the admin log (the only way one is ever written)."""
+        """Append a record to the admin log, signed with the engine's audit key (the only way one is ever
+        written)."""
         if action not in ADMIN_ACTIONS:
             raise ValueError(f"{action!r} is not an admin-log action; add it to ADMIN_ACTIONS")
-        settings.log(self.session, self.now, self.actor.username, action, data)
+        admin_log.append(self.session, self.parts.audit_keys, self.now, self.actor.username, action, data)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the command has committed (a cache to drop, say)."""
@@ -371,6 +393,8 @@ class Step:
             if isinstance(event, statements.Row):
                 statements.save_event(self.conn, event, state)
         self.session.flush()
+        if self._timers_set:
+            timers.notify(self.session, min(t.due_at for t in self._timers_set))
 
     def _committed(self) -> None:
         cache = self.parts.instances
@@ -379,8 +403,8 @@ class Step:
                 cache.put(event_id, held.row.version, held.workflow)
             else:
                 cache.moved(event_id, held.read_version, held.row.version)
-        if self._new_timers:
-            self.parts.announce_timers(min(t.due_at for t in self._new_timers))
+        if self._timers_set:
+            self.parts.announce_timers(min(t.due_at for t in self._timers_set))
         for hook in self._after:
             hook()
 
@@ -396,15 +420,17 @@ class Pipeline:
         (a scheduler, the CLI, set-up) — in one transaction, and return what it returns."""
         parts = self.parts
         now = parts.clock.now()
-        try:
-            with clockmod.using(clockmod.ManualClock(now)), parts.db.unit_of_work() as session:
-                actor = by if isinstance(by, Actor) else parts.org.actor(session, by)
-                step = Step(parts, session, now, actor)
-                result = command(step, *args, **kwargs)
-                step._save()
-        except Abandon as abandoned:
-            return abandoned.result
-        step._committed()
+        with command_log.timed(command, by) as outcome:
+            try:
+                with clockmod.using(clockmod.ManualClock(now)), parts.db.unit_of_work() as session:
+                    actor = by if isinstance(by, Actor) else parts.org.actor(session, by)
+                    step = Step(parts, session, now, actor)
+                    result = command(step, *args, **kwargs)
+                    step._save()
+            except Abandon as abandoned:
+                outcome.value = "abandoned"
+                return abandoned.result
+            step._committed()
         return result
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import settings
+from engine.bpmn import forms
 from engine.bpmn.deployed import Versions
 from engine.commands.pipeline import Step, system
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -156,16 +157,24 @@ def issue(step: Step, event_id: int, department_code: str, reason: str) -> dict[
     """A leader issues a sheet (领导督办) on an event to a department; it needs the department's reply."""
     if not reason or not reason.strip():
         raise ValidationFailed("a supervision sheet needs a reason", {"reason": [FieldError("required")]})
+    forms.require_storable({"department": department_code, "reason": reason})
     session, actor = step.session, step.actor
     visible = queries.visible_event(session, actor, event_id)
     if not rules.may_issue(actor):
         raise Forbidden(
             "only supervisors and shift leaders issue supervision sheets", code="sheet.issue_forbidden"
         )
-    if session.get(Department, department_code) is None:
+    department = session.get(Department, department_code)
+    if department is None:
         raise ValidationFailed(
             "unknown department {department!r}",
             {"department": [FieldError("department_unknown", {"department": department_code})]},
+            department=department_code,
+        )
+    if not rules.may_issue_to(actor, department.unit_code):
+        raise Forbidden(
+            "department {department} is outside your scope; sheets go to departments you supervise",
+            code="sheet.department_outside_scope",
             department=department_code,
         )
     event = step.event(visible.id)
@@ -196,12 +205,16 @@ def reply(step: Step, sheet_id: int, text: str) -> dict[str, Any]:
     """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure)."""
     if not text or not text.strip():
         raise ValidationFailed("a reply needs text", {"reply": [FieldError("required")]})
+    forms.require_storable({"reply": text})
     session, actor = step.session, step.actor
     sheet = session.get(SupervisionSheet, sheet_id)
     if sheet is None:
         raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id)
     if not any(a.department_code == sheet.department_code for a in actor.assignments):
-        queries.visible_event(session, actor, sheet.event_id)
+        try:
+            queries.visible_event(session, actor, sheet.event_id)
+        except NotFound as exc:  # out of scope answers exactly like a sheet that does not exist
+            raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id) from exc
         raise Forbidden(
             "only the department the sheet is addressed to can reply", code="sheet.reply_forbidden"
         )

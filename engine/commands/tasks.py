@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine import settings
 from engine.bpmn import forms, runtime
 from engine.bpmn.state import STATE_FORMAT
 from engine.commands.pipeline import Step, offered
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.org import scope
-from engine.store import statements
+from engine.store import attachments, statements
 from engine.store.models import Event
 from engine.supervision import rules
 
@@ -30,6 +31,8 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
     """
     actor, session, now = step.actor, step.session, step.now
+    reporters = settings.get(session, "report_roles")
+    step.require_role(*reporters, message="your roles do not report events", code="report.role_not_allowed")
     deployed = step.parts.versions.latest(session, PROCESS_ID)
     bundle = deployed.bundle
     start_form = bundle.start_form
@@ -48,7 +51,7 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     )
     if not data.get("grid") and "grid" not in errors:
         errors["grid"] = [FieldError("required")]
-    errors.update(forms.photo_errors(session, bundle.forms[start_form], data))
+    errors.update(forms.photo_errors(session, bundle.forms[start_form], data, actor.username))
     if errors:
         raise ValidationFailed("the report is incomplete or invalid", errors, code="report.invalid")
     grid = data["grid"]
@@ -94,6 +97,7 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
         }
     )
     event.code = f"E{now:%Y%m%d}{event.id:06d}"
+    attachments.link(session, _photos(bundle.forms[start_form], data), event.id)
     step.adopt(event, workflow)
     _data, created = step.sync(event, deployed, open_rows={})
     step.record(
@@ -102,6 +106,10 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
         {"report": start_data, "calls": journal.calls, "ids": ids, "offered": offered(created)},
     )
     return {"id": event.id, "code": event.code, "state": event.state, "next": [r.id for r in created]}
+
+
+def _photos(schema: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    return [a for ids in forms.photo_ids(schema, data).values() for a in ids]
 
 
 def _task_for_action(step: Step, task_id: int) -> tuple[statements.Row, statements.Row]:
@@ -189,11 +197,13 @@ def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
     validator = step.parts.forms.validator(session, event.process_version_id, bundle, task.form)
     errors = forms.validate(validator, data)
     if task.form:
-        errors.update(forms.photo_errors(session, bundle.forms[task.form], data))
+        errors.update(forms.photo_errors(session, bundle.forms[task.form], data, actor.username, event.id))
     if errors:
         raise ValidationFailed(
             "the form of task {task} has errors", errors, code="task.form_invalid", task=task_id
         )
+    if task.form:
+        attachments.link(session, _photos(bundle.forms[task.form], data), event.id)
     workflow = step.instance(event, deployed)
     # the inbox mirrors the waiting tasks (every command that moves the instance syncs it), so when this task
     # is the only one waiting, its row is the only open one and need not be read

@@ -238,7 +238,13 @@ def simulate(
         departments = sorted(directory.departments)
         grid_workers = {a.assignments[0].scope_code: a.username for a in staff.with_role("grid_worker")}
     intake = staff.with_role("intake")[0].username
-    photo = gl.upload(intake, "site.png", TINY_PNG).id
+    photos: dict[str, str] = {}  # one photo per member of staff: a form names only its own user's uploads
+
+    def photo_of(username: str) -> str:
+        if username not in photos:
+            photos[username] = gl.upload(username, "site.png", TINY_PNG).id
+        return photos[username]
+
     categories = [c.code for c in bundle.categories]
     grids = sorted(grid_workers)
 
@@ -302,7 +308,9 @@ def simulate(
             continue
         username = staff.for_task(task)
         detail = gl.task_detail(username, task.id)
-        answer = _answer(rng, task.bpmn_id, detail["data"], departments, notes[event_id], photo, clock.now())
+        answer = _answer(
+            rng, task.bpmn_id, detail["data"], departments, notes[event_id], photo_of(username), clock.now()
+        )
         gl.complete(username, task.id, answer)
         steps += 1
         completed_steps[task.bpmn_id] = completed_steps.get(task.bpmn_id, 0) + 1

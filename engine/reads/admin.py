@@ -1,4 +1,5 @@
-"""The read side of the administrators' pages: every district setting beside its default, and the holiday table.
+"""The read side of the administrators' pages: every district setting beside its default, the holiday table, and
+the live sessions and API tokens.
 
 Changes go through :meth:`Gridloop.change_setting` and :meth:`Gridloop.set_calendar_day`, which check the role and
 log each change; these reads check the same role, so that the settings page cannot be read around the check.
@@ -13,8 +14,9 @@ from sqlalchemy import select
 
 from engine import settings
 from engine.errors import Forbidden
+from engine.org import auth
 from engine.reads.reader import Reader
-from engine.store.models import CalendarDay, Setting
+from engine.store.models import CalendarDay, Setting, User
 
 # The holiday table page shows whether these years, counted from the current one, have known holidays.
 YEARS_AHEAD = 2
@@ -23,7 +25,8 @@ YEARS_AHEAD = 2
 def _require_admin(reader: Reader) -> None:
     if not reader.actor.has_role("admin"):
         raise Forbidden(
-            "only administrators see the settings and the holiday calendar", code="settings.view_admin_only"
+            "only administrators see the settings, the holiday calendar and the sessions",
+            code="settings.view_admin_only",
         )
 
 
@@ -73,3 +76,29 @@ def holiday_table(reader: Reader) -> dict[str, Any]:
             for year in years
         ],
     }
+
+
+def sessions_table(reader: Reader) -> list[dict[str, Any]]:
+    """The live web sessions and API tokens, newest first, with who holds them (their name and roles), where
+    they signed in from and until when the credential holds — for an administrator to revoke any of them."""
+    _require_admin(reader)
+    session = reader.session
+    tokens = auth.live_tokens(session, reader.now())
+    users = {
+        u.username: u
+        for u in session.scalars(select(User).where(User.username.in_(sorted({t.username for t in tokens}))))
+    }
+    return [
+        {
+            "id": t.id,
+            "kind": t.kind,
+            "username": t.username,
+            "name": users[t.username].display_name if t.username in users else t.username,
+            "roles": sorted({a.role for a in users[t.username].assignments}) if t.username in users else [],
+            "address": t.address,
+            "issued_at": t.issued_at,
+            "expires_at": t.expires_at,
+            "mine": t.username == reader.actor.username,
+        }
+        for t in tokens
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bpmn import forms
 from engine.bpmn.definitions import ProcessBundle
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.org.tree import OrgDirectory
@@ -81,14 +82,6 @@ def events_page(reader: Reader, *, page: int = 1, per_page: int = 20, **filters:
         row["grid_name"] = unit_name(directory, row["grid"])
         row["light"] = lights.event(row)
     return Listing(rows, total, page, per_page, colours=lights.colours)
-
-
-def _photo_ids(schema: dict[str, Any], data: dict[str, Any]) -> list[str]:
-    ids: list[str] = []
-    for name, prop in schema.get("properties", {}).items():
-        if prop.get("x-gridloop-widget") == "photos" and isinstance(data.get(name), list):
-            ids.extend(str(v) for v in data[name])
-    return ids
 
 
 def _steps(reader: Reader, bundle: ProcessBundle, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +154,9 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     names = display_names(session, people)
     files = []
     for step in steps:
-        for attachment_id in _photo_ids(step["schema"], step["data"]):
+        for attachment_id in [
+            a for ids in forms.photo_ids(step["schema"], step["data"]).values() for a in ids
+        ]:
             try:
                 files.append({"step": step["name"], "file": attachments.describe(session, attachment_id)})
             except NotFound:
@@ -200,13 +195,15 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
         sorted({t["step"] for t in open_tasks}),
     )
     detail["sheets"] = sheets
-    detail["can_issue_sheet"] = rules.can_be_supervised(detail["state"]) and rules.may_issue(actor)
+    # sheets go only to departments inside the issuer's scope: none, and the form is not offered
     detail["sheet_departments"] = (
         [
             {"code": d.code, "name": d.name}
             for d in sorted(directory.departments.values(), key=lambda d: d.code)
+            if rules.may_issue_to(actor, d.unit_code)
         ]
-        if detail["can_issue_sheet"]
+        if rules.can_be_supervised(detail["state"]) and rules.may_issue(actor)
         else []
     )
+    detail["can_issue_sheet"] = bool(detail["sheet_departments"])
     return detail

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine import settings
+from engine.errors import Forbidden
 from engine.reads.labels import category_groups
 from engine.reads.reader import Reader
 
 
+def may_report(reader: Reader, exact: bool = False) -> bool:
+    """Whether the actor holds a role the ``report_roles`` setting names (``exact``: read now, not from the
+    process's cache of settings — for the page that leads to the command; the navigation may be a little late)."""
+    roles = settings.get(reader.session, "report_roles") if exact else reader.settings.value("report_roles")
+    return any(reader.actor.has_role(role) for role in roles)
+
+
 def report_form(reader: Reader) -> dict[str, Any]:
     """What the report page needs: the start form's schema, categories by class, the grids the actor may
-    report in (grids of their own, non-department scopes) and the default grid (their own, if just one)."""
+    report in (grids of their own, non-department scopes) and the default grid (their own, if just one).
+    :class:`~engine.errors.Forbidden` for roles that do not report (the command refuses them too)."""
+    if not may_report(reader, exact=True):
+        raise Forbidden("your roles do not report events", code="report.role_not_allowed")
     bundle = reader.bundle()
     actor = reader.actor
     schema = reader.form(bundle, bundle.start_form)

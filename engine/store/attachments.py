@@ -12,11 +12,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from engine.errors import FieldError, NotFound, ValidationFailed
-from engine.store.models import Attachment
+from engine.store.models import Attachment, AttachmentLink, Event
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -109,9 +109,48 @@ def content(session: Session, attachment_id: str) -> tuple[StoredAttachment, byt
     return StoredAttachment(row.id, row.filename, row.content_type, row.size, row.sha256), row.content
 
 
-def missing(session: Session, attachment_ids: list[str]) -> list[str]:
-    """Those of ``attachment_ids`` that are not stored (to refuse forms that reference unknown files)."""
+def missing(
+    session: Session, attachment_ids: list[str], username: str, event_id: int | None = None
+) -> list[str]:
+    """Those of ``attachment_ids`` that ``username`` may not use in a form: not stored, or neither uploaded by
+    them nor used by the event already (so nobody gains access to a file by naming its id in their own case)."""
     if not attachment_ids:
         return []
-    found = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(attachment_ids))))
+    mine = or_(Attachment.uploaded_by == username)
+    if event_id is not None:
+        used_here = select(AttachmentLink.attachment_id).where(AttachmentLink.event_id == event_id)
+        mine = or_(mine, Attachment.id.in_(used_here))
+    found = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(attachment_ids), mine)))
     return [a for a in attachment_ids if a not in found]
+
+
+def link(session: Session, attachment_ids: list[str], event_id: int) -> None:
+    """Record that the event uses these attachments (each once)."""
+    wanted = set(attachment_ids)
+    if not wanted:
+        return
+    known = set(
+        session.scalars(
+            select(AttachmentLink.attachment_id).where(
+                AttachmentLink.event_id == event_id, AttachmentLink.attachment_id.in_(sorted(wanted))
+            )
+        )
+    )
+    session.add_all(AttachmentLink(attachment_id=a, event_id=event_id) for a in sorted(wanted - known))
+
+
+def readable(session: Session, attachment_id: str, username: str, visible: ColumnElement[bool]) -> bool:
+    """Whether ``username`` may read the attachment: they uploaded it, or an event it is used by satisfies
+    ``visible`` (the reader's scope condition on events)."""
+    uploaded_by = session.scalar(select(Attachment.uploaded_by).where(Attachment.id == attachment_id))
+    if uploaded_by is None:
+        return False
+    if uploaded_by == username:
+        return True
+    used_by = (
+        select(Event.id)
+        .join(AttachmentLink, AttachmentLink.event_id == Event.id)
+        .where(AttachmentLink.attachment_id == attachment_id, visible)
+        .limit(1)
+    )
+    return session.scalar(used_by) is not None

@@ -96,8 +96,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # moved on by every change of what the user may do (password, roles, sign-out everywhere, disabling):
     # sessions and API tokens carry the number they were issued under, and an older one is refused
     credential_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -247,6 +245,15 @@ class Attachment(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AttachmentLink(Base):
+    """An attachment used by an event (in its report or a task's form data): it may be read by those who may
+    read the event."""
+
+    __tablename__ = "attachment_links"
+    attachment_id: Mapped[str] = mapped_column(ForeignKey("attachments.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+
+
 class Timer(Base):
     """A pending BPMN timer of an event (boundary or intermediate), mirrored here so schedulers can find it.
 
@@ -322,12 +329,13 @@ class AdminLogEntry(Base):
     key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
-class ApiToken(Base):
-    """An API bearer token issued at sign-in: listable and revocable, and valid only while the user's
-    credential version is the one it was issued under."""
+class AccessToken(Base):
+    """What a sign-in issues — a web session or an API bearer token: listable and revocable, and valid only
+    while the user's credential version is the one it was issued under (see :mod:`engine.org.auth`)."""
 
-    __tablename__ = "api_tokens"
+    __tablename__ = "access_tokens"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
     username: Mapped[str] = mapped_column(String(64), index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

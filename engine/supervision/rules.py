@@ -34,6 +34,15 @@ def may_issue(actor: Any) -> bool:
     return any(a.role in SHEET_ISSUERS and a.department_code is None for a in actor.assignments)
 
 
+def may_issue_to(actor: Any, unit_code: str) -> bool:
+    """Whether the actor may issue a leader's sheet to a department hanging under ``unit_code``: only inside a
+    scope where they supervise or lead the shift."""
+    return any(
+        a.role in SHEET_ISSUERS and a.department_code is None and unit_code.startswith(a.scope_code)
+        for a in actor.assignments
+    )
+
+
 def can_be_supervised(state: str) -> bool:
     """Whether an event in ``state`` can still take a leader's sheet."""
     return state not in FINISHED_STATES

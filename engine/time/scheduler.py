@@ -1,11 +1,27 @@
 """The timer scheduler: APScheduler wakes at the next timer's due time instead of polling coarsely.
 
-Every command that creates a timer tells the scheduler of its process (:meth:`Gridloop.add_timer_listener`),
-which re-arms a single date job for the earliest due time, so a timer fires within moments of falling due.
-Timers created by other processes are learnt from the database by a backstop job (every 30 s by default).
-Several schedulers — one per web worker, or a separate ``gridloop`` process — may run at once: firing claims
-the timer row inside the event's transaction, so each timer fires exactly once. At start-up the scheduler
-first fires whatever fell due while nothing was running.
+A scheduler keeps a single date job armed for the earliest due time it knows of (:meth:`TimerScheduler.arm`),
+and hears of every timer a command adds or moves, in whichever process the command ran, within a second:
+
+- in its own process, from the command itself once it has committed (:meth:`Gridloop.add_timer_listener`);
+- on PostgreSQL, from every process: the command's transaction sends ``NOTIFY gridloop_timers, '<due time>'``
+  (:func:`engine.time.timers.notify`), which the server delivers at commit; the scheduler keeps one dedicated
+  connection LISTENing in a thread of its own, and is listening once :meth:`TimerScheduler.start` returns.
+  Each time that connection is made it re-reads the next due time (notifications sent while nobody listened
+  are lost); after an error it reconnects, waiting 1 s, then twice as long each time up to 30 s. Schedulers
+  of other schemas in the same database hear the notifications too; they wake, find nothing due, and re-arm.
+- on SQLite, from every process: SQLite has no notifications, so the scheduler reads the next due time once a
+  second (:func:`engine.time.timers.next_due`: one probe of the ``(status, due_at)`` index, and in WAL mode
+  a reader never waits for the writer). A timer due a second or more after its command is armed for before
+  it falls due; one due sooner fires up to a second late. Watching the database's log file for changes
+  would wake on every commit, need the same query, and a dependency besides.
+
+A backstop job (every 30 s by default) re-reads the next due time whatever happened to the rest; it also
+learns of the supervision moments (a time light changing colour, a sheet to issue or escalate), which come
+from tasks' deadlines rather than from timers, so they are armed for by the backstop and after every firing.
+Several schedulers — a separate ``gridloop scheduler`` process or several, or the one ``gridloop serve`` runs —
+may run at once: firing claims the timer row inside the event's transaction, so each timer fires exactly once.
+At start-up the scheduler first fires whatever fell due while nothing was running.
 """
 
 from __future__ import annotations
@@ -14,15 +30,23 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+
+from engine.time import timers as timer_rows
 
 log = logging.getLogger(__name__)
 
 NEXT_TIMER_JOB = "gridloop-next-timer"
 BACKSTOP_JOB = "gridloop-backstop"
+POLL_JOB = "gridloop-poll"
+# how long the listening thread waits for a notification before it looks whether it is to stop
+LISTEN_WAIT_SECONDS = 1.0
+RECONNECT_PAUSES = (1.0, 30.0)  # the first pause after a failed connection, and the longest
+LISTEN_START_SECONDS = 10.0  # how long start() waits for the first connection to listen
 
 if TYPE_CHECKING:
     from engine.app import Gridloop
@@ -32,11 +56,23 @@ class TimerScheduler:
     """Fires an engine's due timers at their due times, in a background thread."""
 
     def __init__(
-        self, gl: Gridloop, name: str | None = None, backstop: timedelta = timedelta(seconds=30)
+        self,
+        gl: Gridloop,
+        name: str | None = None,
+        backstop: timedelta = timedelta(seconds=30),
+        poll: timedelta = timedelta(seconds=1),
     ) -> None:
+        """``backstop``: how often the next due time is re-read whatever else happens; ``poll``: how often
+        it is read on SQLite, where other processes' timers are learnt only so."""
         self.gl = gl
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.backstop = backstop
+        self.poll = poll
+        self._listener = (
+            TimerListener(gl, self.arm, self._rearm_from_database, f"gridloop scheduler {self.name}")
+            if gl.db.dialect == "postgresql"
+            else None
+        )
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -54,26 +90,53 @@ class TimerScheduler:
         return fired
 
     def start(self, paused: bool = False) -> None:
-        """Start the background thread; unless ``paused``, catch up first."""
+        """Start the background threads (on PostgreSQL, once listening: waiting up to
+        :data:`LISTEN_START_SECONDS` for it); unless ``paused``, catch up first."""
         self._scheduler.start(paused=paused)
         self._scheduler.add_job(
             self._rearm_from_database, "interval", seconds=self.backstop.total_seconds(), id=BACKSTOP_JOB
         )
+        # a signed audit checkpoint outside the database about once a day between all schedulers (engine.audit)
+        self._scheduler.add_job(
+            self.gl.write_checkpoint,
+            "interval",
+            days=1,
+            kwargs={"unless_within": timedelta(hours=12)},
+            id="gridloop-audit-checkpoint",
+        )
         if not paused:
             self.catch_up()
+        # what other processes announce from now on (what they did before, the re-arm below reads)
+        if self._listener is not None:
+            self._listener.start()
+            # so that once started, the scheduler hears of every timer (it keeps trying should this time out)
+            self._listener.listening.wait(LISTEN_START_SECONDS)
+        else:
+            self._scheduler.add_job(
+                self._arm_for_next_timer, "interval", seconds=self.poll.total_seconds(), id=POLL_JOB
+            )
         self._rearm_from_database()
 
     def arm(self, due: datetime) -> None:
-        """Wake at ``due`` unless already armed for an earlier time."""
+        """Wake at ``due`` unless a wake for an earlier time is pending."""
         with self._lock:
-            if self._armed is not None and self._armed <= due:
+            # armed for a wake that no longer waits (it was skipped): arm again
+            stale = self._scheduler.running and self._scheduler.get_job(NEXT_TIMER_JOB) is None
+            if self._armed is not None and self._armed <= due and not stale:
                 return
             self._armed = due
             if self._scheduler.running:
-                # a timer fires once it is past its due time, so wake a millisecond after it
+                # a timer fires once it is past its due time, so wake a millisecond after it. A wake may come
+                # due while the previous one still runs (which re-arms as it ends, often for a moment already
+                # past): a second instance may run then, where APScheduler would skip it (one at a time).
                 run_at = due + timedelta(milliseconds=1)
                 self._scheduler.add_job(
-                    self._run, "date", run_date=run_at, id=NEXT_TIMER_JOB, replace_existing=True
+                    self._run,
+                    "date",
+                    run_date=run_at,
+                    id=NEXT_TIMER_JOB,
+                    replace_existing=True,
+                    max_instances=2,
                 )
 
     def armed_for(self) -> datetime | None:
@@ -81,7 +144,9 @@ class TimerScheduler:
         return self._armed
 
     def shutdown(self) -> None:
-        """Stop the background thread."""
+        """Stop the background threads."""
+        if self._listener is not None:
+            self._listener.stop()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
@@ -97,7 +162,100 @@ class TimerScheduler:
             log.exception("firing timers failed")
         self._rearm_from_database()
 
-    def _rearm_from_database(self) -> None:
-        due = self.gl.next_timer_due()
+    def _arm_for_next_timer(self) -> None:
+        """Arm for the next BPMN timer as the database has it (once a second on SQLite: its way of hearing of
+        other processes' timers)."""
+        try:
+            with self.gl.db.reading() as session:
+                due = timer_rows.next_due(session)
+        except Exception:  # the database may be away for a moment; the next poll asks again
+            log.warning("reading the next timer's due time failed", exc_info=True)
+            return
         if due is not None:
             self.arm(due)
+
+    def _rearm_from_database(self) -> None:
+        """Arm for the next BPMN timer, then for the next moment of anything due (supervision included).
+
+        The timers come first and on their own: a limit the supervision moments cannot be worked out for must
+        not keep timers from firing (it is logged, and the next re-arm tries again).
+        """
+        self._arm_for_next_timer()
+        try:
+            due = self.gl.next_timer_due()
+        except Exception:
+            log.exception("working out the next supervision moment failed; timers stay armed")
+            return
+        if due is not None:
+            self.arm(due)
+
+
+class TimerListener:
+    """One dedicated PostgreSQL connection LISTENing for announced due times, in a thread of its own.
+
+    ``on_due`` is called with the due time of every notification; ``reread`` (which reads the next due time
+    from the database) each time the connection is (re)made and listening, to catch up on what was announced
+    while it was not, and for a notification without a due time.
+    """
+
+    def __init__(
+        self,
+        gl: Gridloop,
+        on_due: Callable[[datetime], None],
+        reread: Callable[[], None],
+        application_name: str,
+    ) -> None:
+        self.gl = gl
+        self.on_due = on_due
+        self.reread = reread
+        self.application_name = application_name[:63]  # PostgreSQL keeps 63 bytes of it
+        self.listening = threading.Event()  # set while connected, listening and caught up
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gridloop-timer-listener", daemon=True)
+
+    def start(self) -> None:
+        """Start listening (in the background; the first connection is made there)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and close the connection (within about :data:`LISTEN_WAIT_SECONDS`)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=LISTEN_WAIT_SECONDS * 5)
+        self.listening.clear()
+
+    def _connect(self) -> Any:
+        """A connection of its own, outside the pool, made with the engine's own connection arguments."""
+        engine = self.gl.db.engine
+        args, params = engine.dialect.create_connect_args(engine.url)
+        connection = engine.dialect.connect(*args, **{**params, "application_name": self.application_name})
+        connection.autocommit = True  # LISTEN takes effect, and notifications arrive, outside a transaction
+        return connection
+
+    def _run(self) -> None:
+        pause = RECONNECT_PAUSES[0]
+        while not self._stop.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f"LISTEN {timer_rows.CHANNEL}")
+                    self.reread()
+                    self.listening.set()
+                    pause = RECONNECT_PAUSES[0]
+                    while not self._stop.is_set():
+                        for notification in connection.notifies(timeout=LISTEN_WAIT_SECONDS):
+                            self._heard(notification.payload)
+            except Exception:  # the server restarted, the network dropped: listen again after a pause
+                self.listening.clear()
+                log.warning("listening for timers failed; trying again in %.0f s", pause, exc_info=True)
+                if self._stop.wait(pause):
+                    return
+                pause = min(pause * 2, RECONNECT_PAUSES[1])
+
+    def _heard(self, payload: str) -> None:
+        try:
+            due = datetime.fromisoformat(payload)
+        except ValueError:
+            log.warning("a timer notification %r carries no due time; re-reading the next one", payload)
+            self.reread()
+            return
+        self.on_due(due)

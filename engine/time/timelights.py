@@ -131,9 +131,17 @@ def limit_start(
 
 
 def next_change(
-    calendar: BusinessCalendar, scheme: Scheme, start: datetime, due: datetime, unit: str, after: datetime
+    calendar: BusinessCalendar,
+    scheme: Scheme,
+    start: datetime | None,
+    due: datetime | None,
+    unit: str,
+    after: datetime,
 ) -> datetime | None:
-    """The next moment after ``after`` at which the limit's colour changes (None once it is in the last band)."""
+    """The next moment after ``after`` at which the limit's colour changes: None once it is in the last band,
+    and None for a task or case without a limit (no start or no due time: its colour never changes)."""
+    if start is None or due is None:
+        return None
     for _colour, share in scheme.bands[1:]:
         moment = reached_at(calendar, start, due, unit, share)
         if moment > after:

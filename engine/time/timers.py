@@ -4,6 +4,12 @@ After every command the engine writes the instance's waiting timer events (bound
 ``timers`` with their due times. :func:`due` lists what is due; the engine's ``fire_timer`` service claims one
 row and fires it in one transaction with the event's version bump — so two schedulers, or a scheduler and a
 ``gridloop tick``, never fire the same timer twice, and one that was down fires what it missed when it starts.
+
+A command that adds or moves a timer says so to the schedulers of every process: on PostgreSQL
+:func:`notify` sends ``NOTIFY gridloop_timers, '<due time>'`` inside the command's transaction, which the server
+delivers to every listening scheduler when (and only if) the command commits; on SQLite, which has no such
+channel, schedulers ask :func:`next_due` (one probe of the ``(status, due_at)`` index) once a second. See
+:mod:`engine.time.scheduler`.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from engine.store import statements
 from engine.store.db import connection_of
 from engine.store.models import Timer
+
+# the PostgreSQL notification channel on which commands announce new due times (payload: the ISO due time)
+CHANNEL = "gridloop_timers"
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,15 @@ def waiting(workflow: BpmnWorkflow) -> list[WaitingTimer]:
 def sync(
     session: Session, event_id: int, workflow: BpmnWorkflow, now: datetime, fired_by: str | None = None
 ) -> list[statements.Row]:
-    """Make the event's pending timer rows match the instance: add new ones, close those gone; return new rows.
+    """Make the event's pending timer rows match the instance: add new ones, move those whose due time changed,
+    close those gone; return the rows added or moved (the schedulers are to hear of their due times).
 
     A timer that is gone after a firing command (``fired_by`` names who fired) and was due fired with it; otherwise
     it was cancelled (its task completed first, or its path was left).
     """
     conn = connection_of(session)
     pending = {t.spiff_task_id: t for t in statements.pending_timers(conn, event_id)}
-    created = []
+    changed = []
     current = set()
     for timer in waiting(workflow):
         current.add(timer.spiff_task_id)
@@ -81,10 +91,11 @@ def sync(
                     "created_at": now,
                 },
             )
-            created.append(row)
+            changed.append(row)
         elif row.due_at != timer.due_at:
             row.due_at = timer.due_at
             statements.save_timer(conn, row)
+            changed.append(row)
     for spiff_id, row in pending.items():
         if spiff_id not in current:
             if fired_by is not None and row.due_at < now:
@@ -92,7 +103,7 @@ def sync(
             else:
                 row.status = "cancelled"
             statements.save_timer(conn, row)
-    return created
+    return changed
 
 
 def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
@@ -110,3 +121,15 @@ def next_due(session: Session) -> datetime | None:
     return session.scalar(
         select(Timer.due_at).where(Timer.status == "pending").order_by(Timer.due_at).limit(1)
     )
+
+
+def notify(session: Session, due: datetime) -> None:
+    """Tell the schedulers of every process that a timer is due at ``due``, once the command commits.
+
+    On PostgreSQL a notification on :data:`CHANNEL`, sent in the command's transaction: the server delivers it
+    at commit and drops it on rollback, so a scheduler never wakes for a timer that was not saved. On SQLite
+    nothing is sent (its schedulers poll :func:`next_due`).
+    """
+    conn = connection_of(session)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": CHANNEL, "due": due.isoformat()})

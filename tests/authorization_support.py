@@ -1,0 +1,805 @@
+"""The world the authorization matrix (tests/test_authorization.py) runs in, and the requests its cells make.
+
+**Places.** Every kind of target exists in three places, built once through the engine before any request:
+
+- ``A``, 东湖街道 湖滨社区第一网格 — inside the scope of every representative user;
+- ``B``, 西山镇 西山村第一网格 — another town: outside every representative below district level;
+- ``Z``, 临江区 江口社区第一网格 — a second district beside the demo one, with staff of its own: outside every
+  demo account, the district-wide ones (intake, verifier, evaluator, supervisor, auditor, designer, admin)
+  included.
+
+A representative's out-of-scope targets are those of ``B`` when their scope lies below the district, those of
+``Z`` when it is the whole district (:data:`OUTSIDE`). In each place: an event reported with a photo, accepted,
+dispatched to the place's sanitation department and waiting at its handling step, with a supervision sheet to
+that department (the *event* of the event routes); and one open task of each step a role works — 核实
+(grid worker), 受理 (intake), 派遣 (dispatcher), 社区结案 (shift leader, with the self-handling's photos in its
+task data), 处置 (department handler).
+
+**Kinds.** A matrix row names a kind (:data:`KINDS`): a function that makes one cell's request — the path's
+ids, the query, the body, what to prepare and undo around it. A cell that the matrix expects to be carried out
+and that would use its target up (completing a task, replying to a sheet) gets a fresh target of its own;
+claims are given back afterwards; everything else shares the world, which refused requests must leave as it
+was (:meth:`World.fingerprint`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from conftest import GRID_HB1, POSTGRES_URL, REPO, START, TINY_PNG, _schema_url
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Select, String, cast, func, literal_column, select, text, union_all
+from web_support import PASSWORD, sign_in, token
+from werkzeug.test import TestResponse
+
+from engine import settings
+from engine.app import Gridloop
+from engine.demo.district import DISTRICT, create_demo_district, demo_users
+from engine.org import people, tree
+from engine.store.db import make_engine
+from engine.store.models import (
+    AccessToken,
+    Attachment,
+    CalendarDay,
+    Event,
+    HistoryEntry,
+    ProcessVersion,
+    Setting,
+    SupervisionSheet,
+    Task,
+    User,
+)
+from engine.time.clock import ManualClock
+from webui import create_app
+
+RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运"}
+# ids no row has, for the answers out-of-scope targets are compared with
+MISSING_INT = 999_990
+MISSING_ATTACHMENT = "00000000-0000-4000-8000-000000000000"
+# an account whose sessions the admin commands revoke, and one they sign out everywhere (neither acts otherwise)
+SPARE = "gw_hb3"
+SIGNED_OUT_EVERYWHERE = "gw_hb2"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one set of targets lives, and who works there (the accounts the world is driven with)."""
+
+    name: str
+    grid: str
+    grid_worker: str
+    intake: str
+    dispatcher: str
+    community_leader: str
+    department: str
+    handler: str
+    supervisor: str
+
+
+A = Place("A", GRID_HB1, "gw_hb1", "intake", "dispatcher_hb", "leader_hb", "DH-HW", "h_dh_hw", "supervisor")
+B = Place(
+    "B",
+    "330199002001001",
+    "gw_xs1",
+    "intake",
+    "dispatcher_xs",
+    "leader_xs",
+    "XS-HW",
+    "h_xs_hw",
+    "supervisor",
+)
+Z = Place(
+    "Z",
+    "330198001001001",
+    "gw_lj1",
+    "intake_lj",
+    "dispatcher_lj",
+    "leader_lj",
+    "LJ-HW",
+    "h_lj_hw",
+    "supervisor_lj",
+)
+SECOND_DISTRICT = (
+    ("330198", "临江区", "district", None),
+    ("330198001", "江口街道", "town", "330198"),
+    ("330198001001", "江口社区", "community", "330198001"),
+    ("330198001001001", "江口社区第一网格", "grid", "330198001001"),
+)
+SECOND_DISTRICT_STAFF = (
+    ("gw_lj1", "grid_worker", "330198001001001", None),
+    ("intake_lj", "intake", "330198", None),
+    ("dispatcher_lj", "dispatcher", "330198001001", None),
+    ("leader_lj", "shift_leader", "330198001001", None),
+    ("h_lj_hw", "handler", "330198001", "LJ-HW"),
+    ("supervisor_lj", "supervisor", "330198", None),
+)
+
+# One demo account per role, at the level its work is done: the patrol of a grid, the community workstation's
+# dispatcher, the town centre's shift leader (who supervises the town's departments), a town department's
+# handler; the roles the demo has only district-wide.
+REPRESENTATIVES: dict[str, str] = {
+    "grid_worker": "gw_hb1",
+    "intake": "intake",
+    "dispatcher": "dispatcher_hb",
+    "shift_leader": "leader_dh",
+    "handler": "h_dh_hw",
+    "verifier": "verifier",
+    "evaluator": "evaluator",
+    "supervisor": "supervisor",
+    "auditor": "auditor",
+    "designer": "designer",
+    "admin": "admin",
+}
+ROLES: tuple[str, ...] = tuple(REPRESENTATIVES)
+_SCOPES = {u.username: u.scope_code for u in demo_users()}
+OUTSIDE: dict[str, Place] = {
+    role: Z if _SCOPES[user] == DISTRICT[0] else B for role, user in REPRESENTATIVES.items()
+}
+
+# The step each role works, its form data, and who works it in a place; the roles without a step in the
+# process are shown the intake's 受理 task (visible to them, offered to someone else).
+WORK_STEP = {
+    "grid_worker": "check_exists",
+    "intake": "accept",
+    "dispatcher": "dispatch",
+    "shift_leader": "close_self",
+    "handler": "handle",
+}
+WORKER_OF_STEP: dict[str, Callable[[Place], str]] = {
+    "check_exists": lambda p: p.grid_worker,
+    "accept": lambda p: p.intake,
+    "dispatch": lambda p: p.dispatcher,
+    "close_self": lambda p: p.community_leader,
+    "handle": lambda p: p.handler,
+}
+
+
+def step_data(step: str, place: Place) -> dict[str, Any]:
+    """What completing ``step`` in ``place`` submits (JSON types)."""
+    return {
+        "check_exists": {"exists": True},
+        "accept": {"decision": "accept"},
+        "dispatch": {"dispatch_action": "assign", "department": place.department},
+        "close_self": {"decision": "close"},
+        "handle": {"action": "done", "result": "已清运"},
+    }[step]
+
+
+def as_form(data: dict[str, Any]) -> dict[str, str]:
+    """JSON form data as a page's form posts it."""
+    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in data.items()}
+
+
+@dataclass
+class Targets:
+    """What one place holds."""
+
+    event: int
+    event_code: str
+    done_task: int
+    report_photo: str
+    task_photo: str
+    sheet: int
+    tasks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One cell's request: path arguments and query, the body (a page's form, JSON, or files for the API), the
+    ids an out-of-scope answer is compared on, what tells a list shows the target, and what to do around it."""
+
+    view_args: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    form: dict[str, Any] | None = None
+    json: Any = None
+    files: dict[str, Any] | None = None
+    compared: tuple[str, ...] = ()
+    shows: Callable[[TestResponse], bool] | None = None
+    check: Callable[[TestResponse], None] | None = None
+    client: FlaskClient | None = None
+    csrf: str | None = None
+    before: Callable[[], None] | None = None
+    after: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a cell asks its kind for: as whom (a role; None signed out), where (``in``, ``out`` or ``-`` for a
+    route without a target), through which door (the API or the pages), and whether the matrix expects the
+    request to be carried out."""
+
+    role: str | None
+    scope: str
+    api: bool
+    allowed: bool
+
+
+class World:
+    """The app on its database, the places' targets, and a signed-in page client and an API token per role."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.gl: Gridloop = app.extensions["gridloop"]
+        self.places: dict[str, Targets] = {}
+        self.uploads: dict[str, str] = {}
+        self.others_upload = ""
+        self.spare_session = ""
+        self.version_id = 0
+        self.web: dict[str, tuple[FlaskClient, str]] = {}
+        self.tokens: dict[str, str] = {}
+        self.anonymous: tuple[FlaskClient, str] = (app.test_client(), "")
+        self._missing: dict[tuple[str, str, str | None], tuple[str | None, str]] = {}
+
+    # ------------------------------------------------------------ driving the engine
+
+    def report(self, place: Place, by: str | None = None, **data: Any) -> int:
+        """A rubbish report in the place's grid (by its grid worker unless ``by``)."""
+        return self.gl.report(by or place.grid_worker, {**RUBBISH, "grid": place.grid, **data})["id"]
+
+    def photo(self, username: str) -> str:
+        """An attachment uploaded by ``username``."""
+        return self.gl.upload(username, "site.png", TINY_PNG).id
+
+    def task(self, event_id: int, step: str, status: str = "open") -> int:
+        """The event's task at ``step`` (read from the store: no account sees all three places)."""
+        with self.gl.db.reading() as session:
+            found = session.scalars(
+                select(Task.id).where(Task.event_id == event_id, Task.bpmn_id == step, Task.status == status)
+            ).all()
+        assert len(found) == 1, f"event {event_id}: {len(found)} {status} tasks at {step}"
+        return found[0]
+
+    def complete(self, username: str, event_id: int, step: str, data: dict[str, Any]) -> None:
+        """Complete the event's open task at ``step`` as ``username``."""
+        self.gl.complete(username, self.task(event_id, step), data)
+
+    def at_step(self, step: str, place: Place) -> int:
+        """A new event of ``place`` waiting at ``step``; its open task's id."""
+        if step == "check_exists":
+            return self.task(self.report(place, by=place.intake, channel="hotline"), step)
+        if step == "close_self":
+            event_id = self.report(place, self_handle=True)
+            self.complete(place.intake, event_id, "accept", {"decision": "accept"})
+            photos = {
+                "before_photos": [self.photo(place.grid_worker)],
+                "after_photos": [self.photo(place.grid_worker)],
+            }
+            self.complete(place.grid_worker, event_id, "self_handle_task", {"result": "已现场清理", **photos})
+            return self.task(event_id, step)
+        event_id = self.report(place, photos=[self.photo(place.grid_worker)])
+        if step == "accept":
+            return self.task(event_id, step)
+        self.complete(place.intake, event_id, "accept", {"decision": "accept"})
+        if step == "dispatch":
+            return self.task(event_id, step)
+        self.complete(place.dispatcher, event_id, "dispatch", step_data("dispatch", place))
+        return self.task(event_id, step)
+
+    def event_of(self, task_id: int) -> int:
+        """The event a task belongs to."""
+        with self.gl.db.reading() as session:
+            return session.scalars(select(Task.event_id).where(Task.id == task_id)).one()
+
+    def issue(self, place: Place, event_id: int) -> int:
+        """A leader's sheet on the event to the place's department, issued by its supervisor; its id."""
+        return self.gl.issue_sheet(place.supervisor, event_id, place.department, "请今日处置完毕")["id"]
+
+    def build(self, place: Place) -> Targets:
+        """Every kind of target in ``place``."""
+        tasks = {step: self.at_step(step, place) for step in WORKER_OF_STEP}
+        event_id = self.event_of(tasks["handle"])
+        close_event = self.event_of(tasks["close_self"])
+        with self.gl.db.reading() as session:
+            code = session.scalars(select(Event.code).where(Event.id == event_id)).one()
+        return Targets(
+            event=event_id,
+            event_code=code,
+            done_task=self.task(event_id, "accept", status="completed"),
+            report_photo=self._photos(event_id, "report")[0],
+            task_photo=self._photos(close_event, "complete")[0],
+            sheet=self.issue(place, event_id),
+            tasks=tasks,
+        )
+
+    def _photos(self, event_id: int, action: str) -> list[str]:
+        """The attachment ids in the event's history records of ``action`` (its report, its completions)."""
+        with self.gl.db.reading() as session:
+            records = session.scalars(
+                select(HistoryEntry.data).where(
+                    HistoryEntry.event_id == event_id, HistoryEntry.action == action
+                )
+            ).all()
+        found = []
+        for data in records:
+            fields = data.get("report") or data.get("form") or {}
+            for name in ("photos", "before_photos"):
+                found += fields.get(name, [])
+        return found
+
+    def release(self, task_id: int) -> None:
+        """Give the task back if anyone holds it (undoing a cell's claim)."""
+        with self.gl.db.reading() as session:
+            assignee = session.scalars(select(Task.assignee).where(Task.id == task_id)).one()
+        if assignee is not None:
+            self.gl.unclaim(assignee, task_id)
+
+    # ------------------------------------------------------------ targets of a cell
+
+    def place(self, ask: Ask) -> Place:
+        """Where the cell's target lies: ``A`` in scope, the role's outside place out of it."""
+        return OUTSIDE[ask.role or "grid_worker"] if ask.scope == "out" else A
+
+    def targets(self, ask: Ask) -> Targets:
+        """The targets of the cell's place."""
+        return self.places[self.place(ask).name]
+
+    def work(self, ask: Ask) -> str:
+        """The step whose task the cell works on: the role's own, or 受理 for roles without one."""
+        return WORK_STEP.get(ask.role or "", "accept")
+
+    # ------------------------------------------------------------ what a refusal must leave alone
+
+    def fingerprint(self) -> list[tuple[str, ...]]:
+        """What any write would change, read in one statement: events and their versions, tasks and their
+        holders, the number of history records and attachments, sheets and their replies, settings, the
+        holiday table, accounts' credentials and the revocation of sessions."""
+
+        def row(tag: str, *columns: Any) -> Select[Any]:
+            texts = [func.coalesce(cast(c, String), "-") for c in columns]
+            return select(literal_column(f"'{tag}'"), *texts, *[literal_column("''")] * (4 - len(texts)))
+
+        query = union_all(
+            row("event", Event.id, Event.version, Event.state),
+            row("task", Task.id, Task.status, Task.assignee),
+            row("history", func.count()).select_from(HistoryEntry),
+            row(
+                "sheet",
+                SupervisionSheet.id,
+                SupervisionSheet.department_code,
+                SupervisionSheet.status,
+                SupervisionSheet.reply,
+            ),
+            row("attachments", func.count()).select_from(Attachment),
+            row("setting", Setting.key, Setting.value),
+            row("day", CalendarDay.day, CalendarDay.is_workday),
+            row("user", User.username, User.active, User.credential_version),
+            row("session", AccessToken.id, AccessToken.revoked_at),
+        )
+        with self.gl.db.reading() as session:
+            return sorted(tuple(r) for r in session.execute(query).all())
+
+    # ------------------------------------------------------------ sending
+
+    def path(self, rule: str, method: str, view_args: dict[str, Any]) -> str:
+        """The URL of ``rule`` with ``view_args``."""
+        for found in self.app.url_map.iter_rules():
+            if found.rule == rule and method in (found.methods or ()):
+                adapter = self.app.url_map.bind("localhost")
+                return adapter.build(found.endpoint, view_args, method=method)
+        raise AssertionError(f"no route {method} {rule}")
+
+    def send(
+        self, rule: str, method: str, role: str | None, call: Call, view_args: dict[str, Any] | None = None
+    ) -> TestResponse:
+        """Make the cell's request as ``role`` (signed out when None), through the API or the pages."""
+        path = self.path(rule, method, call.view_args if view_args is None else view_args)
+        if rule.startswith("/api/"):
+            client = call.client or self.anonymous[0]
+            headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+            data = call.files if call.files is not None else None
+            return client.open(
+                path, method=method, headers=headers, query_string=call.query, json=call.json, data=data
+            )
+        client, csrf = (call.client, call.csrf) if call.client else self.web.get(role or "", self.anonymous)
+        if method == "GET":
+            return client.get(path, query_string=call.query)
+        response = client.post(path, data={**(call.form or {}), "csrf_token": call.csrf or csrf})
+        with client.session_transaction() as session:
+            session.pop("_flashes", None)  # a refused or done action's message, never read here
+        return response
+
+    def answer_to_missing(
+        self, rule: str, method: str, role: str | None, call: Call
+    ) -> tuple[str | None, str]:
+        """What the route answers ``role`` for ids no row has (:func:`error_message`), asked once per route."""
+        key = (rule, method, role)
+        if key not in self._missing:
+            missing = missing_args(call.view_args, call.compared)
+            absent = self.send(rule, method, role, call, view_args=missing)
+            assert absent.status_code == 404, f"{method} {rule} for missing ids: {absent.status_code}"
+            self._missing[key] = error_message(absent, [str(missing[name]) for name in call.compared])
+        return self._missing[key]
+
+    def signed_in_client(self, username: str) -> tuple[FlaskClient, str]:
+        """A new page client signed in as ``username``, and its session's CSRF token."""
+        client = self.app.test_client()
+        answer = sign_in(client, username)
+        assert answer.status_code == 303, (username, answer.status_code)
+        return client, token(client, "/inbox")
+
+
+def world_on(url: str) -> Iterator[World]:
+    """The app on ``url`` with the demo district, the second district, the processes, every place's targets,
+    and clients signed in as every representative. A fixture body."""
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "authorization-matrix",
+            "TESTING": True,
+            # rate limits are not what the matrix is about, and its hundreds of requests come from one address
+            "RATE_LIMIT_API": "100000 per minute",
+            "RATE_LIMIT_SIGN_IN": "100000 per minute",
+        }
+    )
+    app.extensions["gridloop"].db.dispose()
+    gl = Gridloop(url, clock=ManualClock(START))
+    app.extensions["gridloop"] = gl
+    gl.init_schema()
+    with gl.db.unit_of_work() as session:
+        create_demo_district(session, password=None)
+        for code, name, level, parent in SECOND_DISTRICT:
+            tree.add_unit(session, code, name, level, parent)
+        tree.add_department(session, "LJ-HW", "江口街道环卫所", "sanitation", "330198001")
+        for username, role, scope_code, department in SECOND_DISTRICT_STAFF:
+            people.add_user(session, username, username)
+            people.grant_role(session, username, role, scope_code, department)
+        for username in (*REPRESENTATIVES.values(), SPARE):
+            people.add_user(session, username, password=PASSWORD)
+    gl.invalidate_org()
+    gl.deploy(REPO)
+    world = World(app)
+    with gl.db.reading() as session:
+        world.version_id = session.scalar(select(func.max(ProcessVersion.id)))
+    for place in (A, B, Z):
+        world.places[place.name] = world.build(place)
+    world.uploads = {role: world.photo(user) for role, user in REPRESENTATIVES.items()}
+    world.others_upload = world.photo("gw_hb2")
+    world.spare_session = gl.sign_in(SPARE, PASSWORD).token_id
+    for role, username in REPRESENTATIVES.items():
+        world.web[role] = world.signed_in_client(username)
+        answer = world.anonymous[0].post(
+            "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+        )
+        assert answer.status_code == 200, answer.get_json()
+        world.tokens[role] = answer.get_json()["token"]
+    anonymous = app.test_client()
+    world.anonymous = (anonymous, token(anonymous))
+    yield world
+    gl.db.dispose()
+
+
+def world_fixture(backend: str, tmp: Path) -> Iterator[World]:
+    """:func:`world_on` a SQLite file in ``tmp`` or a PostgreSQL schema of its own (dropped afterwards)."""
+    if backend == "sqlite":
+        yield from world_on(f"sqlite:///{tmp}/authorization.sqlite3")
+        return
+    assert POSTGRES_URL is not None
+    schema = f"authz_{uuid.uuid4().hex}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield from world_on(_schema_url(POSTGRES_URL, schema))
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+# ---------------------------------------------------------------- kinds: one cell's request
+
+
+def _links_to(response: TestResponse, api: bool, href: str, key: str, wanted: int) -> bool:
+    if api:
+        return wanted in [item[key] for item in response.get_json()["items"]]
+    return f'href="{href}"' in response.get_data(as_text=True)
+
+
+def page(world: World, ask: Ask) -> Call:
+    """A route without a target (a page, a list, a document)."""
+    return Call()
+
+
+def health(world: World, ask: Ask) -> Call:
+    """The health check, which must say whether the service and its database are up and nothing else."""
+
+    def check(response: TestResponse) -> None:
+        body = response.get_json()
+        assert isinstance(body, dict) and body.get("status") == "ok", body
+        leaked = {"events", "versions", "users"} & set(body)
+        assert not leaked and all(isinstance(v, str | bool) for v in body.values()), (
+            f"the health check tells more than up or down: {body}"
+        )
+
+    return Call(check=check)
+
+
+def static(world: World, ask: Ask) -> Call:
+    """The style sheet."""
+    return Call(view_args={"filename": "css/gridloop.css"})
+
+
+def version(world: World, ask: Ask) -> Call:
+    """The deployed process version (versions belong to no scope)."""
+    return Call(view_args={"version_id": world.version_id})
+
+
+def event(world: World, ask: Ask) -> Call:
+    """The place's event (visible in scope to every representative, the handler's department worked it)."""
+    return Call(view_args={"event_id": world.targets(ask).event}, compared=("event_id",))
+
+
+def event_search(world: World, ask: Ask) -> Call:
+    """The event list searched for the place's event by its code: listed in scope, absent out of it."""
+    found = world.targets(ask)
+    return Call(
+        query={"code": found.event_code},
+        shows=lambda r: _links_to(r, ask.api, f"/events/{found.event}", "id", found.event),
+    )
+
+
+def work_task(world: World, ask: Ask) -> Call:
+    """The open task of the step the role works (受理 for roles without one)."""
+    return Call(view_args={"task_id": world.targets(ask).tasks[world.work(ask)]}, compared=("task_id",))
+
+
+def done_task(world: World, ask: Ask) -> Call:
+    """The event's completed 受理 task."""
+    return Call(view_args={"task_id": world.targets(ask).done_task}, compared=("task_id",))
+
+
+def claimable(world: World, ask: Ask) -> Call:
+    """The claimable inbox: lists the role's work task when it is offered to them."""
+    task_id = world.targets(ask).tasks[world.work(ask)]
+    query = {"view": "claimable", **({"per_page": 200} if ask.api else {})}
+    return Call(query=query, shows=lambda r: _links_to(r, ask.api, f"/tasks/{task_id}", "id", task_id))
+
+
+def claim(world: World, ask: Ask) -> Call:
+    """Claim the role's work task (given back afterwards)."""
+    task_id = world.targets(ask).tasks[world.work(ask)]
+    return Call(view_args={"task_id": task_id}, compared=("task_id",), after=lambda: world.release(task_id))
+
+
+def unclaim(world: World, ask: Ask) -> Call:
+    """Give back the role's work task, claimed beforehand by the role when it is theirs to work, else by the
+    place's worker of that step."""
+    place, step = world.place(ask), world.work(ask)
+    task_id = world.places[place.name].tasks[step]
+    holder = REPRESENTATIVES[ask.role] if ask.allowed and ask.role else WORKER_OF_STEP[step](place)
+    return Call(
+        view_args={"task_id": task_id},
+        compared=("task_id",),
+        before=lambda: world.gl.claim(holder, task_id),
+        after=lambda: world.release(task_id),
+    )
+
+
+def complete(world: World, ask: Ask) -> Call:
+    """Complete the role's work task with valid data (a fresh task when the matrix expects it done)."""
+    place, step = world.place(ask), world.work(ask)
+    task_id = world.at_step(step, place) if ask.allowed else world.places[place.name].tasks[step]
+    data = step_data(step, place)
+    if ask.api:
+        return Call(view_args={"task_id": task_id}, json={"data": data}, compared=("task_id",))
+    return Call(view_args={"task_id": task_id}, form=as_form(data), compared=("task_id",))
+
+
+def _attachment(attachment_id: str) -> Call:
+    return Call(view_args={"attachment_id": attachment_id}, compared=("attachment_id",))
+
+
+def report_photo(world: World, ask: Ask) -> Call:
+    """The photo in the place's event's report."""
+    return _attachment(world.targets(ask).report_photo)
+
+
+def task_photo(world: World, ask: Ask) -> Call:
+    """A photo in the task data of the place's self-handled event (which no department worked)."""
+    return _attachment(world.targets(ask).task_photo)
+
+
+def own_upload(world: World, ask: Ask) -> Call:
+    """An attachment the representative uploaded and has not used yet."""
+    return _attachment(world.uploads[ask.role or "grid_worker"])
+
+
+def others_upload(world: World, ask: Ask) -> Call:
+    """An attachment someone else (gw_hb2) uploaded and has not used yet."""
+    return _attachment(world.others_upload)
+
+
+def upload(world: World, ask: Ask) -> Call:
+    """Upload a photo through the API."""
+    return Call(files={"file": (io.BytesIO(TINY_PNG), "site.png")})
+
+
+def report(world: World, ask: Ask) -> Call:
+    """Report an event into the place's grid."""
+    data = {**RUBBISH, "grid": world.place(ask).grid}
+    return Call(json=data) if ask.api else Call(form=data)
+
+
+def issue(world: World, ask: Ask) -> Call:
+    """Issue a leader's sheet on the place's event to the place's department."""
+    place = world.place(ask)
+    return Call(
+        view_args={"event_id": world.places[place.name].event},
+        form={"department": place.department, "reason": "领导批示：请今日处置完毕"},
+        compared=("event_id",),
+    )
+
+
+def issue_elsewhere(world: World, ask: Ask) -> Call:
+    """Issue a leader's sheet on the in-scope event to a department outside the issuer's scope (another town's,
+    or for a district-wide issuer another district's)."""
+    return Call(
+        view_args={"event_id": world.places["A"].event},
+        form={"department": OUTSIDE[ask.role or "grid_worker"].department, "reason": "领导批示：跨区督办"},
+    )
+
+
+def reply(world: World, ask: Ask) -> Call:
+    """Reply to the sheet on the place's event (to a fresh sheet when the matrix expects the reply made)."""
+    place = world.place(ask)
+    found = world.places[place.name]
+    sheet_id = world.issue(place, found.event) if ask.allowed else found.sheet
+    return Call(
+        view_args={"event_id": found.event, "sheet_id": sheet_id},
+        form={"reply": "已安排人员清运"},
+        compared=("event_id", "sheet_id"),
+    )
+
+
+def sheet_board(world: World, ask: Ask) -> Call:
+    """The supervision board: shows the sheet on the place's event in scope, nothing of it out of scope."""
+    sheet_id = world.targets(ask).sheet
+    return Call(shows=lambda r: f'data-sheet="{sheet_id}"' in r.get_data(as_text=True))
+
+
+def setting(world: World, ask: Ask) -> Call:
+    """Change a setting (put back afterwards)."""
+    default = settings.DEFAULTS["report_rewards"]
+    value = {**default, "valid": default["valid"] + 1}
+    return Call(
+        form={"key": "report_rewards", "value": json.dumps(value)},
+        after=lambda: world.gl.change_setting("admin", "report_rewards", default),
+    )
+
+
+def calendar_day(world: World, ask: Ask) -> Call:
+    """Enter a holiday (removed afterwards)."""
+    day = date(2031, 1, 2)
+    return Call(
+        form={"day": day.isoformat(), "kind": "holiday", "note": "授权矩阵"},
+        after=lambda: world.gl.set_calendar_day("admin", day, None),
+    )
+
+
+def revoke(world: World, ask: Ask) -> Call:
+    """Revoke a session of another account (a new one when the matrix expects it revoked)."""
+    token_id = world.gl.sign_in(SPARE, PASSWORD).token_id if ask.allowed else world.spare_session
+    return Call(view_args={"token_id": token_id})
+
+
+def sign_out_everywhere(world: World, ask: Ask) -> Call:
+    """End every session of another account."""
+    return Call(view_args={"name": SIGNED_OUT_EVERYWHERE})
+
+
+def language(world: World, ask: Ask) -> Call:
+    """Choose Chinese (the language everyone has already)."""
+    return Call(form={"language": "zh"})
+
+
+def _credentials(ask: Ask) -> dict[str, str]:
+    if ask.role is None:
+        return {"username": "nobody", "password": "not-a-password"}
+    return {"username": REPRESENTATIVES[ask.role], "password": PASSWORD}
+
+
+def sign_in_form(world: World, ask: Ask) -> Call:
+    """Sign in through the form from a new client, as the representative (signed out: an unknown account)."""
+    client = world.app.test_client()
+    return Call(form=_credentials(ask), client=client, csrf=token(client))
+
+
+def sign_out(world: World, ask: Ask) -> Call:
+    """Sign out, from a client of its own."""
+    if ask.role is None:
+        return Call()
+    client, csrf = world.signed_in_client(REPRESENTATIVES[ask.role])
+    return Call(client=client, csrf=csrf)
+
+
+def api_token(world: World, ask: Ask) -> Call:
+    """Ask for an API token with the representative's password (signed out: an unknown account)."""
+    return Call(json=_credentials(ask))
+
+
+KINDS: dict[str, Callable[[World, Ask], Call]] = {
+    kind.__name__: kind
+    for kind in (
+        page,
+        health,
+        static,
+        version,
+        event,
+        event_search,
+        work_task,
+        done_task,
+        claimable,
+        claim,
+        unclaim,
+        complete,
+        report_photo,
+        task_photo,
+        own_upload,
+        others_upload,
+        upload,
+        report,
+        issue,
+        issue_elsewhere,
+        reply,
+        sheet_board,
+        setting,
+        calendar_day,
+        revoke,
+        sign_out_everywhere,
+        language,
+        sign_in_form,
+        sign_out,
+        api_token,
+    )
+}
+# kinds whose target lies in a place, so that each role has an in-scope and an out-of-scope cell
+SCOPED = frozenset(
+    {
+        "event",
+        "event_search",
+        "work_task",
+        "done_task",
+        "claimable",
+        "claim",
+        "unclaim",
+        "complete",
+        "report_photo",
+        "task_photo",
+        "report",
+        "issue",
+        "reply",
+        "sheet_board",
+    }
+)
+
+
+def error_message(response: TestResponse, ids: list[str]) -> tuple[str | None, str]:
+    """What an error answer says (the API's code and message, or the error page's text), with ``ids`` — the
+    ones the request named — written as ``{id}``, so that answers about different ids compare."""
+    if response.is_json:
+        body = response.get_json()
+        said = f"{body.get('error')}: {body.get('message')}"
+    else:
+        page_text = response.get_data(as_text=True)
+        found = re.search(r'<section class="card narrow">(.*?)</section>', page_text, re.S)
+        said = found.group(1) if found else page_text
+    for value in ids:
+        said = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", "{id}", said)
+    return response.mimetype, said
+
+
+def missing_args(view_args: dict[str, Any], compared: tuple[str, ...]) -> dict[str, Any]:
+    """``view_args`` with the compared ids replaced by ids no row has."""
+    missing = dict(view_args)
+    for offset, name in enumerate(compared):
+        missing[name] = MISSING_ATTACHMENT if name == "attachment_id" else MISSING_INT + offset
+    return missing
