@@ -14,17 +14,22 @@ CATALOGS := webui/translations
 CATALOG_PO := $(wildcard $(CATALOGS)/*/LC_MESSAGES/messages.po)
 CATALOG_MO := $(CATALOG_PO:.po=.mo)
 
-.PHONY: demo test install lock vendor translations messages chromium lint bench clean
+.PHONY: demo demo-reset test install lock vendor translations messages chromium lint bench clean
 
 # every package at the version (and with the hashes) CI tested, from the lock; then the project itself,
 # editable; `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`)
+# (quietly: pip says only its errors, twice --quiet hiding the warnings an index configuration can raise for every
+# package, and no version check)
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PIP_QUIET := --quiet --quiet
 $(BIN)/.installed: pyproject.toml requirements-dev.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip check || { echo "requirements-dev.lock lacks what pyproject.toml asks for: run 'make lock'" >&2; exit 1; }
-	touch $@
+	@echo "installing gridloop and its pinned packages into $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install $(PIP_QUIET) --upgrade pip
+	@$(PIP) install $(PIP_QUIET) --require-hashes -r requirements-dev.lock
+	@$(PIP) install $(PIP_QUIET) --no-deps -e .
+	@$(PIP) check >/dev/null || { $(PIP) check; echo "requirements-dev.lock lacks what pyproject.toml asks for: run 'make lock'" >&2; exit 1; }
+	@touch $@
 
 install: $(BIN)/.installed translations
 
@@ -69,12 +74,24 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 		else echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser tests need it)" >&2; exit 1; fi; }
 
+# the first run (a new database: `init --demo` says it created the district) seeds a last month of cases —
+# 150 events dated in the past, supervised along the way, a few left open in the inboxes; `make demo-reset` starts over
+DEMO_SEED := --events 150 --past 30
 demo: install vendor
-	$(BIN)/gridloop init --demo
+	@out=$$($(BIN)/gridloop init --demo) && echo "$$out" && \
+	if echo "$$out" | grep -q "^demo district created"; then \
+		echo "seeding the last 30 days of cases (gridloop simulate $(DEMO_SEED)), about half a minute"; \
+		$(BIN)/gridloop simulate $(DEMO_SEED) --json | $(BIN)/python -c \
+			'import json, sys; s = json.load(sys.stdin); print(s["events"], "events,", s["open_tasks"], "tasks open")'; \
+	fi
 	@echo "demo accounts (password for every one: gridloop-demo):"
 	@$(BIN)/gridloop users list
-	@echo "web UI: http://127.0.0.1:5000"
-	$(BIN)/gridloop serve --host 127.0.0.1 --port 5000
+	@echo "web UI: http://127.0.0.1:5000 (Ctrl-C stops it; make demo-reset deletes the demo's data)"
+	@$(BIN)/gridloop serve --host 127.0.0.1 --port 5000
+
+# the demo's database and the audit checkpoints written for it (its keys are kept); the next `make demo` seeds anew
+demo-reset:
+	rm -rf instance/gridloop.sqlite3 instance/gridloop.sqlite3-wal instance/gridloop.sqlite3-shm instance/checkpoints
 
 lint: install
 	$(BIN)/ruff check .

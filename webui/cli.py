@@ -915,19 +915,28 @@ def archive(
 @cli.command()
 @click.option("--events", "count", type=int, required=True, help="how many events to report")
 @click.option("--seed", type=int, default=1, show_default=True, help="seed of the random mix")
+@click.option(
+    "--past",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="date the run in the last DAYS days (ending by now, a few cases left open) instead of from now on",
+)
 @json_option
 @click.pass_context
-def simulate(ctx: click.Context, count: int, seed: int, as_json: bool) -> None:
+def simulate(ctx: click.Context, count: int, seed: int, past: float | None, as_json: bool) -> None:
     """Drive N events through the whole loop.
 
     They are run as the demo staff, with a realistic mix; the clock is moved instead of slept on; a progress bar of finished events is drawn on standard error
-    when it is a terminal.
+    when it is a terminal. With --past, the events are a history of the last DAYS days instead (as `make demo`
+    seeds): nothing is dated after now, supervision issues and escalates sheets along the way, and the last
+    few cases are left with open tasks.
     """
     from engine.demo.simulate import simulate as run_simulation
 
     gl = _gridloop(ctx)
+    span = timedelta(days=past) if past is not None else None
     with _progress("simulating") as progress:
-        result = run_simulation(gl, count, seed=seed, progress=progress)
+        result = run_simulation(gl, count, seed=seed, progress=progress, past=span)
     if as_json:
         _print_json(result)
         return

@@ -1,4 +1,5 @@
-"""How stored values read on a page: process data, form input and settings as JSON, Chinese kept as written."""
+"""How stored values read on a page: process data, form input and settings as JSON, Chinese kept as written,
+and in a table of process data a moment in the district's local time."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint
+
+from webui.i18n import iso_moment, local_time
 
 bp = Blueprint("display", __name__)
 
@@ -36,3 +39,25 @@ def json_lines(value: Any) -> str:
     if isinstance(value, list) and value:
         return "[\n" + ",\n".join(f"  {compact(v)}" for v in value) + "\n]"
     return compact(value)
+
+
+def _is_moment(value: Any) -> bool:
+    return isinstance(value, datetime) or (isinstance(value, str) and iso_moment(value) is not None)
+
+
+def _local_moments(value: Any) -> Any:
+    if _is_moment(value):
+        return local_time(value)
+    if isinstance(value, dict):
+        return {key: _local_moments(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_local_moments(item) for item in value]
+    return value
+
+
+@bp.app_template_filter("value_text")
+def value_text(value: Any) -> str:
+    """A process-data value as a page's table of values shows it: a moment (a datetime or an ISO datetime
+    string) in the district's local time, to the minute, bare or inside lists and objects; anything else as
+    :func:`json_text`. The stored form stays on the audit page, in the record's own JSON."""
+    return local_time(value) if _is_moment(value) else json_text(_local_moments(value))

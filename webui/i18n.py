@@ -38,6 +38,7 @@ from webui.links import local_url
 CATALOG_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "zh"
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
+ISO_MOMENT_LENGTH = len("2026-01-01T00:00")
 
 bp = Blueprint("i18n", __name__)
 
@@ -108,12 +109,43 @@ def field_messages(
     return {path: [field_message(item, language) for item in found] for path, found in errors.items()}
 
 
-def local_time(moment: datetime | None, with_seconds: bool = False) -> str:
-    """A stored UTC time as staff read it: in the district's time zone, to the minute."""
+def local_time(moment: datetime | str | None, with_seconds: bool = False) -> str:
+    """A stored time as staff read it: in the district's time zone, to the minute.
+
+    ``moment`` is a datetime or, as process data and JSON reads carry one, an ISO datetime string (a string
+    without a zone is already the district's time, as :func:`webui.formdata.convert` reads form input); any
+    other string is not a time and is returned as it is.
+    """
     if moment is None:
         return ""
-    local = moment.astimezone(current_app.extensions["gridloop"].calendar.timezone)
+    zone = current_app.extensions["gridloop"].calendar.timezone
+    if isinstance(moment, str):
+        parsed = iso_moment(moment)
+        if parsed is None:
+            return moment
+        moment = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    local = moment.astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def iso_moment(text: str) -> datetime | None:
+    """The datetime an ISO string with a date and a time of day names (``2026-10-15T17:02:00+00:00``); None
+    for any other text, a bare date included (a date has no time zone to convert)."""
+    if len(text) < ISO_MOMENT_LENGTH or text[10:11] not in ("T", " "):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def actor_name(names: Mapping[str, str], username: str | None) -> str:
+    """Who did something, as staff read it: a user's display name from ``names``
+    (:func:`engine.reads.labels.display_names`), and "系统" for an actor that is no user — the scheduler's
+    ``host:pid``, timers, the CLI, set-up — whose name means nothing to staff."""
+    if not username:
+        return ""
+    return names.get(username) or translate("actor.system")
 
 
 @bp.post("/language")
@@ -128,14 +160,15 @@ def switch() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Set up Flask-Babel on the catalogs and give templates ``_``, the current language, the time filter and
-    the ``field_message`` filter."""
+    """Set up Flask-Babel on the catalogs and give templates ``_``, the current language, the time filter,
+    ``actor_name`` and the ``field_message`` filter."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(CATALOG_DIR))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     # the templates' ``_`` is :func:`translate` (it takes a ``default``), not Jinja's i18n extension
     Babel(app, locale_selector=current_language, configure_jinja=False)
     app.jinja_env.globals["_"] = translate
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["actor_name"] = actor_name
     app.jinja_env.filters["field_message"] = field_message
 
     @app.context_processor

@@ -40,7 +40,10 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 @bp.get("/inbox")
 def index() -> Response | str:
     """One tab of the inbox with its filters (category, colour, grid), sort by due time and pagination."""
-    view = _choice("view", INBOX_VIEWS) or "mine"
+    view = _choice("view", INBOX_VIEWS)
+    if view is None:  # open on the tab that has work: one's own tasks, else those waiting to be claimed
+        counts = inbox_counts(reader())
+        view = "claimable" if counts["mine"] == 0 and counts["claimable"] > 0 else "mine"
     filters = {
         "category": request.args.get("category") or None,
         "grid": request.args.get("grid") or None,

@@ -48,6 +48,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "action.": (
         N_("action.claim"),
         N_("action.complete"),
+        N_("action.light"),
         N_("action.migrate"),
         N_("action.report"),
         N_("action.sheet_cleared"),

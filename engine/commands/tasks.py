@@ -96,7 +96,8 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
             "completed": False,
         }
     )
-    event.code = f"E{now:%Y%m%d}{event.id:06d}"
+    local_day = now.astimezone(step.parts.settings.calendar(session).timezone)  # the district's date
+    event.code = f"E{local_day:%Y%m%d}{event.id:06d}"
     attachments.link(session, _photos(bundle.forms[start_form], data), event.id)
     step.adopt(event, workflow)
     _data, created = step.sync(event, deployed, open_rows={})

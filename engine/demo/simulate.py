@@ -8,6 +8,10 @@ passes), a few voided, cases reported up level by level, and now and then a join
 (lead and support departments in parallel, or a legacy ruling reviewed on its date). Each step is a real service
 call — validation, scope, one transaction — exactly as staff would make it; timers fire through ``tick`` as the
 clock moves.
+
+With ``past``, the run is a history that has already happened (the demo's last month): the clock starts that long
+before the engine clock's now and its steps are paced so that the run ends by then, supervision scans as the
+scheduler would, and the last few cases are left mid-way, with open tasks in the demo staff's inboxes.
 """
 
 from __future__ import annotations
@@ -15,17 +19,43 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from engine.app import Gridloop
 from engine.org import people, scope
-from engine.store.models import Task, Timer, User
-from engine.time.clock import ManualClock
+from engine.store.models import Event, Task, Timer, User
+from engine.time.clock import Clock, ManualClock
 
 PUBLIC_CHANNELS = ("hotline", "wechat", "app")
+# a first guess at the pace of a run, before it has seen its own: commands per event, and the clock's mean
+# advance per command (minutes) at the natural pace
+GUESSED_STEPS_PER_EVENT = 10
+GUESSED_MINUTES_PER_STEP = 45.0
+
+
+class _PastPace:
+    """Paces a run that must end by ``until``: every advance of the clock is scaled by how much time is left over
+    how much the run still has to do (at its natural pace so far), and never passes ``until``."""
+
+    def __init__(self, clock: ManualClock, until: datetime, events: int) -> None:
+        self.clock, self.until, self.events = clock, until, events
+        self.steps = 0
+        self.natural = timedelta()
+
+    def advance(self, delta: timedelta, reported: int, pending: int) -> None:
+        """Move the clock by ``delta`` scaled to the time left, given ``reported`` events so far and ``pending``
+        still under way."""
+        per_step = self.natural / self.steps if self.steps else timedelta(minutes=GUESSED_MINUTES_PER_STEP)
+        per_event = self.steps / reported if reported else GUESSED_STEPS_PER_EVENT
+        to_do = (self.events - reported) * per_event + pending * per_event / 2
+        left = self.until - self.clock.now()
+        scale = left / (to_do * per_step) if to_do and per_step else 1.0
+        self.steps += 1
+        self.natural += delta
+        self.clock.set(min(self.until, self.clock.now() + delta * min(scale, 4.0)))
 
 
 class _Staff:
@@ -221,16 +251,51 @@ def simulate(
     seed: int = 1,
     active: int = 25,
     progress: Callable[[int, int], None] | None = None,
+    past: timedelta | None = None,
+    left_open: int = 12,
 ) -> dict[str, Any]:
     """Run ``events`` events to their end (or as far as the mix takes them) and summarise what happened.
 
     Uses the engine's clock if it is a :class:`ManualClock`, else switches the engine to one starting now.
     ``progress(finished, events)`` is told whenever an event has gone as far as it will (for a progress bar).
+
+    With ``past``, the history is dated in the past instead: a manual clock starts ``past`` before the engine
+    clock's now and is paced to end by then, supervision scans after every step, the run stops with about
+    ``left_open`` cases still under way (at least one), and the engine gets its own clock back at the end.
     """
     rng = random.Random(seed)
-    if not isinstance(gl.clock, ManualClock):
+    original: Clock = gl.clock
+    pace: _PastPace | None = None
+    if past is not None:
+        if past <= timedelta():
+            raise ValueError(f"simulate: past must be a positive length of time, not {past}")
+        until = original.now()
+        gl.clock = ManualClock(until - past)
+        pace = _PastPace(gl.clock, until, events)
+        left_open = max(1, left_open)
+    elif not isinstance(gl.clock, ManualClock):
         gl.clock = ManualClock(gl.clock.now())
-    clock: ManualClock = gl.clock
+    try:
+        return _run(gl, events, rng, seed, active, progress, pace, left_open)
+    finally:
+        if pace is not None:
+            gl.clock = original
+
+
+def _run(
+    gl: Gridloop,
+    events: int,
+    rng: random.Random,
+    seed: int,
+    active: int,
+    progress: Callable[[int, int], None] | None,
+    pace: _PastPace | None,
+    left_open: int,
+) -> dict[str, Any]:
+    """The run :func:`simulate` describes, on the engine's manual clock (paced by ``pace`` when given)."""
+    clock = gl.clock
+    assert isinstance(clock, ManualClock)
+    started_at = clock.now()
     staff = _Staff(gl)
     bundle = gl.bundle()
     with gl.db.reading() as session:
@@ -255,7 +320,18 @@ def simulate(
     notes: dict[int, dict[str, Any]] = {}
     created_ids: list[int] = []
     reported = 0
-    while reported < events or pending:
+    sheets = {"issued": 0, "escalated": 0}
+
+    def advance(delta: timedelta) -> None:
+        if pace is None:
+            clock.advance(delta)
+            return
+        pace.advance(delta, reported, len(pending))
+        for key, count in gl.supervise("simulate").items():
+            if key in sheets:
+                sheets[key] += count
+
+    while reported < events or (len(pending) > left_open if pace is not None else pending):
         if reported < events and (len(pending) < active or not pending):
             grid = rng.choice(grids)
             public = rng.random() < 0.35
@@ -277,7 +353,7 @@ def simulate(
             pending.append(result["id"])
             created_ids.append(result["id"])
             notes[result["id"]] = {}
-            clock.advance(timedelta(minutes=rng.randint(1, 20)))
+            advance(timedelta(minutes=rng.randint(1, 20)))
             continue
         event_id = rng.choice(pending)
         with gl.db.reading() as session:
@@ -302,6 +378,8 @@ def simulate(
             elif reported >= events and not _any_open(gl, pending):
                 # only timers are left (a legacy case waiting for its review date): let the clock run to them
                 due = gl.next_timer_due()
+                if pace is not None and (due is None or due + timedelta(seconds=1) >= pace.until):
+                    break  # the rest waits past the end of the history: leave it waiting
                 if due is not None:
                     clock.set(max(clock.now(), due + timedelta(seconds=1)))
                     gl.tick("simulate")
@@ -314,13 +392,11 @@ def simulate(
         gl.complete(username, task.id, answer)
         steps += 1
         completed_steps[task.bpmn_id] = completed_steps.get(task.bpmn_id, 0) + 1
-        clock.advance(timedelta(minutes=rng.randint(5, 90)))
+        advance(timedelta(minutes=rng.randint(5, 90)))
         gl.tick("simulate")
     seconds = time.perf_counter() - started
 
     with gl.db.reading() as session:
-        from engine.store.models import Event
-
         rows = list(session.scalars(select(Event).where(Event.id.in_(created_ids))))
     by_outcome = dict.fromkeys(bundle.outcomes, 0)
     for e in rows:
@@ -350,4 +426,15 @@ def simulate(
             )
         },
         "seed": seed,
+        "from": started_at.isoformat(),
+        "to": clock.now().isoformat(),
+        **({"supervision": sheets, "open_tasks": _open_tasks(gl, created_ids)} if pace is not None else {}),
     }
+
+
+def _open_tasks(gl: Gridloop, event_ids: list[int]) -> int:
+    """How many open tasks the events have: what the demo staff find in their inboxes."""
+    with gl.db.reading() as session:
+        return len(
+            list(session.scalars(select(Task.id).where(Task.event_id.in_(event_ids), Task.status == "open")))
+        )

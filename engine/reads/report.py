@@ -38,4 +38,6 @@ def report_form(reader: Reader) -> dict[str, Any]:
         "categories": category_groups(bundle),
         "grids": grids,
         "default_grid": own[0] if len(own) == 1 else None,
+        # only a grid worker's own patrol report may be self-handled: nobody else is offered the choice
+        "can_self_handle": bool(own),
     }
