@@ -3,7 +3,9 @@
  * Every element with class "bpmn-diagram" names its BPMN XML in data-src and the element ids to highlight in
  * data-done (steps completed) and data-current (tasks waiting). With data-flows="yes" the sequence flows of
  * the path are marked too: those leaving a done element for a done or waiting one. A diagram inside a closed
- * <details> is drawn when it is opened, so that it can be fitted to a visible box.
+ * <details> is drawn when it is opened, so that it can be fitted to a visible box. It opens fitted, or — when
+ * fitted it is too small to read — centred on the current step; buttons above it zoom in and out, fit it and go
+ * back to the current step (data-scale says the scale shown, for the browser tests).
  */
 (function () {
   'use strict';
@@ -30,24 +32,60 @@
     });
   }
 
-  // On a phone the whole loop is too small to read: show the step that waits (or the last one done) instead.
-  function focus(viewer, container, ids) {
+  // The scale at which a task's label reads well, and below which a fitted diagram is too small to read.
+  var READABLE = 0.8;
+  var TOO_SMALL = 0.6;
+
+  // Centre the step that waits (or the last one done) at a readable scale: always when asked (the button),
+  // and on opening when the whole diagram fitted into its box is too small to read (a phone, a long loop).
+  function focus(viewer, ids, always) {
     var registry = viewer.get('elementRegistry');
     var canvas = viewer.get('canvas');
     var element = ids.map(function (id) { return registry.get(id); }).filter(Boolean).pop();
-    if (!element || container.clientWidth >= 640) {
+    if (!element || (!always && canvas.zoom() >= TOO_SMALL)) {
       return;
     }
     var outer = canvas.viewbox().outer;
-    var scale = 0.8;
-    var width = outer.width / scale;
-    var height = outer.height / scale;
+    var width = outer.width / READABLE;
+    var height = outer.height / READABLE;
     canvas.viewbox({
       x: element.x + element.width / 2 - width / 2,
       y: element.y + element.height / 2 - height / 2,
       width: width,
       height: height
     });
+  }
+
+  // Zoom in, zoom out, fit the whole diagram, back to the current step: the buttons of the page's
+  // <template id="diagram-controls"> (labelled in the reader's language), put above the diagram.
+  function controls(viewer, container, ids) {
+    var template = document.getElementById('diagram-controls');
+    if (!template) {
+      return;
+    }
+    var bar = template.content.firstElementChild.cloneNode(true);
+    var canvas = viewer.get('canvas');
+    if (!ids.length) {
+      bar.querySelector('[data-zoom=current]').remove();
+    }
+    bar.addEventListener('click', function (event) {
+      var button = event.target.closest('button[data-zoom]');
+      if (!button) {
+        return;
+      }
+      var action = button.dataset.zoom;
+      if (action === 'in') {
+        canvas.zoom(canvas.zoom() * 1.25);
+      } else if (action === 'out') {
+        canvas.zoom(canvas.zoom() / 1.25);
+      } else if (action === 'fit') {
+        canvas.zoom('fit-viewport', 'auto');
+      } else {
+        focus(viewer, ids, true);
+      }
+      container.dataset.scale = String(canvas.zoom());
+    });
+    container.parentNode.insertBefore(bar, container);
   }
 
   function draw(container) {
@@ -75,7 +113,10 @@
         if (container.dataset.flows === 'yes') {
           markFlows(viewer, done, current);
         }
-        focus(viewer, container, current.length ? current : done);
+        var shown = current.length ? current : done;
+        focus(viewer, shown, false);
+        controls(viewer, container, shown);
+        container.dataset.scale = String(viewer.get('canvas').zoom());
         container.classList.add('is-drawn');
       })
       .catch(function () {
