@@ -99,6 +99,9 @@ class User(Base):
     # moved on by every change of what the user may do (password, roles, sign-out everywhere, disabling):
     # sessions and API tokens carry the number they were issued under, and an older one is refused
     credential_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # where channel adapters reach the user (an SMS gateway, WeChat Work, e-mail): optional
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
     assignments: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -143,6 +146,11 @@ class Event(Base):
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)
     location: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     reporter: Mapped[str] = mapped_column(String(64))
+    # a public channel's reporter (the caller of a hotline, a WeChat user) and the channel's own reference
+    # number (the 12345 work-order number): None for staff reports
+    reporter_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reporter_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     handling_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -199,6 +207,10 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     light: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the day the assignee means to come back to the task (a Tasklist "follow-up date"), and who delegated
+    # it to the assignee (the task returns to them when it is given back)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delegated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class HistoryEntry(Base):
@@ -355,3 +367,52 @@ class SignInThrottle(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Notice(Base):
+    """A notice to one user of something the command pipeline did that concerns them: a task offered,
+    returned, assigned or delegated, a light turning yellow or red, a sheet issued, escalated, replied or
+    cleared, a leader's instruction, a request decided. Read in the notice centre; sent on by channel adapters
+    through the :class:`OutboxMessage` rows written with it."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_username_read_at", "username", "read_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True)
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A notice waiting to be sent on through a channel (a webhook, e-mail, an SMS gateway …), written in the
+    same transaction as the notice and delivered after it by the channel's adapter, with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SavedFilter(Base):
+    """A user's named inbox filter (tab, step, category, light, words …), offered above their inbox."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
