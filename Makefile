@@ -68,11 +68,14 @@ $(VENDOR_FILES): webui/node_modules/.package-lock.json
 
 vendor: $(VENDOR_FILES)
 
-# the browser tests drive Debian's chromium; install it when missing (as root), else say how
+# the browser tests drive Debian's chromium, and their screenshots need a Chinese font (Noto CJK); install
+# what is missing (as root), else say how
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
-		else echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser tests need it)" >&2; exit 1; fi; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (the browser tests need it)" >&2; exit 1; fi; fi
 
 # the first run (a new database: `init --demo` says it created the district) seeds a last month of cases —
 # 150 events dated in the past, supervised along the way, a few left open in the inboxes; `make demo-reset` starts over

@@ -40,11 +40,16 @@ def test_simulate_past_dates_the_whole_history_before_now_and_leaves_open_tasks(
                 assert not late, f"{model.__name__}.{column} outside the last {PAST}: {late[:3]}"
         open_tasks = list(session.scalars(select(Task).where(Task.status == "open")))
         sheets = session.scalar(select(SupervisionSheet.id).limit(1))
+        replies = list(
+            session.scalars(select(SupervisionSheet.replied_at).where(SupervisionSheet.reply.is_not(None)))
+        )
     assert open_tasks, "the demo staff find tasks in their inboxes"
     assert summary["open_tasks"] == len(open_tasks)
     assert summary["by_outcome"]["closed"] > 0
     assert sheets is not None, "supervision issued sheets along the way"
     assert summary["supervision"]["issued"] > 0
+    assert summary["supervision"]["replied"] == len(replies) > 0, "departments answered some sheets"
+    assert all(START - PAST <= r < START for r in replies)
 
 
 def test_simulate_past_refuses_a_length_that_is_not_positive(gl: Gridloop) -> None:

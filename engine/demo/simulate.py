@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from engine.app import Gridloop
 from engine.org import people, scope
-from engine.store.models import Event, Task, Timer, User
+from engine.store.models import Event, SupervisionSheet, Task, Timer, User
 from engine.time.clock import Clock, ManualClock
 
 PUBLIC_CHANNELS = ("hotline", "wechat", "app")
@@ -320,7 +320,7 @@ def _run(
     notes: dict[int, dict[str, Any]] = {}
     created_ids: list[int] = []
     reported = 0
-    sheets = {"issued": 0, "escalated": 0}
+    sheets = {"issued": 0, "escalated": 0, "replied": 0}
 
     def advance(delta: timedelta) -> None:
         if pace is None:
@@ -330,6 +330,7 @@ def _run(
         for key, count in gl.supervise("simulate").items():
             if key in sheets:
                 sheets[key] += count
+        sheets["replied"] += _reply_to_sheets(gl, rng, staff)
 
     while reported < events or (len(pending) > left_open if pace is not None else pending):
         if reported < events and (len(pending) < active or not pending):
@@ -430,6 +431,39 @@ def _run(
         "to": clock.now().isoformat(),
         **({"supervision": sheets, "open_tasks": _open_tasks(gl, created_ids)} if pace is not None else {}),
     }
+
+
+SHEET_REPLIES = (
+    "已安排人员到场处置，今日内反馈结果",
+    "已收到督办，正在协调有关单位加快办理",
+    "已整改到位，请核查",
+)
+
+
+def _reply_to_sheets(gl: Gridloop, rng: random.Random, staff: _Staff) -> int:
+    """Some departments answer the sheets charged to them (about one in three each time the clock moves on):
+    how many replies were made."""
+    with gl.db.reading() as session:
+        waiting = list(
+            session.execute(
+                select(SupervisionSheet.id, SupervisionSheet.department_code).where(
+                    SupervisionSheet.status == "open",
+                    SupervisionSheet.replied_at.is_(None),
+                    SupervisionSheet.department_code.is_not(None),
+                )
+            )
+        )
+    replied = 0
+    for sheet_id, department in waiting:
+        handlers = [
+            a
+            for a in staff.with_role("handler")
+            if any(r.department_code == department for r in a.assignments)
+        ]
+        if handlers and rng.random() < 0.35:
+            gl.reply_to_sheet(handlers[0].username, sheet_id, rng.choice(SHEET_REPLIES))
+            replied += 1
+    return replied
 
 
 def _open_tasks(gl: Gridloop, event_ids: list[int]) -> int:
