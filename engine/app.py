@@ -28,20 +28,25 @@ from engine.bpmn import forms, runtime
 from engine.bpmn.definitions import ProcessBundle, build_bundle, collect_files
 from engine.bpmn.deployed import Versions
 from engine.bpmn.instances import Instances
+from engine.bpmn.labels import SOURCE_LANGUAGE
 from engine.bpmn.replay import RuntimeFor
-from engine.commands import admin, migration, retention, supervising, tasks, timers
+from engine.commands import admin, assignment, migration, retention, supervising, tasks, timers
+from engine.commands import notices as notice_commands
 from engine.commands.admin import LANGUAGES, Deployment
 from engine.commands.pipeline import Pipeline, system
 from engine.demo.district import DEMO_PASSWORD, DemoUser
 from engine.errors import Conflict, NotFound
+from engine.notices import outbox
 from engine.org import auth, people
 from engine.org.cache import OrgCache
 from engine.org.people import Actor
 from engine.org.scope import event_filter
 from engine.org.tree import OrgDirectory
-from engine.reads import boards, queries
+from engine.reads import boards, queries, tasklist
 from engine.reads import events as event_views
+from engine.reads import notices as notice_views
 from engine.reads import tasks as task_views
+from engine.reads.listing import Listing
 from engine.reads.reader import Reader
 from engine.settings import SettingsCache
 from engine.store import attachments
@@ -69,6 +74,8 @@ class Parts:
     audit_keys: AuditKeys  # the HMAC keys history and admin-log records are signed with (kept outside the db)
     checkpoints: Checkpoints  # where signed audit checkpoints are written, and with which key
     timer_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
+    # a notice's title, text and link in its recipient's language, for the outbox (the web UI sets its catalogs')
+    notice_texts: outbox.Texts = outbox.untranslated
 
     def announce_timers(self, earliest: datetime) -> None:
         """Tell the listeners (this process's scheduler) that a command added or moved a timer due at ``earliest``
@@ -238,6 +245,40 @@ class Gridloop:
         """Give a claimed task back to everybody it is offered to."""
         return self.pipeline.run(username, tasks.unclaim, task_id)
 
+    def assign(self, username: str, task_id: int, to: str, note: str | None = None) -> dict[str, Any]:
+        """A leader assigns an open task to a colleague it is offered to (指派); see
+        :func:`engine.commands.assignment.assign`."""
+        return self.pipeline.run(username, assignment.assign, task_id, to, note)
+
+    def delegate(self, username: str, task_id: int, to: str, note: str | None = None) -> dict[str, Any]:
+        """Whoever holds a task delegates it to a colleague it is offered to (委托)."""
+        return self.pipeline.run(username, assignment.delegate, task_id, to, note)
+
+    def give_back(self, username: str, task_id: int, note: str | None = None) -> dict[str, Any]:
+        """The delegate gives a delegated task back to whoever delegated it."""
+        return self.pipeline.run(username, assignment.give_back, task_id, note)
+
+    def comment(self, username: str, task_id: int, text: str) -> dict[str, Any]:
+        """Comment on a task one may see (a ``comment`` record in its event's history)."""
+        return self.pipeline.run(username, assignment.comment, task_id, text)
+
+    def set_follow_up(self, username: str, task_id: int, moment: date | datetime | None) -> dict[str, Any]:
+        """Set (None: clear) the follow-up date of a task one holds; a date is a local day of the district."""
+        return self.pipeline.run(username, assignment.set_follow_up, task_id, moment)
+
+    def save_filter(self, username: str, name: str, filters: dict[str, Any]) -> dict[str, Any]:
+        """Save inbox filters under a name of the user's own."""
+        return self.pipeline.run(username, assignment.save_filter, name, filters)
+
+    def delete_filter(self, username: str, filter_id: int) -> None:
+        """Delete one of the user's saved inbox filters."""
+        self.pipeline.run(username, assignment.delete_filter, filter_id)
+
+    def saved_filters(self, username: str) -> list[dict[str, Any]]:
+        """The user's saved inbox filters, by name."""
+        with self.reading(username) as reader:
+            return tasklist.saved_filters(reader)
+
     def complete(self, username: str, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """Complete a task with its form's data: validated, run to the next wait state, saved — or nothing at all.
 
@@ -249,9 +290,20 @@ class Gridloop:
         """A leader issues a supervision sheet (领导督办) on an event to a department."""
         return self.pipeline.run(username, supervising.issue, event_id, department_code, reason)
 
-    def reply_to_sheet(self, username: str, sheet_id: int, text: str) -> dict[str, Any]:
-        """The department answers a supervision sheet."""
-        return self.pipeline.run(username, supervising.reply, sheet_id, text)
+    def reply_to_sheet(
+        self,
+        username: str,
+        sheet_id: int,
+        text: str,
+        *,
+        event_id: int | None = None,
+        task_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The department answers a supervision sheet (from the page of ``event_id`` or ``task_id``, when given:
+        a sheet not of that event or about that task answers as missing)."""
+        return self.pipeline.run(
+            username, supervising.reply, sheet_id, text, event_id=event_id, task_id=task_id
+        )
 
     def migration_plan(self, event_id: int, to_version: int) -> dict[str, Any]:
         """What migrating one event to ``to_version`` would do, and why it cannot (``problems``)."""
@@ -430,9 +482,9 @@ class Gridloop:
 
     # ----------------------------------------------------------------- queries
 
-    def reader(self, actor: Actor, session: Session) -> Reader:
+    def reader(self, actor: Actor, session: Session, language: str = SOURCE_LANGUAGE) -> Reader:
         """A reader for the read models of :mod:`engine.reads`: ``actor`` reading through ``session`` (the web
-        UI passes its request's read session and signed-in user)."""
+        UI passes its request's read session and signed-in user), names in ``language``."""
         parts = self.parts
         return Reader(
             session,
@@ -444,6 +496,7 @@ class Gridloop:
             org=parts.org,
             settings=parts.settings,
             forms=parts.forms,
+            language=language,
         )
 
     @contextmanager
@@ -479,12 +532,40 @@ class Gridloop:
     def event_detail(self, username: str, event_id: int) -> dict[str, Any]:
         """An event with its tasks and history, if the user may see it."""
         with self.reading(username) as reader:
-            return queries.event_detail(reader.session, reader.actor, event_id)
+            return event_views.event_detail(reader, event_id)
 
     def list_events(self, username: str, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """Events in the user's scope; see :func:`engine.reads.events.matching_events`."""
         with self.reading(username) as reader:
             return event_views.matching_events(reader, **filters)
+
+    def notices(self, username: str, page: int = 1, per_page: int = 20, unread_only: bool = False) -> Listing:
+        """One page of the user's own notices, newest first, with the unread count in ``counts``."""
+        with self.reading(username) as reader:
+            return notice_views.notice_page(reader, page, per_page, unread_only)
+
+    def mark_notice_read(self, username: str, notice_id: int) -> dict[str, Any]:
+        """Mark one of the user's notices read (anyone else's is :class:`NotFound`)."""
+        return self.pipeline.run(username, notice_commands.mark_read, notice_id)
+
+    def mark_all_notices_read(self, username: str) -> int:
+        """Mark all the user's notices read; how many were unread."""
+        return self.pipeline.run(username, notice_commands.mark_all_read)
+
+    def deliver_notices(
+        self, adapters: dict[str, outbox.Adapter] | None = None, limit: int = outbox.BATCH
+    ) -> outbox.Delivery:
+        """Send the due outbox rows through ``adapters`` (default: those the environment configures), with
+        retries; see :mod:`engine.notices.outbox`."""
+        chosen = outbox.adapters_from_environment() if adapters is None else adapters
+        return outbox.deliver(self, chosen, self.parts.notice_texts, limit)
+
+    def outbox_messages(
+        self, statuses: tuple[str, ...] = ("pending", "sending", "failed")
+    ) -> list[dict[str, Any]]:
+        """The outbox rows of ``statuses``, oldest first (what waits to be sent, and what failed)."""
+        with self.db.reading() as session:
+            return outbox.messages(session, statuses)
 
     def sheets(self, username: str, status: str = "open") -> list[dict[str, Any]]:
         """The supervision sheets of ``status`` the user may see, most severe first."""

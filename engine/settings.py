@@ -2,7 +2,14 @@
 evaluation, who may report, how long finished cases stay in the live database.
 
 Stored as JSON rows in ``settings`` (absent rows mean the documented default). Each setting is validated
-when it is set, so a bad value is refused with a message instead of breaking deadlines later.
+when it is set, so a bad value is refused with a message instead of breaking deadlines later: first against its
+JSON Schema (:data:`SCHEMAS`: the shape, with field errors keyed by path such as ``time_lights.1.1``; checked by
+:func:`engine.commands.admin.change_setting` with the forms' validator, which sits above this module), then by the
+rules a schema cannot say (working hours that parse, a known time zone, rising thresholds, known units). The same
+schema draws the setting's form on ``/admin/settings``: ``x-gridloop-widget`` names a widget of its own for a
+value a plain field cannot show (``time_ranges``, ``lights``, ``limits`` with the rows ``x-gridloop-rows``
+names: the process's ``steps`` or the supervision ``cards``), and ``x-gridloop-options`` a list of live choices
+(``roles``, ``answers``) that the page fills in, as a task form's are.
 """
 
 from __future__ import annotations
@@ -51,13 +58,92 @@ DEFAULTS: dict[str, Any] = {
     "report_rewards": {"valid": 2.0, "major": 10.0},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
+    # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
+    # them masked, except whoever holds a task of the event that talks to the reporter (the follow-up)
+    "reporter_contact_roles": ["intake", "shift_leader", "supervisor", "admin"],
+    # the roles whose members assign (指派) the open tasks of their scope, or of their department, to the staff
+    # the tasks are offered to: those who lead a platform's or a department's work (engine.reads.tasklist)
+    "assign_roles": ["shift_leader", "supervisor"],
     # retention: finished cases older than this many years are what `gridloop archive` moves out of the live
     # database into archive files (engine.commands.retention); null keeps every case (the default: archiving
     # deletes from the database, so a district chooses it)
     "retention_years": None,
+    # notices (engine.notices): the channels each notice is also sent through where the user has an address
+    # (none by default: the in-app notice centre only), and how many attempts a message gets before it fails
+    "notice_channels": [],
+    "notice_max_attempts": 6,
 }
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
+
+# a limit: [amount, unit] (the unit in any spelling engine.time.calendar.normalize_unit reads)
+_LIMIT: dict[str, Any] = {
+    "type": "array",
+    "prefixItems": [{"type": "number"}, {"type": "string"}],
+    "minItems": 2,
+    "maxItems": 2,
+}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "working_hours": {"type": "string", "maxLength": 200, "x-gridloop-widget": "time_ranges"},
+    "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
+    "time_lights": {
+        "type": "array",
+        "items": {
+            "type": "array",
+            "prefixItems": [{"enum": list(LIGHT_COLOURS)}, {"type": "number", "minimum": 0}],
+            "minItems": 2,
+            "maxItems": 2,
+        },
+        "x-gridloop-widget": "lights",
+    },
+    "step_limits": {
+        "type": "object",
+        "additionalProperties": _LIMIT,
+        "x-gridloop-widget": "limits",
+        "x-gridloop-rows": "steps",
+    },
+    "supervision_escalation": {
+        "type": "object",
+        "additionalProperties": _LIMIT,
+        "x-gridloop-widget": "limits",
+        "x-gridloop-rows": "cards",
+    },
+    "rework_rate_base": {"type": "string", "enum": ["opened", "due"]},
+    "satisfied_answers": {
+        "type": "array",
+        "items": {"type": "string", "x-gridloop-options": "answers"},
+        "uniqueItems": True,
+    },
+    "score_weights": {
+        "type": "object",
+        "properties": {name: {"type": "number"} for name in DEFAULTS["score_weights"]},
+        "additionalProperties": {"type": "number"},
+    },
+    "report_rewards": {
+        "type": "object",
+        "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS["report_rewards"]},
+        "additionalProperties": {"type": "number", "minimum": 0},
+    },
+    "report_roles": {
+        "type": "array",
+        "items": {"type": "string", "x-gridloop-options": "roles"},
+        "minItems": 1,
+        "uniqueItems": True,
+    },
+    "retention_years": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "x-gridloop-message": "setting.retention_years",
+    },
+}
+SCHEMAS["assign_roles"] = SCHEMAS["reporter_contact_roles"] = SCHEMAS["report_roles"]
+NOTICE_CHANNELS = ("webhook",)  # the channels an adapter ships for (engine.notices.outbox)
+SCHEMAS["notice_channels"] = {
+    "type": "array",
+    "items": {"type": "string", "x-gridloop-options": "channels"},
+    "uniqueItems": True,
+}
+SCHEMAS["notice_max_attempts"] = {"type": "integer", "minimum": 1, "maximum": 100}
 CALENDAR_NOTE_LENGTH = 100  # the holiday table's note column
 
 
@@ -126,12 +212,12 @@ def _validate(key: str, value: Any) -> None:
         raise ValidationFailed(
             "satisfied_answers is a list of answers", {key: [FieldError("setting.satisfied_answers")]}
         )
-    elif key == "report_roles" and not (
+    elif key in ("report_roles", "assign_roles", "reporter_contact_roles") and not (
         isinstance(value, list) and value and all(isinstance(role, str) for role in value)
     ):
         # which keys are roles is the organisation's to say (see engine.commands.admin.change_setting)
         raise ValidationFailed(
-            "report_roles is a list of role keys", {key: [FieldError("setting.role_keys")]}
+            "{key} is a list of role keys", {key: [FieldError("setting.role_keys")]}, key=key
         )
     elif key == "retention_years" and not (
         value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
@@ -139,6 +225,21 @@ def _validate(key: str, value: Any) -> None:
         raise ValidationFailed(
             "retention_years is a whole number of years above 0, or null to keep every case",
             {key: [FieldError("setting.retention_years")]},
+        )
+    elif key == "notice_channels" and not (
+        isinstance(value, list) and all(isinstance(v, str) and v in NOTICE_CHANNELS for v in value)
+    ):
+        raise ValidationFailed(
+            "notice_channels is a list of channels among: {choices}",
+            {key: [FieldError("not_a_choice_of", {"choices": ", ".join(NOTICE_CHANNELS)})]},
+            choices=", ".join(NOTICE_CHANNELS),
+        )
+    elif key == "notice_max_attempts" and not (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
+    ):
+        raise ValidationFailed(
+            "notice_max_attempts is a whole number from 1 to 100",
+            {key: [FieldError("setting.notice_max_attempts")]},
         )
     elif key in ("score_weights", "report_rewards") and not (
         isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())

@@ -5,7 +5,7 @@
 - ``A``, 东湖街道 湖滨社区第一网格 — inside the scope of every representative user;
 - ``B``, 西山镇 西山村第一网格 — another town: outside every representative below district level;
 - ``Z``, 临江区 江口社区第一网格 — a second district beside the demo one, with staff of its own: outside every
-  demo account, the district-wide ones (intake, verifier, evaluator, supervisor, auditor, designer, admin)
+  demo account, the district-wide ones (intake, evaluator, supervisor, auditor, designer, admin)
   included.
 
 A representative's out-of-scope targets are those of ``B`` when their scope lies below the district, those of
@@ -19,7 +19,9 @@ task data), 处置 (department handler).
 ids, the query, the body, what to prepare and undo around it. A cell that the matrix expects to be carried out
 and that would use its target up (completing a task, replying to a sheet) gets a fresh target of its own;
 claims are given back afterwards; everything else shares the world, which refused requests must leave as it
-was (:meth:`World.fingerprint`).
+was (:meth:`World.fingerprint`). A notice belongs to no place but to one user: the notice kinds make a fresh
+unread one for the representative, or for someone else (:data:`NOTICES_OF_ANOTHER`), about the event of ``A``
+that every representative sees — so that an answer about another's notice is about whose it is, not where.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from engine.store.models import (
     CalendarDay,
     Event,
     HistoryEntry,
+    Notice,
     ProcessVersion,
     Setting,
     SupervisionSheet,
@@ -68,6 +71,8 @@ MISSING_ATTACHMENT = "00000000-0000-4000-8000-000000000000"
 # an account whose sessions the admin commands revoke, and one they sign out everywhere (neither acts otherwise)
 SPARE = "gw_hb3"
 SIGNED_OUT_EVERYWHERE = "gw_hb2"
+# the account whose notices are someone else's to every representative (it reads none of them)
+NOTICES_OF_ANOTHER = "gw_hb2"
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,6 @@ REPRESENTATIVES: dict[str, str] = {
     "dispatcher": "dispatcher_hb",
     "shift_leader": "leader_dh",
     "handler": "h_dh_hw",
-    "verifier": "verifier",
     "evaluator": "evaluator",
     "supervisor": "supervisor",
     "auditor": "auditor",
@@ -161,6 +165,22 @@ WORKER_OF_STEP: dict[str, Callable[[Place], str]] = {
     "close_self": lambda p: p.community_leader,
     "handle": lambda p: p.handler,
 }
+
+
+# In place A, a colleague offered each step's task besides its worker (accounts of the world's own), to whom a
+# task is delegated (the dispatch and the community's closure have theirs in the demo: the district's).
+COLLEAGUE_OF_STEP = {
+    "check_exists": "gw_hb1_mate",
+    "accept": "intake_mate",
+    "dispatch": "dispatcher",
+    "close_self": "leader",
+    "handle": "h_dh_hw_mate",
+}
+COLLEAGUES = (
+    ("gw_hb1_mate", "grid_worker", GRID_HB1, None),
+    ("intake_mate", "intake", DISTRICT[0], None),
+    ("h_dh_hw_mate", "handler", "330199001", "DH-HW"),
+)
 
 
 def step_data(step: str, place: Place) -> dict[str, Any]:
@@ -326,11 +346,42 @@ class World:
         return found
 
     def release(self, task_id: int) -> None:
-        """Give the task back if anyone holds it (undoing a cell's claim)."""
+        """Give the task back if anyone holds it (undoing a cell's claim, assignment or delegation)."""
         with self.gl.db.reading() as session:
-            assignee = session.scalars(select(Task.assignee).where(Task.id == task_id)).one()
+            assignee, delegated_by = session.execute(
+                select(Task.assignee, Task.delegated_by).where(Task.id == task_id)
+            ).one()
+        if delegated_by is not None:
+            self.gl.give_back(assignee, task_id)
+            assignee = delegated_by
         if assignee is not None:
             self.gl.unclaim(assignee, task_id)
+
+    def notice(self, username: str) -> int:
+        """A new unread notice to ``username`` — place ``A``'s 处置 task offered, as the pipeline writes one (a
+        notice of every role cannot be had from a command: auditors, designers … are offered nothing); its id."""
+        found = self.places["A"]
+        with self.gl.db.unit_of_work() as session:
+            notice = Notice(
+                username=username,
+                kind="task_offered",
+                event_id=found.event,
+                task_id=found.tasks["handle"],
+                data={"event_code": found.event_code, "step": "处置", "department": A.department},
+                created_at=self.gl.now(),
+            )
+            session.add(notice)
+            session.flush()
+            return notice.id
+
+    def unread_notices(self, username: str) -> list[int]:
+        """The ids of the user's unread notices."""
+        with self.gl.db.reading() as session:
+            return list(
+                session.scalars(
+                    select(Notice.id).where(Notice.username == username, Notice.read_at.is_(None))
+                )
+            )
 
     # ------------------------------------------------------------ targets of a cell
 
@@ -351,7 +402,7 @@ class World:
     def fingerprint(self) -> list[tuple[str, ...]]:
         """What any write would change, read in one statement: events and their versions, tasks and their
         holders, the number of history records and attachments, sheets and their replies, settings, the
-        holiday table, accounts' credentials and the revocation of sessions."""
+        holiday table, accounts' credentials, the revocation of sessions and who has read which notice."""
 
         def row(tag: str, *columns: Any) -> Select[Any]:
             texts = [func.coalesce(cast(c, String), "-") for c in columns]
@@ -373,6 +424,7 @@ class World:
             row("day", CalendarDay.day, CalendarDay.is_workday),
             row("user", User.username, User.active, User.credential_version),
             row("session", AccessToken.id, AccessToken.revoked_at),
+            row("notice", Notice.id, Notice.username, Notice.read_at),
         )
         with self.gl.db.reading() as session:
             return sorted(tuple(r) for r in session.execute(query).all())
@@ -449,7 +501,7 @@ def world_on(url: str) -> Iterator[World]:
         for code, name, level, parent in SECOND_DISTRICT:
             tree.add_unit(session, code, name, level, parent)
         tree.add_department(session, "LJ-HW", "江口街道环卫所", "sanitation", "330198001")
-        for username, role, scope_code, department in SECOND_DISTRICT_STAFF:
+        for username, role, scope_code, department in SECOND_DISTRICT_STAFF + COLLEAGUES:
             people.add_user(session, username, username)
             people.grant_role(session, username, role, scope_code, department)
         for username in (*REPRESENTATIVES.values(), SPARE):
@@ -594,6 +646,111 @@ def complete(world: World, ask: Ask) -> Call:
     return Call(view_args={"task_id": task_id}, form=as_form(data), compared=("task_id",))
 
 
+def _body(ask: Ask, data: dict[str, Any]) -> dict[str, Any]:
+    """A cell's body: JSON through the API, a form through the pages."""
+    return {"json": data} if ask.api else {"form": data}
+
+
+def assign(world: World, ask: Ask) -> Call:
+    """A leader assigns the place's 派遣 task to the place's dispatcher (given back afterwards)."""
+    place = world.place(ask)
+    task_id = world.places[place.name].tasks["dispatch"]
+    return Call(
+        view_args={"task_id": task_id},
+        compared=("task_id",),
+        after=lambda: world.release(task_id),
+        **_body(ask, {"to": place.dispatcher}),
+    )
+
+
+def _held_by(world: World, ask: Ask) -> tuple[Place, str, int, str]:
+    """The place, the step, its task and who holds it for a cell of a holder's command: the representative when
+    the matrix expects the command carried out, else the place's worker of that step."""
+    place, step = world.place(ask), world.work(ask)
+    task_id = world.places[place.name].tasks[step]
+    holder = REPRESENTATIVES[ask.role] if ask.allowed and ask.role else WORKER_OF_STEP[step](place)
+    return place, step, task_id, holder
+
+
+def delegate(world: World, ask: Ask) -> Call:
+    """Delegate the role's work task, held beforehand as for unclaiming, to a colleague of its step."""
+    _place, step, task_id, holder = _held_by(world, ask)
+    return Call(
+        view_args={"task_id": task_id},
+        compared=("task_id",),
+        before=lambda: world.gl.claim(holder, task_id),
+        after=lambda: world.release(task_id),
+        **_body(ask, {"to": COLLEAGUE_OF_STEP[step]}),
+    )
+
+
+def give_back(world: World, ask: Ask) -> Call:
+    """Give back the role's work task: delegated beforehand to the representative by a colleague when the matrix
+    expects it given back, else by the place's worker to a colleague (out of scope only claimed by the worker)."""
+    place, step, task_id, _holder = _held_by(world, ask)
+    worker, colleague = WORKER_OF_STEP[step](place), COLLEAGUE_OF_STEP[step]
+
+    def before() -> None:
+        if ask.allowed and ask.role:
+            world.gl.claim(colleague, task_id)
+            world.gl.delegate(colleague, task_id, REPRESENTATIVES[ask.role])
+        else:
+            world.gl.claim(worker, task_id)
+            if ask.scope == "in":
+                world.gl.delegate(worker, task_id, colleague)
+
+    return Call(
+        view_args={"task_id": task_id},
+        compared=("task_id",),
+        before=before,
+        after=lambda: world.release(task_id),
+        **_body(ask, {}),
+    )
+
+
+def comment(world: World, ask: Ask) -> Call:
+    """Comment on the role's work task."""
+    task_id = world.targets(ask).tasks[world.work(ask)]
+    return Call(
+        view_args={"task_id": task_id}, compared=("task_id",), **_body(ask, {"text": "授权矩阵的评论"})
+    )
+
+
+def follow_up(world: World, ask: Ask) -> Call:
+    """Set the follow-up date of the role's work task, held beforehand as for unclaiming."""
+    _place, _step, task_id, holder = _held_by(world, ask)
+    return Call(
+        view_args={"task_id": task_id},
+        compared=("task_id",),
+        before=lambda: world.gl.claim(holder, task_id),
+        after=lambda: world.release(task_id),
+        **_body(ask, {"follow_up_at": "2026-11-30"}),
+    )
+
+
+def _filter_owner(ask: Ask) -> str:
+    return REPRESENTATIVES[ask.role] if ask.role else "gw_hb1"
+
+
+def save_filter(world: World, ask: Ask) -> Call:
+    """Save an inbox filter of one's own (deleted afterwards)."""
+
+    def after() -> None:
+        for saved in world.gl.saved_filters(_filter_owner(ask)):
+            world.gl.delete_filter(_filter_owner(ask), saved["id"])
+
+    data = {"name": "授权矩阵", "view": "mine", "colour": "red"}
+    if ask.api:
+        return Call(json={"name": data.pop("name"), "filters": data}, after=after)
+    return Call(form=data, after=after)
+
+
+def delete_filter(world: World, ask: Ask) -> Call:
+    """Delete a saved filter of one's own (saved for the cell)."""
+    saved = world.gl.save_filter(_filter_owner(ask), f"矩阵 {uuid.uuid4().hex[:8]}", {"view": "mine"})
+    return Call(view_args={"filter_id": saved["id"]})
+
+
 def _attachment(attachment_id: str) -> Call:
     return Call(view_args={"attachment_id": attachment_id}, compared=("attachment_id",))
 
@@ -660,10 +817,106 @@ def reply(world: World, ask: Ask) -> Call:
     )
 
 
+def task_reply(world: World, ask: Ask) -> Call:
+    """Reply to the sheet on the place's event from the page of the department's 处置 task it is about, as
+    :func:`reply` does from the event page; carried out, it leads back to that task's sheet."""
+    place = world.place(ask)
+    found = world.places[place.name]
+    task_id = found.tasks["handle"]
+    sheet_id = world.issue(place, found.event) if ask.allowed else found.sheet
+
+    def check(response: TestResponse) -> None:
+        if ask.allowed:
+            assert response.headers["Location"].endswith(f"/tasks/{task_id}#sheet-{sheet_id}"), (
+                response.headers
+            )
+            with world.gl.db.reading() as session:
+                replied = session.scalars(
+                    select(SupervisionSheet.reply).where(SupervisionSheet.id == sheet_id)
+                ).one()
+            assert replied == "已安排人员清运", replied
+
+    return Call(
+        view_args={"task_id": task_id, "sheet_id": sheet_id},
+        form={"reply": "已安排人员清运"},
+        compared=("task_id", "sheet_id"),
+        check=check,
+    )
+
+
 def sheet_board(world: World, ask: Ask) -> Call:
     """The supervision board: shows the sheet on the place's event in scope, nothing of it out of scope."""
     sheet_id = world.targets(ask).sheet
     return Call(shows=lambda r: f'data-sheet="{sheet_id}"' in r.get_data(as_text=True))
+
+
+def _notice_owner(ask: Ask) -> str:
+    return REPRESENTATIVES[ask.role] if ask.role else "gw_hb1"
+
+
+def _lists_notice(response: TestResponse, api: bool, notice_id: int) -> bool:
+    if api:
+        return notice_id in [item["id"] for item in response.get_json()["items"]]
+    return f'data-notice="{notice_id}"' in response.get_data(as_text=True)
+
+
+def notices(world: World, ask: Ask) -> Call:
+    """The notice list, which shows a new notice of the representative's."""
+    notice_id = world.notice(_notice_owner(ask))
+    return Call(shows=lambda r: _lists_notice(r, ask.api, notice_id))
+
+
+def others_notices(world: World, ask: Ask) -> Call:
+    """The notice list, which must not show a new notice of someone else's."""
+    notice_id = world.notice(NOTICES_OF_ANOTHER)
+    return Call(shows=lambda r: _lists_notice(r, ask.api, notice_id))
+
+
+def _read_after(world: World, ask: Ask, notice_id: int) -> None:
+    if ask.allowed:
+        assert notice_id not in world.unread_notices(_notice_owner(ask)), f"notice {notice_id} still unread"
+
+
+def own_notice(world: World, ask: Ask) -> Call:
+    """Mark a new notice of the representative's read (read once done)."""
+    notice_id = world.notice(_notice_owner(ask))
+    return Call(
+        view_args={"notice_id": notice_id},
+        compared=("notice_id",),
+        check=lambda r: _read_after(world, ask, notice_id),
+    )
+
+
+def open_notice(world: World, ask: Ask) -> Call:
+    """Open a new notice of the representative's: read once done, and on to the task it is about."""
+    notice_id = world.notice(_notice_owner(ask))
+    task_id = world.places["A"].tasks["handle"]
+
+    def check(response: TestResponse) -> None:
+        _read_after(world, ask, notice_id)
+        if ask.allowed:
+            assert response.headers["Location"].endswith(f"/tasks/{task_id}"), response.headers
+
+    return Call(view_args={"notice_id": notice_id}, compared=("notice_id",), check=check)
+
+
+def others_notice(world: World, ask: Ask) -> Call:
+    """Mark read (or open) a new unread notice of someone else's."""
+    return Call(view_args={"notice_id": world.notice(NOTICES_OF_ANOTHER)}, compared=("notice_id",))
+
+
+def read_all(world: World, ask: Ask) -> Call:
+    """Mark every notice read, with a new unread one of the representative's and one of someone else's: once
+    done, none of the representative's is unread and the other's still is."""
+    world.notice(_notice_owner(ask))
+    others = world.notice(NOTICES_OF_ANOTHER)
+
+    def check(response: TestResponse) -> None:
+        if ask.allowed:
+            assert world.unread_notices(_notice_owner(ask)) == [], "a notice of the caller's left unread"
+            assert others in world.unread_notices(NOTICES_OF_ANOTHER), "someone else's notice marked read"
+
+    return Call(check=check)
 
 
 def setting(world: World, ask: Ask) -> Call:
@@ -741,6 +994,13 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         claim,
         unclaim,
         complete,
+        assign,
+        delegate,
+        give_back,
+        comment,
+        follow_up,
+        save_filter,
+        delete_filter,
         report_photo,
         task_photo,
         own_upload,
@@ -750,7 +1010,14 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         issue,
         issue_elsewhere,
         reply,
+        task_reply,
         sheet_board,
+        notices,
+        others_notices,
+        own_notice,
+        open_notice,
+        others_notice,
+        read_all,
         setting,
         calendar_day,
         revoke,
@@ -772,11 +1039,17 @@ SCOPED = frozenset(
         "claim",
         "unclaim",
         "complete",
+        "assign",
+        "delegate",
+        "give_back",
+        "comment",
+        "follow_up",
         "report_photo",
         "task_photo",
         "report",
         "issue",
         "reply",
+        "task_reply",
         "sheet_board",
     }
 )

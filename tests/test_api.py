@@ -545,7 +545,7 @@ def test_openapi_document_is_openapi_3_1_built_from_the_route_declarations(api: 
     parameters = {p["name"]: p for p in inbox["parameters"]}
     assert parameters["view"]["schema"] == {
         "default": "mine",
-        "enum": ["mine", "claimable", "done"],
+        "enum": ["mine", "claimable", "follow_up", "done"],
         "type": "string",
     }
     assert parameters["per_page"]["schema"] == {
@@ -718,7 +718,7 @@ def test_a_malformed_upload_is_400_by_field_and_stores_nothing(api: Api) -> None
             "应为 ISO 8601 日期（2026-11-23）或日期时间（2026-11-23T09:00:00+08:00）",
         ),
         ("/events?sort=code", "sort", "不允许的字段"),
-        ("/tasks?view=everything", "view", "不是可选的值，可选：'mine', 'claimable', 'done'"),
+        ("/tasks?view=everything", "view", "不是可选的值，可选：'mine', 'claimable', 'follow_up', 'done'"),
         ("/tasks?per_page=-1", "per_page", "不能小于 1"),
         ("/tasks?page=99999999999999999999999", "page", "不能大于 1000000"),
     ],

@@ -12,7 +12,10 @@ The policy, as the table below states it:
   worker, intake, dispatcher, shift leader, supervisor), evaluation for evaluators, supervisors, shift leaders,
   auditors and admins, the admin pages and commands for admins only;
 - an attachment is read by those who may read an event using it, and by its uploader before any event uses it;
-- a supervision sheet goes only to a department inside the issuer's scope.
+- a supervision sheet goes only to a department inside the issuer's scope, and is answered by that department
+  (from the event page or the page of its task);
+- a notice is its addressee's alone: everyone lists and marks read only their own, and another's answers 404
+  exactly as a missing one does.
 
 The world (the places, the targets, the representatives, how each kind of request is made) is in
 tests/authorization_support.py. Built once per backend; every cell is one request (two for a 404: the missing
@@ -44,6 +47,7 @@ Outcome = str | int  # or an exact status code
 WORKERS = ("grid_worker", "intake", "dispatcher", "shift_leader", "handler")  # have a step in the process
 REPORTERS = ("grid_worker", "intake", "dispatcher", "shift_leader", "supervisor")  # report_roles' default
 ISSUERS = ("supervisor", "shift_leader")  # issue leaders' supervision sheets
+ASSIGNERS = ("shift_leader", "supervisor")  # assign tasks of their scope: the assign_roles setting's default
 EVALUATORS = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")  # see the evaluation
 
 
@@ -96,6 +100,20 @@ MATRIX: tuple[Route, ...] = (
           only(WORKERS, (ALLOWED, HIDDEN))),
     Route("POST", "/tasks/<int:task_id>/unclaim", "unclaim",     303, (DENIED, HIDDEN),
           only(WORKERS, (ALLOWED, HIDDEN))),
+    # the Tasklist's tools (engine/reads/tasklist.py): a leader over the task assigns it (the handler cannot see
+    # the undispatched 派遣 task at all); its holder delegates it, the delegate gives it back, the holder sets
+    # its follow-up date; whoever sees a task comments on it; everyone keeps inbox filters of their own
+    Route("POST", "/tasks/<int:task_id>/assign",    "assign",    303, (DENIED, HIDDEN),
+          {**only(ASSIGNERS, (ALLOWED, HIDDEN)), "handler": (HIDDEN, HIDDEN)}),
+    Route("POST", "/tasks/<int:task_id>/delegate",  "delegate",  303, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/tasks/<int:task_id>/give-back", "give_back", 303, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/tasks/<int:task_id>/comments",  "comment",   303, (ALLOWED, HIDDEN)),
+    Route("POST", "/tasks/<int:task_id>/follow-up", "follow_up", 303, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/inbox/filters",                 "save_filter", 303, ALLOWED),
+    Route("POST", "/inbox/filters/<int:filter_id>/delete", "delete_filter", 303, ALLOWED),
     # ---- attachments: readers of an event using it, and its uploader while unused
     Route("GET",  "/attachments/<attachment_id>", "report_photo", 200, (ALLOWED, HIDDEN)),
     Route("GET",  "/attachments/<attachment_id>", "task_photo",   200, (ALLOWED, HIDDEN),
@@ -114,6 +132,17 @@ MATRIX: tuple[Route, ...] = (
     # a sheet out of scope answers as a missing sheet does (not by naming its hidden event)
     Route("POST", "/events/<int:event_id>/sheets/<int:sheet_id>/reply", "reply", 303, (DENIED, HIDDEN),
           {"handler": (ALLOWED, HIDDEN)}),
+    # the same reply from the page of the department's task the sheet is about
+    Route("POST", "/tasks/<int:task_id>/sheets/<int:sheet_id>/reply", "task_reply", 303, (DENIED, HIDDEN),
+          {"handler": (ALLOWED, HIDDEN)}),
+    # ---- the notice centre: everyone lists and marks their own notices only; another's is as a missing one
+    Route("GET",  "/notices",                    "notices",        200, LISTED),
+    Route("GET",  "/notices",                    "others_notices", 200, UNLISTED),
+    Route("POST", "/notices/<int:notice_id>/read", "own_notice",   303, ALLOWED),
+    Route("POST", "/notices/<int:notice_id>/read", "others_notice", 303, HIDDEN),
+    Route("POST", "/notices/<int:notice_id>/open", "open_notice",  303, ALLOWED),
+    Route("POST", "/notices/<int:notice_id>/open", "others_notice", 303, HIDDEN),
+    Route("POST", "/notices/read-all",           "read_all",       303, ALLOWED),
     # ---- evaluation, processes, administration
     Route("GET",  "/dashboard",                  "page",         200, DENIED, only(EVALUATORS, ALLOWED)),
     Route("GET",  "/processes",                  "page",         200, ALLOWED),
@@ -143,12 +172,28 @@ MATRIX: tuple[Route, ...] = (
           only(WORKERS, (ALLOWED, HIDDEN))),
     Route("POST", "/api/v1/tasks/<int:task_id>/complete", "complete", 200, (DENIED, HIDDEN),
           only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/api/v1/tasks/<int:task_id>/assign",    "assign",    200, (DENIED, HIDDEN),
+          {**only(ASSIGNERS, (ALLOWED, HIDDEN)), "handler": (HIDDEN, HIDDEN)}),
+    Route("POST", "/api/v1/tasks/<int:task_id>/delegate",  "delegate",  200, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/api/v1/tasks/<int:task_id>/give-back", "give_back", 200, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("POST", "/api/v1/tasks/<int:task_id>/comments",  "comment",   201, (ALLOWED, HIDDEN)),
+    Route("POST", "/api/v1/tasks/<int:task_id>/follow-up", "follow_up", 200, (DENIED, HIDDEN),
+          only(WORKERS, (ALLOWED, HIDDEN))),
+    Route("GET",  "/api/v1/filters",             "page",         200, ALLOWED),
+    Route("POST", "/api/v1/filters",             "save_filter",  201, ALLOWED),
+    Route("DELETE", "/api/v1/filters/<int:filter_id>", "delete_filter", 200, ALLOWED),
     Route("POST", "/api/v1/attachments",         "upload",       201, ALLOWED),
     Route("GET",  "/api/v1/attachments/<attachment_id>", "report_photo", 200, (ALLOWED, HIDDEN)),
     Route("GET",  "/api/v1/attachments/<attachment_id>", "task_photo",   200, (ALLOWED, HIDDEN),
           {"handler": (HIDDEN, HIDDEN)}),
     Route("GET",  "/api/v1/attachments/<attachment_id>", "own_upload",   200, ALLOWED),
     Route("GET",  "/api/v1/attachments/<attachment_id>", "others_upload", 200, HIDDEN),
+    Route("GET",  "/api/v1/notices",             "notices",        200, LISTED),
+    Route("GET",  "/api/v1/notices",             "others_notices", 200, UNLISTED),
+    Route("POST", "/api/v1/notices/<int:notice_id>/read", "own_notice",    200, ALLOWED),
+    Route("POST", "/api/v1/notices/<int:notice_id>/read", "others_notice", 200, HIDDEN),
 )
 # fmt: on
 # HEAD and OPTIONS are Flask's own answers to every route.

@@ -148,7 +148,7 @@ def test_a_page_or_choice_out_of_range_or_blank_is_400_by_field(api: Api) -> Non
     for query, field, message in (
         (f"/events?page={BEYOND_INT64}", "page", "不能大于 1000000"),
         ("/events?per_page=201", "per_page", "不能大于 200"),
-        ("/tasks?view=", "view", "不是可选的值，可选：'mine', 'claimable', 'done'"),
+        ("/tasks?view=", "view", "不是可选的值，可选：'mine', 'claimable', 'follow_up', 'done'"),
         ("/tasks?page=", "page", "类型不正确，应为整数"),
         # an object in place of a number, as schemathesis sends one ({} as a blank)
         ("/events?per_page=", "per_page", "类型不正确，应为整数"),
@@ -345,7 +345,7 @@ def test_the_admin_forms_refuse_unstorable_text(app: Any, gl: Gridloop, escape: 
     before = {key: gl.get_setting(key) for key in DEFAULTS}
     setting = post(admin, "/admin/settings", {"key": "satisfied_answers", "value": f'["satisfied{escape}"]'})
     assert setting.status_code == 400
-    assert UNSTORABLE in block(html(setting), "field-satisfied_answers")
+    assert UNSTORABLE in block(html(setting), "json-satisfied_answers")
     assert {key: gl.get_setting(key) for key in DEFAULTS} == before
     day = post(admin, "/admin/calendar", {"day": "2027-01-01", "kind": "holiday", "note": f"元旦{NUL}"})
     assert day.status_code == 400 and UNSTORABLE in html(day)

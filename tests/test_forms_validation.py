@@ -173,7 +173,13 @@ REPORT_CASES = [
     ("gw_hb1", {"description": "垃圾"}, "description", "至少需要 5 个字符"),
     ("intake", {"grid": "330199009009009", "channel": "app"}, "grid", "不是可选的值"),
     ("gw_hb1", {"location": {"lat": 100, "lng": 120}}, "location.lat", "不能大于 90"),
-    ("gw_hb1", {"reporter_phone": "12345"}, "reporter_phone", "不允许的字段"),
+    ("gw_hb1", {"caller_id": "12345"}, "caller_id", "不允许的字段"),
+    (
+        "intake",
+        {"channel": "hotline", "reporter_phone": "12345"},
+        "reporter_phone",
+        "请填写 11 位手机号（如 13812345678）或带区号的固定电话（如 0571-88001234）",
+    ),
     ("gw_hb1", {"channel": "pigeon"}, "channel", "不是可选的值"),
     ("gw_hb1", {"photos": ["no-such-attachment"]}, "photos", "附件不存在：no-such-attachment"),
     (

@@ -22,7 +22,7 @@ from engine.org import auth
 from engine.org.auth import AuthenticationFailed, TooManyAttempts
 from engine.store.models import AccessToken, AdminLogEntry, Event, SignInThrottle
 
-STAFF = ("gw_hb1", "gw_la1", "intake", "leader", "leader_hb", "admin", "auditor", "verifier", "evaluator")
+STAFF = ("gw_hb1", "gw_la1", "intake", "leader", "leader_hb", "admin", "auditor", "designer", "evaluator")
 RUBBISH = {"category": "0101", "description": "路边有暴露垃圾一堆", "grid": GRID_HB1}
 
 
@@ -344,7 +344,7 @@ def test_the_health_check_tells_only_that_the_service_is_up(app):
 # ------------------------------------------------------------------ who may do what
 
 
-@pytest.mark.parametrize("role_user", ["auditor", "verifier", "evaluator", "admin"])
+@pytest.mark.parametrize("role_user", ["auditor", "designer", "evaluator", "admin"])
 def test_only_the_roles_the_setting_names_report_events(app, role_user):
     gl = engine(app)
     api = app.test_client()

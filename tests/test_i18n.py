@@ -120,7 +120,10 @@ def test_every_id_family_built_at_run_time_is_named():
         built |= set(re.findall(r"""\b_\(\s*['"]([a-z_.-]+)['"]\s*~""", template.read_text(encoding="utf-8")))
     for source in (REPO / "webui").glob("*.py"):
         built |= set(
-            re.findall(r"""\btranslate\(\s*f['"]([a-z_.-]+)\{""", source.read_text(encoding="utf-8"))
+            re.findall(
+                r"""\btranslate(?:_to\(\s*\w+\s*,|\()\s*f['"]([a-z_.-]+)\{""",
+                source.read_text(encoding="utf-8"),
+            )
         )
     built -= {"error.", "field."}  # the codes of errors, found in the code that raises them
     assert built == set(RUNTIME_IDS), "webui/runtime_ids.py names other families than the templates build"

@@ -25,6 +25,7 @@ from sqlalchemy import event, select
 from web_support import PASSWORD, at_handle, closed_with_rework, open_task, report, sign_in, staff, token
 
 from engine.app import Gridloop
+from engine.demo.district import demo_users
 from engine.demo.simulate import simulate
 from engine.org.roles import ROLE_KEYS
 from engine.store.models import ProcessVersion
@@ -38,7 +39,6 @@ STAFF: dict[str, str] = {
     "dispatcher": "dispatcher",
     "shift_leader": "leader",
     "handler": "h_dh_hw",
-    "verifier": "verifier",
     "evaluator": "evaluator",
     "supervisor": "supervisor",
     "auditor": "auditor",
@@ -179,6 +179,9 @@ GET_ROUTES: dict[str, Variants] = {
     "api.inbox": lambda w, r: [{}, {"view": "claimable"}, {"view": "done"}],
     "api.task_detail": lambda w, r: [{"task_id": w.tasks[r]}],
     "api.attachment": lambda w, r: [{"attachment_id": w.attachment}],
+    "api.list_filters": _one(),
+    "notices.index": lambda w, r: [{}, {"unread": 1, "page": 2}],
+    "api.notices": lambda w, r: [{}, {"unread": "true", "per_page": 5}],
 }
 
 
@@ -252,6 +255,7 @@ POST_ROUTES = {
     "report.submit",
     "supervision.issue",
     "supervision.reply",
+    "supervision.reply_on_task",
     "admin.save_setting",
     "admin.set_day",
     "admin.revoke",
@@ -262,6 +266,23 @@ POST_ROUTES = {
     "api.unclaim",
     "api.complete",
     "api.upload",
+    "notices.read",
+    "notices.read_all",
+    "notices.open_notice",
+    "api.read_notice",
+    "tasklist.assign",
+    "tasklist.delegate",
+    "tasklist.give_back",
+    "tasklist.comment",
+    "tasklist.follow_up",
+    "tasklist.save_filter",
+    "tasklist.delete_filter",
+    "api.assign",
+    "api.delegate",
+    "api.give_back",
+    "api.comment",
+    "api.follow_up",
+    "api.save_filter",
 }
 RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": "330199001001001"}
 
@@ -298,6 +319,20 @@ def _posts(world: World) -> Iterator[Post]:
     yield Post("dispatcher", f"/tasks/{dispatch}/claim", {})
     yield Post("dispatcher", f"/tasks/{dispatch}/unclaim", {})
     yield Post("dispatcher", f"/tasks/{dispatch}/claim", {})
+    # the Tasklist's tools (webui/tasklist.py), each one command
+    yield Post("dispatcher", f"/tasks/{dispatch}/comments", {"text": "已联系环卫所"})
+    yield Post("dispatcher", f"/tasks/{dispatch}/follow-up", {"follow_up_at": "2026-11-25"})
+    yield Post("dispatcher", f"/tasks/{dispatch}/delegate", {"to": "dispatcher_hb"})
+    gl.give_back("dispatcher_hb", dispatch)
+    gl.unclaim("dispatcher", dispatch)
+    gl.claim("dispatcher_hb", dispatch)
+    gl.delegate("dispatcher_hb", dispatch, "dispatcher")
+    yield Post("dispatcher", f"/tasks/{dispatch}/give-back", {})
+    yield Post("leader", f"/tasks/{dispatch}/assign", {"to": "dispatcher"})
+    yield Post("dispatcher", "/inbox/filters", {"name": "红灯", "view": "mine", "colour": "red"})
+    saved = gl.saved_filters("dispatcher")[0]["id"]
+    yield Post("dispatcher", f"/inbox/filters/{saved}/delete", {})
+    yield Post("dispatcher", "/api/v1/filters", api={"name": "红灯", "filters": {}}, status=201)
     yield Post("dispatcher", f"/tasks/{dispatch}", {"department": "DH-HW"})
     yield Post("gw_hb1", "/report", RUBBISH)
     yield Post("gw_hb1", "/report", {**RUBBISH, "photos": _photo()}, commands=2)  # the upload, the report
@@ -310,25 +345,45 @@ def _posts(world: World) -> Iterator[Post]:
         if s["event_id"] == world.open_event and s["department"] == "DH-HW"
     )
     yield Post("h_dh_hw", f"/events/{world.open_event}/sheets/{sheet}/reply", {"reply": "已安排清运"})
+    handle = open_task(gl, world.open_event)["id"]
+    second = gl.issue_sheet("supervisor", world.open_event, "DH-HW", "请今日办结")["id"]
+    yield Post("h_dh_hw", f"/tasks/{handle}/sheets/{second}/reply", {"reply": "今日办结"})
     yield Post("admin", "/admin/settings", {"key": "rework_rate_base", "value": '"due"'})
     yield Post("admin", "/admin/calendar", {"day": "2027-01-04", "kind": "holiday", "note": "测试"})
     yield Post("intake", "/language", {"language": "en", "next": "/inbox"})
     yield Post("intake", "/language", {"language": "zh", "next": "/inbox"})
     yield Post(None, "/language", {"language": "en"}, commands=0)  # kept in the session only
     yield Post(None, "/api/v1/auth/token", api={"username": "gw_hb1", "password": PASSWORD}, status=200)
-    yield Post(None, "/login", {"username": "verifier", "password": PASSWORD})  # sign-in, then a read
+    yield Post(None, "/login", {"username": "designer", "password": PASSWORD})  # sign-in, then a read
     yield Post("gw_hb1", "/api/v1/events", api=RUBBISH, status=201)  # the report, then the new event read
     yield Post("gw_hb1", "/api/v1/attachments", upload="site.png", status=201)
     second = report(gl)["id"]
     api_task = open_task(gl, second)["id"]
     yield Post("intake", f"/api/v1/tasks/{api_task}/claim", api={}, status=200)
+    yield Post("intake", f"/api/v1/tasks/{api_task}/comments", api={"text": "好"}, status=201)
+    yield Post("intake", f"/api/v1/tasks/{api_task}/follow-up", api={"follow_up_at": None}, status=200)
     yield Post("intake", f"/api/v1/tasks/{api_task}/unclaim", api={}, status=200)
     yield Post(
         "intake", f"/api/v1/tasks/{api_task}/complete", api={"data": {"decision": "accept"}}, status=200
     )
+    third = report(gl)["id"]
+    gl.complete("intake", open_task(gl, third)["id"], {"decision": "accept"})
+    handed = open_task(gl, third)["id"]
+    yield Post("leader", f"/api/v1/tasks/{handed}/assign", api={"to": "dispatcher"}, status=200)
+    yield Post("dispatcher", f"/api/v1/tasks/{handed}/delegate", api={"to": "dispatcher_hb"}, status=200)
+    gl.give_back("dispatcher_hb", handed)
+    gl.unclaim("dispatcher", handed)
+    gl.claim("dispatcher_hb", handed)
+    gl.delegate("dispatcher_hb", handed, "dispatcher")
+    yield Post("dispatcher", f"/api/v1/tasks/{handed}/give-back", api={}, status=200)
     issued = next(t["id"] for t in gl.access_tokens("gw_hb1") if t["kind"] == "api")
     yield Post("admin", f"/admin/sessions/{issued}/revoke", {}, status=303)
-    yield Post("admin", "/admin/users/verifier/sign-out", {}, status=303)
+    first, second, third = (n["id"] for n in gl.notices("intake", per_page=3).rows)
+    yield Post("intake", f"/notices/{first}/read", {})
+    yield Post("intake", f"/notices/{second}/open", {})
+    yield Post("intake", f"/api/v1/notices/{third}/read", api={}, status=200)
+    yield Post("intake", "/notices/read-all", {})
+    yield Post("admin", "/admin/users/designer/sign-out", {}, status=303)
     yield Post("intake", "/logout", {})  # signing out ends the session in the database
 
 
@@ -417,4 +472,4 @@ def test_staff_are_loaded_once_per_request(world: World, monkeypatch: pytest.Mon
 
 
 def test_every_demo_role_is_asked() -> None:
-    assert set(STAFF) == set(ROLE_KEYS)
+    assert set(STAFF) == {user.role for user in demo_users()} <= set(ROLE_KEYS)

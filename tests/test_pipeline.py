@@ -86,7 +86,15 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     task = driver.open_task(event_id, "accept")
     gl.claim("intake", task["id"])
     gl.unclaim("intake", task["id"])
+    # the Tasklist's tools: a leader assigns, the holder comments and sets a follow-up date; a delegation
+    gl.assign("leader", task["id"], "intake")
+    gl.comment("intake", task["id"], "请核实地址")
+    gl.set_follow_up("intake", task["id"], date(2026, 11, 24))
     driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    dispatch = driver.open_task(event_id, "dispatch")["id"]
+    gl.claim("dispatcher", dispatch)
+    gl.delegate("dispatcher", dispatch, "dispatcher_hb")
+    gl.give_back("dispatcher_hb", dispatch)
     driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
     # a leader's sheet, the department's reply; then the case goes overdue: lights, a sheet, its escalation
     sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "请加快处置")
@@ -97,6 +105,16 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
     driver.complete("gw_hb1", event_id, "verify", {"passed": True})
     driver.complete("leader", event_id, "close", {"opinion": "同意"})  # closing clears the sheets
+    # a case on hold whose review date passes while it waits to be resumed: its timer fires
+    held = driver.report("gw_hb1")
+    driver.complete("intake", held, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", held, "dispatch", {"department": "DH-HW"})
+    review = (gl.now() + timedelta(days=3)).isoformat()
+    hold = {"action": "hold", "hold_reason": "等待管线改造", "review_date": review}
+    driver.complete("h_dh_hw", held, "handle", hold)
+    driver.complete("dispatcher", held, "approve_hold", {"hold_approved": True})
+    gl.clock.advance(timedelta(days=4))
+    assert gl.tick() >= 1
     # administration: a new version and a migration, settings, the calendar, staff accounts
     other = driver.report("gw_hb1")
     variant = tmp_path / "v2"

@@ -338,7 +338,11 @@ def test_an_event_deleted_without_archiving_is_still_named(archived: dict[str, A
     gl = archived["gl"]
     gone = archived["stay"][0]  # the old open case, counted by the checkpoint before the run
     with gl.db.engine.begin() as connection:
-        for table in ("history", "tasks", "timers", "supervision_sheets", "attachment_links"):
+        connection.execute(
+            text("DELETE FROM outbox WHERE notice_id IN (SELECT id FROM notices WHERE event_id = :e)"),
+            {"e": gone},
+        )
+        for table in ("notices", "history", "tasks", "timers", "supervision_sheets", "attachment_links"):
             connection.execute(text(f"DELETE FROM {table} WHERE event_id = :e"), {"e": gone})
         connection.execute(text("DELETE FROM events WHERE id = :e"), {"e": gone})
     claims = checkpoints.read(gl.parts.checkpoints.directory, gl.parts.checkpoints.public_key())

@@ -607,7 +607,8 @@ def test_an_event_deleted_after_a_checkpoint_is_named(driver: Driver) -> None:
     kept, _ = claimed_case(driver)
     gone = driver.report("gw_hb1")
     checkpoint = gl.write_checkpoint()
-    for table in ("history", "tasks", "timers", "supervision_sheets"):
+    _sql(gl, "DELETE FROM outbox WHERE notice_id IN (SELECT id FROM notices WHERE event_id = :e)", e=gone)
+    for table in ("notices", "history", "tasks", "timers", "supervision_sheets"):
         _sql(gl, f"DELETE FROM {table} WHERE event_id = :e", e=gone)
     _sql(gl, "DELETE FROM events WHERE id = :e", e=gone)
     assert findings(gl) == [

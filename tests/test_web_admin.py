@@ -72,7 +72,7 @@ def test_every_setting_is_shown_as_json_and_saved(app, gl):
     page = html(admin.get("/admin/settings"))
     for key in DEFAULTS:
         assert f'id="setting-{key}"' in page and f'name="key" value="{key}"' in page, key
-    lights = unescape(field(page, "field-time_lights"))
+    lights = unescape(field(page, "json-time_lights"))
     assert '  ["yellow", 0.8],\n' in lights
     response = post(
         admin,
@@ -85,7 +85,7 @@ def test_every_setting_is_shown_as_json_and_saved(app, gl):
     )
     assert gl.get_setting("time_lights") == [["green", 0], ["yellow", 0.7], ["red", 1]]
     after = html(admin.get("/admin/settings"))
-    assert "已保存“时限灯”" in after and '["yellow", 0.7]' in unescape(field(after, "field-time_lights"))
+    assert "已保存“时限灯”" in after and '["yellow", 0.7]' in unescape(field(after, "json-time_lights"))
 
 
 @pytest.mark.parametrize(
@@ -103,10 +103,10 @@ def test_a_bad_setting_shows_its_error_next_to_it_and_changes_nothing(app, gl, k
     response = post(admin, "/admin/settings", {"key": key, "value": value})
     assert response.status_code == 400
     page = html(response)
-    assert message in field(page, f"field-{key}")
-    assert unescape(value) in unescape(field(page, f"field-{key}")), "what was typed is kept"
+    assert message in field(page, f"json-{key}")
+    assert unescape(value) in unescape(field(page, f"json-{key}")), "what was typed is kept"
     other = next(k for k in DEFAULTS if k != key)
-    assert message not in field(page, f"field-{other}")
+    assert message not in field(page, f"json-{other}")
     assert {k: gl.get_setting(k) for k in DEFAULTS} == before
 
 

@@ -188,3 +188,28 @@ def test_the_new_pages_need_sign_in_and_their_forms_a_csrf_token(app, gl):
     assert gl.sheets("supervisor") == []
     assert gl.get_setting("working_hours") == "08:00-12:00,14:00-18:00"
     assert gl.calendar.overrides == {}
+
+
+def test_a_reply_names_the_sheets_own_event_or_task_else_the_sheet_is_not_found(app, gl):
+    event_id = at_handle(gl)
+    other = at_handle(gl)
+    gl.issue_sheet("leader", event_id, "DH-HW", "请加快")
+    [sheet] = gl.sheets("leader")
+    handle = next(t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open")
+    accept = next(t for t in gl.event_detail("admin", other)["tasks"] if t["step"] == "accept")
+    handler = staff(app, "h_dh_hw")
+    wrong = {
+        f"/events/{other}/sheets/{sheet['id']}/reply": f"/events/{other}",
+        f"/tasks/{accept['id']}/sheets/{sheet['id']}/reply": f"/tasks/{handle['id']}",
+        f"/tasks/999999/sheets/{sheet['id']}/reply": f"/tasks/{handle['id']}",
+    }
+    for path, page in wrong.items():
+        assert post(handler, path, {"reply": "已处置"}, page=page).status_code == 404, path
+    assert gl.sheets("leader")[0]["reply"] is None
+    right = post(
+        handler,
+        f"/tasks/{handle['id']}/sheets/{sheet['id']}/reply",
+        {"reply": "已处置"},
+        page=f"/tasks/{handle['id']}",
+    )
+    assert right.status_code == 303 and gl.sheets("leader")[0]["reply"] == "已处置"

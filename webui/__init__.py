@@ -113,10 +113,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         limits,
         links,
         logs,
+        notices,
         processes,
         report,
         status,
         supervision,
+        tasklist,
         tasks,
     )
 
@@ -125,6 +127,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.register(app)
+    notices.init_app(app)
     for blueprint in (
         auth.bp,
         i18n.bp,
@@ -133,6 +136,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         formdata.bp,
         inbox.bp,
         tasks.bp,
+        tasklist.bp,
         report.bp,
         events.bp,
         processes.bp,
@@ -142,6 +146,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dashboard.bp,
         admin.bp,
         status.bp,
+        notices.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -29,6 +29,7 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.org.auth import AuthenticationFailed
+from engine.reads.lights import CaseLight
 from engine.store.attachments import MAX_BYTES
 from webui.api_schemas import (
     MULTIPART,
@@ -36,6 +37,8 @@ from webui.api_schemas import (
     AttachmentUpload,
     Categories,
     ClaimResult,
+    CommentBody,
+    CommentResult,
     CompleteResult,
     Completion,
     Credentials,
@@ -43,8 +46,20 @@ from webui.api_schemas import (
     EventPage,
     EventQuery,
     FileContent,
+    FilterDeleted,
+    FollowUpBody,
+    FollowUpResult,
+    GiveBack,
+    HandOver,
+    HeldResult,
     InboxQuery,
+    Notice,
+    NoticePage,
+    NoticeQuery,
     Report,
+    SavedFilter,
+    SavedFilterBody,
+    SavedFilters,
     TaskDetail,
     TaskPage,
     Token,
@@ -52,7 +67,8 @@ from webui.api_schemas import (
 )
 from webui.context import read_session
 from webui.errors import api_status, exception_headers, message
-from webui.i18n import field_messages
+from webui.i18n import current_language, field_messages
+from webui.notices import texts
 from webui.openapi import build_document
 
 bp = Blueprint("api", __name__)
@@ -110,9 +126,26 @@ def _page(items: list[dict[str, Any]], total: int, page: int, per_page: int, **e
     return _answer({"items": items, "total": total, "page": page, "per_page": per_page, **extra})
 
 
+def _listed_light(light: CaseLight | None) -> dict[str, Any] | None:
+    """A listed case's light (:meth:`engine.reads.lights.Lights.case`) as the API gives it."""
+    if light is None:
+        return None
+    return {
+        "colour": light.colour,
+        "percent": light.percent,
+        "step": light.step,
+        "step_name": light.step_name,
+        "task": light.task_id,
+    }
+
+
 def _event_body(detail: dict[str, Any]) -> dict[str, Any]:
     """An event detail with its open tasks listed apart, so that callers see at once what is pending."""
-    return {**detail, "open_tasks": [t for t in detail["tasks"] if t["status"] == "open"]}
+    return {
+        **detail,
+        "light": _listed_light(detail["light"]),
+        "open_tasks": [t for t in detail["tasks"] if t["status"] == "open"],
+    }
 
 
 # ------------------------------------------------------------ errors and auth
@@ -243,7 +276,8 @@ def categories() -> Response:
     errors=("Forbidden", "ProcessFailure", "NotDeployed"),
 )
 def report_event(body: Report) -> Response:
-    """Report an event (上报); 201 with the new event and its Location."""
+    """Report an event (上报); 201 with the new event and its Location. A public channel (12345, WeChat …)
+    sends its caller in ``reporter_name`` / ``reporter_phone`` and its work-order number in ``channel_ref``."""
     gl = _gridloop()
     result = gl.report(g.api_user, body.root)
     response = _answer(_event_body(gl.event_detail(g.api_user, result["id"])), 201)
@@ -261,7 +295,7 @@ def list_events(query: EventQuery) -> Response:
         reported_from=_local_moment(query.reported_from),
         reported_to=_local_moment(query.reported_to, end_of_day=True),
     )
-    return _page(rows, total, query.page, query.per_page)
+    return _page([{**r, "light": _listed_light(r["light"])} for r in rows], total, query.page, query.per_page)
 
 
 @bp.get("/events/<int:event_id>")
@@ -330,6 +364,129 @@ def unclaim(task_id: int) -> Response:
 def complete(task_id: int, body: Completion) -> Response:
     """Complete a task with ``{"data": {...}}``, checked against its form; nothing changes on any error."""
     return _answer(_gridloop().complete(g.api_user, task_id, body.data))
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+@operation(
+    "assignTask",
+    "A leader assigns an open task to a colleague it is offered to (指派)",
+    HeldResult,
+    "Assigned.",
+    body=HandOver,
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
+def assign(task_id: int, body: HandOver) -> Response:
+    """Assign the task to ``to`` (the ``assign_roles`` setting's roles, in a scope covering the task)."""
+    return _answer(_gridloop().assign(g.api_user, task_id, body.to, body.note))
+
+
+@bp.post("/tasks/<int:task_id>/delegate")
+@operation(
+    "delegateTask",
+    "Delegate a task one holds to a colleague it is offered to (委托)",
+    HeldResult,
+    "Delegated.",
+    body=HandOver,
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
+def delegate(task_id: int, body: HandOver) -> Response:
+    """Delegate the caller's task to ``to``; it comes back when they give it back."""
+    return _answer(_gridloop().delegate(g.api_user, task_id, body.to, body.note))
+
+
+@bp.post("/tasks/<int:task_id>/give-back")
+@operation(
+    "giveBackTask",
+    "Give a delegated task back to whoever delegated it",
+    HeldResult,
+    "Given back.",
+    body=GiveBack,
+    errors=("NotFound", "Conflict"),
+)
+def give_back(task_id: int, body: GiveBack) -> Response:
+    """Give the task delegated to the caller back to its delegator."""
+    return _answer(_gridloop().give_back(g.api_user, task_id, body.note))
+
+
+@bp.post("/tasks/<int:task_id>/comments")
+@operation(
+    "commentTask",
+    "Comment on a task (recorded in its event's history)",
+    CommentResult,
+    "Commented.",
+    status=201,
+    body=CommentBody,
+    errors=("NotFound",),
+)
+def comment(task_id: int, body: CommentBody) -> Response:
+    """Comment on a task the caller may see."""
+    return _answer(_gridloop().comment(g.api_user, task_id, body.text), 201)
+
+
+@bp.post("/tasks/<int:task_id>/follow-up")
+@operation(
+    "setFollowUp",
+    "Set or clear the follow-up date of a task one holds",
+    FollowUpResult,
+    "Set.",
+    body=FollowUpBody,
+    errors=("NotFound", "Conflict"),
+)
+def follow_up(task_id: int, body: FollowUpBody) -> Response:
+    """Set (null: clear) the follow-up date of the caller's task; a date is a day of the district."""
+    return _answer(_gridloop().set_follow_up(g.api_user, task_id, body.follow_up_at))
+
+
+@bp.get("/filters")
+@operation("listFilters", "The caller's saved inbox filters", SavedFilters, "Saved filters.")
+def list_filters() -> Response:
+    """The caller's saved inbox filters, by name."""
+    return _answer(_gridloop().saved_filters(g.api_user))
+
+
+@bp.post("/filters")
+@operation(
+    "saveFilter",
+    "Save inbox filters under a name",
+    SavedFilter,
+    "Saved.",
+    status=201,
+    body=SavedFilterBody,
+    errors=("Conflict",),
+)
+def save_filter(body: SavedFilterBody) -> Response:
+    """Save inbox filters under a name of the caller's own."""
+    return _answer(_gridloop().save_filter(g.api_user, body.name, body.filters), 201)
+
+
+@bp.delete("/filters/<int:filter_id>")
+@operation("deleteFilter", "Delete a saved filter", FilterDeleted, "Deleted.", errors=("NotFound",))
+def delete_filter(filter_id: int) -> Response:
+    """Delete one of the caller's saved filters."""
+    _gridloop().delete_filter(g.api_user, filter_id)
+    return _answer({"id": filter_id, "deleted": True})
+
+
+def _notice_body(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, **texts(row["kind"], row["data"], current_language())}
+
+
+@bp.get("/notices")
+@operation(
+    "listNotices", "The caller's notices, newest first", NoticePage, "A page of notices.", query=NoticeQuery
+)
+def notices(query: NoticeQuery) -> Response:
+    """The caller's own notices (only the unread with ``unread=true``), with the unread count."""
+    listing = _gridloop().notices(g.api_user, query.page, query.per_page, query.unread)
+    items = [_notice_body(row) for row in listing.rows]
+    return _page(items, listing.total, query.page, query.per_page, unread=listing.counts["unread"])
+
+
+@bp.post("/notices/<int:notice_id>/read")
+@operation("readNotice", "Mark one of the caller's notices read", Notice, "Read.", errors=("NotFound",))
+def read_notice(notice_id: int) -> Response:
+    """Mark a notice read (another user's answers 404, like one that does not exist)."""
+    return _answer(_notice_body(_gridloop().mark_notice_read(g.api_user, notice_id)))
 
 
 @bp.post("/attachments")

@@ -217,6 +217,40 @@ class Completion(RequestBody):
     data: dict[str, Any] = Field(description="the form's fields, checked against TaskDetail.form")
 
 
+class HandOver(RequestBody):
+    """To whom a task goes (assigned or delegated), with an optional note."""
+
+    to: Text = Field(min_length=1, max_length=64, description="the colleague's username (offered the task)")
+    note: Text | None = Field(None, max_length=200, description="a note for them")
+
+
+class GiveBack(RequestBody):
+    """A delegated task given back, with an optional note."""
+
+    note: Text | None = Field(None, max_length=200, description="a note for whoever delegated it")
+
+
+class CommentBody(RequestBody):
+    """A comment on a task."""
+
+    text: Text = Field(min_length=1, max_length=1000, description="the comment")
+
+
+class FollowUpBody(RequestBody):
+    """A task's follow-up date: a local day (its start) or a datetime; null clears it."""
+
+    follow_up_at: Moment | None = Field(description="ISO date (a day of the district) or datetime, or null")
+
+
+class SavedFilterBody(RequestBody):
+    """Inbox filters saved under a name of one's own."""
+
+    name: Text = Field(min_length=1, max_length=64, description="the name, unique among one's filters")
+    filters: dict[str, Any] = Field(
+        description="view, category, grid, colour, sort (as GET /tasks takes them)"
+    )
+
+
 class AttachmentUpload(RequestBody):
     """A photo or document sent as multipart/form-data."""
 
@@ -250,6 +284,12 @@ class EventQuery(ListFilters):
         alias="to",
         description="reported on or before this ISO date (local day), or before this datetime",
     )
+
+
+class NoticeQuery(PageQuery):
+    """Which page of the caller's notices."""
+
+    unread: bool = Field(False, description="only the unread ones")
 
 
 class InboxQuery(ListFilters):
@@ -318,6 +358,16 @@ class Location(BaseModel):
     lng: float
 
 
+class ListedLight(BaseModel):
+    """The time light a case is listed with: the worst of its own limit and its open steps' limits."""
+
+    colour: str = Field(description="a colour of the time_lights setting, e.g. green, yellow, red")
+    percent: int | None = Field(description="share of the limit used, in percent (null: unbounded)")
+    step: str | None = Field(description="BPMN id of the open step whose limit it is (null: the case's)")
+    step_name: str | None
+    task: int | None = Field(description="id of that step's task")
+
+
 class Event(BaseModel):
     """An event (网格事件) as the caller's scope shows it."""
 
@@ -329,7 +379,16 @@ class Event(BaseModel):
     description: str
     address: str | None
     location: Location | None
-    reporter: str
+    reporter: str = Field(
+        description="username of who entered the report (for a public channel: the intake clerk)"
+    )
+    reporter_name: str | None = Field(
+        description="a public channel's reporter, masked (张**) unless the caller's roles need it whole"
+    )
+    reporter_phone: str | None = Field(
+        description="the reporter's phone, masked (138****5678) unless the caller's roles need it whole"
+    )
+    channel_ref: str | None = Field(description="the channel's reference number, e.g. the 12345 work order")
     state: str = Field(description="reported, open, closed, rejected, not_found …")
     handling_level: str | None
     department: str | None = Field(description="code of the department handling it")
@@ -368,6 +427,8 @@ class Task(BaseModel):
     claimed_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None
+    delegated_by: str | None = Field(description="who delegated the task to its assignee")
+    follow_up_at: datetime | None = Field(description="when its assignee means to come back to it")
 
 
 class HistoryEntry(BaseModel):
@@ -383,7 +444,15 @@ class HistoryEntry(BaseModel):
     hash: str = Field(description="link of the tamper-evident hash chain")
 
 
-class EventDetail(Event):
+class ShownEvent(Event):
+    """An event as a list or its own page shows it: with the time light it is shown with."""
+
+    light: ListedLight | None = Field(
+        description="the worst of the event's own limit's and its open steps' lights (null: no limit runs)"
+    )
+
+
+class EventDetail(ShownEvent):
     """An event with all its tasks, its open tasks apart, and its history."""
 
     tasks: list[Task]
@@ -402,7 +471,7 @@ class Page(BaseModel):
 class EventPage(Page):
     """One page of events, newest first."""
 
-    items: list[Event]
+    items: list[ShownEvent]
 
 
 class TaskPage(Page):
@@ -429,6 +498,50 @@ class ClaimResult(BaseModel):
     assignee: str | None
 
 
+class HeldResult(BaseModel):
+    """Who holds the task now, and who delegated it to them."""
+
+    task: int
+    assignee: str | None
+    delegated_by: str | None
+
+
+class CommentResult(BaseModel):
+    """A comment made."""
+
+    task: int
+    text: str
+    at: datetime
+    by: str
+
+
+class FollowUpResult(BaseModel):
+    """A task's follow-up date now."""
+
+    task: int
+    follow_up_at: datetime | None
+
+
+class SavedFilter(BaseModel):
+    """A saved inbox filter."""
+
+    id: int
+    name: str
+    filters: dict[str, str]
+    created_at: datetime
+
+
+class SavedFilters(RootModel[list[SavedFilter]]):
+    """The caller's saved inbox filters, by name."""
+
+
+class FilterDeleted(BaseModel):
+    """A saved filter deleted."""
+
+    id: int
+    deleted: Literal[True]
+
+
 class CompleteResult(BaseModel):
     """The outcome of completing a task."""
 
@@ -436,6 +549,28 @@ class CompleteResult(BaseModel):
     event: int
     state: str
     next: list[int] = Field(description="ids of the new tasks")
+
+
+class Notice(BaseModel):
+    """A notice to the caller: what happened, on which case and task, when, and whether it is read."""
+
+    id: int
+    kind: str = Field(description="task_offered, task_returned, assigned, delegated, light, sheet_issued, …")
+    title: str = Field(description="in the caller's language")
+    text: str = Field(description="in the caller's language")
+    event_id: int | None
+    task_id: int | None
+    data: dict[str, Any] = Field(description="what the text is made of: event_code, step, colour, card …")
+    created_at: datetime
+    read_at: datetime | None
+    unread: bool
+
+
+class NoticePage(Page):
+    """One page of the caller's notices, newest first, and how many are unread in all."""
+
+    items: list[Notice]
+    unread: int = Field(ge=0)
 
 
 class Attachment(BaseModel):
@@ -456,6 +591,8 @@ PATH_PARAMETERS = {
     "event_id": "the event's id",
     "task_id": "the task's id",
     "attachment_id": "the attachment's id",
+    "notice_id": "the notice's id",
+    "filter_id": "the saved filter's id",
 }
 
 

@@ -15,6 +15,7 @@ that does not pass the audit) exits 1. ``serve`` and ``scheduler`` log in the fo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import importlib.resources
 import json
@@ -30,7 +31,7 @@ from sqlalchemy import select
 
 from engine.app import Gridloop
 from engine.bpmn import runtime
-from engine.bpmn.definitions import DefinitionError, validate_paths
+from engine.bpmn.definitions import DefinitionError, label_warnings, validate_paths
 from engine.commands.pipeline import system
 from engine.commands.retention import BATCH as ARCHIVE_BATCH
 from engine.commands.retention import cut_off as retention_cut_off
@@ -39,7 +40,8 @@ from engine.errors import GridloopError
 from engine.evaluation.metrics import GROUPINGS
 from engine.org import people
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS
-from engine.reads import queries
+from engine.reads import contacts, queries
+from engine.reads import events as event_views
 from engine.store.db import default_url
 from engine.time.calendar import CalendarError
 from webui.i18n import field_messages
@@ -76,6 +78,8 @@ def definitions_root() -> Path:
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a time light, say
+        return dataclasses.asdict(value)
     raise TypeError(type(value).__name__)
 
 
@@ -217,7 +221,9 @@ def scheduler(ctx: click.Context, backstop: float) -> None:
     from webui import logs
 
     logs.configure()
-    runner = TimerScheduler(_gridloop(ctx), backstop=timedelta(seconds=backstop))
+    from webui.notices import install
+
+    runner = TimerScheduler(install(_gridloop(ctx)), backstop=timedelta(seconds=backstop))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runner.start()
@@ -234,9 +240,11 @@ def scheduler(ctx: click.Context, backstop: float) -> None:
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Check BPMN, DMN and form files.
 
-    Prints `file:line: element-id: message` per problem and exits 1 on any. A directory contributes its processes/ and forms/ (or its own *.bpmn, *.dmn, *.json).
+    Prints `file:line: element-id: message` per problem and exits 1 on any. A directory contributes its processes/ and forms/ (or its own *.bpmn, *.dmn, *.json). A name without its English label is a warning (printed, exit 0): the English pages would show it in Chinese.
     """
     problems = validate_paths(list(paths))
+    for warning in label_warnings(list(paths)):
+        click.echo(f"warning: {warning}")
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -300,6 +308,59 @@ def migrate(
     _print_json(result)
     if result["refused"]:
         ctx.exit(1)
+
+
+@cli.group()
+def notices() -> None:
+    """The notices' outbox: deliver what is due, list what waits or failed."""
+
+
+@notices.command("deliver")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="rows claimed at a time"
+)
+@click.pass_context
+def notices_deliver(ctx: click.Context, limit: int) -> None:
+    """Send the outbox's due messages through the channels configured here (GRIDLOOP_NOTICE_WEBHOOK_URL),
+    with retries and back-off; every scheduler does this every 10 s."""
+    from engine.notices.outbox import adapters_from_environment
+    from webui.notices import install
+
+    adapters = adapters_from_environment()
+    if not adapters:
+        raise click.ClickException(
+            "no channel is configured here: set GRIDLOOP_NOTICE_WEBHOOK_URL (and GRIDLOOP_NOTICE_WEBHOOK_SECRET)"
+        )
+    done = install(_gridloop(ctx)).deliver_notices(adapters, limit)
+    click.echo(f"sent {done.sent}, to retry {done.retrying}, failed {done.failed}")
+
+
+@notices.command("outbox")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(("pending", "sending", "sent", "failed")),
+    help="only these (default: pending, sending and failed)",
+)
+@json_option
+@click.pass_context
+def notices_outbox(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None:
+    """List the outbox's messages waiting to be sent and those that failed, oldest first."""
+    rows = _gridloop(ctx).outbox_messages(statuses or ("pending", "sending", "failed"))
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("the outbox is empty")
+        return
+    for r in rows:
+        due = r["next_attempt_at"].isoformat(timespec="seconds")
+        error = f"  {r['last_error']}" if r["last_error"] else ""
+        click.echo(
+            f"{r['id']:>6}  {r['status']:<8} {r['channel']:<8} {r['recipient']:<24} {r['kind']:<18}"
+            f" attempts {r['attempts']}  next {due}{error}"
+        )
 
 
 @cli.group()
@@ -477,6 +538,7 @@ def events_list(
         rows, total = queries.list_events(
             session, actor, code=code, category=category, grid=grid, state=state, page=page, per_page=per_page
         )
+        rows = contacts.shown(gl.reader(actor, session), rows)  # reporters' contacts as the user reads them
     if as_json:
         _print_json({"total": total, "events": rows})
         return
@@ -497,7 +559,7 @@ def events_show(ctx: click.Context, event_id: int, as_user: str | None, as_json:
     gl = _gridloop(ctx)
     actor = _viewer(gl, as_user)
     with gl.db.reading() as session:
-        detail = queries.event_detail(session, actor, event_id)
+        detail = event_views.event_detail(gl.reader(actor, session), event_id)
     if as_json:
         _print_json(detail)
         return

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.app import Gridloop
 from engine.org.people import Actor
 from engine.reads.reader import Reader
+from webui.i18n import current_language
 
 
 def gridloop() -> Gridloop:
@@ -41,7 +42,7 @@ def read_session() -> Session:
 def reader() -> Reader:
     """The signed-in user's reader on the request's read session, for the read models of :mod:`engine.reads`."""
     if "reader" not in g:
-        g.reader = gridloop().reader(g.user, read_session())
+        g.reader = gridloop().reader(g.user, read_session(), current_language())
     return g.reader
 
 

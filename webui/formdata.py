@@ -6,15 +6,30 @@ maps between HTML's strings and the schema's types: booleans, numbers, arrays, n
 such as ``location.lat``, the same paths the engine keys its field errors by) and uploaded photos, which are
 stored through the engine first and referenced by id. It never decides what is valid: a value it cannot
 convert is passed on as typed, and the engine answers with a field error in the user's language.
+
+**Fields that fit the outcome.** :func:`field_rules` reads, from the schema itself, when each top-level field
+is shown and when it is required: ``if``/``then``/``else`` (alone or in ``allOf``), ``dependentRequired``,
+``dependentSchemas``, ``dependencies`` and a ``oneOf``/``anyOf`` of object branches told apart by a ``const``
+or ``enum``. A field belongs to a branch when the branch requires it or names it in its ``properties``; the
+convention for a field that belongs to an outcome without being required by it is to name it in that branch's
+``then.properties`` with the schema ``true`` (``"photos": true`` in handle's "done" branch), which constrains
+nothing, so validation is unchanged. A field no branch names is always shown. The conditions are a small
+language that ``static/js/forms.js`` evaluates live — ``{"action": ["extension"]}`` (the sibling field's form
+value is one of these; ``""`` is "nothing chosen"), ``{"report": true}`` (the field is filled in), and
+``{"allOf": [...]}`` / ``{"anyOf": [...]}`` — and that :func:`condition_text` says in words, so that without
+JavaScript every field is drawn with a hint saying when it is needed. Whatever the derivation does not
+understand leaves its fields always shown, never hidden. The server still validates the whole schema.
+A choice field with no or a single choice that nothing requires (a joint case's rework departments on a case
+with one department) is not drawn (:func:`drawn_fields`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Final
 
 from flask import Blueprint, render_template
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -104,6 +119,262 @@ def widget(prop: Mapping[str, Any], required: bool = False) -> str:
     return "text"
 
 
+Condition = dict[str, Any]  # {field: [form values]} | {field: True} | {"allOf": [...]} | {"anyOf": [...]}
+UNKNOWN: Final[Condition] = {"unknown": True}  # a condition the derivation does not understand (never sent)
+COMBINATORS = ("allOf", "anyOf")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """When a field is shown and when it is required; None for "always shown" and "required only as the
+    schema's top-level ``required`` says"."""
+
+    show_when: Condition | None = None
+    require_when: Condition | None = None
+
+
+def _is_choice_field(prop: Mapping[str, Any]) -> bool:
+    return any(key in prop for key in ("enum", "oneOf", "x-gridloop-options"))
+
+
+def _values_of(prop: Mapping[str, Any]) -> list[str] | None:
+    """Every form value a field can send ("" for none chosen), or None when they are not a known few."""
+    if prop.get("type") == "boolean" or _choices(prop):
+        return [value for value, _title in options(prop)] + [""]
+    return None
+
+
+def _all(conditions: list[Condition]) -> Condition:
+    if any(c is UNKNOWN for c in conditions):
+        return UNKNOWN
+    unique = [c for n, c in enumerate(conditions) if c not in conditions[:n]]
+    return unique[0] if len(unique) == 1 else {"allOf": unique}
+
+
+def _any(conditions: list[Condition]) -> Condition:
+    if any(c is UNKNOWN for c in conditions):
+        return UNKNOWN
+    unique = [c for n, c in enumerate(conditions) if c not in conditions[:n]]
+    return unique[0] if len(unique) == 1 else {"anyOf": unique}
+
+
+def _and(outer: Condition | None, inner: Condition) -> Condition:
+    return inner if outer is None else _all([outer, inner])
+
+
+def _negate(condition: Condition, properties: Mapping[str, Any]) -> Condition:
+    """The opposite of a condition, said again in the same small language (the complement of a choice)."""
+    if condition is UNKNOWN:
+        return UNKNOWN
+    if "allOf" in condition:
+        return _any([_negate(c, properties) for c in condition["allOf"]])
+    if "anyOf" in condition:
+        return _all([_negate(c, properties) for c in condition["anyOf"]])
+    opposites: list[Condition] = []
+    for name, wanted in condition.items():
+        if wanted is True:
+            opposites.append({name: [""]})
+            continue
+        if wanted == [""]:
+            opposites.append({name: True})
+            continue
+        every = _values_of(properties.get(name, {}))
+        if every is None:
+            return UNKNOWN
+        opposites.append({name: [v for v in every if v not in wanted]})
+    return _any(opposites)
+
+
+def _if_condition(node: Any, properties: Mapping[str, Any]) -> Condition:
+    """The condition an ``if`` schema (or a branch's discriminator) states about sibling fields."""
+    if not isinstance(node, Mapping) or not set(node) <= {"properties", "required", "type", *COMBINATORS}:
+        return UNKNOWN
+    required = node.get("required", [])
+    parts: list[Condition] = []
+    for name, sub in node.get("properties", {}).items():
+        if name not in properties or not isinstance(sub, Mapping):
+            return UNKNOWN
+        if set(sub) == {"const"}:
+            wanted = [raw(sub["const"])]
+        elif set(sub) == {"enum"} and isinstance(sub["enum"], list):
+            wanted = [raw(v) for v in sub["enum"]]
+        else:
+            return UNKNOWN
+        parts.append({name: wanted if name in required else [*wanted, ""]})
+    for name in required:
+        if name not in node.get("properties", {}):
+            parts.append({name: True} if name in properties else UNKNOWN)
+    parts += [_all([_if_condition(s, properties) for s in node["allOf"]])] if "allOf" in node else []
+    parts += [_any([_if_condition(s, properties) for s in node["anyOf"]])] if "anyOf" in node else []
+    return _all(parts) if parts else UNKNOWN
+
+
+def _discriminator(branch: Mapping[str, Any], properties: Mapping[str, Any]) -> tuple[Condition, set[str]]:
+    """What tells a ``oneOf``/``anyOf`` branch apart (its ``const``/``enum`` properties) and those fields."""
+    keys = {
+        name
+        for name, sub in branch.get("properties", {}).items()
+        if isinstance(sub, Mapping) and set(sub) & {"const", "enum"}
+    }
+    if not keys:
+        return UNKNOWN, keys
+    test = {
+        "properties": {name: branch["properties"][name] for name in keys},
+        "required": [name for name in branch.get("required", []) if name in keys],
+    }
+    return _if_condition(test, properties), keys
+
+
+class _Rules:
+    """The walk over a schema's branches, gathering each field's show and require conditions."""
+
+    def __init__(self, properties: Mapping[str, Any]) -> None:
+        self.properties = properties
+        self.always: set[str] = set()
+        self.shown: dict[str, list[Condition]] = {}
+        self.required: dict[str, list[Condition]] = {}
+
+    def tie(
+        self, names: Iterable[str], condition: Condition, required: bool, skip: Set[str] = frozenset()
+    ) -> None:
+        """Fields ``names`` belong to the branch of ``condition`` (and are required by it, when ``required``)."""
+        for name in names:
+            if name in self.properties and name not in skip:
+                self.shown.setdefault(name, []).append(condition)
+                if required:
+                    self.required.setdefault(name, []).append(condition)
+
+    def branch(self, node: Any, condition: Condition, skip: Set[str] = frozenset()) -> None:
+        """A subschema that applies under ``condition``: what it requires or names belongs to it."""
+        if not isinstance(node, Mapping):
+            return
+        self.tie(node.get("properties", {}), condition, False, skip)
+        self.tie(node.get("required", []), condition, True, skip)
+        self.walk(node, condition)
+
+    def walk(self, node: Mapping[str, Any], condition: Condition | None) -> None:
+        """The conditional keywords of ``node`` (the schema itself, or a branch) under ``condition``."""
+        for sub in node.get("allOf", []):
+            if not isinstance(sub, Mapping):
+                continue
+            if condition is None:  # a member of the schema's own allOf applies always
+                self.always.update(sub.get("required", []))
+                self.walk(sub, None)
+            else:
+                self.branch(sub, condition)
+        if "if" in node:
+            test = _if_condition(node["if"], self.properties)
+            self.branch(node.get("then"), _and(condition, test))
+            self.branch(node.get("else"), _and(condition, _negate(test, self.properties)))
+        dependencies = {**node.get("dependencies", {}), **node.get("dependentRequired", {})}
+        dependencies.update(node.get("dependentSchemas", {}))
+        for name, needs in dependencies.items():
+            filled = _and(condition, {name: True} if name in self.properties else UNKNOWN)
+            if isinstance(needs, list):
+                self.tie(needs, filled, True)
+            else:
+                self.branch(needs, filled)
+        for keyword in ("oneOf", "anyOf"):
+            for sub in node.get(keyword, []):
+                if isinstance(sub, Mapping) and ("properties" in sub or "required" in sub):
+                    test, keys = _discriminator(sub, self.properties)
+                    self.branch(sub, _and(condition, test), skip=keys)
+
+
+def _simplified(condition: Condition, properties: Mapping[str, Any]) -> Condition | None:
+    """``condition`` with the choices of one field it tests merged, or None when it holds whatever that field
+    is (a field tied to both a branch and its ``else``)."""
+    parts = condition.get("anyOf", [condition])
+    names = {name for part in parts for name in part}
+    if len(names) != 1 or not all(
+        len(part) == 1 and isinstance(part.get(next(iter(names))), list) for part in parts
+    ):
+        return condition
+    name = next(iter(names))
+    merged = [v for part in parts for v in part[name]]
+    merged = [v for n, v in enumerate(merged) if v not in merged[:n]]
+    every = _values_of(properties.get(name, {}))
+    if every is not None and set(every) <= set(merged):
+        return None
+    return {name: merged}
+
+
+@bp.app_template_global()
+def field_rules(schema: Mapping[str, Any]) -> dict[str, FieldRule]:
+    """When each top-level field of ``schema`` is shown and required, derived from its conditional keywords
+    (see the module's docstring); a field tied to no branch, or to one not understood, is always shown."""
+    properties = schema.get("properties", {})
+    rules = _Rules(properties)
+    rules.walk(schema, None)
+    always = set(schema.get("required", [])) | rules.always
+    found: dict[str, FieldRule] = {}
+    for name in properties:
+        if name in always:
+            found[name] = FieldRule()
+            continue
+        shown = rules.shown.get(name)
+        show = None if not shown or _any(shown) is UNKNOWN else _simplified(_any(shown), properties)
+        needs = [c for c in rules.required.get(name, []) if c is not UNKNOWN]
+        found[name] = FieldRule(
+            show_when=show, require_when=_simplified(_any(needs), properties) if needs else None
+        )
+    return found
+
+
+def needed(schema: Mapping[str, Any]) -> set[str]:
+    """The top-level fields required always or under some condition (drawn as required widgets)."""
+    rules = field_rules(schema)
+    return set(schema.get("required", [])) | {n for n, r in rules.items() if r.require_when is not None}
+
+
+@bp.app_template_global()
+def drawn_fields(schema: Mapping[str, Any]) -> list[str]:
+    """The top-level fields a page draws: all but a choice field with no or a single choice that nothing
+    requires (there is nothing to choose; the engine fills in its default)."""
+    required = needed(schema)
+    drawn = []
+    for name, prop in schema.get("properties", {}).items():
+        choosing = prop.get("items", {}) if prop.get("type") == "array" else prop
+        if name not in required and _is_choice_field(choosing) and len(_choices(choosing)) <= 1:
+            continue
+        drawn.append(name)
+    return drawn
+
+
+@bp.app_template_global()
+def condition_text(condition: Condition, properties: Mapping[str, Any]) -> str:
+    """A condition in staff's words: 「办理结果」为「申请延期」, joined by "or"/"and"."""
+    if "allOf" in condition or "anyOf" in condition:
+        key = "allOf" if "allOf" in condition else "anyOf"
+        joiner = translate("form.when.and" if key == "allOf" else "form.when.or")
+        return joiner.join(condition_text(c, properties) for c in condition[key])
+    parts = []
+    for name, wanted in condition.items():
+        prop = properties.get(name, {})
+        field_title = prop.get("title") or name
+        if wanted is True:
+            parts.append(translate("form.when.filled", field=field_title))
+            continue
+        titles = dict(options(prop))
+        said = [
+            translate("form.when.choice", choice=titles.get(v, v)) if v else translate("form.when.unset")
+            for v in wanted
+        ]
+        choices = translate("form.when.or").join(said)
+        parts.append(translate("form.when.is", field=field_title, choices=choices))
+    return translate("form.when.and").join(parts)
+
+
+@bp.app_template_global()
+def rule_hint(rule: FieldRule, properties: Mapping[str, Any]) -> str:
+    """The hint saying when a conditional field is needed ("…时必填" / "…时填写"), or "" for none."""
+    if rule.require_when is not None:
+        return translate("form.when.required", condition=condition_text(rule.require_when, properties))
+    if rule.show_when is not None:
+        return translate("form.when.shown", condition=condition_text(rule.show_when, properties))
+    return ""
+
+
 def _number(text: str, integer: bool) -> int | float | str:
     try:
         number = float(text)
@@ -171,7 +442,7 @@ def _parse_object(
     target: dict[str, Any],
     found: Submission,
 ) -> None:
-    required = set(schema.get("required", []))
+    required = needed(schema)
     for name, prop in schema.get("properties", {}).items():
         key = prefix + name
         kind = widget(prop, name in required)
@@ -272,5 +543,5 @@ def loose_errors(
     errors: Mapping[str, list[FieldError | str]] | None, schema: Mapping[str, Any]
 ) -> list[FieldError | str]:
     """Errors of no field the form shows (``_form``, or a field the page does not draw)."""
-    shown = set(schema.get("properties", {}))
+    shown = set(drawn_fields(schema))
     return [m for key, messages in (errors or {}).items() if key.split(".")[0] not in shown for m in messages]

@@ -12,7 +12,10 @@ that is translated elsewhere than where it is named. Ids the templates build at 
 The language is the user's choice stored by the engine (:meth:`Gridloop.set_user_language`), copied into the
 session at sign-in and on every switch, so that the sign-in page itself can switch too; Flask-Babel's locale
 selector reads it (:func:`current_language`), and for the JSON API the caller's Accept-Language. Names that
-come from the definitions (steps, categories, form labels) are shown as the designers wrote them.
+come from the definitions (steps, categories, form titles, labels, hints and choices) are not in the catalog:
+each has its per-language label beside it in its own file (:mod:`engine.bpmn.labels`: ``name.en`` on BPMN
+elements, ``x-gridloop-i18n`` in forms, ``en:`` in routing-table cells), and the request's reader
+(:func:`webui.context.reader`) reads the definitions in the request's language.
 
 Engine errors and field errors carry codes and values (:class:`~engine.errors.FieldError`); they are said here,
 at the edge, in the reader's language (:func:`field_message`, and :func:`webui.errors.message`).

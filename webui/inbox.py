@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 from werkzeug.wrappers import Response
 
-from engine.reads.inbox import inbox_counts, inbox_page
+from engine.reads.inbox import SORTS, inbox_counts, inbox_page
 from engine.reads.labels import category_groups, visible_units
 from engine.reads.queries import INBOX_VIEWS
+from engine.reads.tasklist import saved_filters
 from engine.settings import LIGHT_COLOURS
 from webui.api_schemas import MAX_PAGE
 from webui.context import actor, reader
@@ -15,7 +16,6 @@ from webui.context import actor, reader
 bp = Blueprint("inbox", __name__)
 
 PER_PAGE = 20
-SORTS = ("due", "-due")
 
 
 @bp.app_context_processor
@@ -67,4 +67,5 @@ def index() -> Response | str:
         sorts=SORTS,
         categories=category_groups(reader().bundle()),
         units=visible_units(reader().directory(), actor()),
+        saved_filters=saved_filters(reader()),
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
+from engine.app import LANGUAGES
 from engine.reads.processes import diagram_xml, process_versions
 from webui.context import reader
 
@@ -22,8 +23,17 @@ def index() -> str:
 
 @bp.get("/processes/versions/<int:version_id>/diagram.bpmn")
 def diagram(version_id: int) -> Response:
-    """The BPMN XML of a deployed version, for bpmn-js to draw."""
-    xml = diagram_xml(reader().session, version_id)
+    """The BPMN XML of a deployed version, for bpmn-js to draw, its names in the language of the ``lang``
+    parameter (the pages' links name the reader's; ``zh`` is the file as deployed). Such a URL always answers
+    the same XML, so it may be cached for good; without ``lang`` the reader's language answers, and the
+    browser must ask again (the reader may switch languages)."""
+    lang, read = request.args.get("lang"), reader()
+    fixed = lang in LANGUAGES
+    xml = diagram_xml(read.session, version_id, lang if fixed and lang else read.language)
     response = Response(xml, mimetype="application/xml")
-    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    if fixed:
+        response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    else:
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.vary.add("Cookie")
     return response

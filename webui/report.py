@@ -34,9 +34,9 @@ def may_report_global() -> bool:
 
 @bp.get("/report")
 def new() -> tuple[str, int]:
-    """The empty report form, the grid preset to the user's own."""
+    """The empty report form, the grid preset to the user's own, the channel to the one kept for their role."""
     form = report_form(reader())
-    return _render(form, {"grid": form["default_grid"] or ""})
+    return _render(form, {"grid": form["default_grid"] or "", "channel": form["default_channel"] or ""})
 
 
 @bp.post("/report")

@@ -46,8 +46,12 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a history record's action (event.html, audit.html)
     "action.": (
+        N_("action.assigned"),
         N_("action.claim"),
+        N_("action.comment"),
         N_("action.complete"),
+        N_("action.delegated"),
+        N_("action.follow_up"),
         N_("action.light"),
         N_("action.migrate"),
         N_("action.report"),
@@ -99,8 +103,12 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's name (admin_settings.html, admin.py)
     "setting.": (
+        N_("setting.assign_roles"),
         N_("setting.report_roles"),
+        N_("setting.reporter_contact_roles"),
         N_("setting.report_rewards"),
+        N_("setting.notice_channels"),
+        N_("setting.notice_max_attempts"),
         N_("setting.retention_years"),
         N_("setting.rework_rate_base"),
         N_("setting.satisfied_answers"),
@@ -113,8 +121,12 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's hint (admin_settings.html)
     "setting_hint.": (
+        N_("setting_hint.assign_roles"),
         N_("setting_hint.report_roles"),
+        N_("setting_hint.reporter_contact_roles"),
         N_("setting_hint.report_rewards"),
+        N_("setting_hint.notice_channels"),
+        N_("setting_hint.notice_max_attempts"),
         N_("setting_hint.retention_years"),
         N_("setting_hint.rework_rate_base"),
         N_("setting_hint.satisfied_answers"),
@@ -124,6 +136,97 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_hint.time_lights"),
         N_("setting_hint.timezone"),
         N_("setting_hint.working_hours"),
+    ),
+    # a setting's description above its form (admin_settings.html)
+    "setting_help.": (
+        N_("setting_help.assign_roles"),
+        N_("setting_help.notice_channels"),
+        N_("setting_help.notice_max_attempts"),
+        N_("setting_help.report_rewards"),
+        N_("setting_help.report_roles"),
+        N_("setting_help.reporter_contact_roles"),
+        N_("setting_help.retention_years"),
+        N_("setting_help.rework_rate_base"),
+        N_("setting_help.satisfied_answers"),
+        N_("setting_help.score_weights"),
+        N_("setting_help.step_limits"),
+        N_("setting_help.supervision_escalation"),
+        N_("setting_help.time_lights"),
+        N_("setting_help.timezone"),
+        N_("setting_help.working_hours"),
+    ),
+    # a setting's field, or a part of one (admin.py: the settings' forms)
+    "setting_field.": (
+        N_("setting_field.assign_roles"),
+        N_("setting_field.notice_channels"),
+        N_("setting_field.notice_max_attempts"),
+        N_("setting_field.closure_rate"),
+        N_("setting_field.major"),
+        N_("setting_field.on_time_rate"),
+        N_("setting_field.report_rewards"),
+        N_("setting_field.report_roles"),
+        N_("setting_field.reporter_contact_roles"),
+        N_("setting_field.retention_years"),
+        N_("setting_field.rework_rate"),
+        N_("setting_field.rework_rate_base"),
+        N_("setting_field.satisfaction_rate"),
+        N_("setting_field.satisfied_answers"),
+        N_("setting_field.score_weights"),
+        N_("setting_field.step_limits"),
+        N_("setting_field.supervision_escalation"),
+        N_("setting_field.time_lights"),
+        N_("setting_field.timezone"),
+        N_("setting_field.valid"),
+        N_("setting_field.working_hours"),
+    ),
+    # a setting's choice of words (admin.py)
+    # a notice channel's name (admin.py's choices of the notice_channels setting)
+    "setting_choice.notice_channels.": (N_("setting_choice.notice_channels.webhook"),),
+    "setting_choice.": (
+        N_("setting_choice.rework_rate_base.due"),
+        N_("setting_choice.rework_rate_base.opened"),
+    ),
+    # the first column of a table of limits (macros/settings.html)
+    "setting_col.row.": (
+        N_("setting_col.row.step_limits"),
+        N_("setting_col.row.supervision_escalation"),
+    ),
+    # a time light's colour by name (macros/settings.html)
+    "colour.": (
+        N_("colour.blue"),
+        N_("colour.green"),
+        N_("colour.orange"),
+        N_("colour.red"),
+        N_("colour.yellow"),
+    ),
+    # a notice's kind: its title and its text (webui/notices.py)
+    "notice.kind.": (
+        N_("notice.kind.assigned"),
+        N_("notice.kind.delegated"),
+        N_("notice.kind.leader_instruction"),
+        N_("notice.kind.light"),
+        N_("notice.kind.request_approved"),
+        N_("notice.kind.request_refused"),
+        N_("notice.kind.sheet_cleared"),
+        N_("notice.kind.sheet_escalated"),
+        N_("notice.kind.sheet_issued"),
+        N_("notice.kind.sheet_replied"),
+        N_("notice.kind.task_offered"),
+        N_("notice.kind.task_returned"),
+    ),
+    "notice.text.": (
+        N_("notice.text.assigned"),
+        N_("notice.text.delegated"),
+        N_("notice.text.leader_instruction"),
+        N_("notice.text.light"),
+        N_("notice.text.request_approved"),
+        N_("notice.text.request_refused"),
+        N_("notice.text.sheet_cleared"),
+        N_("notice.text.sheet_escalated"),
+        N_("notice.text.sheet_issued"),
+        N_("notice.text.sheet_replied"),
+        N_("notice.text.task_offered"),
+        N_("notice.text.task_returned"),
     ),
     # a calendar day's kind (admin_calendar.html)
     "admin.kind.": (
@@ -166,12 +269,14 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "inbox.view.": (
         N_("inbox.view.claimable"),
         N_("inbox.view.done"),
+        N_("inbox.view.follow_up"),
         N_("inbox.view.mine"),
     ),
     # an empty inbox view (inbox.html)
     "inbox.empty.": (
         N_("inbox.empty.claimable"),
         N_("inbox.empty.done"),
+        N_("inbox.empty.follow_up"),
         N_("inbox.empty.mine"),
     ),
     # the inbox's sort orders (inbox.html)

@@ -1,9 +1,10 @@
 """Supervision (督办): the board of open and cleared sheets, and the sheet actions on the event page.
 
 Supervisors and shift leaders issue a leader's sheet (领导督办) to a department from the event page; the
-department's staff reply to it there. The engine decides who may do either (:mod:`engine.commands.supervising`); this
-module turns a form into one call and its answer into a page. A reason or reply left empty comes back next to
-its field on the event page, with what was typed.
+department's staff reply to it there, or on the task page of the task the sheet is about (its inbox row carries
+the sheet's badge). The engine decides who may do either (:mod:`engine.commands.supervising`); this module turns
+a form into one call and its answer into a page. A reason or reply left empty comes back next to its field on
+the page it was typed on, with what was typed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from werkzeug.wrappers import Response
 from engine.errors import Conflict, ValidationFailed
 from engine.reads.boards import supervision_board
 from engine.reads.events import event_page
-from webui import errors
+from engine.reads.tasks import task_page
+from webui import errors, formdata
 from webui.context import gridloop, reader, username
 from webui.i18n import translate
 
@@ -77,7 +79,7 @@ def reply(event_id: int, sheet_id: int) -> Response | tuple[str, int]:
     """The department's reply to a sheet of the event."""
     text = request.form.get("reply", "")
     try:
-        sheet = gridloop().reply_to_sheet(username(), sheet_id, text)
+        sheet = gridloop().reply_to_sheet(username(), sheet_id, text, event_id=event_id)
     except ValidationFailed as exc:
         form = {"name": f"reply-{sheet_id}", "errors": exc.errors, "values": {"reply": text}}
         return _event_again(event_id, form)
@@ -86,3 +88,22 @@ def reply(event_id: int, sheet_id: int) -> Response | tuple[str, int]:
         return _back(event_id)
     flash(translate("sheet.replied"), "success")
     return _back(sheet["event_id"])
+
+
+@bp.post("/tasks/<int:task_id>/sheets/<int:sheet_id>/reply")
+def reply_on_task(task_id: int, sheet_id: int) -> Response | tuple[str, int]:
+    """The reply to a sheet from the page of the task it is about; back to that task's page."""
+    text = request.form.get("reply", "")
+    back = url_for("tasks.show", task_id=task_id, _anchor=f"sheet-{sheet_id}")
+    try:
+        gridloop().reply_to_sheet(username(), sheet_id, text, task_id=task_id)
+    except ValidationFailed as exc:
+        page = task_page(reader(), task_id)
+        form = {"name": f"reply-{sheet_id}", "errors": exc.errors, "values": {"reply": text}}
+        values = formdata.values_of(page["form"], page["defaults"])
+        return formdata.render_form("task.html", values, status=400, page=page, sheet_form=form)
+    except Conflict as exc:
+        flash(errors.message(exc), "error")
+        return redirect(back, code=303)
+    flash(translate("sheet.replied"), "success")
+    return redirect(back, code=303)

@@ -143,7 +143,7 @@ def chain_problems(event: Any, entries: Sequence[Any], keys: AuditKeys | None = 
 
 # ------------------------------------------------------------------ the rows that mirror the history
 
-TASK_ACTIONS = ("claim", "unclaim", "complete", "light")
+TASK_ACTIONS = ("claim", "unclaim", "complete", "light", "assigned", "delegated")
 SHEET_ACTIONS = ("sheet_issued", "sheet_escalated", "sheet_replied", "sheet_cleared")
 TIMER_COLUMNS = ("bpmn_id", "due_at", "status", "created_at", "fired_at", "fired_by")
 SHEET_COLUMNS = (
@@ -223,6 +223,8 @@ def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             state["assignee"], state["claimed_at"] = entry.actor, entry.at
         elif entry.action == "unclaim":
             state["assignee"], state["claimed_at"] = None, None
+        elif entry.action in ("assigned", "delegated"):  # handed to data["to"] (engine.commands.assignment)
+            state["assignee"], state["claimed_at"] = data.get("to"), entry.at
         elif entry.action == "complete":
             state["completion"] = entry
             state["assignee"] = state["assignee"] or entry.actor

@@ -13,6 +13,7 @@ scope properties).
 """
 
 import ast
+import dataclasses
 import hashlib
 import json
 import posixpath
@@ -34,6 +35,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from engine.bpmn.labels import SOURCE_LANGUAGE, Labels, description_labels, localize_form, missing_labels
 from engine.bpmn.scripting import script_problems
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS, role_for_lane
 
@@ -134,6 +136,10 @@ class UserTaskInfo:
     department_variable: str | None
     due_at_variable: str | None
     scope_level_variable: str | None = None
+    labels: Labels = field(default_factory=dict)  # the name in other languages (engine.bpmn.labels)
+    # an approval's boolean form field (the ``decisionVariable`` property): its completion decides a request,
+    # and the notices tell whoever asked (engine.notices.derive)
+    decision_variable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,8 @@ class Category:
     handling_level: str
     time_limit: float
     time_unit: str
+    class_labels: Labels = field(default_factory=dict)  # class_name and name in other languages
+    name_labels: Labels = field(default_factory=dict)
 
 
 @dataclass
@@ -163,6 +171,38 @@ class ProcessBundle:
     start_form: str | None
     categories: list[Category]
     outcomes: tuple[str, ...] = (UNSET_OUTCOME,)
+    language: str = SOURCE_LANGUAGE
+    _languages: dict[str, "ProcessBundle"] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def in_language(self, language: str) -> "ProcessBundle":
+        """The bundle as staff of ``language`` read it: step names, category names and forms in that language
+        where the files give a label (:mod:`engine.bpmn.labels`), the Chinese elsewhere. The same spec, files
+        and hash: for pages only — commands validate against the source forms."""
+        if language == self.language:
+            return self
+        found = self._languages.get(language)
+        if found is None:
+            found = dataclasses.replace(
+                self,
+                user_tasks={
+                    key: dataclasses.replace(info, name=info.labels.get(language, info.name))
+                    for key, info in self.user_tasks.items()
+                },
+                categories=[
+                    dataclasses.replace(
+                        c,
+                        class_name=c.class_labels.get(language, c.class_name),
+                        name=c.name_labels.get(language, c.name),
+                    )
+                    for c in self.categories
+                ],
+                forms={key: localize_form(schema, language) for key, schema in self.forms.items()},
+                language=language,
+            )
+            self._languages[language] = found
+        return found
 
 
 def collect_files(root: Path) -> dict[str, str]:
@@ -196,6 +236,20 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
     beside it and the forms in ``../forms/`` or beside it, which is where its references point.
     Problems name the files as given.
     """
+    files, problems = _files_at(paths)
+    return problems + validate_files(files)
+
+
+def label_warnings(paths: Iterable[Path]) -> list[Problem]:
+    """The names in the files at ``paths`` (as :func:`validate_paths` reads them) that lack a label in a shipped
+    interface language (:func:`engine.bpmn.labels.missing_labels`): warnings, since a page shows the Chinese
+    name instead, but each is a name that staff reading English would not understand."""
+    files, _problems = _files_at(paths)
+    return [Problem(*found) for found in missing_labels(files)]
+
+
+def _files_at(paths: Iterable[Path]) -> tuple[dict[str, str], list[Problem]]:
+    """The definition files :func:`validate_paths` checks, by the name given, and the paths that name none."""
     files: dict[str, str] = {}
     problems: list[Problem] = []
     for path in map(Path, paths):
@@ -221,7 +275,7 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
         for file_path in found:
             if str(file_path) not in files:
                 files[str(file_path)] = file_path.read_text(encoding="utf-8")
-    return problems + validate_files(files)
+    return files, problems
 
 
 def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> ProcessBundle:
@@ -634,6 +688,7 @@ def _property_problems(name: str, root: Element, file_names: set[str]) -> list[P
                 "departmentVariable",
                 "dueAtVariable",
                 "scopeLevelVariable",
+                "decisionVariable",
             ) and not _is_variable_path(value):
                 problems.append(
                     Problem(
@@ -857,6 +912,12 @@ def _user_tasks(specs: list[BpmnProcessSpec]) -> dict[str, UserTaskInfo]:
                 department_variable=properties.get("departmentVariable"),
                 due_at_variable=properties.get("dueAtVariable"),
                 scope_level_variable=properties.get("scopeLevelVariable"),
+                decision_variable=properties.get("decisionVariable"),
+                labels={
+                    key[len("name.") :]: value
+                    for key, value in properties.items()
+                    if key.startswith("name.") and value
+                },
             )
     return tasks
 
@@ -891,6 +952,9 @@ def _categories(parser: SpiffBpmnParser, trees: dict[str, Any]) -> tuple[list[Ca
         try:
             code = ast.literal_eval(rule.inputEntries[0].text)
             values = {entry.output.name: ast.literal_eval(entry.text) for entry in rule.outputEntries}
+            labels = {
+                entry.output.name: description_labels(entry.description) for entry in rule.outputEntries
+            }
             categories.append(
                 Category(
                     code=str(code),
@@ -900,6 +964,8 @@ def _categories(parser: SpiffBpmnParser, trees: dict[str, Any]) -> tuple[list[Ca
                     handling_level=str(values["handling_level"]),
                     time_limit=float(values["time_limit"]),
                     time_unit=str(values["time_unit"]),
+                    class_labels=labels["class_name"],
+                    name_labels=labels["category_name"],
                 )
             )
         except (ValueError, TypeError, SyntaxError, KeyError, IndexError) as err:

@@ -2,7 +2,10 @@
 
 A form property may say ``"x-gridloop-options": "departments" | "grids" | "categories"``; before a form is
 shown or checked, :func:`resolve_schema` fills such a property's ``oneOf`` with the current choices, so the
-same schema drives both the page and the validation. :func:`validate` returns errors keyed by field path
+same schema drives both the page and the validation. A property that also says
+``"x-gridloop-case-options": "assignments.department"`` offers, on the task's page, only the choices the case's
+process data names at that path (:func:`case_choices`: the verify step's rework departments are the departments
+of a joint case); the form names the data, so no Python knows the step. :func:`validate` returns errors keyed by field path
 (``location.lat``, ``photos.0``), each a :class:`~engine.errors.FieldError` (``min_length`` with its ``limit``)
 that the web layer says in the reader's language, and never changes anything. Before any schema is asked,
 every value of a submission is held to what the databases and the history can keep (:func:`value_errors`):
@@ -60,6 +63,21 @@ TYPE_FIELD_CODES: dict[str, str] = {
     "object": "type.object",
 }
 LIMITED = frozenset({"minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"})
+# a schema node may name the field error said when it refuses a value (``"x-gridloop-message": "phone"`` on a
+# phone number's pattern: ``field.phone`` says what a number looks like, where ``bad_format`` could not)
+MESSAGE_KEY = "x-gridloop-message"
+# the field errors a form may name so (forms/ is data the catalogs' extraction does not read: each code a form
+# may name is here, and so has its text in every language); a name not here is said as the schema's own error
+FORM_MESSAGE_FIELD_CODES = {
+    "phone": "phone",
+    "report.patrol_by_own_worker": "report.patrol_by_own_worker",
+    "report.channel_not_offered": "report.channel_not_offered",
+    "setting.retention_years": "setting.retention_years",
+}
+# a choice (an entry of a property's ``oneOf``) may be open only to some roles: ``"x-gridloop-roles": [...]``
+ROLES_KEY = "x-gridloop-roles"
+# the report form's channel choice that may be self-handled (自处理) says so: the grid worker's patrol
+SELF_HANDLE_KEY = "x-gridloop-self-handle"
 
 
 def resolve_schema(schema: Mapping[str, Any], options: Mapping[str, OptionSource]) -> dict[str, Any]:
@@ -83,6 +101,43 @@ def resolve_schema(schema: Mapping[str, Any], options: Mapping[str, OptionSource
     return resolved
 
 
+def case_values(data: Any, path: str) -> list[Any]:
+    """The values at a dotted ``path`` of process data, a list on the way standing for each of its items
+    (``assignments.department`` → every assignment's department), in order and once each."""
+    found = [data]
+    for key in path.split("."):
+        step: list[Any] = []
+        for value in found:
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Mapping) and key in item:
+                    step.append(item[key])
+        found = step
+    flat = [v for value in found for v in (value if isinstance(value, list) else [value])]
+    return [v for n, v in enumerate(flat) if v not in flat[:n]]
+
+
+def case_choices(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a resolved ``schema`` whose ``x-gridloop-case-options`` properties offer only the choices the
+    case's process ``data`` names at that path, in the case's order (none when the data names none). It narrows
+    what a page offers; the validation keeps the form's whole list."""
+    narrowed = copy.deepcopy(dict(schema))
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            path = node.get("x-gridloop-case-options")
+            if isinstance(path, str) and isinstance(node.get("oneOf"), list):
+                titles = {c.get("const"): c for c in node["oneOf"] if isinstance(c, Mapping)}
+                node["oneOf"] = [titles[v] for v in case_values(data, path) if v in titles]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(narrowed)
+    return narrowed
+
+
 def _field_path(error: ValidationError) -> str:
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required":
@@ -97,8 +152,15 @@ def _field_path(error: ValidationError) -> str:
 def _field_error(error: ValidationError) -> FieldError:
     validator = str(error.validator)
     expected = error.validator_value
-    if validator == "type" and isinstance(expected, str) and expected in TYPE_FIELD_CODES:
-        return FieldError(TYPE_FIELD_CODES[expected])
+    named = named_message(error.schema, "") if isinstance(error.schema, Mapping) else ""
+    if named:  # the form's own words for what this node refuses
+        return FieldError(named)
+    if validator == "type":  # one type, or the first of several a code names ("integer" of integer-or-null)
+        named_types = [
+            t for t in ([expected] if isinstance(expected, str) else expected) if t in TYPE_FIELD_CODES
+        ]
+        if named_types:
+            return FieldError(TYPE_FIELD_CODES[named_types[0]])
     code = SCHEMA_FIELD_CODES.get(validator)
     if code is None:
         return FieldError("schema", {"problem": error.message})
@@ -158,7 +220,9 @@ def _choices_as_enums(node: Any) -> Any:
         isinstance(choices, list)
         and choices
         and all(
-            isinstance(c, Mapping) and "const" in c and set(c) <= {"const", "title", "description"}
+            isinstance(c, Mapping)
+            and "const" in c
+            and all(k in ("const", "title", "description") or k.startswith("x-gridloop-") for k in c)
             for c in choices
         )
     ):
@@ -312,6 +376,24 @@ class FormCache:
     def clear(self) -> None:
         """Forget the compiled validators (their choices changed)."""
         self._validators.clear()
+
+
+def named_message(node: Mapping[str, Any], default: str) -> str:
+    """The field error code a schema node (a property, a choice) names with ``x-gridloop-message``, when it is
+    one of :data:`FORM_MESSAGE_FIELD_CODES`; ``default`` otherwise."""
+    return FORM_MESSAGE_FIELD_CODES.get(str(node.get(MESSAGE_KEY)), default)
+
+
+def choices(schema: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """The choices (``oneOf`` entries, each with its ``const``) of the form's top-level property ``name``."""
+    prop = schema.get("properties", {}).get(name, {})
+    return [dict(c) for c in prop.get("oneOf", []) if isinstance(c, Mapping) and "const" in c]
+
+
+def open_to(choice: Mapping[str, Any], roles: set[str]) -> bool:
+    """Whether one holding ``roles`` may pick ``choice``: it names no roles (``x-gridloop-roles``), or one of them."""
+    limited = choice.get(ROLES_KEY)
+    return limited is None or bool(roles & set(limited))
 
 
 def photo_ids(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[str]]:

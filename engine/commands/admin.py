@@ -72,7 +72,19 @@ def change_setting(step: Step, key: str, value: Any) -> Any:
     unstorable = forms.value_errors(value, (key,))
     if unstorable:
         raise ValidationFailed("setting {key}: its value holds what no database stores", unstorable, key=key)
-    unknown = sorted(set(value) - set(ROLE_KEYS)) if key == "report_roles" and isinstance(value, list) else []
+    if key in settings.SCHEMAS:  # the shape, field by field (``step_limits.accept.0``), before the rules
+        shape = forms.validate({"type": "object", "properties": {key: settings.SCHEMAS[key]}}, {key: value})
+        if shape:
+            raise ValidationFailed(
+                "{key}: the value does not fit its schema at {fields}",
+                shape,
+                key=key,
+                fields=", ".join(shape),
+            )
+    roles_setting = key in ("report_roles", "assign_roles", "reporter_contact_roles") and isinstance(
+        value, list
+    )
+    unknown = sorted(set(value) - set(ROLE_KEYS)) if roles_setting else []
     if unknown:
         raise ValidationFailed(
             "unknown roles {unknown}; the roles are: {roles}",

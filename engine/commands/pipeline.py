@@ -14,7 +14,8 @@ this order:
 6. the move, under the journal of the engine's functions and the seed of new task ids; then the event's
    columns, the inbox rows and the timer rows are synced with the instance;
 7. the history record (chained, on the event) or the admin-log record, each authenticated with the audit key
-   — only ever written here;
+   — only ever written here; and the notices of what the command did, derived in one place from the inbox
+   rows it created and the records it wrote (:mod:`engine.notices.derive`), with their outbox rows;
 8. the event rows saved (the state stored as a checkpoint when due), the schedulers of other processes told
    of timers added or moved (a PostgreSQL ``NOTIFY``, delivered at commit: :func:`engine.time.timers.notify`)
    and the transaction committed;
@@ -38,6 +39,7 @@ from engine.bpmn import instances, runtime
 from engine.bpmn.deployed import Deployed
 from engine.commands import command_log
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.notices import derive as notices
 from engine.org.people import Actor
 from engine.store import statements
 from engine.store.db import connection_of
@@ -65,6 +67,10 @@ HISTORY_ACTIONS = frozenset(
         "sheet_escalated",
         "sheet_replied",
         "sheet_cleared",
+        "assigned",
+        "delegated",
+        "comment",
+        "follow_up",
     }
 )
 ADMIN_ACTIONS = frozenset(
@@ -139,6 +145,9 @@ class Step:
     _touched: dict[int, _Touched] = field(default_factory=dict)
     _timers_set: list[statements.Row] = field(default_factory=list)  # timer rows added or moved
     _after: list[Callable[[], None]] = field(default_factory=list)
+    # what the command did, for the notices derived from it as it saves (engine.notices.derive)
+    _offers: list[tuple[Any, statements.Row]] = field(default_factory=list)
+    _records: list[notices.Recorded] = field(default_factory=list)
 
     @property
     def conn(self) -> Any:
@@ -332,6 +341,7 @@ class Step:
                 },
             )
             created.append(row)
+            self._offers.append((event, row))
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready_ids and row.status == "open":
                 row.status = "cancelled"
@@ -365,6 +375,7 @@ class Step:
             bpmn_id,
             task_id,
         )
+        self._records.append(notices.Recorded(event, action, data, bpmn_id, task_id))
         event.updated_at = self.now
 
     def log(self, action: str, data: dict[str, Any]) -> None:
@@ -385,6 +396,7 @@ class Step:
     # ------------------------------------------------------------ the pipeline's own end
 
     def _save(self) -> None:
+        notices.write(self, self._offers, self._records)
         for held in self._touched.values():
             event, workflow = held.row, held.workflow
             state = None

@@ -33,7 +33,8 @@ database when no remaining event uses it.
 :class:`~engine.errors.Conflict` ``archive.running`` while another run holds it; SQLite: the command's write
 lock), select and lock the batch's events, write the file under a temporary name, fsync it, link it into
 place (never over another file) and fsync the folder; only then delete the events' rows — history, inbox
-rows, timers, sheets, attachment links, the events, the attachments nobody uses any more — and log
+rows, timers, sheets, attachment links, the staff's notices of them (and their outbox rows: mail, not the
+case's record, so not archived), the events, the attachments nobody uses any more — and log
 ``archived`` with the file's name, its SHA-256 and each event's ``[id, history length, head]``. If anything
 fails before the commit, the file is removed and the database keeps everything (:func:`archive_all`
 removes it when the commit itself fails).
@@ -65,6 +66,8 @@ from engine.store.models import (
     AttachmentLink,
     Event,
     HistoryEntry,
+    Notice,
+    OutboxMessage,
     ProcessVersion,
     SupervisionSheet,
     Task,
@@ -88,6 +91,8 @@ _SHEETS = cast(Table, SupervisionSheet.__table__)
 _LINKS = cast(Table, AttachmentLink.__table__)
 _ATTACHMENTS = cast(Table, Attachment.__table__)
 _VERSIONS = cast(Table, ProcessVersion.__table__)
+_NOTICES = cast(Table, Notice.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 @dataclass
@@ -341,7 +346,10 @@ def archive(
     try:
         heads = [list(row) for row in session.execute(_heads(ids))]
         removed = made.removed
-        for table in (_SHEETS, _LINKS, _TIMERS, _TASKS, _HISTORY):
+        # the staff's notices of the cases are their mail, not the cases' record: they go, unarchived
+        notices = select(_NOTICES.c.id).where(_NOTICES.c.event_id.in_(ids))
+        session.execute(delete(_OUTBOX).where(_OUTBOX.c.notice_id.in_(notices)))
+        for table in (_NOTICES, _SHEETS, _LINKS, _TIMERS, _TASKS, _HISTORY):
             session.execute(delete(table).where(table.c.event_id.in_(ids)))
         session.execute(delete(_EVENTS).where(_EVENTS.c.id.in_(ids)))
         if removed:

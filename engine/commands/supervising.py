@@ -33,11 +33,16 @@ FALLBACK_UNIT = "work_hours"
 Limit = tuple[Event, Task | None, datetime, datetime, str]
 
 
-def unit_of(versions: Versions, session: Session) -> Callable[[Event], str]:
-    """The time unit of an event's limit: its category's, from the routing table of its version."""
+def unit_of(versions: Versions, session: Session) -> Callable[[Event, Task | None], str]:
+    """The time unit of a limit: a step's own when the ``step_limits`` setting gives it one (as the pages
+    measure it, :class:`engine.reads.lights.Lights`), else the event's category's, from the routing table of
+    its version."""
     units: dict[tuple[int, str], str] = {}
+    step_units = {step: limit[1] for step, limit in settings.get(session, "step_limits").items()}
 
-    def unit(event: Event) -> str:
+    def unit(event: Event, task: Task | None) -> str:
+        if task is not None and task.bpmn_id in step_units:
+            return step_units[task.bpmn_id]
         key = (event.process_version_id, event.category)
         if key not in units:
             bundle = versions.get(session, event.process_version_id).bundle
@@ -49,7 +54,7 @@ def unit_of(versions: Versions, session: Session) -> Callable[[Event], str]:
     return unit
 
 
-def _limits(session: Session, unit: Callable[[Event], str]) -> list[Limit]:
+def _limits(session: Session, unit: Callable[[Event, Task | None], str]) -> list[Limit]:
     """Every running limit with a time light: open tasks with a due time, and open cases (clock not stopped)."""
     limits: list[Limit] = []
     rows = session.execute(
@@ -60,12 +65,12 @@ def _limits(session: Session, unit: Callable[[Event], str]) -> list[Limit]:
     for task, event in rows:
         assert task.due_at is not None  # the query asks for tasks with a due time
         start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
-        limits.append((event, task, start, task.due_at, unit(event)))
+        limits.append((event, task, start, task.due_at, unit(event, task)))
     for event in session.scalars(
         select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
     ):
         assert event.opened_at is not None and event.due_at is not None  # as the query asks
-        limits.append((event, None, event.opened_at, event.due_at, unit(event)))
+        limits.append((event, None, event.opened_at, event.due_at, unit(event, None)))
     return limits
 
 
@@ -113,19 +118,26 @@ def record_lights(step: Step, event_id: int) -> int:
 
 
 def issue_auto(step: Step, item: rules.Overdue) -> int:
-    """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already."""
+    """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already.
+
+    A platform step's sheet (a task with no department) names in its reason the step, and the role and scope
+    it is charged to (the task, which the sheet points at, holds them too)."""
     session = step.session
     if rules.has_sheet(session, item.event_id, item.task_id):
         return 0
     event = step.event(item.event_id)
     what = "任务" if item.task_id is not None else "案件"
+    reason = f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办"
+    task = session.get(Task, item.task_id) if item.task_id is not None else None
+    if task is not None and task.department_code is None:
+        reason += f"：{task.name}（岗位 {task.role}，范围 {task.scope_code}）"
     sheet = SupervisionSheet(
         event_id=item.event_id,
         task_id=item.task_id,
         department_code=item.department_code,
         kind="auto",
         card="notice",
-        reason=f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办",
+        reason=reason,
         status="open",
         issued_at=step.now,
         issued_by=step.actor.username,
@@ -201,22 +213,37 @@ def issue(step: Step, event_id: int, department_code: str, reason: str) -> dict[
     return rules.sheet_row(sheet)
 
 
-def reply(step: Step, sheet_id: int, text: str) -> dict[str, Any]:
-    """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure)."""
+def reply(
+    step: Step, sheet_id: int, text: str, *, event_id: int | None = None, task_id: int | None = None
+) -> dict[str, Any]:
+    """The department answers a sheet (a leader's sheet is cleared only after this and the case's closure).
+
+    ``event_id`` / ``task_id``: the event or task the reply was made from (a page's address); a sheet that is
+    not of that event, or not about that task, answers as a sheet that does not exist."""
     if not text or not text.strip():
         raise ValidationFailed("a reply needs text", {"reply": [FieldError("required")]})
     forms.require_storable({"reply": text})
     session, actor = step.session, step.actor
     sheet = session.get(SupervisionSheet, sheet_id)
-    if sheet is None:
+    if sheet is None or (event_id is not None and sheet.event_id != event_id):
         raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id)
-    if not any(a.department_code == sheet.department_code for a in actor.assignments):
+    if task_id is not None:
+        page_task = session.get(Task, task_id)
+        if (
+            page_task is None
+            or page_task.event_id != sheet.event_id
+            or not rules.is_about(sheet, page_task.id, page_task.department_code)
+        ):
+            raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id)
+    task = session.get(Task, sheet.task_id) if sheet.task_id is not None else None
+    if not rules.may_reply(actor, sheet, task):
         try:
             queries.visible_event(session, actor, sheet.event_id)
         except NotFound as exc:  # out of scope answers exactly like a sheet that does not exist
             raise NotFound("no supervision sheet {sheet}", code="sheet.not_found", sheet=sheet_id) from exc
         raise Forbidden(
-            "only the department the sheet is addressed to can reply", code="sheet.reply_forbidden"
+            "only the department (or the platform role) the sheet is addressed to can reply",
+            code="sheet.reply_forbidden",
         )
     if sheet.status != "open":
         raise Conflict(

@@ -22,12 +22,28 @@ from engine.store.models import Event
 from engine.supervision import rules
 
 PROCESS_ID = "grid_event"
-REPORT_FIELDS = ("category", "description", "grid", "address", "location", "photos", "self_handle", "channel")
+REPORT_FIELDS = (
+    "category",
+    "description",
+    "grid",
+    "address",
+    "location",
+    "photos",
+    "self_handle",
+    "channel",
+    "reporter_name",
+    "reporter_phone",
+    "channel_ref",
+)
 
 
 def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     """Report a new event (上报): validate, start an instance on the latest version, offer its first task.
 
+    The report form's ``channel`` choices say who may report on each (``x-gridloop-roles``, held in a scope
+    containing the grid) and which may be self-handled; a public channel's reporter (name, phone) and the
+    channel's reference number (a 12345 work order) are kept in the event's columns, the process data and the
+    history record, whole (they are masked at read, :mod:`engine.reads.contacts`).
     Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
     """
     actor, session, now = step.actor, step.session, step.now
@@ -44,27 +60,41 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
     if not data.get("grid") and len(own_grids) == 1:
         data["grid"] = own_grids[0]
-    data.setdefault("channel", "grid" if own_grids else "web")
+    schema = bundle.forms[start_form]
+    channels = forms.choices(schema, "channel")
+    grid = data.get("grid")
+    roles_here = {
+        a.role
+        for a in actor.assignments
+        if a.department_code is None and isinstance(grid, str) and grid.startswith(a.scope_code)
+    }
+    if (
+        "channel" not in data
+    ):  # the channel kept for the actor's roles here (a patrol), else the form's default
+        own = [c["const"] for c in channels if forms.ROLES_KEY in c and forms.open_to(c, roles_here)]
+        data["channel"] = own[0] if own else schema["properties"]["channel"].get("default")
     data.setdefault("self_handle", False)
     errors = forms.validate(
         step.parts.forms.validator(session, deployed.version_id, bundle, start_form), data
     )
     if not data.get("grid") and "grid" not in errors:
         errors["grid"] = [FieldError("required")]
-    errors.update(forms.photo_errors(session, bundle.forms[start_form], data, actor.username))
+    errors.update(forms.photo_errors(session, schema, data, actor.username))
     if errors:
         raise ValidationFailed("the report is incomplete or invalid", errors, code="report.invalid")
     grid = data["grid"]
     if not any(a.department_code is None and grid.startswith(a.scope_code) for a in actor.assignments):
         raise Forbidden("grid {grid} is outside your scope", code="report.grid_outside_scope", grid=grid)
-    is_grid_worker_here = any(grid.startswith(code) for code in own_grids)
-    if data["channel"] == "grid" and not is_grid_worker_here:
+    channel = next((c for c in channels if c["const"] == data["channel"]), {})
+    if not forms.open_to(channel, roles_here):
         raise ValidationFailed(
-            "only the grid's own worker reports by patrol",
-            {"channel": [FieldError("report.patrol_by_own_worker")]},
+            "channel {channel} is not open to your roles in grid {grid}",
+            {"channel": [FieldError(forms.named_message(channel, "report.channel_not_offered"))]},
             code="report.invalid",
+            channel=data["channel"],
+            grid=grid,
         )
-    if data["self_handle"] and data["channel"] != "grid":
+    if data["self_handle"] and not channel.get(forms.SELF_HANDLE_KEY):
         raise ValidationFailed(
             "only a grid worker's own report can be self-handled",
             {"self_handle": [FieldError("report.self_handle_own_patrol")]},
@@ -83,6 +113,9 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
             "address": data.get("address"),
             "location": data.get("location"),
             "reporter": actor.username,
+            "reporter_name": data.get("reporter_name"),
+            "reporter_phone": data.get("reporter_phone"),
+            "channel_ref": data.get("channel_ref"),
             "reported_at": now,
             "updated_at": now,
             "state": "reported",
@@ -98,7 +131,7 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     )
     local_day = now.astimezone(step.parts.settings.calendar(session).timezone)  # the district's date
     event.code = f"E{local_day:%Y%m%d}{event.id:06d}"
-    attachments.link(session, _photos(bundle.forms[start_form], data), event.id)
+    attachments.link(session, _photos(schema, data), event.id)
     step.adopt(event, workflow)
     _data, created = step.sync(event, deployed, open_rows={})
     step.record(
@@ -126,11 +159,18 @@ def _task_for_action(step: Step, task_id: int) -> tuple[statements.Row, statemen
         if visible is None:
             raise NotFound("no task {task}", code="task.not_found", task=task_id)
         raise _not_offered(task_id, task.name)
+    require_open(task)
+    return task, event
+
+
+def require_open(task: statements.Row) -> None:
+    """Refuse to act on a task that is no longer open (completed, or cancelled by the process): a
+    :class:`Conflict` saying what happened meanwhile."""
     if task.status == "completed":
         raise Conflict(
             "task {task} ({name}) was already completed by {by}; nothing was changed",
             code="task.already_completed",
-            task=task_id,
+            task=task.id,
             name=task.name,
             by=task.completed_by,
         )
@@ -138,10 +178,9 @@ def _task_for_action(step: Step, task_id: int) -> tuple[statements.Row, statemen
         raise Conflict(
             "task {task} ({name}) was cancelled by the process; nothing was changed",
             code="task.cancelled",
-            task=task_id,
+            task=task.id,
             name=task.name,
         )
-    return task, event
 
 
 def _not_offered(task_id: int, name: str) -> Forbidden:
@@ -177,6 +216,13 @@ def unclaim(step: Step, task_id: int) -> dict[str, Any]:
     task, event = _task_for_action(step, task_id)
     if task.assignee != step.actor.username:
         raise Conflict("task {task} is not claimed by you", code="task.not_claimed_by_you", task=task_id)
+    if task.delegated_by is not None:  # it goes back to whoever delegated it: engine.commands.assignment
+        raise Conflict(
+            "task {task} was delegated to you by {by}: give it back to them instead",
+            code="task.delegated_give_back",
+            task=task_id,
+            by=task.delegated_by,
+        )
     task.assignee, task.claimed_at = None, None
     statements.save_task(step.conn, task)
     step.record(event, "unclaim", {}, task.bpmn_id, task.id)
@@ -229,10 +275,12 @@ def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
     # the timers table mirrors the waiting timer events after every command, so an instance that had none
     # before and has none now has no rows to update
     moved = step.move(event, deployed, run, open_rows=open_rows, sync_timers=had_timers, measures_itself=True)
-    cleared = rules.clear_for_closed_event(session, event, now, actor.username)
-    step.record(
-        event, "complete", {"form": data, **moved.record, "instance": instance}, task.bpmn_id, task.id
-    )
+    cleared = rules.clear_for_done_step(session, task, now)
+    cleared += rules.clear_for_closed_event(session, event, now, actor.username)
+    done = {"form": data, **moved.record, "instance": instance}
+    if task.delegated_by is not None:  # a delegate's completion names who delegated the task to them
+        done["delegated_by"] = task.delegated_by
+    step.record(event, "complete", done, task.bpmn_id, task.id)
     for sheet in cleared:
         step.record(event, "sheet_cleared", rules.sheet_record(sheet), task_id=sheet.task_id)
     return {"task": task_id, "event": event.id, "state": event.state, "next": [r.id for r in moved.created]}

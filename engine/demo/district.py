@@ -76,7 +76,6 @@ def demo_users() -> list[DemoUser]:
         DemoUser("intake", "受理员 林晓", "intake", district),
         DemoUser("dispatcher", "派遣员 郑军", "dispatcher", district),
         DemoUser("leader", "值班长 马丽", "shift_leader", district),
-        DemoUser("verifier", "核查员 何平", "verifier", district),
         DemoUser("evaluator", "考核员 高洁", "evaluator", district),
         DemoUser("supervisor", "督办员 罗斌", "supervisor", district),
         DemoUser("auditor", "审计员 梁文", "auditor", district),

@@ -30,6 +30,21 @@ from engine.store.models import Event, SupervisionSheet, Task, Timer, User
 from engine.time.clock import Clock, ManualClock
 
 PUBLIC_CHANNELS = ("hotline", "wechat", "app")
+# the made-up callers of public reports: a surname and a form of address (张先生, 李女士), as callers give them
+SURNAMES = "王李张刘陈杨黄赵周吴徐孙马朱胡郭何林高罗"
+ADDRESSES = ("先生", "女士", "阿姨", "师傅")
+
+
+def fake_caller(rng: random.Random, channel: str, day: datetime) -> dict[str, str]:
+    """A made-up public reporter for a demo report: a name as callers give it, a mobile number (not a real one:
+    the 1xx-0000-xxxx block is never issued), and the channel's work-order number (12345 hotline style)."""
+    return {
+        "reporter_name": rng.choice(SURNAMES) + rng.choice(ADDRESSES),
+        "reporter_phone": f"1{rng.choice('3578')}{rng.randint(0, 9)}0000{rng.randint(0, 9999):04d}",
+        "channel_ref": f"{channel.upper()[:2]}{day:%Y%m%d}{rng.randint(0, 99999):05d}",
+    }
+
+
 # a first guess at the pace of a run, before it has seen its own: commands per event, and the clock's mean
 # advance per command (minutes) at the natural pace
 GUESSED_STEPS_PER_EVENT = 10
@@ -344,6 +359,7 @@ def _run(
             }
             if public:
                 report["channel"] = rng.choice(PUBLIC_CHANNELS)
+                report.update(fake_caller(rng, report["channel"], clock.now()))
                 result = gl.report(intake, report)
             else:
                 report["channel"] = "grid"

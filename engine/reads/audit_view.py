@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.audit import history, verification
-from engine.reads import queries
+from engine.reads import contacts, queries
 from engine.reads.labels import categories_by_code, describe_category, display_names, unit_name
 from engine.reads.processes import diagram_marks
 from engine.reads.reader import Reader
@@ -54,12 +54,17 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
     The verdict (chain intact and replay equal to the stored state, or the reasons why not); every replayed step
     with who, when and what; the chosen ``step`` (a history seq: the last when None or unknown) with its input,
     the process data after it, the difference against the step before, and the diagram elements passed and
-    waiting at that point; and every history record with its hash.
+    waiting at that point; and every history record with its hash. The replay and its verdict are the stored,
+    whole records'; what is shown of a public reporter's contact is masked unless the actor needs it
+    (:mod:`engine.reads.contacts`).
     """
     session = reader.session
     event = queries.visible_event(session, reader.actor, event_id)
     result = verification.replay_of(session, event, reader.runtime_for())
     detail = queries.event_detail(session, reader.actor, event_id)
+    whole = contacts.sees_whole(reader, event_id, detail["process_version_id"])
+    if not whole:
+        detail = contacts.masked(detail)
     bundle = reader.bundle(detail["process_version_id"])
     step_names = {info.bpmn_id: info.name for info in bundle.user_tasks.values()}
     directory = reader.directory()
@@ -77,11 +82,14 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
         index = seqs.index(step) if step in seqs else len(seqs) - 1
         replayed = result.steps[index]
         before = result.steps[index - 1].data if index > 0 else {}
+        step_input, after = replayed.input, replayed.data
+        if not whole:
+            step_input, before, after = contacts.masked([step_input, before, after])
         chosen = _replayed_step(replayed, step_names) | {
             "number": index + 1,
-            "input": replayed.input,
-            "data": replayed.data,
-            "difference": data_difference(before, replayed.data),
+            "input": step_input,
+            "data": after,
+            "difference": data_difference(before, after),
             "open_steps": [{"id": s, "name": step_names.get(s, s)} for s in replayed.open_steps],
             "record": next((h for h in detail["history"] if h["seq"] == replayed.seq), None),
             "previous_seq": seqs[index - 1] if index > 0 else None,
@@ -105,9 +113,12 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
 def history_export(reader: Reader, event_id: int) -> dict[str, Any]:
     """An event's full history for export: the event's id, code and process version, and every record (seq,
     time, actor, action, step, task, process version, data, previous hash, hash) exactly as stored — enough to
-    recompute every hash with :func:`engine.audit.history.record_hash` outside gridloop."""
+    recompute every hash with :func:`engine.audit.history.record_hash` outside gridloop — for those who read
+    public reporters' contacts whole (:mod:`engine.reads.contacts`); for everyone else the contact is masked,
+    ``contact_masked`` says so, and the records that hold it no longer match their hashes."""
     detail = queries.event_detail(reader.session, reader.actor, event_id)
-    return {
+    whole = contacts.sees_whole(reader, event_id, detail["process_version_id"])
+    export = {
         "event": {
             "id": detail["id"],
             "code": detail["code"],
@@ -129,3 +140,4 @@ def history_export(reader: Reader, event_id: int) -> dict[str, Any]:
             for h in detail["history"]
         ],
     }
+    return export if whole else {**contacts.masked(export), "contact_masked": True}

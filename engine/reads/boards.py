@@ -10,12 +10,12 @@ from engine.errors import Forbidden
 from engine.evaluation import metrics
 from engine.reads import queries
 from engine.reads.labels import (
-    categories_by_code,
     department_name,
     describe_category,
     display_names,
     unit_name,
 )
+from engine.reads.lights import Lights
 from engine.reads.reader import Reader
 from engine.supervision import rules
 
@@ -24,24 +24,31 @@ EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin
 
 def supervision_board(reader: Reader, status: str = "open") -> dict[str, Any]:
     """The supervision board: the sheets of ``status`` the actor may see (:func:`engine.reads.queries.sheet_board`),
-    grouped by department — the department with the most severe card first — with the names people read and
-    the number of sheets of each card."""
+    grouped by whom they are charged to — a department, or a platform step's role within its scope — the most
+    severe card first, with the names people read, each case's light (:meth:`engine.reads.lights.Lights.case`)
+    and the number of sheets of each card."""
     session = reader.session
     rows = queries.sheet_board(session, reader.actor, status)
-    categories = categories_by_code(reader.bundle())
+    lights = Lights.of(reader, reader.bundle())
     directory = reader.directory()
     names = display_names(session, {r["issued_by"] for r in rows} | {r["replied_by"] for r in rows})
+    steps = queries.open_steps(session, {r["event_id"] for r in rows})
     groups: dict[str | None, dict[str, Any]] = {}
     for row in rows:
-        describe_category(row, categories)
+        describe_category(row, lights.categories)
         row["grid_name"] = unit_name(directory, row["grid"])
+        row["scope_name"] = unit_name(directory, row["scope"]) if row["scope"] else None
         row["issued_by_name"] = names.get(row["issued_by"], row["issued_by"])
         row["replied_by_name"] = names.get(row["replied_by"], row["replied_by"])
+        row["light"] = lights.case(row, steps.get(row["event_id"], []))
+        key = row["department"] or (f"{row['role']}@{row['scope']}" if row["role"] else None)
         group = groups.setdefault(
-            row["department"],
+            key,
             {
-                "code": row["department"],
+                "code": key,
                 "name": department_name(directory, row["department"]),
+                "role": row["role"],
+                "scope_name": row["scope_name"],
                 "rows": [],
             },
         )

@@ -17,15 +17,22 @@ from sqlalchemy.orm import Session
 from engine.bpmn import forms
 from engine.bpmn.definitions import ProcessBundle
 from engine.errors import FieldError, NotFound, ValidationFailed
+from engine.org.people import Actor
 from engine.org.tree import OrgDirectory
-from engine.reads import queries
-from engine.reads.labels import department_name, describe_category, display_names, unit_name
+from engine.reads import contacts, queries
+from engine.reads.labels import (
+    department_name,
+    describe_category,
+    display_names,
+    translate_step_names,
+    unit_name,
+)
 from engine.reads.lights import Lights
 from engine.reads.listing import Listing
 from engine.reads.processes import diagram_marks, start_event_id
 from engine.reads.reader import Reader
 from engine.store import attachments
-from engine.store.models import SupervisionSheet
+from engine.store.models import SupervisionSheet, Task
 from engine.supervision import rules
 
 
@@ -47,7 +54,8 @@ def matching_events(
     per_page: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the events in the actor's scope matching the filters, newest first, and their total
-    (:func:`engine.reads.queries.list_events`); a ``state`` the process does not know is refused."""
+    (:func:`engine.reads.queries.list_events`), each with the ``light`` it is listed with
+    (:meth:`engine.reads.lights.Lights.case`); a ``state`` the process does not know is refused."""
     if state is not None:
         states = event_states(reader)
         if state not in states:
@@ -58,7 +66,7 @@ def matching_events(
                 state=state,
                 choices=choices,
             )
-    return queries.list_events(
+    rows, total = queries.list_events(
         reader.session,
         reader.actor,
         code=code,
@@ -70,6 +78,13 @@ def matching_events(
         page=page,
         per_page=per_page,
     )
+    lights = Lights.of(reader, reader.bundle())
+    steps = queries.open_steps(reader.session, {row["id"] for row in rows})
+    for found in steps.values():
+        translate_step_names(found, reader.bundle())
+    for row in rows:
+        row["light"] = lights.case(row, steps.get(row["id"], []))
+    return contacts.shown(reader, rows), total  # reporters' contacts as the actor may read them
 
 
 def events_page(reader: Reader, *, page: int = 1, per_page: int = 20, **filters: Any) -> Listing:
@@ -80,7 +95,6 @@ def events_page(reader: Reader, *, page: int = 1, per_page: int = 20, **filters:
     for row in rows:
         describe_category(row, lights.categories)
         row["grid_name"] = unit_name(directory, row["grid"])
-        row["light"] = lights.event(row)
     return Listing(rows, total, page, per_page, colours=lights.colours)
 
 
@@ -118,36 +132,60 @@ def _steps(reader: Reader, bundle: ProcessBundle, history: list[dict[str, Any]])
 
 
 def _sheets_of_event(
-    session: Session, event_id: int, directory: OrgDirectory, departments: set[str]
+    session: Session, event_id: int, directory: OrgDirectory, actor: Actor
 ) -> list[dict[str, Any]]:
-    """The event's supervision sheets, oldest first, each saying whether ``departments`` may reply to it."""
+    """The event's supervision sheets, oldest first, each with whom it is charged to and whether the actor
+    may reply to it (:func:`engine.supervision.rules.may_reply`)."""
     sheets = []
-    for sheet in session.scalars(
-        select(SupervisionSheet).where(SupervisionSheet.event_id == event_id).order_by(SupervisionSheet.id)
-    ):
+    for sheet, task in session.execute(
+        select(SupervisionSheet, Task)
+        .outerjoin(Task, Task.id == SupervisionSheet.task_id)
+        .where(SupervisionSheet.event_id == event_id)
+        .order_by(SupervisionSheet.id)
+    ).all():
         row = rules.sheet_row(sheet)
+        row.update(rules.charged_to(sheet, task))
         row["department_name"] = department_name(directory, row["department"])
+        row["scope_name"] = unit_name(directory, row["scope"]) if row["scope"] else None
         row["can_reply"] = (
-            row["status"] == "open" and row["reply"] is None and row["department"] in departments
+            row["status"] == "open" and row["reply"] is None and rules.may_reply(actor, sheet, task)
         )
         sheets.append(row)
     return sheets
+
+
+def event_detail(reader: Reader, event_id: int) -> dict[str, Any]:
+    """:func:`engine.reads.queries.event_detail` with the public reporter's contact as the actor may read it
+    (in the columns and the history's data, :mod:`engine.reads.contacts`), and the ``light`` it is shown with
+    (:meth:`engine.reads.lights.Lights.case`)."""
+    detail = _detail_with_contact(reader, event_id)[0]
+    lights = Lights.of(reader, reader.bundle(detail["process_version_id"]))
+    detail["light"] = lights.case(detail, [t for t in detail["tasks"] if t["status"] == "open"])
+    return detail
+
+
+def _detail_with_contact(reader: Reader, event_id: int) -> tuple[dict[str, Any], bool]:
+    detail = queries.event_detail(reader.session, reader.actor, event_id)
+    whole = contacts.sees_whole(reader, event_id, detail["process_version_id"])
+    return (detail if whole else contacts.masked(detail)), whole
 
 
 def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     """An event as its page shows it: :func:`engine.reads.queries.event_detail` plus names, time light, current
     holders, the steps' data with their schemas, the attachments, the diagram elements done and waiting, and
     the supervision sheets — with whether the actor may issue one (and to which departments) or reply to one.
-    Out of the actor's scope raises :class:`~engine.errors.NotFound`."""
+    The public reporter's contact, in the columns and in every step's data, is masked unless the actor needs it
+    (:func:`event_detail`). Out of the actor's scope raises :class:`~engine.errors.NotFound`."""
     session, actor = reader.session, reader.actor
-    detail = queries.event_detail(session, actor, event_id)
+    detail, whole = _detail_with_contact(reader, event_id)
+    detail["contact_whole"] = whole  # a tel: link only for those who see the number whole
     bundle = reader.bundle(detail["process_version_id"])
+    translate_step_names(detail["tasks"], bundle)
     open_tasks = [t for t in detail["tasks"] if t["status"] == "open"]
     lights = Lights.of(reader, bundle)
     directory = reader.directory()
     steps = _steps(reader, bundle, detail["history"])
-    own_departments = {a.department_code for a in actor.assignments if a.department_code}
-    sheets = _sheets_of_event(session, event_id, directory, own_departments)
+    sheets = _sheets_of_event(session, event_id, directory, actor)
     people = {detail["reporter"]} | {h["actor"] for h in detail["history"]}
     people |= {t["assignee"] for t in detail["tasks"]} | {t["completed_by"] for t in detail["tasks"]}
     people |= {s["issued_by"] for s in sheets} | {s["replied_by"] for s in sheets}
@@ -164,7 +202,8 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     describe_category(detail, lights.categories)
     detail["grid_name"] = unit_name(directory, detail["grid"])
     detail["department_name"] = department_name(directory, detail["department"])
-    detail["light"] = lights.event(detail)
+    detail["own_light"] = lights.event(detail)
+    detail["light"] = lights.case(detail, open_tasks)
     detail["holders"] = [
         {
             "task": t["id"],

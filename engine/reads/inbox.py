@@ -8,14 +8,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.reads import queries
-from engine.reads.labels import describe_category, display_names, unit_name
+from engine.reads.labels import describe_category, display_names, translate_step_names, unit_name
 from engine.reads.lights import Lights
 from engine.reads.listing import Listing
 from engine.reads.reader import Reader
+from engine.reads.sheets import open_sheets_by_task
+from engine.reads.tasklist import is_follow_up_due
 from engine.store.models import Event
 
 # Filtering by colour or re-sorting needs the whole matching inbox; no one works a bigger one.
 MAX_SCAN = 5000
+SORTS = ("due", "-due")  # by due time, soonest or latest first
 
 
 def inbox_counts(reader: Reader) -> dict[str, int]:
@@ -51,7 +54,8 @@ def inbox_page(
     page: int = 1,
     per_page: int = 20,
 ) -> Listing:
-    """One page of the actor's inbox with names and time lights, plus the counts of the views.
+    """One page of the actor's inbox with names, time lights and each open task's open supervision sheets
+    (:func:`engine.reads.sheets.open_sheets_by_task`), plus the counts of the views.
 
     ``colour`` keeps only tasks of that light; ``sort`` is ``"due"`` (soonest first) or ``"-due"`` (latest
     first); without it the query's order holds (soonest due first, the done view newest first).
@@ -68,14 +72,17 @@ def inbox_page(
         per_page=MAX_SCAN if scan else per_page,
     )
     lights = Lights.of(reader, reader.bundle())
+    now = reader.now()
     directory = reader.directory()
     deadlines = _event_deadlines(session, {r["event_id"] for r in rows})
     names = display_names(session, {r["assignee"] for r in rows} | {r["completed_by"] for r in rows})
+    translate_step_names(rows, reader.bundle())
     for row in rows:
         describe_category(row, lights.categories)
         row["grid_name"] = unit_name(directory, row["grid"])
         row["assignee_name"] = names.get(row["assignee"], row["assignee"])
         row["light"] = lights.task(row, deadlines.get(row["event_id"], {}))
+        row["follow_up_due"] = is_follow_up_due(row["follow_up_at"], now)
     if colour:
         rows = [r for r in rows if r["light"] is not None and r["light"].colour == colour]
     if sort in ("due", "-due"):
@@ -83,4 +90,7 @@ def inbox_page(
     if scan:
         total = len(rows)
         rows = rows[(page - 1) * per_page : page * per_page]
+    sheets = open_sheets_by_task(session, actor, rows)
+    for row in rows:
+        row["sheets"] = sheets.get(row["id"], [])
     return Listing(rows, total, page, per_page, queries.inbox_counts(session, actor), lights.colours)

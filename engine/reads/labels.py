@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import Category, ProcessBundle
+from engine.bpmn.labels import SOURCE_LANGUAGE
 from engine.org.people import Actor
 from engine.org.tree import OrgDirectory
 from engine.store.models import User
@@ -46,6 +47,17 @@ def describe_category(row: dict[str, Any], categories: dict[str, Category]) -> N
     category = categories.get(row["category"])
     row["category_name"] = category.name if category else row["category"]
     row["category_class"] = category.class_name if category else ""
+
+
+def translate_step_names(rows: list[dict[str, Any]], bundle: ProcessBundle) -> None:
+    """Give task rows (``step``, ``name``: the Chinese name stored with the task) the step's name in the bundle's
+    language; in the source language the stored name stays (that of the task's own version)."""
+    if bundle.language == SOURCE_LANGUAGE:
+        return
+    for row in rows:
+        info = bundle.user_tasks.get(row["step"])
+        if info is not None:
+            row["name"] = info.name
 
 
 def category_groups(bundle: ProcessBundle) -> list[tuple[str, list[Category]]]:

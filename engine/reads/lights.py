@@ -18,6 +18,16 @@ FALLBACK_UNIT = "work_hours"
 
 
 @dataclass(frozen=True)
+class CaseLight(timelights.TimeLight):
+    """The light a case is listed with: the worst of its own limit and its open steps' limits (受理, 派遣 … —
+    a step can run out before the case is even opened), and which open step that is (None: the case's own)."""
+
+    step: str | None = None
+    step_name: str | None = None
+    task_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Lights:
     """The colour of a task's or an event's limit as it stands at ``now``.
 
@@ -63,3 +73,17 @@ class Lights:
         return timelights.event_light(
             self.calendar, self.scheme, event, self.case_unit(event["category"]), self.now
         )
+
+    def case(self, event: dict[str, Any], open_steps: list[dict[str, Any]]) -> CaseLight | None:
+        """The light to list a case with, wherever it is listed: the worst of the case's own limit
+        (:meth:`event`) and those of its open steps (rows of :func:`engine.reads.queries.open_steps` or
+        :func:`engine.reads.queries.task_row`) — the later colour of the scheme, then the larger used share;
+        the case's own wins a tie. None when neither the case nor any open step has a limit."""
+        own = self.event(event)
+        found = [CaseLight(own.colour, own.fraction)] if own is not None else []
+        for task in open_steps:
+            shown = self.task(task, event)
+            if shown is not None:
+                found.append(CaseLight(shown.colour, shown.fraction, task["step"], task["name"], task["id"]))
+        order = {colour: i for i, colour in enumerate(self.colours)}
+        return max(found, key=lambda light: (order.get(light.colour, 0), light.fraction), default=None)

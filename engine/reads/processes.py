@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import ProcessBundle
+from engine.bpmn.labels import SOURCE_LANGUAGE, localize_bpmn
 from engine.errors import NotFound
 from engine.store.models import Event, ProcessVersion
 
@@ -43,8 +44,10 @@ def process_versions(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def diagram_xml(session: Session, version_id: int) -> str:
-    """The BPMN file (with its diagram) of a deployed version that defines the version's process."""
+def diagram_xml(session: Session, version_id: int, language: str = SOURCE_LANGUAGE) -> str:
+    """The BPMN file (with its diagram) of a deployed version that defines the version's process, its names in
+    ``language`` where the file labels them (:func:`engine.bpmn.labels.localize_bpmn`; the file as deployed in
+    the source language)."""
     version = session.get(ProcessVersion, version_id)
     if version is None:
         raise NotFound("no process version {version}", code="version.not_found", version=version_id)
@@ -54,7 +57,7 @@ def diagram_xml(session: Session, version_id: int) -> str:
         raise NotFound(
             "process version {version} has no BPMN file", code="version.no_bpmn", version=version_id
         )
-    return next((text for text in bpmn if f'id="{process_id}"' in text), bpmn[0])
+    return localize_bpmn(next((text for text in bpmn if f'id="{process_id}"' in text), bpmn[0]), language)
 
 
 def start_event_id(bundle: ProcessBundle) -> str | None:

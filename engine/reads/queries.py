@@ -14,7 +14,7 @@ from engine.org.people import Actor
 from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task
 from engine.supervision import rules
 
-INBOX_VIEWS = ("mine", "claimable", "done")
+INBOX_VIEWS = ("mine", "claimable", "follow_up", "done")
 
 
 def task_row(task: Task, event: Event) -> dict[str, Any]:
@@ -38,6 +38,8 @@ def task_row(task: Task, event: Event) -> dict[str, Any]:
         "claimed_at": task.claimed_at,
         "completed_at": task.completed_at,
         "completed_by": task.completed_by,
+        "delegated_by": task.delegated_by,
+        "follow_up_at": task.follow_up_at,
     }
 
 
@@ -49,6 +51,10 @@ def _inbox_query(actor: Actor, view: str) -> Select[Task, Event]:
         return query.where(Task.status == "open", Task.assignee == actor.username)
     if view == "claimable":
         return query.where(Task.status == "open", Task.assignee.is_(None), scope.task_filter(actor))
+    if view == "follow_up":  # my open tasks with a follow-up date (engine.commands.assignment)
+        return query.where(
+            Task.status == "open", Task.assignee == actor.username, Task.follow_up_at.is_not(None)
+        )
     return query.where(Task.status == "completed", Task.completed_by == actor.username)
 
 
@@ -61,16 +67,48 @@ def inbox(
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the actor's inbox (``mine``, ``claimable`` or ``done``), soonest due first, and the total."""
+    """One page of the actor's inbox (``mine``, ``claimable``, ``follow_up`` or ``done``), soonest due first (the
+    follow-up view soonest follow-up date first, so the due ones lead), and the total."""
     query = _inbox_query(actor, view)
     if category:
         query = query.where(Event.category.startswith(category))
     if grid:
         query = query.where(Event.grid_code.startswith(grid))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = (Task.completed_at.desc(),) if view == "done" else (Task.due_at.is_(None), Task.due_at, Task.id)
+    order: tuple[Any, ...] = (Task.due_at.is_(None), Task.due_at, Task.id)
+    if view == "done":
+        order = (Task.completed_at.desc(),)
+    elif view == "follow_up":
+        order = (Task.follow_up_at, *order)
     rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
     return [task_row(task, event) for task, event in rows], total
+
+
+def open_steps(session: Session, event_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """The open tasks with a time limit of each of ``event_ids`` (in one statement), by event: what a list of
+    cases needs to show the light of their steps' limits beside the case's own."""
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(Task.id, Task.event_id, Task.bpmn_id, Task.name, Task.due_at, Task.created_at, Event.category)
+        .join(Event, Event.id == Task.event_id)
+        .where(Task.event_id.in_(sorted(event_ids)), Task.status == "open", Task.due_at.is_not(None))
+        .order_by(Task.id)
+    ).all()
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        steps.setdefault(r.event_id, []).append(
+            {
+                "id": r.id,
+                "step": r.bpmn_id,
+                "name": r.name,
+                "category": r.category,
+                "due_at": r.due_at,
+                "created_at": r.created_at,
+                "completed_at": None,
+            }
+        )
+    return steps
 
 
 def inbox_counts(session: Session, actor: Actor) -> dict[str, int]:
@@ -94,6 +132,9 @@ def event_row(event: Event) -> dict[str, Any]:
         "address": event.address,
         "location": event.location,
         "reporter": event.reporter,
+        "reporter_name": event.reporter_name,
+        "reporter_phone": event.reporter_phone,
+        "channel_ref": event.channel_ref,
         "state": event.state,
         "handling_level": event.handling_level,
         "department": event.department_code,
@@ -184,17 +225,28 @@ def event_detail(session: Session, actor: Actor, event_id: int) -> dict[str, Any
 
 
 def sheet_board(session: Session, actor: Actor, status: str = "open") -> list[dict[str, Any]]:
-    """The sheets of ``status`` the actor may see, most severe first (by department and card)."""
+    """The sheets of ``status`` the actor may see, most severe first (by department and card), each with its
+    event's limit and, for a sheet on a task, the task's step, role and scope (whom a platform step's sheet is
+    charged to)."""
     query = (
-        select(SupervisionSheet, Event)
+        select(SupervisionSheet, Event, Task)
         .join(Event, Event.id == SupervisionSheet.event_id)
+        .outerjoin(Task, Task.id == SupervisionSheet.task_id)
         .where(scope.event_filter(actor), SupervisionSheet.status == status)
     )
     severity = {card: i for i, card in enumerate(rules.CARDS)}
     result = []
-    for sheet, event in session.execute(query).all():
+    for sheet, event, task in session.execute(query).all():
         row = rules.sheet_row(sheet)
-        row.update(event_code=event.code, category=event.category, grid=event.grid_code)
+        row.update(
+            event_code=event.code,
+            category=event.category,
+            grid=event.grid_code,
+            opened_at=event.opened_at,
+            due_at=event.due_at,
+            closed_at=event.closed_at,
+            **rules.charged_to(sheet, task),
+        )
         result.append(row)
     result.sort(key=lambda r: (-severity[r["card"]], r["department"] or "", r["issued_at"]))
     return result

@@ -19,6 +19,7 @@ from engine.bpmn.definitions import ProcessBundle
 from engine.bpmn.deployed import Deployed, Versions
 from engine.bpmn.forms import FormCache
 from engine.bpmn.instances import Instances
+from engine.bpmn.labels import SOURCE_LANGUAGE
 from engine.bpmn.replay import RuntimeFor
 from engine.org.cache import OrgCache
 from engine.org.people import Actor
@@ -44,6 +45,7 @@ class Reader:
     org: OrgCache
     settings: SettingsCache
     forms: FormCache
+    language: str = SOURCE_LANGUAGE  # the language names from the definitions are read in
 
     def now(self) -> datetime:
         """The engine clock's current time."""
@@ -56,8 +58,9 @@ class Reader:
         return self.versions.get(self.session, version_id)
 
     def bundle(self, version_id: int | None = None) -> ProcessBundle:
-        """The definitions of a deployed version (the latest when ``version_id`` is None)."""
-        return self.deployed(version_id).bundle
+        """The definitions of a deployed version (the latest when ``version_id`` is None), with the names staff
+        read in the reader's language (:meth:`ProcessBundle.in_language`)."""
+        return self.deployed(version_id).bundle.in_language(self.language)
 
     def directory(self) -> OrgDirectory:
         """The organisation: units, grids, departments."""

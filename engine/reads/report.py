@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import settings
+from engine.bpmn import forms
 from engine.errors import Forbidden
 from engine.reads.labels import category_groups
 from engine.reads.reader import Reader
@@ -18,14 +19,25 @@ def may_report(reader: Reader, exact: bool = False) -> bool:
 
 
 def report_form(reader: Reader) -> dict[str, Any]:
-    """What the report page needs: the start form's schema, categories by class, the grids the actor may
-    report in (grids of their own, non-department scopes) and the default grid (their own, if just one).
+    """What the report page needs: the start form's schema with only the channels open to the actor's roles
+    (an intake clerk is not offered the grid worker's patrol), categories by class, the grids the actor may
+    report in (grids of their own, non-department scopes), the default grid (their own, if just one) and
+    channel, and whether any offered channel may be self-handled.
     :class:`~engine.errors.Forbidden` for roles that do not report (the command refuses them too)."""
     if not may_report(reader, exact=True):
         raise Forbidden("your roles do not report events", code="report.role_not_allowed")
     bundle = reader.bundle()
     actor = reader.actor
     schema = reader.form(bundle, bundle.start_form)
+    held = {a.role for a in actor.assignments if a.department_code is None}
+    channels = [c for c in forms.choices(schema, "channel") if forms.open_to(c, held)]
+    channel = schema.get("properties", {}).get("channel")
+    if channel is not None:
+        channel["oneOf"] = channels
+    # the channel kept for the actor's roles (a grid worker's patrol), else the form's default, as the command
+    # takes a report without one
+    kept = [c["const"] for c in channels if forms.ROLES_KEY in c]
+    kept += [c["const"] for c in channels if channel is not None and c["const"] == channel.get("default")]
     scopes = [a.scope_code for a in actor.assignments if a.department_code is None]
     own = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
     grids = [
@@ -38,6 +50,7 @@ def report_form(reader: Reader) -> dict[str, Any]:
         "categories": category_groups(bundle),
         "grids": grids,
         "default_grid": own[0] if len(own) == 1 else None,
-        # only a grid worker's own patrol report may be self-handled: nobody else is offered the choice
-        "can_self_handle": bool(own),
+        "default_channel": kept[0] if kept else None,
+        # only the channels whose choice says so may be self-handled: nobody else is offered the choice
+        "can_self_handle": any(c.get(forms.SELF_HANDLE_KEY) for c in channels),
     }

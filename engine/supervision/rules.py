@@ -1,11 +1,15 @@
-"""Supervision (督办): sheets issued when a case or a department's task goes red, escalated while overdue.
+"""Supervision (督办): sheets issued when a case, a department's task or a platform step goes red, escalated
+while overdue.
 
 The rules are settings, not code paths: "red" is the last colour of the time-light scheme (``time_lights``),
 the escalation steps and their delays are ``supervision_escalation`` (default: yellow card one working day
 after issue, red card after three). A department's task that goes red charges that department only — so in a
 joint meeting only the late support department gets a sheet. A case that goes red charges the department
-holding it. Sheets are cleared (销号) only once the case is closed after verification; a leader's sheet also
-needs the department's reply first. Every sheet action is recorded in the event's history.
+holding it. A platform step — a task with no department, offered to a role within a scope (受理, 派遣, 核查,
+结案 …: whichever the diagram has) — that goes red gets a sheet with no department, on that task: it is
+charged to the task's role within the task's scope, and cleared as soon as the step is done. Other sheets are
+cleared (销号) only once the case is closed after verification; a leader's sheet also needs the department's
+reply first. Every sheet action is recorded in the event's history.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.org import scope
 from engine.store import statements
 from engine.store.db import connection_of
 from engine.store.models import Event, SupervisionSheet, Task
@@ -48,9 +53,30 @@ def can_be_supervised(state: str) -> bool:
     return state not in FINISHED_STATES
 
 
+def charged_to(sheet: SupervisionSheet, task: Task | None) -> dict[str, Any]:
+    """Whom a sheet is charged to beyond its department: for a sheet on a platform step (a task with no
+    department) the step's name, role and scope; for any other sheet the step's name (if on a task) alone."""
+    platform = sheet.department_code is None and task is not None and task.department_code is None
+    return {
+        "step_name": task.name if task is not None else None,
+        "role": task.role if platform and task is not None else None,
+        "scope": task.scope_code if platform and task is not None else None,
+    }
+
+
+def may_reply(actor: Any, sheet: SupervisionSheet, task: Task | None) -> bool:
+    """Whether the actor answers for the sheet: staff of its department, or — for a platform step's sheet —
+    those who hold the step's role within its scope, and whoever has claimed the step."""
+    if sheet.department_code is not None:
+        return any(a.department_code == sheet.department_code for a in actor.assignments)
+    if task is None or task.department_code is not None:
+        return False
+    return task.assignee == actor.username or scope.is_candidate(actor, task)
+
+
 @dataclass(frozen=True)
 class Overdue:
-    """A case or a department task that has gone red and has no sheet yet."""
+    """A case, a department task or a platform step that has gone red and has no sheet yet."""
 
     event_id: int
     task_id: int | None
@@ -86,32 +112,33 @@ def red_items(
     session: Session,
     calendar: BusinessCalendar,
     threshold: float,
-    unit_of: Callable[[Event], str],
+    unit_of: Callable[[Event, Task | None], str],
     until: datetime | None,
 ) -> list[Overdue]:
-    """Open department tasks, and open cases not in a department's hands, that turn red by ``until``
-    (all pending ones when None) and have no sheet yet."""
+    """Open tasks — a department's, or a platform step's (no department: charged to its role within its
+    scope) — and open cases not in a department's hands, that turn red by ``until`` (all pending ones when
+    None) and have no sheet yet."""
     items: list[Overdue] = []
     rows = session.execute(
         select(Task, Event)
         .join(Event, Event.id == Task.event_id)
-        .where(Task.status == "open", Task.department_code.is_not(None), Task.due_at.is_not(None))
+        .where(Task.status == "open", Task.due_at.is_not(None))
     ).all()
     for task, event in rows:
         assert task.due_at is not None  # the query asks for tasks with a due time
         start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
-        moment = red_at(calendar, start, task.due_at, unit_of(event), threshold)
+        moment = red_at(calendar, start, task.due_at, unit_of(event, task), threshold)
         if (until is None or moment < until) and not has_sheet(session, event.id, task.id):
             items.append(Overdue(event.id, task.id, task.department_code, moment, task.due_at))
     cases = session.scalars(
         select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
     )
-    in_department_hands = {event.id for task, event in rows if task.status == "open"}
+    in_department_hands = {event.id for task, event in rows if task.department_code is not None}
     for event in cases:
         if event.id in in_department_hands:
             continue  # the department's own task sheet covers it
         assert event.opened_at is not None and event.due_at is not None  # as the query asks
-        moment = red_at(calendar, event.opened_at, event.due_at, unit_of(event), threshold)
+        moment = red_at(calendar, event.opened_at, event.due_at, unit_of(event, None), threshold)
         if (until is None or moment < until) and not has_sheet(session, event.id, None):
             items.append(Overdue(event.id, None, event.department_code, moment, event.due_at))
     return items
@@ -176,6 +203,28 @@ def sheet_row(sheet: SupervisionSheet) -> dict:
     }
 
 
+def clear_for_done_step(session: Session, task: Any, now: datetime) -> list[SupervisionSheet]:
+    """Clear (销号) the open sheets of a platform step (a task with no department; an inbox row, ORM or the
+    hot path's) that has just been done: the step is what they were about. The caller records history."""
+    # most steps are done without a sheet: one light statement tells, before any sheet is loaded
+    if task.department_code is not None or task.due_at is None:
+        return []
+    if not statements.has_open_sheets(connection_of(session), task.event_id):
+        return []
+    cleared = list(
+        session.scalars(
+            select(SupervisionSheet).where(
+                SupervisionSheet.task_id == task.id,
+                SupervisionSheet.department_code.is_(None),
+                SupervisionSheet.status == "open",
+            )
+        )
+    )
+    for sheet in cleared:
+        sheet.status, sheet.cleared_at = "cleared", now
+    return cleared
+
+
 def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: str) -> list[SupervisionSheet]:
     """Clear (销号) the open sheets of a case that has just been closed after verification.
 
@@ -195,3 +244,11 @@ def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: s
         sheet.status, sheet.cleared_at = "cleared", now
         cleared.append(sheet)
     return cleared
+
+
+def is_about(sheet: SupervisionSheet, task_id: int, department_code: str | None) -> bool:
+    """Whether ``sheet`` (of the task's event) is about the task ``task_id`` of ``department_code``: issued on
+    that very task, or charged to the task's department (a leader's sheet, a case gone red)."""
+    if sheet.task_id == task_id:
+        return True
+    return sheet.department_code is not None and sheet.department_code == department_code

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 NEXT_TIMER_JOB = "gridloop-next-timer"
 BACKSTOP_JOB = "gridloop-backstop"
 POLL_JOB = "gridloop-poll"
+NOTICES_JOB = "gridloop-notices"
 # how long the listening thread waits for a notification before it looks whether it is to stop
 LISTEN_WAIT_SECONDS = 1.0
 RECONNECT_PAUSES = (1.0, 30.0)  # the first pause after a failed connection, and the longest
@@ -61,13 +62,16 @@ class TimerScheduler:
         name: str | None = None,
         backstop: timedelta = timedelta(seconds=30),
         poll: timedelta = timedelta(seconds=1),
+        notices: timedelta = timedelta(seconds=10),
     ) -> None:
         """``backstop``: how often the next due time is re-read whatever else happens; ``poll``: how often
-        it is read on SQLite, where other processes' timers are learnt only so."""
+        it is read on SQLite, where other processes' timers are learnt only so; ``notices``: how often the
+        outbox's due messages are delivered (:mod:`engine.notices.outbox`)."""
         self.gl = gl
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.backstop = backstop
         self.poll = poll
+        self.notices = notices
         self._listener = (
             TimerListener(gl, self.arm, self._rearm_from_database, f"gridloop scheduler {self.name}")
             if gl.db.dialect == "postgresql"
@@ -103,6 +107,10 @@ class TimerScheduler:
             days=1,
             kwargs={"unless_within": timedelta(hours=12)},
             id="gridloop-audit-checkpoint",
+        )
+        # the outbox's due notices, sent on through the channels this process has adapters for
+        self._scheduler.add_job(
+            self._deliver_notices, "interval", seconds=self.notices.total_seconds(), id=NOTICES_JOB
         )
         if not paused:
             self.catch_up()
@@ -161,6 +169,15 @@ class TimerScheduler:
         except Exception:  # a failing timer must not stop the scheduler; the next wake retries it
             log.exception("firing timers failed")
         self._rearm_from_database()
+
+    def _deliver_notices(self) -> None:
+        try:
+            done = self.gl.deliver_notices()
+        except Exception:  # the database or a channel may be away for a moment; the next round retries
+            log.exception("delivering notices failed")
+            return
+        if done.sent or done.retrying or done.failed:
+            log.info("notices: %s", done)
 
     def _arm_for_next_timer(self) -> None:
         """Arm for the next BPMN timer as the database has it (once a second on SQLite: its way of hearing of

@@ -1,0 +1,328 @@
+"""What a command's happenings mean to whom: notices derived in one place from what the pipeline recorded.
+
+The pipeline hands over, just before it saves, the inbox rows the command created and the history records it
+wrote (:class:`Recorded`); nothing else sends notices, so a new command notifies by what it does, not by code
+of its own. The rules, each by what was recorded rather than by step names (the BPMN is the truth):
+
+- an inbox row created: ``task_offered`` to everyone it is offered to — the role within a scope covering the
+  row's, or the department's staff holding the role — or ``task_returned`` when the same step was offered to
+  the same role and scope (or department) of this case and completed before (rework after a failed
+  verification, a reopened case, a task back after a send-back or a request);
+- a record naming its addressee in ``data["to"]`` (:data:`ADDRESSED_ACTIONS`): that user, kind = the action;
+- ``light`` to a colour past the scheme's first: the task's holder (its assignee, else everyone it is offered
+  to), or for the case's own light the holders of the case's open tasks;
+- ``sheet_issued`` / ``sheet_escalated``: the sheet's department's staff (else the holders as for a light); a
+  leader's sheet is a ``leader_instruction``; ``sheet_replied``: whoever issued it; ``sheet_cleared``: both;
+- a ``complete`` of a step whose BPMN names a ``decisionVariable`` (an approval: 延期审批, 挂账审批, 作废审批):
+  ``request_approved`` or ``request_refused`` — by that boolean of the form — to whoever completed the step
+  whose completion offered the approval (the request), who then gets no offer notice for the same case.
+
+The actor is never told of their own action; a user gets one notice of a kind per case per command; only
+active staff accounts receive any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from engine.notices import outbox
+from engine.store.models import Notice, RoleAssignment, SupervisionSheet, Task, User
+from engine.time import timelights
+
+if TYPE_CHECKING:
+    from engine.commands.pipeline import Step
+
+# every kind of notice, in the order the notice centre's filters and the catalogs list them
+KINDS: tuple[str, ...] = (
+    "task_offered",
+    "task_returned",
+    "assigned",
+    "delegated",
+    "light",
+    "sheet_issued",
+    "sheet_escalated",
+    "sheet_replied",
+    "sheet_cleared",
+    "leader_instruction",
+    "request_approved",
+    "request_refused",
+)
+# history actions whose data names the one user they concern in ``to`` (a task assigned or delegated to them)
+ADDRESSED_ACTIONS: tuple[str, ...] = ("assigned", "delegated")
+OFFER_KINDS = ("task_offered", "task_returned")
+DECISION_KINDS = ("request_approved", "request_refused")
+REASON_LENGTH = 200  # how much of a sheet's reason a notice repeats
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A history record as the pipeline wrote it: the event row, the action, its data, step and task."""
+
+    event: Any
+    action: str
+    data: dict[str, Any]
+    bpmn_id: str | None
+    task_id: int | None
+
+
+@dataclass
+class _Draft:
+    kind: str
+    event: Any
+    task_id: int | None
+    data: dict[str, Any]
+    recipients: set[str] = field(default_factory=set)
+
+
+class _Resolver:
+    """Who holds what, read through the command's connection (each question asked once per command)."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        # the command's connection: its inbox rows are written there, and a query needs no flush of the session
+        self.conn = step.conn
+        self.directory = step.parts.org.directory(step.session)
+        self._offered: dict[tuple[str, str, str | None], set[str]] = {}
+
+    def offered_to(self, role: str, scope_code: str, department_code: str | None) -> set[str]:
+        """The users a task of ``role`` at ``scope_code`` (or for ``department_code``) is offered to: the
+        rule of :func:`engine.org.scope.is_candidate`, asked of the staff table."""
+        key = (role, scope_code, department_code)
+        if key not in self._offered:
+            query = select(User.username).join(RoleAssignment).where(RoleAssignment.role == role)
+            if department_code is not None:
+                query = query.where(RoleAssignment.department_code == department_code)
+            else:
+                covering = [unit.code for unit in self.directory.ancestors(scope_code)]
+                query = query.where(
+                    RoleAssignment.department_code.is_(None), RoleAssignment.scope_code.in_(covering)
+                )
+            self._offered[key] = set(self.conn.scalars(query))
+        return self._offered[key]
+
+    def department_staff(self, department_code: str | None) -> set[str]:
+        """Everyone holding a role in the department."""
+        if department_code is None:
+            return set()
+        query = select(User.username).join(RoleAssignment)
+        return set(self.conn.scalars(query.where(RoleAssignment.department_code == department_code)))
+
+    def task(self, task_id: int | None) -> Any:
+        """An inbox row's columns as they stand now (None for none)."""
+        if task_id is None:
+            return None
+        return self.conn.execute(
+            select(
+                Task.id,
+                Task.name,
+                Task.role,
+                Task.scope_code,
+                Task.department_code,
+                Task.assignee,
+                Task.status,
+                Task.created_at,
+            ).where(Task.id == task_id)
+        ).one_or_none()
+
+    def holders(self, task: Any) -> set[str]:
+        """Who has a task in hand: its assignee, else everyone it is offered to."""
+        if task.assignee:
+            return {task.assignee}
+        return self.offered_to(task.role, task.scope_code, task.department_code)
+
+    def open_task_holders(self, event_id: int) -> set[str]:
+        """The holders of a case's open tasks."""
+        found: set[str] = set()
+        for task_id in self.conn.scalars(
+            select(Task.id).where(Task.event_id == event_id, Task.status == "open")
+        ):
+            found |= self.holders(self.task(task_id))
+        return found
+
+    def department_name(self, code: str | None) -> str:
+        """A department's name (its code when unknown, empty for none)."""
+        if code is None:
+            return ""
+        department = self.directory.departments.get(code)
+        return department.name if department is not None else code
+
+    def was_completed_before(self, row: Any) -> bool:
+        """Whether the case had this step completed by the same role and scope (or department) already."""
+        query = select(Task.id).where(
+            Task.event_id == row.event_id,
+            Task.bpmn_id == row.bpmn_id,
+            Task.role == row.role,
+            Task.status == "completed",
+            Task.id != row.id,
+        )
+        if row.department_code is not None:
+            query = query.where(Task.department_code == row.department_code)
+        else:
+            query = query.where(Task.department_code.is_(None), Task.scope_code == row.scope_code)
+        return self.conn.scalar(query.limit(1)) is not None
+
+    def requester(self, event_id: int, approval: Any) -> str | None:
+        """Who completed the step whose completion offered ``approval`` (the same command: the same instant)."""
+        return self.conn.scalar(
+            select(Task.completed_by)
+            .where(
+                Task.event_id == event_id,
+                Task.status == "completed",
+                Task.completed_at == approval.created_at,
+                Task.id != approval.id,
+            )
+            .order_by(Task.id.desc())
+            .limit(1)
+        )
+
+
+def _common(event: Any, step_name: str | None = None) -> dict[str, Any]:
+    return {"event_code": event.code or "", "step": step_name or ""}
+
+
+def _offer(resolver: _Resolver, event: Any, row: Any) -> _Draft:
+    kind = "task_returned" if resolver.was_completed_before(row) else "task_offered"
+    data = {**_common(event, row.name), "department": resolver.department_name(row.department_code)}
+    recipients = resolver.offered_to(row.role, row.scope_code, row.department_code)
+    return _Draft(kind, event, row.id, data, set(recipients))
+
+
+def _sheet(resolver: _Resolver, record: Recorded) -> list[_Draft]:
+    data = record.data
+    task = resolver.task(record.task_id)
+    sheet_data = {
+        **_common(record.event, task.name if task is not None else None),
+        "sheet": data.get("sheet"),
+        "card": data.get("card") or "",
+        "department": resolver.department_name(data.get("department")),
+        "reason": (data.get("reason") or "")[:REASON_LENGTH],
+    }
+    department = resolver.department_staff(data.get("department"))
+    if not department:
+        department = (
+            resolver.holders(task) if task is not None else resolver.open_task_holders(record.event.id)
+        )
+    issuer = set(
+        resolver.conn.scalars(
+            select(SupervisionSheet.issued_by).where(SupervisionSheet.id == data.get("sheet"))
+        )
+    )
+    action = record.action
+    if action == "sheet_issued":
+        kind = "leader_instruction" if data.get("kind") == "leader" else "sheet_issued"
+        recipients = department
+    elif action == "sheet_escalated":
+        kind, recipients = action, department
+    elif action == "sheet_replied":
+        kind, recipients = action, issuer
+    else:
+        kind, recipients = action, department | issuer
+    return [_Draft(kind, record.event, record.task_id, sheet_data, set(recipients))]
+
+
+def _light(resolver: _Resolver, record: Recorded, first_colour: str) -> list[_Draft]:
+    colour = record.data.get("to")
+    if not colour or colour == first_colour:
+        return []
+    task = resolver.task(record.task_id)
+    if task is not None and task.status != "open":
+        return []
+    recipients = resolver.holders(task) if task is not None else resolver.open_task_holders(record.event.id)
+    data = {**_common(record.event, task.name if task is not None else None), "colour": colour}
+    return [_Draft("light", record.event, record.task_id, data, set(recipients))]
+
+
+def _decision(resolver: _Resolver, record: Recorded) -> list[_Draft]:
+    info = resolver.step.deployed(record.event).bundle.user_tasks.get(record.bpmn_id or "")
+    variable = info.decision_variable if info is not None else None
+    if variable is None:
+        return []
+    approved = (record.data.get("form") or {}).get(variable)
+    approval = resolver.task(record.task_id)
+    if not isinstance(approved, bool) or approval is None:
+        return []
+    requester = resolver.requester(record.event.id, approval)
+    if requester is None:
+        return []
+    kind = "request_approved" if approved else "request_refused"
+    return [_Draft(kind, record.event, record.task_id, _common(record.event, approval.name), {requester})]
+
+
+def _addressed(resolver: _Resolver, record: Recorded) -> list[_Draft]:
+    to = record.data.get("to")
+    if not isinstance(to, str):
+        return []
+    task = resolver.task(record.task_id)
+    data = {
+        **_common(record.event, task.name if task is not None else None),
+        "by": resolver.step.actor.display_name,
+    }
+    return [_Draft(record.action, record.event, record.task_id, data, {to})]
+
+
+def _drafts(step: Step, offers: Iterable[tuple[Any, Any]], records: Iterable[Recorded]) -> list[_Draft]:
+    resolver = _Resolver(step)
+    drafts = [_offer(resolver, event, row) for event, row in offers]
+    first_colour: str | None = None
+    for record in records:
+        if record.action in ADDRESSED_ACTIONS:
+            drafts += _addressed(resolver, record)
+        elif record.action.startswith("sheet_"):
+            drafts += _sheet(resolver, record)
+        elif record.action == "light":
+            if first_colour is None:
+                first_colour = timelights.load_scheme(step.session).colours[0]
+            drafts += _light(resolver, record, first_colour)
+        elif record.action == "complete":
+            drafts += _decision(resolver, record)
+    return drafts
+
+
+def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) -> list[dict[str, Any]]:
+    """Write the notices of what the command did — one row per recipient, and its outbox rows — in the
+    command's transaction; return their columns. Called by the pipeline only, just before it saves."""
+    if not offers and not records:
+        return []
+    drafts = _drafts(step, offers, records)
+    decided = {(u, d.event.id) for d in drafts if d.kind in DECISION_KINDS for u in d.recipients}
+    seen: set[tuple[str, str, int]] = set()
+    wanted: list[tuple[str, _Draft]] = []
+    for draft in drafts:
+        for username in sorted(draft.recipients):
+            key = (username, draft.kind, draft.event.id)
+            if username == step.actor.username or key in seen:
+                continue
+            if draft.kind in OFFER_KINDS and (username, draft.event.id) in decided:
+                continue  # the requester hears of the decision, which sent the task back to them
+            seen.add(key)
+            wanted.append((username, draft))
+    if not wanted:
+        return []
+    found = step.conn.execute(
+        select(User.username, User.phone, User.email, User.language).where(
+            User.username.in_(sorted({u for u, _ in wanted})), User.active.is_(True)
+        )
+    )
+    users = {u.username: u for u in found}
+    values = [
+        {
+            "username": username,
+            "kind": draft.kind,
+            "event_id": draft.event.id,
+            "task_id": draft.task_id,
+            "data": draft.data,
+            "created_at": step.now,
+        }
+        for username, draft in wanted
+        if username in users
+    ]
+    if not values:
+        return []
+    ids = step.conn.scalars(insert(Notice).returning(Notice.id, sort_by_parameter_order=True), values)
+    written = [{**v, "id": notice_id} for v, notice_id in zip(values, ids, strict=True)]
+    outbox.write(step, [(notice, users[notice["username"]]) for notice in written])
+    return written
