@@ -315,6 +315,7 @@ def test_intake_is_not_offered_the_patrol_channel_nor_self_handling_a_grid_worke
     page = html(staff(app, "intake").get("/report"))
     assert 'value="grid"' not in page and "网格员巡查" not in page and 'name="self_handle"' not in page
     assert 'name="reporter_phone"' in page and 'name="channel_ref"' in page
+    assert '<input type="tel" id="f-reporter_phone" name="reporter_phone"' in page  # a phone's keypad
     worker_page = html(staff(app, "gw_hb1").get("/report"))
     assert 'value="grid"' in worker_page and 'name="self_handle"' in worker_page
 

@@ -297,6 +297,7 @@ def test_the_task_page_offers_the_tools_and_they_work(app):
     post(dispatcher, f"/tasks/{task_id}/follow-up", {"follow_up_at": "2026-11-23"}, f"/tasks/{task_id}")
     follow = html(dispatcher.get("/inbox?view=follow_up"))
     assert f'href="/tasks/{task_id}"' in follow and "已到跟进日" in follow
+    assert "2026-11-23" in follow and "2026-11-23 00:00" not in follow  # a day, said as a day
     bad = post(
         dispatcher,
         f"/tasks/{task_id}/follow-up",

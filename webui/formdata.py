@@ -96,7 +96,8 @@ def options(prop: Mapping[str, Any]) -> list[tuple[str, str]]:
 @bp.app_template_global()
 def widget(prop: Mapping[str, Any], required: bool = False) -> str:
     """The widget that shows a property: photos, object, multi, lines, boolean (a required yes/no), checkbox,
-    radio, select, number, date, datetime, textarea or text."""
+    radio, select, number, date, datetime, textarea, tel (``"x-gridloop-widget": "tel"``: a phone's keypad) or
+    text."""
     kind = prop.get("type")
     if prop.get("x-gridloop-widget") == "photos":
         return "photos"
@@ -116,6 +117,8 @@ def widget(prop: Mapping[str, Any], required: bool = False) -> str:
         return "datetime"
     if prop.get("x-gridloop-widget") == "textarea" or (prop.get("maxLength") or 0) > TEXTAREA_FROM:
         return "textarea"
+    if prop.get("x-gridloop-widget") == "tel":
+        return "tel"
     return "text"
 
 

@@ -131,6 +131,13 @@ def local_time(moment: datetime | str | None, with_seconds: bool = False) -> str
     return local.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
+def local_day_or_time(moment: datetime | str | None) -> str:
+    """A moment that may stand for a whole day (a follow-up date is the start of its day): the date alone when it
+    is midnight in the district's time zone, else as :func:`local_time` says it."""
+    shown = local_time(moment)
+    return shown[:10] if shown.endswith(" 00:00") else shown
+
+
 def iso_moment(text: str) -> datetime | None:
     """The datetime an ISO string with a date and a time of day names (``2026-10-15T17:02:00+00:00``); None
     for any other text, a bare date included (a date has no time zone to convert)."""
@@ -171,6 +178,7 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=current_language, configure_jinja=False)
     app.jinja_env.globals["_"] = translate
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["local_day_or_time"] = local_day_or_time
     app.jinja_env.globals["actor_name"] = actor_name
     app.jinja_env.filters["field_message"] = field_message
 
