@@ -15,6 +15,7 @@ from sqlalchemy import select
 from test_loop_paths import VERIFY_FAILED, accept_and_dispatch, handle_done, step
 from test_requests import request_extension, request_void
 
+from engine.commands.pipeline import system
 from engine.errors import NotFound
 from engine.notices import derive
 from engine.store.models import Notice
@@ -55,6 +56,17 @@ def test_a_report_offers_intake_and_nobody_tells_the_reporter(driver):
     assert offered["intake"][0]["task"] == task["id"]
     assert offered["intake"][0]["data"]["step"] == task["name"]
     assert "gw_hb1" not in notices(driver.gl), "the reporter is not told of their own report"
+
+
+def test_staff_added_or_disabled_are_offered_from_the_next_command_on(driver):
+    gl = driver.gl
+    driver.report("gw_hb1")  # who is offered intake is now known (and cached)
+    gl.add_user("admin", "intake2", "受理员 新人", "intake", "330199")
+    second = driver.report("gw_hb1")
+    assert set(notices(gl, "task_offered", second)) == {"intake", "intake2"}
+    gl.set_user_active(system("test"), "intake2", False)
+    third = driver.report("gw_hb1")
+    assert set(notices(gl, "task_offered", third)) == {"intake"}
 
 
 def test_dispatch_offers_only_the_department_and_not_the_dispatcher(driver):

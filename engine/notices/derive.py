@@ -27,9 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from engine.notices import outbox
+from engine.org.cache import Reachable
 from engine.store.models import Notice, RoleAssignment, SupervisionSheet, Task, User
 from engine.time import timelights
 
@@ -56,6 +57,23 @@ ADDRESSED_ACTIONS: tuple[str, ...] = ("assigned", "delegated")
 OFFER_KINDS = ("task_offered", "task_returned")
 DECISION_KINDS = ("request_approved", "request_refused")
 REASON_LENGTH = 200  # how much of a sheet's reason a notice repeats
+
+# the hot path's statements, built once: whether a step was done before on the case, and the notices' insert
+_COMPLETED = select(Task.id).where(
+    Task.event_id == bindparam("event"),
+    Task.bpmn_id == bindparam("step"),
+    Task.role == bindparam("role"),
+    Task.status == "completed",
+    Task.id != bindparam("task"),
+)
+_COMPLETED_FOR_DEPARTMENT = _COMPLETED.where(Task.department_code == bindparam("department")).limit(1)
+_COMPLETED_IN_SCOPE = _COMPLETED.where(
+    Task.department_code.is_(None), Task.scope_code == bindparam("scope")
+).limit(1)
+_INSERT = insert(Notice).returning(Notice.id, sort_by_parameter_order=True)
+_REACHABLE = select(User.username, User.phone, User.email, User.language).where(
+    User.username.in_(bindparam("names", expanding=True)), User.active.is_(True)
+)
 
 
 @dataclass(frozen=True)
@@ -86,23 +104,14 @@ class _Resolver:
         # the command's connection: its inbox rows are written there, and a query needs no flush of the session
         self.conn = step.conn
         self.directory = step.parts.org.directory(step.session)
-        self._offered: dict[tuple[str, str, str | None], set[str]] = {}
+        self.reachable: dict[str, Reachable] = {}  # the staff met so far, as the outbox reaches them
 
     def offered_to(self, role: str, scope_code: str, department_code: str | None) -> set[str]:
-        """The users a task of ``role`` at ``scope_code`` (or for ``department_code``) is offered to: the
-        rule of :func:`engine.org.scope.is_candidate`, asked of the staff table."""
-        key = (role, scope_code, department_code)
-        if key not in self._offered:
-            query = select(User.username).join(RoleAssignment).where(RoleAssignment.role == role)
-            if department_code is not None:
-                query = query.where(RoleAssignment.department_code == department_code)
-            else:
-                covering = [unit.code for unit in self.directory.ancestors(scope_code)]
-                query = query.where(
-                    RoleAssignment.department_code.is_(None), RoleAssignment.scope_code.in_(covering)
-                )
-            self._offered[key] = set(self.conn.scalars(query))
-        return self._offered[key]
+        """The active users a task of ``role`` at ``scope_code`` (or for ``department_code``) is offered to: the
+        rule of :func:`engine.org.scope.is_candidate`, asked of the staff table (:meth:`OrgCache.offered_to`)."""
+        found = self.step.parts.org.offered_to(self.conn, role, scope_code, department_code)
+        self.reachable.update((r.username, r) for r in found)
+        return {r.username for r in found}
 
     def department_staff(self, department_code: str | None) -> set[str]:
         """Everyone holding a role in the department."""
@@ -152,18 +161,12 @@ class _Resolver:
 
     def was_completed_before(self, row: Any) -> bool:
         """Whether the case had this step completed by the same role and scope (or department) already."""
-        query = select(Task.id).where(
-            Task.event_id == row.event_id,
-            Task.bpmn_id == row.bpmn_id,
-            Task.role == row.role,
-            Task.status == "completed",
-            Task.id != row.id,
-        )
+        asked = {"event": row.event_id, "step": row.bpmn_id, "role": row.role, "task": row.id}
         if row.department_code is not None:
-            query = query.where(Task.department_code == row.department_code)
+            found = self.conn.scalar(_COMPLETED_FOR_DEPARTMENT, {**asked, "department": row.department_code})
         else:
-            query = query.where(Task.department_code.is_(None), Task.scope_code == row.scope_code)
-        return self.conn.scalar(query.limit(1)) is not None
+            found = self.conn.scalar(_COMPLETED_IN_SCOPE, {**asked, "scope": row.scope_code})
+        return found is not None
 
     def requester(self, event_id: int, approval: Any) -> str | None:
         """Who completed the step whose completion offered ``approval`` (the same command: the same instant)."""
@@ -264,8 +267,10 @@ def _addressed(resolver: _Resolver, record: Recorded) -> list[_Draft]:
     return [_Draft(record.action, record.event, record.task_id, data, {to})]
 
 
-def _drafts(step: Step, offers: Iterable[tuple[Any, Any]], records: Iterable[Recorded]) -> list[_Draft]:
-    resolver = _Resolver(step)
+def _drafts(
+    resolver: _Resolver, offers: Iterable[tuple[Any, Any]], records: Iterable[Recorded]
+) -> list[_Draft]:
+    step = resolver.step
     drafts = [_offer(resolver, event, row) for event, row in offers]
     first_colour: str | None = None
     for record in records:
@@ -287,7 +292,8 @@ def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) ->
     command's transaction; return their columns. Called by the pipeline only, just before it saves."""
     if not offers and not records:
         return []
-    drafts = _drafts(step, offers, records)
+    resolver = _Resolver(step)
+    drafts = _drafts(resolver, offers, records)
     decided = {(u, d.event.id) for d in drafts if d.kind in DECISION_KINDS for u in d.recipients}
     seen: set[tuple[str, str, int]] = set()
     wanted: list[tuple[str, _Draft]] = []
@@ -302,12 +308,11 @@ def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) ->
             wanted.append((username, draft))
     if not wanted:
         return []
-    found = step.conn.execute(
-        select(User.username, User.phone, User.email, User.language).where(
-            User.username.in_(sorted({u for u, _ in wanted})), User.active.is_(True)
-        )
-    )
-    users = {u.username: u for u in found}
+    users = dict(resolver.reachable)
+    unknown = sorted({u for u, _ in wanted} - set(users))
+    if unknown:  # addressees, issuers, a department's staff: asked of the staff table
+        found = step.conn.execute(_REACHABLE, {"names": unknown})
+        users.update((u.username, Reachable(u.username, u.phone, u.email, u.language or "zh")) for u in found)
     values = [
         {
             "username": username,
@@ -322,7 +327,7 @@ def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) ->
     ]
     if not values:
         return []
-    ids = step.conn.scalars(insert(Notice).returning(Notice.id, sort_by_parameter_order=True), values)
+    ids = step.conn.scalars(_INSERT, values)
     written = [{**v, "id": notice_id} for v, notice_id in zip(values, ids, strict=True)]
     outbox.write(step, [(notice, users[notice["username"]]) for notice in written])
     return written
