@@ -51,6 +51,17 @@ def test_a_colour_change_by_the_scheduler_reads_as_a_labelled_system_action(app:
     assert f">{SCHEDULER}<" not in records and "时限灯变色" in records and "系统" in records
 
 
+def test_a_sheet_the_scheduler_issued_reads_as_the_systems_with_its_limit_in_local_time(
+    app: Any, gl: Gridloop
+) -> None:
+    at_handle(gl)
+    gl.clock.advance(timedelta(days=30))
+    assert gl.supervise(fired_by=SCHEDULER)["issued"] >= 1
+    board = html(staff(app, "leader").get("/supervision"))
+    assert SCHEDULER not in board and "超时督办 · 系统 于" in board
+    assert "+00:00" not in board and not re.search(r"\d{2}:\d{2}:\d{2}\.\d", board)
+
+
 def test_the_hold_review_date_reads_in_local_time_on_the_event_and_audit_pages(
     app: Any, gl: Gridloop
 ) -> None:

@@ -9,6 +9,7 @@ done. A department's open sheets are on its inbox rows and task pages, and on no
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from test_joint_meeting import SUPPORT_ST_DUE, convene, joint_tasks, report_back, to_joint_meeting
@@ -73,7 +74,9 @@ def test_a_red_platform_step_gets_a_sheet_for_its_role_that_escalates_and_is_cle
     [sheet] = _platform_sheets(gl)
     assert (sheet["task_id"], sheet["kind"], sheet["card"]) == (accept["id"], "auto", "notice")
     assert (sheet["role"], sheet["scope"]) == ("intake", accept["scope"])
-    assert accept["role"] in sheet["reason"] and accept["scope"] in sheet["reason"]
+    # said as staff read it: the limit in the district's time, the unit and the role by name
+    local_due = ACCEPT_DUE.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert sheet["reason"] == f"任务已超时（时限 {local_due:%Y-%m-%d %H:%M}），超时督办：受理（清河区受理员）"
 
     # on the intake clerk's inbox row, with a reply they may give; on the board under their role
     [row] = [r for r in _inbox_rows(gl, "intake") if r["id"] == accept["id"]]

@@ -19,6 +19,7 @@ from engine.bpmn import forms
 from engine.bpmn.deployed import Versions
 from engine.commands.pipeline import Step, system
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.org.roles import ROLE_LABELS
 from engine.reads import queries
 from engine.store.models import Department, Event, SupervisionSheet, Task
 from engine.supervision import rules
@@ -120,17 +121,20 @@ def record_lights(step: Step, event_id: int) -> int:
 def issue_auto(step: Step, item: rules.Overdue) -> int:
     """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already.
 
-    A platform step's sheet (a task with no department) names in its reason the step, and the role and scope
-    it is charged to (the task, which the sheet points at, holds them too)."""
+    The reason says the limit in the district's time; a platform step's sheet (a task with no department) names
+    the step, and the unit and role it is charged to (the task, which the sheet points at, holds them too)."""
     session = step.session
     if rules.has_sheet(session, item.event_id, item.task_id):
         return 0
     event = step.event(item.event_id)
     what = "任务" if item.task_id is not None else "案件"
-    reason = f"{what}已超时（时限 {item.due_at.isoformat()}），超时督办"
+    zone = step.parts.settings.calendar(session).timezone
+    reason = f"{what}已超时（时限 {item.due_at.astimezone(zone):%Y-%m-%d %H:%M}），超时督办"
     task = session.get(Task, item.task_id) if item.task_id is not None else None
     if task is not None and task.department_code is None:
-        reason += f"：{task.name}（岗位 {task.role}，范围 {task.scope_code}）"
+        unit = step.parts.org.directory(session).units.get(task.scope_code)
+        role = ROLE_LABELS.get(task.role, task.role)
+        reason += f"：{task.name}（{unit.name if unit is not None else task.scope_code}{role}）"
     sheet = SupervisionSheet(
         event_id=item.event_id,
         task_id=item.task_id,

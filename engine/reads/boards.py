@@ -38,8 +38,9 @@ def supervision_board(reader: Reader, status: str = "open") -> dict[str, Any]:
         describe_category(row, lights.categories)
         row["grid_name"] = unit_name(directory, row["grid"])
         row["scope_name"] = unit_name(directory, row["scope"]) if row["scope"] else None
-        row["issued_by_name"] = names.get(row["issued_by"], row["issued_by"])
-        row["replied_by_name"] = names.get(row["replied_by"], row["replied_by"])
+        # a display name; None for an actor that is no user (the scheduler, the CLI), which pages call 系统
+        row["issued_by_name"] = names.get(row["issued_by"])
+        row["replied_by_name"] = names.get(row["replied_by"])
         row["light"] = lights.case(row, steps.get(row["event_id"], []))
         key = row["department"] or (f"{row['role']}@{row['scope']}" if row["role"] else None)
         group = groups.setdefault(
