@@ -36,7 +36,8 @@ def test_simulate_past_dates_the_whole_history_before_now_and_leaves_open_tasks(
                 moments = [m for m in session.scalars(select(getattr(model, column))) if m is not None]
                 if model in (Event, Task, HistoryEntry) and column == columns[0]:
                     assert moments, f"{model.__name__}.{column} is never set"
-                late = [m for m in moments if not START - PAST <= m < START]
+                # the walkthrough's cases are reported as of now (START); nothing later
+                late = [m for m in moments if not START - PAST <= m <= START]
                 assert not late, f"{model.__name__}.{column} outside the last {PAST}: {late[:3]}"
         open_tasks = list(session.scalars(select(Task).where(Task.status == "open")))
         sheets = session.scalar(select(SupervisionSheet.id).limit(1))
@@ -50,6 +51,25 @@ def test_simulate_past_dates_the_whole_history_before_now_and_leaves_open_tasks(
     assert summary["supervision"]["issued"] > 0
     assert summary["supervision"]["replied"] == len(replies) > 0, "departments answered some sheets"
     assert all(START - PAST <= r < START for r in replies)
+
+
+README_WALK = {
+    "accept": "intake",
+    "dispatch": "dispatcher_hb",
+    "handle": "h_dh_hw",
+    "verify": "gw_hb1",
+    "close": "leader",
+    "follow_up": "intake",
+}
+
+
+def test_simulate_past_leaves_a_case_for_each_account_of_the_readmes_walk(gl: Gridloop) -> None:
+    summary = simulate(gl, 10, seed=5, past=PAST, left_open=2)
+    assert list(summary["walkthrough"]) == list(README_WALK)
+    for step, username in README_WALK.items():
+        code = summary["walkthrough"][step]
+        rows, _total = gl.inbox(username, "claimable")
+        assert any(r["event_code"] == code and r["step"] == step for r in rows), (step, username)
 
 
 def test_simulate_past_refuses_a_length_that_is_not_positive(gl: Gridloop) -> None:

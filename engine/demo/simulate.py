@@ -291,10 +291,58 @@ def simulate(
     elif not isinstance(gl.clock, ManualClock):
         gl.clock = ManualClock(gl.clock.now())
     try:
-        return _run(gl, events, rng, seed, active, progress, pace, left_open)
+        summary = _run(gl, events, rng, seed, active, progress, pace, left_open)
     finally:
         if pace is not None:
             gl.clock = original
+    if pace is not None:
+        summary["walkthrough"] = stage_walkthrough(gl)
+        with gl.db.reading() as session:
+            staged = list(
+                session.scalars(select(Event.id).where(Event.code.in_(summary["walkthrough"].values())))
+            )
+        summary["open_tasks"] += _open_tasks(gl, staged)
+    return summary
+
+
+# the README's walk round the loop: one fresh case waits at each of these steps, for the account the README
+# names, with the answers that take a case on to the next step
+WALKTHROUGH_REPORT = {
+    "category": "0101",
+    "description": "湖滨路口有一堆暴露垃圾，影响通行",
+    "grid": "330199001001001",
+    "address": "湖滨路 18 号",
+    "channel": "grid",
+}
+WALKTHROUGH: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("accept", {"decision": "accept"}),
+    ("dispatch", {"department": "DH-HW"}),
+    ("handle", {"action": "done", "result": "已清运完毕，现场恢复整洁"}),
+    ("verify", {"passed": True}),
+    ("close", {"opinion": "处置到位，同意结案"}),
+    ("follow_up", {"satisfaction": "satisfied"}),
+)
+
+
+def stage_walkthrough(gl: Gridloop) -> dict[str, str]:
+    """Report, as of now, one case for each step of the README's walk round the loop and take it up to that
+    step, so that each account the walk names finds a case waiting in its inbox: step → the case's code."""
+    staff = _Staff(gl)
+    staged: dict[str, str] = {}
+    for waits_at, (step, _answer) in enumerate(WALKTHROUGH):
+        event = gl.report("gw_hb1", dict(WALKTHROUGH_REPORT))
+        for done, answer in WALKTHROUGH[:waits_at]:
+            with gl.db.reading() as session:
+                task = session.scalar(
+                    select(Task).where(
+                        Task.event_id == event["id"], Task.status == "open", Task.bpmn_id == done
+                    )
+                )
+            if task is None:
+                raise LookupError(f"the walkthrough's case {event['code']} does not wait at {done}")
+            gl.complete(staff.for_task(task), task.id, answer)
+        staged[step] = event["code"]
+    return staged
 
 
 def _run(
