@@ -25,7 +25,16 @@ from engine.audit.keys import AuditKeys
 from engine.audit.keys import audit_keys as audit_keyring
 from engine.audit.verification import default_archive_dir
 from engine.bpmn import forms, runtime
-from engine.bpmn.definitions import ProcessBundle, build_bundle, collect_files
+from engine.bpmn.definitions import (
+    Problem,
+    ProcessBundle,
+    build_deployable,
+    collect_files,
+    defined_processes,
+    deploy_problems,
+    paths_files,
+    validate_paths,
+)
 from engine.bpmn.deployed import Versions
 from engine.bpmn.instances import Instances
 from engine.bpmn.labels import SOURCE_LANGUAGE
@@ -57,7 +66,21 @@ from engine.time import timers as timer_rows
 from engine.time.calendar import BusinessCalendar
 
 PROCESS_ID = tasks.PROCESS_ID
-__all__ = ["LANGUAGES", "Deployment", "Gridloop", "Parts"]
+__all__ = ["LANGUAGES", "Deployment", "Gridloop", "Parts", "check_paths"]
+
+
+def check_paths(paths: list[Path]) -> list[Problem]:
+    """Every problem of the definition files at ``paths`` (``gridloop validate``): the lint of
+    :func:`~engine.bpmn.definitions.validate_paths`, then — when the files hold the process reports start and
+    lint finds nothing — what :meth:`Gridloop.deploy` would refuse besides, so that a set validate accepts
+    deploys and starts."""
+    problems = validate_paths(paths)
+    if problems:
+        return problems
+    files = paths_files(paths)
+    if PROCESS_ID not in defined_processes(files):
+        return []
+    return deploy_problems(files, PROCESS_ID, tasks.START_FORM_FIELDS)
 
 
 @dataclass
@@ -152,7 +175,7 @@ class Gridloop:
 
     def deploy(self, root: Path, deployed_by: str = "system") -> Deployment:
         """Deploy the process definitions under ``root`` (processes/ + forms/); a known content hash is reused."""
-        bundle = build_bundle(collect_files(root), PROCESS_ID)
+        bundle = build_deployable(collect_files(root), PROCESS_ID, tasks.START_FORM_FIELDS)
         return self.pipeline.run(system(deployed_by), admin.deploy, bundle)
 
     def create_demo_district(

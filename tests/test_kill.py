@@ -5,6 +5,7 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
@@ -30,8 +31,8 @@ def _report_until_killed(base: str, token: str, acknowledged: list[int], lock: t
     while True:
         try:
             status, answer = _post(base + "/api/v1/events", body, token)
-        except OSError:  # the server is gone (connection refused or reset mid-answer): nothing acknowledged
-            return
+        except (OSError, http.client.HTTPException):  # the server is gone (refused, reset or cut off
+            return  # mid-answer): nothing acknowledged
         if status != 201:
             continue
         with lock:

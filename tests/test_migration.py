@@ -11,6 +11,7 @@ import pytest
 from engine.audit import verification
 from engine.errors import Forbidden
 from tests.conftest import GRID_HB1, REPO
+from tests.diagram_support import with_diagram
 
 
 def _variant(tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
@@ -87,15 +88,17 @@ def _two_step_process(root: Path, steps: list[str]) -> Path:
     )
     refs = "".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>" for n in nodes)
     (root / "processes" / "grid_event.bpmn").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">'
-        '<bpmn:process id="grid_event" isExecutable="true">'
-        f'<bpmn:laneSet id="ls"><bpmn:lane id="l" name="值班长">{refs}</bpmn:lane></bpmn:laneSet>'
-        '<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
-        '<spiffworkflow:property name="formJsonSchemaFilename" value="report.json"/>'
-        f"</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>{tasks}"
-        f'<bpmn:endEvent id="end"/>{flows}</bpmn:process></bpmn:definitions>',
+        with_diagram(
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+            'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">'
+            '<bpmn:process id="grid_event" isExecutable="true">'
+            f'<bpmn:laneSet id="ls"><bpmn:lane id="l" name="值班长">{refs}</bpmn:lane></bpmn:laneSet>'
+            '<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="formJsonSchemaFilename" value="report.json"/>'
+            f"</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>{tasks}"
+            f'<bpmn:endEvent id="end"/>{flows}</bpmn:process></bpmn:definitions>'
+        ),
         encoding="utf-8",
     )
     return root

@@ -29,9 +29,9 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from engine.app import Gridloop
+from engine.app import Gridloop, check_paths
 from engine.bpmn import runtime
-from engine.bpmn.definitions import DefinitionError, label_warnings, validate_paths
+from engine.bpmn.definitions import DefinitionError, label_warnings
 from engine.commands.pipeline import system
 from engine.commands.retention import BATCH as ARCHIVE_BATCH
 from engine.commands.retention import cut_off as retention_cut_off
@@ -240,9 +240,9 @@ def scheduler(ctx: click.Context, backstop: float) -> None:
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Check BPMN, DMN and form files.
 
-    Prints `file:line: element-id: message` per problem and exits 1 on any. A directory contributes its processes/ and forms/ (or its own *.bpmn, *.dmn, *.json). A name without its English label is a warning (printed, exit 0): the English pages would show it in Chinese.
+    Prints `file:line: element-id: message — fix` per problem, in line order, and exits 1 on any. A directory contributes its processes/ and forms/ (or its own *.bpmn, *.dmn, *.json); a BPMN file is checked with the DMN files and forms beside it and the BPMN files defining the processes it calls. A set holding the report process is also checked for what `deploy` refuses (a diagram, a start form). A name without its English label is a warning (printed, exit 0): the English pages would show it in Chinese.
     """
-    problems = validate_paths(list(paths))
+    problems = check_paths(list(paths))
     for warning in label_warnings(list(paths)):
         click.echo(f"warning: {warning}")
     for problem in problems:
@@ -1105,6 +1105,11 @@ def restore(
 def _report(exc: Exception) -> int:
     """Print an engine error as ``error: <message>`` (and a validation error's fields, in English from the
     catalog) on standard error."""
+    if isinstance(exc, DefinitionError):  # one problem a line, as `validate` prints them
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {len(exc.problems)} problem(s) in the definitions; nothing was changed", err=True)
+        return 2
     click.echo(f"error: {exc}", err=True)
     fields = getattr(exc, "errors", None)
     for field_name, messages in field_messages(fields, "en").items() if isinstance(fields, dict) else ():

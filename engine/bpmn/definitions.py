@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,9 @@ from engine.bpmn.scripting import script_problems
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS, role_for_lane
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+NS = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "spiffworkflow": SPIFF_NS}
 
 SCOPE_LEVELS: tuple[str, ...] = ("grid", "community", "town", "district")
 # The process variable whose value is the event's state: the diagram's scripts set it (``outcome = "closed"``),
@@ -101,14 +103,25 @@ SCRIPT_ELEMENTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# A line break and the blanks around it, in a message: a problem is said on one line (a name drawn on two lines
+# in the modeler holds one).
+_LINE_BREAK = re.compile(r"\s*[\r\n]\s*")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a definition file, located as precisely as the file allows."""
+    """One thing wrong in a definition file, located as precisely as the file allows.
+
+    The message is kept on one line (line breaks in a quoted name become blanks), so that each problem is one
+    ``file:line: element: message — fix`` line of ``gridloop validate``."""
 
     file: str
     line: int | None
     element_id: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", _LINE_BREAK.sub(" ", self.message.strip()))
 
     def __str__(self) -> str:
         line = self.line if self.line is not None else "-"
@@ -209,15 +222,50 @@ def collect_files(root: Path) -> dict[str, str]:
     """Read ``processes/*.bpmn``, ``processes/*.dmn`` and ``forms/*.json`` under ``root``.
 
     Keys are paths relative to ``root`` with forward slashes ("processes/grid_event.bpmn"), so the
-    content hash does not depend on where the checkout lives.
+    content hash does not depend on where the checkout lives. A file that is not UTF-8 raises DefinitionError.
     """
-    root = Path(root)
+    files, problems = _collect(Path(root))
+    if problems:
+        raise DefinitionError(problems)
+    return files
+
+
+def _collect(root: Path, shown: Path | None = None) -> tuple[dict[str, str], list[Problem]]:
+    """The files :func:`collect_files` reads, by their path relative to ``root`` (or under ``shown``, as the
+    command line named them), and a problem for each that is not UTF-8."""
     paths = [
         *sorted((root / "processes").glob("*.bpmn")),
         *sorted((root / "processes").glob("*.dmn")),
         *sorted((root / "forms").glob("*.json")),
     ]
-    return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8") for path in paths}
+    files: dict[str, str] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        relative = path.relative_to(root).as_posix()
+        name = str(shown / relative) if shown is not None else relative
+        text, problem = _read(path, name)
+        if problem is not None:
+            problems.append(problem)
+        elif text is not None:
+            files[name] = text
+    return files, problems
+
+
+def _read(path: Path, name: str) -> tuple[str | None, Problem | None]:
+    """The text of a definition file, or the problem that it is not UTF-8 (the line of its first bad byte):
+    deployments store, hash and serve the files as UTF-8 text, as bpmn.io, Camunda Modeler and dmn-js save them."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return None, Problem(
+            name,
+            line,
+            None,
+            f"the file is not UTF-8 (byte 0x{data[err.start]:02x} at line {line}) — save it as UTF-8 "
+            '(and declare encoding="UTF-8" in an XML file)',
+        )
 
 
 def validate_files(files: dict[str, str]) -> list[Problem]:
@@ -240,12 +288,47 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
     return problems + validate_files(files)
 
 
+def deploy_problems(
+    files: dict[str, str], process_id: str, start_fields: Iterable[str] = ()
+) -> list[Problem]:
+    """What :func:`build_deployable` refuses in ``files`` (empty when they deploy): the lint problems of
+    :func:`validate_files`, then what would fail when the process runs."""
+    try:
+        build_deployable(files, process_id, start_fields)
+    except DefinitionError as err:
+        return err.problems
+    return []
+
+
 def label_warnings(paths: Iterable[Path]) -> list[Problem]:
     """The names in the files at ``paths`` (as :func:`validate_paths` reads them) that lack a label in a shipped
     interface language (:func:`engine.bpmn.labels.missing_labels`): warnings, since a page shows the Chinese
     name instead, but each is a name that staff reading English would not understand."""
     files, _problems = _files_at(paths)
-    return [Problem(*found) for found in missing_labels(files)]
+    return _in_line_order([Problem(*found) for found in missing_labels(files)])
+
+
+def paths_files(paths: Iterable[Path]) -> dict[str, str]:
+    """The definition files at ``paths``, read as :func:`validate_paths` reads them (the unreadable left out)."""
+    return _files_at(paths)[0]
+
+
+def defined_processes(files: dict[str, str]) -> set[str]:
+    """The ids of the processes the BPMN files of ``files`` define (executable or not)."""
+    found: set[str] = set()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            try:
+                root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+            except etree.XMLSyntaxError:
+                continue
+            found.update(p.get("id") for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id"))
+    return found
+
+
+def _in_line_order(problems: list[Problem]) -> list[Problem]:
+    """Problems by file, then line (those without a line last in their file), then in the order found."""
+    return sorted(problems, key=lambda p: (p.file, p.line is None, p.line or 0))
 
 
 def _files_at(paths: Iterable[Path]) -> tuple[dict[str, str], list[Problem]]:
@@ -254,14 +337,17 @@ def _files_at(paths: Iterable[Path]) -> tuple[dict[str, str], list[Problem]]:
     problems: list[Problem] = []
     for path in map(Path, paths):
         if path.is_dir() and ((path / "processes").is_dir() or (path / "forms").is_dir()):
-            for relative, text in collect_files(path).items():
-                files.setdefault(str(path / relative), text)
+            collected, unreadable = _collect(path, shown=path)
+            for name, text in collected.items():
+                files.setdefault(name, text)
+            problems += unreadable
             continue
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
         elif path.suffix in (".bpmn", ".dmn", ".json") and path.is_file():
             found = [path]
             if path.suffix == ".bpmn":
+                found += _called_beside(path)
                 found += sorted(path.parent.glob("*.dmn"))
                 found += sorted(path.parent.parent.joinpath("forms").glob("*.json"))
                 found += sorted(path.parent.glob("*.json"))
@@ -273,13 +359,49 @@ def _files_at(paths: Iterable[Path]) -> tuple[dict[str, str], list[Problem]]:
             )
             continue
         for file_path in found:
-            if str(file_path) not in files:
-                files[str(file_path)] = file_path.read_text(encoding="utf-8")
+            if str(file_path) not in files and not any(p.file == str(file_path) for p in problems):
+                read, not_utf8 = _read(file_path, str(file_path))
+                if not_utf8 is not None:
+                    problems.append(not_utf8)
+                elif read is not None:
+                    files[str(file_path)] = read
     return files, problems
+
+
+def _called_beside(path: Path) -> list[Path]:
+    """The BPMN files beside ``path`` that define the processes its call activities call, and those they call
+    in turn: a file checked alone is checked with them, as the folder deploys it."""
+    defined: dict[str, Path] = {}
+    for sibling in sorted(path.parent.glob("*.bpmn")):
+        for process_id in _xml_values(sibling, "process", "id"):
+            defined.setdefault(process_id, sibling)
+    found: list[Path] = []
+    pending = [path]
+    while pending:
+        for called in _xml_values(pending.pop(), "callActivity", "calledElement"):
+            target = defined.get(called)
+            if target is not None and target != path and target not in found:
+                found.append(target)
+                pending.append(target)
+    return found
+
+
+def _xml_values(path: Path, tag: str, attribute: str) -> list[str]:
+    """The ``attribute`` of every ``bpmn:<tag>`` in the BPMN file ``path`` (none when it does not parse)."""
+    try:
+        root = etree.fromstring(path.read_bytes(), _XML_PARSER)
+    except etree.XMLSyntaxError:
+        return []
+    return [value for element in root.iter(f"{{{BPMN_NS}}}{tag}") if (value := element.get(attribute))]
 
 
 def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> ProcessBundle:
     """Validate ``files`` and build the bundle for ``process_id``; raise DefinitionError with every problem."""
+    return _built(files, process_id)[0]
+
+
+def _built(files: dict[str, str], process_id: str) -> tuple[ProcessBundle, "_Checked"]:
+    """:func:`build_bundle`, and the checked files it was built from."""
     checked = _check(files)
     if checked.problems:
         raise DefinitionError(checked.problems)
@@ -314,7 +436,7 @@ def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> Proce
     if category_problems:
         raise DefinitionError(category_problems)
     specs = [spec, *(s for s in subprocess_specs.values() if s is not None)]
-    return ProcessBundle(
+    bundle = ProcessBundle(
         process_id=process_id,
         content_hash=content_hash(files),
         files=dict(files),
@@ -326,6 +448,68 @@ def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> Proce
         categories=categories,
         outcomes=_outcomes(specs),
     )
+    return bundle, checked
+
+
+def build_deployable(
+    files: dict[str, str], process_id: str, start_fields: Iterable[str] = ()
+) -> ProcessBundle:
+    """:func:`build_bundle`, refusing also what only fails once the process runs or is drawn: a BPMN file without
+    its diagram (BPMNDI: the workbench, bpmn.io and Camunda Modeler could not show it), a process that starts
+    without a form, and a start form without the fields ``start_fields`` that starting it fills in (a report's
+    category, description and channel). Raise DefinitionError with every problem."""
+    bundle, checked = _built(files, process_id)
+    problems = [
+        Problem(
+            name,
+            root.sourceline,
+            root.get("id"),
+            "the file has no diagram (BPMNDI), so the workbench, bpmn.io and Camunda Modeler cannot show it "
+            "— open it in a modeler, lay it out and save it",
+        )
+        for name, root in checked.trees.items()
+        if name.endswith(".bpmn") and root.find("bpmndi:BPMNDiagram", NS) is None
+    ]
+    if bundle.start_form is None:
+        file_name, start = _start_event(checked.trees, process_id)
+        problems.append(
+            Problem(
+                file_name,
+                start.sourceline if start is not None else None,
+                start.get("id") if start is not None else process_id,
+                f"process '{process_id}' starts without a form, so nothing can be filled in to start it — set "
+                "the start event's formJsonSchemaFilename property to a form in forms/ (e.g. report.json)",
+            )
+        )
+    else:
+        form = bundle.forms[bundle.start_form]
+        missing = [name for name in start_fields if name not in (form.get("properties") or {})]
+        if missing:
+            form_file = next(
+                (name for name in checked.forms if posixpath.basename(name) == bundle.start_form),
+                bundle.start_form,
+            )
+            problems.append(
+                Problem(
+                    form_file,
+                    None,
+                    "properties",
+                    f"the start form of process '{process_id}' lacks the field(s) {', '.join(missing)}, which "
+                    f'starting it fills in — add them under "properties"',
+                )
+            )
+    if problems:
+        raise DefinitionError(_in_line_order(problems))
+    return bundle
+
+
+def _start_event(trees: dict[str, Any], process_id: str) -> tuple[str, Element | None]:
+    """The file defining ``process_id`` and its (first) start event."""
+    for name, root in trees.items():
+        for process in root.findall("bpmn:process", NS):
+            if process.get("id") == process_id:
+                return name, process.find("bpmn:startEvent", NS)
+    return _first_bpmn(trees), None
 
 
 def load_bundle(root: Path, process_id: str = "grid_event") -> ProcessBundle:
@@ -353,14 +537,22 @@ class _Checked:
 
 
 def _check(files: dict[str, str]) -> _Checked:
-    """Run every check over ``files``; build the SpiffWorkflow parser only if nothing failed."""
+    """Run every check over ``files``; build the SpiffWorkflow parser only if nothing failed. The problems come
+    in line order within each file."""
     checked = _Checked()
+    verdicts: set[str] = set()
     for name in sorted(files):
         text = files[name]
         if name.endswith((".bpmn", ".dmn")):
             root = _parse_xml(name, text, checked.problems)
-            if root is not None:
-                checked.trees[name] = root
+            if root is None:
+                continue
+            checked.trees[name] = root
+            verdict = _not_executable(name, root) if name.endswith(".bpmn") else None
+            if verdict is not None:  # nothing runs it: its other problems are beside the point
+                checked.problems.append(verdict)
+                verdicts.add(name)
+            else:
                 checked.problems.extend(_schema_problems(name, root))
         elif name.endswith(".json"):
             schema = _parse_form(name, text, checked.problems)
@@ -380,12 +572,36 @@ def _check(files: dict[str, str]) -> _Checked:
                     )
                 )
             decisions[decision] = name
+    processes = sorted(
+        p.get("id")
+        for n, r in checked.trees.items()
+        if n.endswith(".bpmn")
+        for p in r.findall("bpmn:process", NS)
+    )
     for name, root in checked.trees.items():
-        if name.endswith(".bpmn"):
+        if name.endswith(".bpmn") and name not in verdicts:
             checked.problems.extend(_bpmn_problems(name, root, set(files), decisions))
+            checked.problems.extend(_call_problems(name, root, processes))
     if not checked.problems:
         checked.parser = _build_parser(checked)
+    checked.problems = _in_line_order(checked.problems)
     return checked
+
+
+def _not_executable(name: str, root: Element) -> Problem | None:
+    """The one verdict on a BPMN file none of whose processes is executable (``isExecutable="false"``): no
+    engine runs it, so listing its other problems would only bury the reason."""
+    processes = root.findall("bpmn:process", NS)
+    if not processes or any(process.get("isExecutable", "true") == "true" for process in processes):
+        return None
+    ids = ", ".join(f"'{process.get('id')}'" for process in processes)
+    return Problem(
+        name,
+        processes[0].sourceline,
+        processes[0].get("id"),
+        f'not executable: process {ids} is marked isExecutable="false", so no engine runs it — set '
+        'isExecutable="true" (the modeler\'s "Executable" checkbox)',
+    )
 
 
 # Definition files may be uploaded through the web UI: never expand entities or fetch anything.
@@ -423,7 +639,11 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
     except SchemaError as err:
         problems.append(
             Problem(
-                name, None, err.json_path, f"form is not a valid JSON Schema (draft 2020-12): {err.message}"
+                name,
+                None,
+                err.json_path,
+                f"form is not a valid JSON Schema (draft 2020-12): {_json_message(err)} — correct the keyword "
+                f"at {err.json_path}",
             )
         )
         return None
@@ -441,6 +661,16 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
         )
         return None
     return schema
+
+
+def _json_message(err: SchemaError) -> str:
+    """jsonschema's message with the values it names written as JSON, the form's own notation (it writes them
+    as Python reprs: ``['a', 'b'] is not valid …``, ``'x' is not of type 'array'``)."""
+    message = err.message
+    for value in (err.instance, err.validator_value):
+        if isinstance(value, str | int | float | list | dict) and not isinstance(value, bool):
+            message = message.replace(repr(value), json.dumps(value, ensure_ascii=False))
+    return message
 
 
 _DMN_VALIDATORS: dict[str, BpmnValidator] = {}
@@ -723,6 +953,10 @@ def _script_element_problems(name: str, root: Element) -> list[Problem]:
         for element in root.iter(f"{{{NS[prefix]}}}{tag}"):
             if not (element.text or "").strip():
                 continue
+            dialect = _other_dialect(element.text, kind)
+            if dialect is not None:
+                problems.append(Problem(name, element.sourceline, _owner_id(element), dialect))
+                continue
             found = script_problems(element.text, mode)
             if found:
                 problems.append(
@@ -735,6 +969,28 @@ def _script_element_problems(name: str, root: Element) -> list[Problem]:
                     )
                 )
     return problems
+
+
+# A Camunda / Activiti / Flowable expression (JUEL): ``${amount > 100}``, ``#{approved}``.
+_JUEL = re.compile(r"\s*[$#]\{(.*)\}\s*", re.DOTALL)
+
+
+def _other_dialect(text: str, kind: str) -> str | None:
+    """Why an expression written in another engine's language is refused, named as such, with the Python
+    expression to write instead where the inside already is one; None for anything else."""
+    found = _JUEL.fullmatch(text)
+    if found is None:
+        return None
+    inner = found.group(1).strip()
+    fix = (
+        f"write it as the Python expression {inner}"
+        if inner and not script_problems(inner, "eval")
+        else "rewrite it as a Python expression over task data (and, or, not for &&, ||, !)"
+    )
+    return (
+        f"{kind} '{text.strip()}' is a Camunda (JUEL) expression, which gridloop's script engine does not run "
+        f"— {fix}"
+    )
 
 
 def _outcome_assignments(script: str) -> list[tuple[int, ast.expr | None]]:
@@ -835,6 +1091,22 @@ def _decision_problems(name: str, root: Element, decisions: dict[str, str]) -> l
     return problems
 
 
+def _call_problems(name: str, root: Element, processes: list[str]) -> list[Problem]:
+    """Call activities must call a process that a BPMN file of the set defines."""
+    return [
+        Problem(
+            name,
+            call.sourceline,
+            call.get("id"),
+            f"call activity calls process '{call.get('calledElement') or ''}', which no BPMN file of the set "
+            f"defines (defined: {', '.join(processes) or 'none'}) — add the file that defines it beside this one "
+            "or fix calledElement",
+        )
+        for call in root.iter(f"{{{BPMN_NS}}}callActivity")
+        if call.get("calledElement") not in processes
+    ]
+
+
 def _build_parser(checked: _Checked) -> SpiffBpmnParser | None:
     """Parse a clean set with SpiffWorkflow and build every executable process, reporting what it rejects.
 
@@ -856,7 +1128,10 @@ def _build_parser(checked: _Checked) -> SpiffBpmnParser | None:
     except Exception as err:  # SpiffWorkflow raises plain exceptions for some structural mistakes.
         checked.problems.append(
             Problem(
-                _first_bpmn(checked.trees), None, None, f"SpiffWorkflow cannot build the process: {err!r}"
+                _first_bpmn(checked.trees),
+                None,
+                None,
+                f"SpiffWorkflow cannot build the process: {_plain(err)} — fix the element it names in the modeler",
             )
         )
         return None
@@ -885,10 +1160,18 @@ def _validation_problem(err: ValidationException, trees: dict[str, Any]) -> Prob
             line = line or found[0].sourceline
             break
     message = str(err.args[0]) if err.args else str(err)
+    if err.__context__ is not None and message == repr(err.__context__):  # SpiffWorkflow wraps it as "%r"
+        message = _plain(err.__context__)
     notes = ". ".join(getattr(err, "notes", []))
     return Problem(
         file_name or _first_bpmn(trees), line, element_id, message + (f". {notes}" if notes else "")
     )
+
+
+def _plain(err: BaseException) -> str:
+    """An exception said in words, not as a Python repr (``KeyError('y')`` → ``KeyError: y``)."""
+    text = str(err.args[0]) if len(err.args) == 1 else str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _user_tasks(specs: list[BpmnProcessSpec]) -> dict[str, UserTaskInfo]:
@@ -972,8 +1255,8 @@ def _categories(parser: SpiffBpmnParser, trees: dict[str, Any]) -> tuple[list[Ca
             problems.append(
                 problem(
                     rule.id,
-                    f"routing rule {rule.row_number} is not a plain category row ({err!r}) — write the input "
-                    'as a quoted code like "0101", texts quoted and time_limit as a number',
+                    f"routing rule {rule.row_number} is not a plain category row ({_plain(err)}) — write the "
+                    'input as a quoted code like "0101", texts quoted and time_limit as a number',
                 )
             )
     return categories, problems

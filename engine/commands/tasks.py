@@ -35,6 +35,9 @@ REPORT_FIELDS = (
     "reporter_phone",
     "channel_ref",
 )
+# The start form's fields a report reads besides what the form validates (the channel's choices say who may
+# report on it): deploy refuses a report process whose start form lacks one (engine.bpmn.definitions).
+START_FORM_FIELDS = ("category", "description", "channel")
 
 
 def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +58,18 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     if start_form is None:
         raise ValidationFailed(
             "process {process} has no start form", {}, code="report.no_start_form", process=bundle.process_id
+        )
+    lacking = [
+        name for name in START_FORM_FIELDS if name not in bundle.forms[start_form].get("properties", {})
+    ]
+    if lacking:  # deploy refuses such a version; one stored before that check still says why it cannot start
+        raise ValidationFailed(
+            "the start form {form} of process {process} lacks the field(s) {fields}: it cannot take a report",
+            {},
+            code="report.start_form_incomplete",
+            form=start_form,
+            process=bundle.process_id,
+            fields=", ".join(lacking),
         )
     data = dict(data)
     own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
