@@ -66,6 +66,8 @@ README_WALK = {
 def test_simulate_past_leaves_a_case_for_each_account_of_the_readmes_walk(gl: Gridloop) -> None:
     summary = simulate(gl, 10, seed=5, past=PAST, left_open=2)
     assert list(summary["walkthrough"]) == list(README_WALK)
+    # the month's notices read; the bell counts the walkthrough's (intake: six cases offered, one follow-up)
+    assert 0 < gl.notices("intake", unread_only=True).counts["unread"] <= len(README_WALK) + 1
     for step, username in README_WALK.items():
         code = summary["walkthrough"][step]
         rows, _total = gl.inbox(username, "claimable")

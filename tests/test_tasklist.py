@@ -3,6 +3,7 @@ their own inbox view, saved inbox filters — at the engine, through the pages a
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -298,6 +299,7 @@ def test_the_task_page_offers_the_tools_and_they_work(app):
     follow = html(dispatcher.get("/inbox?view=follow_up"))
     assert f'href="/tasks/{task_id}"' in follow and "已到跟进日" in follow
     assert "2026-11-23" in follow and "2026-11-23 00:00" not in follow  # a day, said as a day
+    assert re.search(r"待跟进\s*<span class=\"count\">1</span>", follow), "the tab says how many"
     bad = post(
         dispatcher,
         f"/tasks/{task_id}/follow-up",

@@ -93,4 +93,5 @@ def inbox_page(
     sheets = open_sheets_by_task(session, actor, rows)
     for row in rows:
         row["sheets"] = sheets.get(row["id"], [])
-    return Listing(rows, total, page, per_page, queries.inbox_counts(session, actor), lights.colours)
+    counts = queries.inbox_counts(session, actor, ("mine", "claimable", "follow_up"))
+    return Listing(rows, total, page, per_page, counts, lights.colours)

@@ -111,10 +111,12 @@ def open_steps(session: Session, event_ids: set[int]) -> dict[int, list[dict[str
     return steps
 
 
-def inbox_counts(session: Session, actor: Actor) -> dict[str, int]:
-    """How many tasks are in each inbox view (for the navigation)."""
+def inbox_counts(
+    session: Session, actor: Actor, views: tuple[str, ...] = ("mine", "claimable")
+) -> dict[str, int]:
+    """How many tasks are in each of ``views`` (the navigation's two; the inbox page counts its tabs)."""
     counts = {}
-    for view in ("mine", "claimable"):
+    for view in views:
         query = _inbox_query(actor, view)
         counts[view] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return counts
