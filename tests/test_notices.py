@@ -15,6 +15,7 @@ from sqlalchemy import select
 from test_loop_paths import VERIFY_FAILED, accept_and_dispatch, handle_done, step
 from test_requests import request_extension, request_void
 
+from engine.commands import pipeline
 from engine.commands.pipeline import system
 from engine.errors import NotFound
 from engine.notices import derive
@@ -156,21 +157,21 @@ def test_lights_and_automatic_sheets_reach_the_task_holder(driver):
     assert colours and "green" not in colours
 
 
-@pytest.mark.parametrize("action", derive.ADDRESSED_ACTIONS)
-def test_a_record_addressed_to_a_user_notifies_that_user(driver, action):
-    from engine.commands.pipeline import HISTORY_ACTIONS
-
-    if action not in HISTORY_ACTIONS:
-        pytest.skip(f"the history does not record {action!r} yet")
+def test_an_assignment_and_a_delegation_notify_whom_they_hand_the_task_to(driver):
+    assert set(derive.ADDRESSED_ACTIONS) <= pipeline.HISTORY_ACTIONS
+    gl = driver.gl
     event_id = driver.report("gw_hb1")
-    task = driver.open_task(event_id, "accept")
-
-    def addressed(step: Any) -> None:
-        step.record(step.event(event_id), action, {"to": "dispatcher"}, "accept", task["id"])
-
-    mark = last_id(driver.gl)
-    driver.gl.pipeline.run("intake", addressed)
-    assert since(driver.gl, mark) == {"dispatcher": [action]}
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    dispatch = driver.open_task(event_id, "dispatch")["id"]
+    mark = last_id(gl)
+    gl.assign("leader", dispatch, "dispatcher")
+    assert since(gl, mark) == {"dispatcher": ["assigned"]}, "the assignee, not the leader who assigned"
+    mark = last_id(gl)
+    gl.delegate("dispatcher", dispatch, "dispatcher_hb")
+    assert since(gl, mark) == {"dispatcher_hb": ["delegated"]}
+    mark = last_id(gl)
+    gl.give_back("dispatcher_hb", dispatch)
+    assert since(gl, mark) == {"dispatcher": ["delegated"]}, "given back: the delegator hears of it"
 
 
 def test_read_and_unread_and_only_ones_own(driver):
