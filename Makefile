@@ -7,6 +7,12 @@ BIN := $(VENV)/bin
 VENDOR := webui/static/vendor
 BPMN_DIST := webui/node_modules/bpmn-js/dist
 VENDOR_FILES := $(VENDOR)/bpmn-navigated-viewer.production.min.js $(VENDOR)/diagram-js.css $(VENDOR)/bpmn-js.css
+# the designer's workbench: bpmn-js's Modeler, the properties panel, gridloop's property group and bpmnlint, bundled
+# from webui/modeler/ by esbuild (an npm package like the rest), and their style sheets in one file
+DESIGNER_SOURCES := $(wildcard webui/modeler/*.js webui/modeler/*.json)
+DESIGNER_FILES := $(VENDOR)/designer.js $(VENDOR)/designer.css $(VENDOR)/bpmn-font/css/bpmn.css
+DESIGNER_CSS := webui/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css \
+	webui/node_modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css
 # the web UI's message catalogs (gettext, msgids are stable keys): the .po files are the source, the .mo files
 # compiled from them are git-ignored (`make translations`, a step of `make install`; the wheel's build compiles
 # its own, see webui/translations/build_hook.py)
@@ -66,7 +72,23 @@ $(VENDOR_FILES): webui/node_modules/.package-lock.json
 		$(BPMN_DIST)/assets/bpmn-js.css $(VENDOR)/
 	touch $(VENDOR_FILES)
 
-vendor: $(VENDOR_FILES)
+$(VENDOR)/designer.js: webui/node_modules/.package-lock.json $(DESIGNER_SOURCES)
+	mkdir -p $(VENDOR)
+	cd webui && ./node_modules/.bin/esbuild modeler/index.js --bundle --minify --format=iife --target=es2020 \
+		--log-level=error --outfile=static/vendor/designer.js
+
+$(VENDOR)/designer.css: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cat $(DESIGNER_CSS) > $@
+
+# the palette's icons: bpmn-js's icon font, its style sheet beside its font files (no data: fonts, which the pages'
+# content security policy does not load)
+$(VENDOR)/bpmn-font/css/bpmn.css: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)/bpmn-font/css $(VENDOR)/bpmn-font/font
+	cp $(BPMN_DIST)/assets/bpmn-font/font/* $(VENDOR)/bpmn-font/font/
+	cp $(BPMN_DIST)/assets/bpmn-font/css/bpmn.css $@
+
+vendor: $(VENDOR_FILES) $(DESIGNER_FILES)
 
 # the browser tests drive Debian's chromium, and their screenshots need a Chinese font (Noto CJK); install
 # what is missing (as root), else say how

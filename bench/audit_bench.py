@@ -40,7 +40,7 @@ def build(url: str, events: int) -> float:
     gl.init_schema()
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
-    gl.deploy(ROOT)
+    gl.deploy(ROOT, activate=True)
     simulate(gl, events, seed=7)
     gl.db.dispose()
     return time.perf_counter() - started

@@ -38,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from engine.app import Gridloop  # noqa: E402
 from engine.bpmn import runtime  # noqa: E402
-from engine.bpmn.definitions import load_bundle  # noqa: E402
+from engine.bpmn.folders import load_bundle  # noqa: E402
 from engine.demo.district import create_demo_district  # noqa: E402
 from engine.org.tree import OrgDirectory  # noqa: E402
 from engine.store.db import Database  # noqa: E402
@@ -174,7 +174,7 @@ def time_shares(gl: Gridloop, events: int) -> dict[str, float]:
     store_functions = [
         "task_and_event", "event", "load_state_text", "open_tasks", "pending_timers", "insert_event",
         "save_event", "insert_task", "save_task", "insert_timer", "save_timer", "history_since",
-        "has_open_sheets", "latest_version_id",
+        "has_open_sheets", "active_version_id",
     ]  # fmt: skip
     targets = [
         *((runtime, name, "spiffworkflow") for name in ("start", "complete", "fire_timers")),
@@ -244,8 +244,8 @@ def main() -> int:
         gl.init_schema()
         with gl.db.unit_of_work() as session:
             create_demo_district(session, password=None)
-        gl.deploy(ROOT)
-        bundle = load_bundle(ROOT)
+        gl.deploy(ROOT, activate=True)
+        bundle = load_bundle(ROOT, "grid_event")
         functions = runtime.script_functions(BusinessCalendar(), _directory(url))
         engine = PythonScriptEngine(environment=TaskDataEnvironment(functions))
         with clockmod.using(ManualClock(START)):

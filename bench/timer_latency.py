@@ -143,7 +143,7 @@ def main() -> int:
             gl.init_schema()
             with gl.db.unit_of_work() as session:
                 create_demo_district(session, password=None)
-            gl.deploy(one_second_process(Path(tmp)))
+            gl.deploy(one_second_process(Path(tmp)), activate=True)
             with scheduler_process(url) as scheduler_name:
                 for _ in range(args.timers):
                     gl.report("gw_hb1", REPORT)

@@ -25,26 +25,19 @@ from engine.audit.keys import AuditKeys
 from engine.audit.keys import audit_keys as audit_keyring
 from engine.audit.verification import default_archive_dir
 from engine.bpmn import forms, runtime
-from engine.bpmn.definitions import (
-    Problem,
-    ProcessBundle,
-    build_deployable,
-    collect_files,
-    defined_processes,
-    deploy_problems,
-    paths_files,
-    validate_paths,
-)
+from engine.bpmn.definitions import DefinitionError, Problem, ProcessBundle, build_deployable, deploy_problems
 from engine.bpmn.deployed import Versions
+from engine.bpmn.folders import models_at, sets_at, uploaded_model, validate_paths
 from engine.bpmn.instances import Instances
 from engine.bpmn.labels import SOURCE_LANGUAGE
 from engine.bpmn.replay import RuntimeFor
-from engine.commands import admin, assignment, migration, retention, supervising, tasks, timers
+from engine.commands import admin, assignment, migration, retention, supervising, tasks, timers, versions
 from engine.commands import notices as notice_commands
-from engine.commands.admin import LANGUAGES, Deployment
+from engine.commands.admin import LANGUAGES
 from engine.commands.pipeline import Pipeline, system
+from engine.commands.versions import REPORT_FORM_FIELDS, Deployment
 from engine.demo.district import DEMO_PASSWORD, DemoUser
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, NotDeployed, NotFound
 from engine.notices import outbox
 from engine.org import auth, people
 from engine.org.cache import OrgCache
@@ -65,22 +58,24 @@ from engine.time import clock as clockmod
 from engine.time import timers as timer_rows
 from engine.time.calendar import BusinessCalendar
 
-PROCESS_ID = tasks.PROCESS_ID
 __all__ = ["LANGUAGES", "Deployment", "Gridloop", "Parts", "check_paths"]
 
 
 def check_paths(paths: list[Path]) -> list[Problem]:
     """Every problem of the definition files at ``paths`` (``gridloop validate``): the lint of
-    :func:`~engine.bpmn.definitions.validate_paths`, then — when the files hold the process reports start and
-    lint finds nothing — what :meth:`Gridloop.deploy` would refuse besides, so that a set validate accepts
+    :func:`~engine.bpmn.folders.validate_paths`, then — for each process model among them that lint finds
+    nothing wrong with — what :meth:`Gridloop.deploy` would refuse besides, so that a set validate accepts
     deploys and starts."""
     problems = validate_paths(paths)
     if problems:
         return problems
-    files = paths_files(paths)
-    if PROCESS_ID not in defined_processes(files):
-        return []
-    return deploy_problems(files, PROCESS_ID, tasks.START_FORM_FIELDS)
+    sets, _unreadable = sets_at(paths)
+    return [
+        problem
+        for found in sets
+        if found.model_id is not None
+        for problem in deploy_problems(found.files, found.model_id, REPORT_FORM_FIELDS)
+    ]
 
 
 @dataclass
@@ -173,10 +168,67 @@ class Gridloop:
         """The engine clock's current time."""
         return self.parts.clock.now()
 
-    def deploy(self, root: Path, deployed_by: str = "system") -> Deployment:
-        """Deploy the process definitions under ``root`` (processes/ + forms/); a known content hash is reused."""
-        bundle = build_deployable(collect_files(root), PROCESS_ID, tasks.START_FORM_FIELDS)
-        return self.pipeline.run(system(deployed_by), admin.deploy, bundle)
+    def deploy(self, root: Path, deployed_by: str = "system", activate: bool = False) -> list[Deployment]:
+        """Deploy every process model under ``root`` (``processes/<model>/`` and the shared ``forms/``: see
+        :mod:`engine.bpmn.folders`), or the one model of a model folder, as a draft version each — a known content hash answers its version — and,
+        with ``activate``, make each the active version of its process. All or nothing: when any model is
+        refused (DefinitionError with every problem of every model), nothing is deployed or activated."""
+        bundles, problems = [], []
+        for model in models_at(root):
+            try:
+                bundles.append(build_deployable(model.files, model.model_id, REPORT_FORM_FIELDS))
+            except DefinitionError as err:
+                problems += err.problems
+        if problems:
+            raise DefinitionError(problems)
+        return self.pipeline.run(system(deployed_by), versions.deploy_all, bundles, activate)
+
+    def deploy_files(self, by: str | Actor, files: dict[str, str], activate: bool = False) -> Deployment:
+        """Deploy one process model from its files (path → text, as an upload gives them) as a draft, and with
+        ``activate`` make it active; DefinitionError with every problem (nothing changes)."""
+        bundle = build_deployable(files, None, REPORT_FORM_FIELDS)
+        return self.pipeline.run(by, versions.deploy_all, [bundle], activate)[0]
+
+    def deploy_upload(
+        self,
+        by: str | Actor,
+        uploads: dict[str, bytes],
+        activate: bool = False,
+        process_id: str | None = None,
+    ) -> Deployment:
+        """Deploy a model uploaded file by file (:func:`~engine.bpmn.folders.uploaded_model`: the files it does
+        not upload come from its shown version; ``process_id`` names the model, else the upload does);
+        DefinitionError with every problem."""
+        return self.deploy_files(by, uploaded_model(uploads, self._shown_files, process_id), activate)
+
+    def check_upload(self, uploads: dict[str, bytes], process_id: str | None = None) -> list[Problem]:
+        """What a deploy of ``uploads`` would refuse (:meth:`deploy_upload`'s checks, nothing stored): the
+        workbench's lint as the designer draws."""
+        try:
+            files = uploaded_model(uploads, self._shown_files, process_id)
+        except DefinitionError as err:
+            return err.problems
+        return deploy_problems(files, process_id, REPORT_FORM_FIELDS)
+
+    def _shown_files(self, process_id: str) -> dict[str, str] | None:
+        """The files of ``process_id``'s shown version (None before its first deploy)."""
+        with self.db.reading() as session:
+            try:
+                return dict(self.parts.versions.shown(session, process_id).bundle.files)
+            except NotDeployed:
+                return None
+
+    def activate(self, by: str | Actor, version_id: int) -> Deployment:
+        """Make a version the one new instances of its process start on (see :mod:`engine.commands.versions`)."""
+        return self.pipeline.run(by, versions.activate, version_id)
+
+    def retire(self, by: str | Actor, version_id: int) -> Deployment:
+        """Stop new instances starting on a version; its running instances go on."""
+        return self.pipeline.run(by, versions.retire, version_id)
+
+    def rollback(self, by: str | Actor, process_id: str) -> Deployment:
+        """Re-activate the version the active version of ``process_id`` replaced."""
+        return self.pipeline.run(by, versions.rollback, process_id)
 
     def create_demo_district(
         self, by: str = "init", password: str | None = DEMO_PASSWORD
@@ -244,11 +296,17 @@ class Gridloop:
         return self.parts.versions.runtime_for(session)
 
     def bundle(self, version_id: int | None = None) -> ProcessBundle:
-        """The definitions of a deployed version (the latest when ``version_id`` is None)."""
-        versions = self.parts.versions
+        """The definitions of a deployed version (None: the report process's shown version, as pages read it:
+        :meth:`~engine.bpmn.deployed.Versions.shown`)."""
+        deployed = self.parts.versions
         with self.db.reading() as session:
-            vid = version_id if version_id is not None else versions.latest_id(session, PROCESS_ID)
-            return versions.get(session, vid).bundle
+            if version_id is not None:
+                return deployed.get(session, version_id).bundle
+            return deployed.shown(session, self.report_process(session)).bundle
+
+    def report_process(self, session: Session) -> str:
+        """The process grid reports start by default (:func:`engine.settings.default_report_process`)."""
+        return settings.default_report_process(self.parts.settings.value("report_processes", session))
 
     def resolved_form(self, session: Session, bundle: ProcessBundle, form: str | None) -> dict[str, Any]:
         """A form's JSON Schema with its live choices filled in (an empty object schema for no form)."""
@@ -259,6 +317,12 @@ class Gridloop:
     def report(self, username: str, data: dict[str, Any]) -> dict[str, Any]:
         """Report a new event (上报); see :func:`engine.commands.tasks.report`."""
         return self.pipeline.run(username, tasks.report, data)
+
+    def start(
+        self, username: str, process_id: str, data: dict[str, Any], unit: str | None = None
+    ) -> dict[str, Any]:
+        """Start an instance of a process with its start form's data; see :func:`engine.commands.tasks.start`."""
+        return self.pipeline.run(username, tasks.start, process_id, data, unit)
 
     def claim(self, username: str, task_id: int) -> dict[str, Any]:
         """Claim a task offered to the actor (认领), so that nobody else works on it."""
@@ -335,6 +399,10 @@ class Gridloop:
     def migrate_event(self, username: str, event_id: int, to_version: int) -> dict[str, Any]:
         """Migrate one running event to another version of its process (administrators only)."""
         return self.pipeline.run(username, migration.migrate_event, event_id, to_version)
+
+    def migration_dry_run(self, from_version: int, to_version: int) -> list[dict[str, Any]]:
+        """:meth:`migration_plan` for every unfinished event on ``from_version`` (nothing moves)."""
+        return migration.dry_run(self, from_version, to_version)
 
     def migrate_version(self, username: str, from_version: int, to_version: int) -> dict[str, Any]:
         """Migrate every unfinished event on ``from_version``; those that cannot move are listed with why."""
@@ -512,7 +580,7 @@ class Gridloop:
         return Reader(
             session,
             actor,
-            PROCESS_ID,
+            self.report_process(session),
             clock=parts.clock,
             versions=parts.versions,
             instances=parts.instances,

@@ -9,7 +9,8 @@ rules a schema cannot say (working hours that parse, a known time zone, rising t
 schema draws the setting's form on ``/admin/settings``: ``x-gridloop-widget`` names a widget of its own for a
 value a plain field cannot show (``time_ranges``, ``lights``, ``limits`` with the rows ``x-gridloop-rows``
 names: the process's ``steps`` or the supervision ``cards``), and ``x-gridloop-options`` a list of live choices
-(``roles``, ``answers``) that the page fills in, as a task form's are.
+(``roles``, ``answers``) that the page fills in, as a task form's are; ``json`` a value edited as its JSON text
+(the start rules).
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ DEFAULTS: dict[str, Any] = {
     # (none by default: the in-app notice centre only), and how many attempts a message gets before it fails
     "notice_channels": [],
     "notice_max_attempts": 6,
+    # the start rules (a designer's): which process a grid report starts, by its channel and category — the
+    # first rule whose channel and category (a code or a code's prefix: "01" is every 01xx) match, a rule
+    # without them matching every report (report_process)
+    "report_processes": [{"process": "grid_event"}],
+    # who may start a process that grid reports do not start (engine.commands.tasks.start): process id ->
+    # {"roles": [...], "units": [...]} (units: org unit codes the instance must be within; none: the starter's
+    # scope). A process not named here is started by the roles its process_model.json names.
+    "process_starters": {},
 }
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
@@ -144,6 +153,45 @@ SCHEMAS["notice_channels"] = {
     "uniqueItems": True,
 }
 SCHEMAS["notice_max_attempts"] = {"type": "integer", "minimum": 1, "maximum": 100}
+_PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+SCHEMAS["report_processes"] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "channel": {"type": "string", "minLength": 1, "maxLength": 16},
+            "category": {"type": "string", "minLength": 1, "maxLength": 16},
+            "process": _PROCESS_ID,
+        },
+        "required": ["process"],
+        "additionalProperties": False,
+    },
+    "minItems": 1,
+    "x-gridloop-widget": "json",  # rules in order: edited as their JSON text
+}
+SCHEMAS["process_starters"] = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "roles": {
+                "type": "array",
+                "items": {"type": "string", "x-gridloop-options": "roles"},
+                "uniqueItems": True,
+            },
+            "units": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 32},
+                "uniqueItems": True,
+            },
+        },
+        "required": ["roles"],
+        "additionalProperties": False,
+    },
+    "x-gridloop-widget": "json",
+}
+# settings a process designer changes as well as an administrator: the start rules
+DESIGNER_SETTINGS = ("report_processes", "process_starters")
 CALENDAR_NOTE_LENGTH = 100  # the holiday table's note column
 
 
@@ -247,6 +295,35 @@ def _validate(key: str, value: Any) -> None:
         raise ValidationFailed(
             "{key} maps names to numbers", {key: [FieldError("setting.numbers_by_name")]}, key=key
         )
+
+
+def report_process(rules: list[dict[str, str]], channel: Any, category: Any) -> str:
+    """The process the start rules ``rules`` (the ``report_processes`` setting) start for a report on
+    ``channel`` of ``category``: the first rule whose ``channel`` equals it and whose ``category`` is the code
+    or a prefix of it, a rule leaving either out matching any; the last rule's process when none matches."""
+    for rule in rules:
+        if "channel" in rule and rule["channel"] != channel:
+            continue
+        if "category" in rule and not (isinstance(category, str) and category.startswith(rule["category"])):
+            continue
+        return rule["process"]
+    return rules[-1]["process"]
+
+
+def default_report_process(rules: list[dict[str, str]]) -> str:
+    """The process reports start when they say nothing the rules tell apart: the first rule without a
+    condition, else the first rule's (the pages offer its categories and states)."""
+    return next((r["process"] for r in rules if len(r) == 1), rules[0]["process"])
+
+
+def starters(
+    setting: dict[str, Any], process_id: str, model_roles: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Who may start ``process_id`` by the ``process_starters`` setting ``setting``: its roles and the units
+    the instance must lie within (none: anywhere in the starter's scope); the model file's roles when the
+    setting does not name the process."""
+    rule = setting.get(process_id) or {}
+    return list(rule.get("roles", model_roles)), list(rule.get("units") or [])
 
 
 def get(session: Session, key: str) -> Any:

@@ -45,6 +45,8 @@ from werkzeug.test import TestResponse
 
 from engine import settings
 from engine.app import Gridloop
+from engine.bpmn.folders import collect_models
+from engine.commands.pipeline import system
 from engine.demo.district import DISTRICT, create_demo_district, demo_users
 from engine.org import people, tree
 from engine.store.db import make_engine
@@ -67,6 +69,8 @@ from webui import create_app
 RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运"}
 # ids no row has, for the answers out-of-scope targets are compared with
 MISSING_INT = 999_990
+VISIT_FILES = next(m.files for m in collect_models(REPO) if m.model_id == "household_visit")
+VISIT_BPMN = "processes/household_visit/household_visit.bpmn"
 MISSING_ATTACHMENT = "00000000-0000-4000-8000-000000000000"
 # an account whose sessions the admin commands revoke, and one they sign out everywhere (neither acts otherwise)
 SPARE = "gw_hb3"
@@ -254,6 +258,8 @@ class World:
         self.others_upload = ""
         self.spare_session = ""
         self.version_id = 0
+        self.spare_draft = 0  # a draft version of the household visit, the target of refused life-cycle cells
+        self._variants = 0
         self.web: dict[str, tuple[FlaskClient, str]] = {}
         self.tokens: dict[str, str] = {}
         self.anonymous: tuple[FlaskClient, str] = (app.test_client(), "")
@@ -399,6 +405,28 @@ class World:
 
     # ------------------------------------------------------------ what a refusal must leave alone
 
+    def visit_files(self) -> dict[str, str]:
+        """The files of a new version of the household visit (each call's differ: its review step's name)."""
+        self._variants += 1
+        files = dict(VISIT_FILES)
+        files[VISIT_BPMN] = files[VISIT_BPMN].replace(
+            'name="审阅走访"', f'name="审阅走访（{self._variants}）"'
+        )
+        return files
+
+    def draft(self) -> int:
+        """A new draft version of the household visit."""
+        return self.gl.deploy_files(system("authorization"), self.visit_files()).id
+
+    def visit_active(self) -> int:
+        """The active version of the household visit."""
+        with self.gl.db.reading() as session:
+            return session.scalar(
+                select(ProcessVersion.id).where(
+                    ProcessVersion.process_id == "household_visit", ProcessVersion.status == "active"
+                )
+            )
+
     def fingerprint(self) -> list[tuple[str, ...]]:
         """What any write would change, read in one statement: events and their versions, tasks and their
         holders, the number of history records and attachments, sheets and their replies, settings, the
@@ -425,6 +453,7 @@ class World:
             row("user", User.username, User.active, User.credential_version),
             row("session", AccessToken.id, AccessToken.revoked_at),
             row("notice", Notice.id, Notice.username, Notice.read_at),
+            row("version", ProcessVersion.id, ProcessVersion.status),
         )
         with self.gl.db.reading() as session:
             return sorted(tuple(r) for r in session.execute(query).all())
@@ -507,7 +536,7 @@ def world_on(url: str) -> Iterator[World]:
         for username in (*REPRESENTATIVES.values(), SPARE):
             people.add_user(session, username, password=PASSWORD)
     gl.invalidate_org()
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     world = World(app)
     with gl.db.reading() as session:
         world.version_id = session.scalar(select(func.max(ProcessVersion.id)))
@@ -516,6 +545,7 @@ def world_on(url: str) -> Iterator[World]:
     world.uploads = {role: world.photo(user) for role, user in REPRESENTATIVES.items()}
     world.others_upload = world.photo("gw_hb2")
     world.spare_session = gl.sign_in(SPARE, PASSWORD).token_id
+    world.spare_draft = world.draft()
     for role, username in REPRESENTATIVES.items():
         world.web[role] = world.signed_in_client(username)
         answer = world.anonymous[0].post(
@@ -954,6 +984,71 @@ def language(world: World, ask: Ask) -> Call:
     return Call(form={"language": "zh"})
 
 
+def deploy(world: World, ask: Ask) -> Call:
+    """Deploy a new draft of the household visit: its files as JSON through the API, its diagram alone uploaded
+    through the page (its own forms come from the version deployed)."""
+    files = world.visit_files()
+    if ask.api:
+        return Call(json={"files": files})
+    return Call(form={"files": (io.BytesIO(files[VISIT_BPMN].encode("utf-8")), "household_visit.bpmn")})
+
+
+def _restore_visit(world: World, active: int) -> Callable[[], None]:
+    def restore() -> None:
+        if world.visit_active() != active:
+            world.gl.activate(system("authorization"), active)
+
+    return restore
+
+
+def activate(world: World, ask: Ask) -> Call:
+    """Activate a draft of the household visit (a new one when the matrix expects it done; the version active
+    before is activated again afterwards)."""
+    active = world.visit_active()
+    version_id = world.draft() if ask.allowed else world.spare_draft
+    return Call(view_args={"version_id": version_id}, after=_restore_visit(world, active))
+
+
+def retire(world: World, ask: Ask) -> Call:
+    """Retire a draft of the household visit (a new one when the matrix expects it done)."""
+    return Call(view_args={"version_id": world.draft() if ask.allowed else world.spare_draft})
+
+
+def rollback(world: World, ask: Ask) -> Call:
+    """Roll the household visit back, after activating a new version over the active one when the matrix
+    expects it done (so that there is one to roll back to)."""
+    active = world.visit_active()
+    if ask.allowed:
+        world.gl.activate(system("authorization"), world.draft())
+    return Call(view_args={"process_id": "household_visit"}, after=_restore_visit(world, active))
+
+
+def designer_model(world: World, ask: Ask) -> Call:
+    """The household visit in the workbench (a JSON route posted a form answers 400: its body is JSON)."""
+    return Call(view_args={"process_id": "household_visit"}, form={})
+
+
+def migration_plan(world: World, ask: Ask) -> Call:
+    """The dry run of moving the household visit's active version's instances to its spare draft."""
+    return Call(
+        view_args={"process_id": "household_visit"},
+        query={"from": world.visit_active(), "to": world.spare_draft},
+    )
+
+
+def start_page(world: World, ask: Ask) -> Call:
+    """The household visit's start form."""
+    return Call(view_args={"process_id": "household_visit"})
+
+
+def start(world: World, ask: Ask) -> Call:
+    """Start a household visit in the place's grid."""
+    data = {"grid": world.place(ask).grid, "household": "3幢2单元401室", "purpose": "care"}
+    if ask.api:
+        return Call(view_args={"process_id": "household_visit"}, json={"data": data})
+    return Call(view_args={"process_id": "household_visit"}, form=data)
+
+
 def _credentials(ask: Ask) -> dict[str, str]:
     if ask.role is None:
         return {"username": "nobody", "password": "not-a-password"}
@@ -1007,6 +1102,14 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         others_upload,
         upload,
         report,
+        deploy,
+        activate,
+        retire,
+        rollback,
+        start_page,
+        start,
+        designer_model,
+        migration_plan,
         issue,
         issue_elsewhere,
         reply,
@@ -1047,6 +1150,7 @@ SCOPED = frozenset(
         "report_photo",
         "task_photo",
         "report",
+        "start",
         "issue",
         "reply",
         "task_reply",

@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 ]
 VENDOR_SCRIPT = REPO / "webui" / "static" / "vendor" / "bpmn-navigated-viewer.production.min.js"
 PASSWORD = "browser-test-password"
-STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "leader", "supervisor", "auditor", "admin")
+STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "leader", "supervisor", "auditor", "designer", "admin")
 
 
 def make_png(width: int = 4, height: int = 3) -> bytes:
@@ -85,7 +85,7 @@ def demo_app(database: Path) -> Any:
         create_demo_district(session, password=None)
         for username in STAFF:
             people.add_user(session, username, password=PASSWORD)
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     return app
 
 

@@ -86,7 +86,7 @@ def gl(make_gridloop: Any) -> Gridloop:
     engine = make_gridloop()
     engine.init_schema()
     engine.create_demo_district("test", password=None)
-    engine.deploy(REPO)
+    engine.deploy(REPO, activate=True)
     return engine
 
 

@@ -119,7 +119,7 @@ def api(tmp_path: Path) -> Api:
         create_demo_district(session, password=None)
         for username in STAFF:
             people.add_user(session, username, password=PASSWORD)
-    gl.deploy(ROOT)
+    gl.deploy(ROOT, activate=True)
     yield Api(app)
     gl.db.dispose()
 

@@ -49,6 +49,8 @@ REPORTERS = ("grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"
 ISSUERS = ("supervisor", "shift_leader")  # issue leaders' supervision sheets
 ASSIGNERS = ("shift_leader", "supervisor")  # assign tasks of their scope: the assign_roles setting's default
 EVALUATORS = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")  # see the evaluation
+DESIGNERS = ("designer", "admin")  # deploy, activate, retire and roll back process versions
+STARTERS = ("grid_worker", "shift_leader")  # start a household visit: its process_model.json's start_roles
 
 
 def only(roles: Iterable[str], outcome: Outcome | tuple[Outcome, Outcome]) -> dict[str, Any]:
@@ -147,6 +149,22 @@ MATRIX: tuple[Route, ...] = (
     Route("GET",  "/dashboard",                  "page",         200, DENIED, only(EVALUATORS, ALLOWED)),
     Route("GET",  "/processes",                  "page",         200, ALLOWED),
     Route("GET",  "/processes/versions/<int:version_id>/diagram.bpmn", "version", 200, ALLOWED),
+    Route("POST", "/processes/deploy",           "deploy",       303, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/processes/versions/<int:version_id>/activate", "activate", 303, DENIED,
+          only(DESIGNERS, ALLOWED)),
+    Route("POST", "/processes/versions/<int:version_id>/retire", "retire", 303, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/processes/<process_id>/rollback", "rollback", 303, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("GET",  "/processes/<process_id>/start", "start_page", 200, DENIED, only(STARTERS, ALLOWED)),
+    # the designer's workbench: designers and administrators only (its JSON routes answer a form 400)
+    Route("GET",  "/designer",                   "page",         200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("GET",  "/designer/<process_id>",      "designer_model", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/designer/<process_id>/check", "designer_model", 200, DENIED, only(DESIGNERS, 400)),
+    Route("POST", "/designer/<process_id>/deploy", "designer_model", 201, DENIED, only(DESIGNERS, 400)),
+    Route("POST", "/designer/<process_id>/diff", "designer_model", 200, DENIED, only(DESIGNERS, 400)),
+    Route("GET",  "/designer/<process_id>/migration", "migration_plan", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/designer/<process_id>/migration", "designer_model", 200, DENIED, only(DESIGNERS, 400)),
+    Route("POST", "/processes/<process_id>/start", "start",    303, (DENIED, DENIED),
+          only(STARTERS, (ALLOWED, DENIED))),
     Route("GET",  "/admin/settings",             "page",         200, DENIED, {"admin": ALLOWED}),
     Route("POST", "/admin/settings",             "setting",      303, DENIED, {"admin": ALLOWED}),
     Route("GET",  "/admin/calendar",             "page",         200, DENIED, {"admin": ALLOWED}),
@@ -158,6 +176,14 @@ MATRIX: tuple[Route, ...] = (
     Route("POST", "/api/v1/auth/token",          "api_token",    200, ALLOWED, signed_out=401),
     Route("GET",  "/api/v1/openapi.json",        "page",         200, ALLOWED, signed_out=ALLOWED),
     Route("GET",  "/api/v1/categories",          "page",         200, ALLOWED),
+    Route("GET",  "/api/v1/processes",           "page",         200, ALLOWED),
+    Route("POST", "/api/v1/processes",           "deploy",       201, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/api/v1/versions/<int:version_id>/activate", "activate", 200, DENIED,
+          only(DESIGNERS, ALLOWED)),
+    Route("POST", "/api/v1/versions/<int:version_id>/retire", "retire", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/api/v1/processes/<process_id>/rollback", "rollback", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/api/v1/processes/<process_id>/instances", "start", 201, (DENIED, DENIED),
+          only(STARTERS, (ALLOWED, DENIED))),
     Route("POST", "/api/v1/events",              "report",       201, (DENIED, DENIED),
           only(REPORTERS, (ALLOWED, DENIED))),
     Route("GET",  "/api/v1/events",              "event_search", 200, (LISTED, UNLISTED)),

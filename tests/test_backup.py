@@ -289,7 +289,7 @@ if POSTGRES_URL:
             try:
                 gl.init_schema()
                 gl.create_demo_district("test", password=None)
-                gl.deploy(Path(__file__).resolve().parent.parent)
+                gl.deploy(Path(__file__).resolve().parent.parent, activate=True)
                 gl.report("gw_hb1", {"category": "0101", "description": "路边垃圾无人清运", "grid": GRID_HB1})
             finally:
                 gl.db.dispose()

@@ -110,7 +110,7 @@ def test_an_engine_without_memory_runs_the_same_simulation_and_passes_the_audit(
         gl.init_schema()
         with gl.db.unit_of_work() as session:
             create_demo_district(session, password=None)
-        gl.deploy(REPO)
+        gl.deploy(REPO, activate=True)
         gl.cache = LiveCache(capacity)
         result = simulate(gl, 25, seed=4)
         verdict = verification.verify_all(gl, workers=1)

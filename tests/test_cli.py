@@ -75,7 +75,8 @@ def test_init_demo_prints_the_password_and_deploys(demo_template, db):
     _, status, out = demo_template
     assert status == 0
     assert f"password for all: {DEMO_PASSWORD}" in out
-    assert "process version 1 (" in out and out.rstrip().endswith("deployed")
+    assert "grid_event: version 1 (" in out and "household_visit: version 2 (" in out
+    assert out.rstrip().endswith("new, active")
     gl = Gridloop(db)
     try:
         assert gl.bundle().process_id == "grid_event"

@@ -10,12 +10,10 @@ from engine.bpmn.definitions import (
     DefinitionError,
     Problem,
     build_bundle,
-    collect_files,
     content_hash,
-    load_bundle,
     validate_files,
-    validate_paths,
 )
+from engine.bpmn.folders import collect_files, load_bundle, validate_paths
 from engine.org.roles import ROLE_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,15 +57,15 @@ def one_task_process(task_xml: str, lane: str = "网格员", extra_nodes: str = 
 
 
 def test_repository_definitions_validate_cleanly():
-    files = collect_files(REPO)
-    assert "processes/grid_event.bpmn" in files
+    files = collect_files(REPO, "grid_event")
+    assert "processes/grid_event/grid_event.bpmn" in files
     assert any(name.startswith("forms/") for name in files)
     assert validate_files(files) == []
     assert validate_paths([REPO]) == []
 
 
 def test_repository_bundle_has_roles_forms_and_categories():
-    bundle = load_bundle(REPO)
+    bundle = load_bundle(REPO, "grid_event")
     assert bundle.process_id == "grid_event"
     assert bundle.spec.name == "grid_event"
     assert bundle.user_tasks, "the loop has user tasks"
@@ -86,9 +84,9 @@ def test_repository_bundle_has_roles_forms_and_categories():
 
 
 def test_content_hash_is_stable_and_sees_one_byte():
-    files = collect_files(REPO)
+    files = collect_files(REPO, "grid_event")
     first = build_bundle(files)
-    again = load_bundle(REPO)
+    again = load_bundle(REPO, "grid_event")
     assert first.content_hash == again.content_hash == content_hash(files)
     assert len(first.content_hash) == 64
 

@@ -5,6 +5,7 @@ the Chinese names."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
@@ -15,7 +16,7 @@ from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from web_support import app_with_staff, html, post, report, staff
 
-from engine.bpmn.definitions import collect_files, label_warnings, load_bundle
+from engine.bpmn.folders import collect_files, label_warnings, load_bundle
 from engine.bpmn.labels import (
     SOURCE_LANGUAGE,
     TRANSLATED_LANGUAGES,
@@ -34,12 +35,12 @@ NAME = re.compile(r'(\sname=)"[^"]*"')
 
 def test_every_shipped_name_has_a_label_in_every_shipped_language():
     assert TRANSLATED_LANGUAGES == ("en",)
-    assert missing_labels(collect_files(REPO)) == []
-    bundle = load_bundle(REPO).in_language("en")
+    assert missing_labels(collect_files(REPO, "grid_event")) == []
+    bundle = load_bundle(REPO, "grid_event").in_language("en")
     assert all(info.labels.get("en") == info.name for info in bundle.user_tasks.values())
     assert all(c.name_labels.get("en") == c.name and c.class_labels.get("en") for c in bundle.categories)
     assert (
-        load_bundle(REPO, "joint_meeting").in_language("en").user_tasks["joint_handle"].name
+        load_bundle(REPO, "grid_event", "joint_meeting").in_language("en").user_tasks["joint_handle"].name
         == "Joint handling"
     )
 
@@ -65,9 +66,9 @@ def test_every_named_element_of_the_shipped_diagrams_has_a_short_english_label(p
 
 
 def test_a_sequence_flow_without_its_english_label_is_a_warning_too():
-    text = (REPO / "processes" / "grid_event.bpmn").read_text(encoding="utf-8")
+    text = (REPO / "processes" / "grid_event" / "grid_event.bpmn").read_text(encoding="utf-8")
     stripped = text.replace('<spiffworkflow:property name="name.en" value="Report up" />', "", 1)
-    found = missing_labels({"processes/grid_event.bpmn": stripped})
+    found = missing_labels({"processes/grid_event/grid_event.bpmn": stripped})
     assert [(element_id, message.split(" has")[0]) for _, _, element_id, message in found] == [
         ("flow_report_up", "'上报'")
     ]
@@ -102,10 +103,8 @@ def test_the_english_diagrams_still_parse_with_spiffworkflow():
 
 def test_a_name_without_its_english_label_is_a_warning_naming_the_fix(tmp_path):
     for folder in ("processes", "forms"):
-        (tmp_path / folder).mkdir()
-        for path in (REPO / folder).iterdir():
-            (tmp_path / folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    bpmn = tmp_path / "processes" / "grid_event.bpmn"
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    bpmn = tmp_path / "processes" / "grid_event" / "grid_event.bpmn"
     bpmn.write_text(
         bpmn.read_text().replace('<spiffworkflow:property name="name.en" value="Dispatch" />', "", 1)
     )
@@ -181,7 +180,7 @@ def test_the_diagram_is_drawn_in_the_readers_language_and_cached_by_language(app
     url, answer = diagram_of(chinese, "/processes")
     xml = answer.get_data(as_text=True)
     assert url.endswith("lang=zh") and 'id="dispatch" name="派遣"' in xml and 'name="Dispatch"' not in xml
-    assert xml == (REPO / "processes" / "grid_event.bpmn").read_text(encoding="utf-8")
+    assert xml == (REPO / "processes" / "grid_event" / "grid_event.bpmn").read_text(encoding="utf-8")
     assert "immutable" in answer.headers["Cache-Control"]
     # a URL without the language answers the reader's, and is never kept for another reader's language
     bare = url.split("?")[0]

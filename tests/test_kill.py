@@ -48,7 +48,7 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_report(
     gl = Gridloop(db_url)
     gl.init_schema()
     gl.create_demo_district("test", DEMO_PASSWORD)
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     acknowledged: list[int] = []
     lock = threading.Lock()
     try:

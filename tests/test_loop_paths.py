@@ -434,7 +434,7 @@ def _chinese(text: str | None) -> bool:
 
 @pytest.mark.parametrize("name", ["grid_event.bpmn", "joint_meeting.bpmn"])
 def test_every_diagram_is_complete_named_in_chinese_and_without_overlaps(name):
-    root = etree.parse(str(REPO / "processes" / name)).getroot()
+    root = etree.parse(str(REPO / "processes" / "grid_event" / name)).getroot()
     shapes = {s.get("bpmnElement"): _box(s) for s in root.iter(f"{BPMNDI}BPMNShape")}
     edges = {
         e.get("bpmnElement"): [(float(w.get("x")), float(w.get("y"))) for w in e.iter(f"{DI}waypoint")]

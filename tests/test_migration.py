@@ -18,9 +18,9 @@ def _variant(tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
     root = tmp_path / name
     shutil.copytree(REPO / "processes", root / "processes")
     shutil.copytree(REPO / "forms", root / "forms")
-    bpmn = root / "processes" / "grid_event.bpmn"
+    bpmn = root / "processes" / "grid_event" / "grid_event.bpmn"
     bpmn.write_text(edit(bpmn.read_text(encoding="utf-8")), encoding="utf-8")
-    return root
+    return root / "processes" / "grid_event"
 
 
 def _rename_dispatch(xml: str) -> str:
@@ -40,7 +40,7 @@ def _at_handle(driver) -> tuple[int, int]:  # noqa: ANN001
 def test_a_running_event_moves_to_a_renamed_step_version_keeping_its_claim(gl, driver, tmp_path):
     event_id, task_id = _at_handle(driver)
     v1 = driver.event(event_id)["process_version_id"]
-    v2 = gl.deploy(_variant(tmp_path, "v2", lambda x: x.replace('name="核查"', 'name="现场核查"'))).id
+    v2 = gl.deploy(_variant(tmp_path, "v2", lambda x: x.replace('name="核查"', 'name="现场核查"')))[0].id
     assert v2 != v1
 
     assert gl.migration_plan(event_id, v2)["problems"] == []
@@ -74,6 +74,7 @@ def _two_step_process(root: Path, steps: list[str]) -> Path:
     shutil.copytree(FIXTURE / "forms", root / "forms")
     (root / "processes").mkdir(parents=True)
     shutil.copy(FIXTURE / "processes" / "dispatch_routing.dmn", root / "processes")
+    shutil.copy(FIXTURE / "processes" / "process_model.json", root / "processes")
     nodes = ["start", *steps, "end"]
     tasks = "".join(
         f'<bpmn:userTask id="{s}" name="{s}"><bpmn:extensionElements><spiffworkflow:properties>'
@@ -111,14 +112,14 @@ def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_
     gl.init_schema()
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
-    v1 = gl.deploy(_two_step_process(tmp_path / "v1", ["first_check", "second_check"])).id
+    v1 = gl.deploy(_two_step_process(tmp_path / "v1", ["first_check", "second_check"]), activate=True)[0].id
     event_id = gl.report(
         "gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
     )["id"]
     [task] = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
     gl.complete("leader", task["id"], {})
     before = gl.event_detail("admin", event_id)
-    v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["second_check"])).id
+    v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["second_check"]), activate=True)[0].id
 
     problems = gl.migration_plan(event_id, v2)["problems"]
     assert problems == ["step first_check is not in the new version"]

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, TINY_PNG
+from conftest import REPO, START, TINY_PNG
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from web_support import PASSWORD, at_handle, closed_with_rework, open_task, report, sign_in, staff, token
 
 from engine.app import Gridloop
+from engine.bpmn.folders import collect_models
+from engine.commands.pipeline import system
 from engine.demo.district import demo_users
 from engine.demo.simulate import simulate
 from engine.org.roles import ROLE_KEYS
@@ -107,6 +109,8 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
         photo = gl.upload("gw_hb1", "site.png", TINY_PNG).id
         with_photo = report(gl, photos=[photo])["id"]
         simulate(gl, events=6, seed=7)
+        gl.start("gw_hb1", "household_visit", VISIT)  # an instance of the household visit, and a draft of it
+        gl.deploy_files(system("test"), _visit_files(0))
         with gl.db.reading() as session:
             version = session.scalar(select(ProcessVersion.id).order_by(ProcessVersion.id.desc()))
         world = World(app, closed, waiting, with_photo, version, photo)
@@ -163,6 +167,13 @@ GET_ROUTES: dict[str, Variants] = {
     "events.show": lambda w, r: [{"event_id": w.closed_event}, {"event_id": w.open_event}],
     "processes.index": _one(),
     "processes.diagram": lambda w, r: [{"version_id": w.version}],
+    "processes.start_form": _one(process_id="household_visit"),
+    "designer.index": _one(),
+    "designer.edit": _one(process_id="household_visit"),
+    "designer.migration_plan": lambda w, r: [
+        {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
+    ],
+    "api.list_processes": _one(),
     "attachments.show": lambda w, r: [{"attachment_id": w.attachment}],
     "audit.show": lambda w, r: [{"event_id": w.closed_event}, {"event_id": w.closed_event, "step": 5}],
     "audit.history_json": lambda w, r: [{"event_id": w.closed_event}],
@@ -283,8 +294,31 @@ POST_ROUTES = {
     "api.comment",
     "api.follow_up",
     "api.save_filter",
+    "processes.deploy",
+    "processes.activate",
+    "processes.retire",
+    "processes.rollback",
+    "processes.start",
+    "api.deploy_process",
+    "api.activate_version",
+    "api.retire_version",
+    "api.rollback_process",
+    "api.start_instance",
+    "designer.check",
+    "designer.deploy",
+    "designer.diff",
+    "designer.migrate",
 }
 RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": "330199001001001"}
+VISIT = {"grid": "330199001001001", "household": "3幢2单元401室", "purpose": "care"}
+VISIT_BPMN = "processes/household_visit/household_visit.bpmn"
+
+
+def _visit_files(n: int) -> dict[str, str]:
+    """The files of the n-th new version of the household visit (its review step renamed)."""
+    files = dict(next(m.files for m in collect_models(REPO) if m.model_id == "household_visit"))
+    files[VISIT_BPMN] = files[VISIT_BPMN].replace('name="审阅走访"', f'name="审阅走访 {n}"')
+    return files
 
 
 @dataclass
@@ -292,7 +326,8 @@ class Post:
     """One POST (by ``who``, None for nobody signed in) with the status it answers and the commands it runs.
 
     ``form`` is posted as a form with the session's CSRF token (a multipart one when it holds a file),
-    ``api`` as a JSON body with the user's bearer token; ``upload`` (a filename) as the API's multipart file.
+    ``api`` as a JSON body with the user's bearer token, ``page_json`` as a page's script posts JSON (the
+    session's cookie and CSRF token); ``upload`` (a filename) as the API's multipart file.
     """
 
     who: str | None
@@ -300,6 +335,7 @@ class Post:
     form: dict[str, Any] | None = None
     api: dict[str, Any] | None = None
     upload: str | None = None
+    page_json: dict[str, Any] | None = None
     status: int = 303
     commands: int = 1
 
@@ -376,6 +412,31 @@ def _posts(world: World) -> Iterator[Post]:
     gl.claim("dispatcher_hb", handed)
     gl.delegate("dispatcher_hb", handed, "dispatcher")
     yield Post("dispatcher", f"/api/v1/tasks/{handed}/give-back", api={}, status=200)
+    # the process registry's life cycle and starts (webui/processes.py, the API), each one command
+    drafts = [gl.deploy_files(system("test"), _visit_files(n)).id for n in range(1, 5)]
+    yield Post("designer", f"/processes/versions/{drafts[0]}/activate", {})
+    yield Post("designer", "/processes/household_visit/rollback", {})
+    yield Post("designer", f"/processes/versions/{drafts[1]}/retire", {})
+    diagram = _visit_files(5)[VISIT_BPMN].encode("utf-8")
+    yield Post("designer", "/processes/deploy", {"files": (io.BytesIO(diagram), "household_visit.bpmn")})
+    yield Post("designer", "/api/v1/processes", api={"files": _visit_files(6)}, status=201)
+    yield Post("designer", f"/api/v1/versions/{drafts[2]}/activate", api={}, status=200)
+    yield Post("designer", "/api/v1/processes/household_visit/rollback", api={}, status=200)
+    yield Post("designer", f"/api/v1/versions/{drafts[3]}/retire", api={}, status=200)
+    # the workbench's page script: lint (no command), diff (none), deploy a draft, move an instance to it
+    edited = {"file": "household_visit.bpmn", "xml": _visit_files(7)[VISIT_BPMN]}
+    yield Post("designer", "/designer/household_visit/check", page_json=edited, status=200, commands=0)
+    yield Post("designer", "/designer/household_visit/diff", page_json=edited, status=200, commands=0)
+    yield Post("designer", "/designer/household_visit/deploy", page_json=edited, status=201)
+    visit = gl.start("gw_hb1", "household_visit", VISIT)["id"]
+    yield Post(
+        "designer",
+        "/designer/household_visit/migration",
+        page_json={"event": visit, "to": drafts[0]},
+        status=200,
+    )
+    yield Post("gw_hb1", "/processes/household_visit/start", VISIT)
+    yield Post("gw_hb1", "/api/v1/processes/household_visit/instances", api={"data": VISIT}, status=201)
     issued = next(t["id"] for t in gl.access_tokens("gw_hb1") if t["kind"] == "api")
     yield Post("admin", f"/admin/sessions/{issued}/revoke", {}, status=303)
     first, second, third = (n["id"] for n in gl.notices("intake", per_page=3).rows)
@@ -405,6 +466,8 @@ def test_posts_take_one_connection_to_read_and_one_for_each_command(world: World
         with counts.measuring() as found:
             if post.form is not None:
                 answer = client.post(post.path, data={**post.form, "csrf_token": csrf})
+            elif post.page_json is not None:
+                answer = client.post(post.path, json=post.page_json, headers={"X-CSRFToken": csrf})
             elif post.upload is not None:
                 answer = client.post(post.path, data={"file": _photo()}, headers=headers)
             else:

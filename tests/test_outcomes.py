@@ -14,7 +14,8 @@ from babel.messages.pofile import read_po
 from web_support import REPO, app_with_staff, at_handle, complete, html, report, staff
 
 from engine.app import Gridloop
-from engine.bpmn.definitions import UNSET_OUTCOME, build_bundle, collect_files, load_bundle, validate_files
+from engine.bpmn.definitions import UNSET_OUTCOME, build_bundle, validate_files
+from engine.bpmn.folders import collect_files, load_bundle
 from engine.errors import ValidationFailed
 from engine.evaluation import metrics
 from engine.supervision import rules
@@ -25,9 +26,9 @@ ASSIGNED = re.compile(r'(?:^|>)\s*outcome = "([a-z_]+)"', re.MULTILINE)
 
 def test_the_states_are_those_the_diagrams_scripts_set() -> None:
     written = set()
-    for path in (REPO / "processes").glob("*.bpmn"):
+    for path in (REPO / "processes" / "grid_event").glob("*.bpmn"):
         written |= set(ASSIGNED.findall(path.read_text(encoding="utf-8")))
-    outcomes = load_bundle(REPO).outcomes
+    outcomes = load_bundle(REPO, "grid_event").outcomes
     assert outcomes[0] == UNSET_OUTCOME
     assert set(outcomes) == written | {UNSET_OUTCOME}
     assert len(outcomes) == len(set(outcomes))
@@ -35,8 +36,8 @@ def test_the_states_are_those_the_diagrams_scripts_set() -> None:
 
 
 def test_a_state_written_into_the_diagram_is_a_state_of_the_bundle() -> None:
-    files = collect_files(REPO)
-    files["processes/grid_event.bpmn"] = files["processes/grid_event.bpmn"].replace(
+    files = collect_files(REPO, "grid_event")
+    files["processes/grid_event/grid_event.bpmn"] = files["processes/grid_event/grid_event.bpmn"].replace(
         'outcome = "voided"', 'outcome = "withdrawn"'
     )
     outcomes = build_bundle(files).outcomes
@@ -44,25 +45,27 @@ def test_a_state_written_into_the_diagram_is_a_state_of_the_bundle() -> None:
 
 
 def test_a_state_set_by_an_expression_is_refused_where_it_is_written() -> None:
-    files = collect_files(REPO)
-    bpmn = files["processes/grid_event.bpmn"]
+    files = collect_files(REPO, "grid_event")
+    bpmn = files["processes/grid_event/grid_event.bpmn"]
     line = next(n for n, text in enumerate(bpmn.splitlines(), 1) if 'outcome = "voided"' in text)
-    files["processes/grid_event.bpmn"] = bpmn.replace('outcome = "voided"', 'outcome = "void" + "ed"')
+    files["processes/grid_event/grid_event.bpmn"] = bpmn.replace(
+        'outcome = "voided"', 'outcome = "void" + "ed"'
+    )
     problems = validate_files(files)
     assert [(p.file, p.line, p.element_id) for p in problems] == [
-        ("processes/grid_event.bpmn", line, "set_voided")
+        ("processes/grid_event/grid_event.bpmn", line, "set_voided")
     ]
     assert 'outcome = "closed"' in problems[0].message
 
 
 def test_every_state_the_engine_names_is_one_the_process_sets() -> None:
-    outcomes = set(load_bundle(REPO).outcomes)
+    outcomes = set(load_bundle(REPO, "grid_event").outcomes)
     named = {*metrics.NOT_CASES, *metrics.OFF_THE_CLOCK, *rules.FINISHED_STATES}
     assert named <= outcomes, f"states named in the engine that no script sets: {named - outcomes}"
 
 
 def test_both_catalogs_name_every_state() -> None:
-    outcomes = load_bundle(REPO).outcomes
+    outcomes = load_bundle(REPO, "grid_event").outcomes
     for lang in ("zh", "en"):
         with (REPO / "webui" / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
             catalog = {message.id: message.string for message in read_po(po) if message.id}
@@ -72,7 +75,7 @@ def test_both_catalogs_name_every_state() -> None:
 def test_the_catalog_extraction_names_every_state_and_no_other() -> None:
     from webui.runtime_ids import RUNTIME_IDS
 
-    assert set(RUNTIME_IDS["state."]) == {f"state.{s}" for s in load_bundle(REPO).outcomes}
+    assert set(RUNTIME_IDS["state."]) == {f"state.{s}" for s in load_bundle(REPO, "grid_event").outcomes}
 
 
 def test_searching_for_a_state_nobody_sets_is_refused_by_name(gl: Gridloop) -> None:

@@ -90,14 +90,15 @@ def test_the_wheel_installs_away_from_the_checkout_and_serves_the_demo(tmp_path:
     for path in where:
         assert Path(path).is_relative_to(venv), f"{path} is not the installed copy"
     shipped = Path(where[1])
-    assert (shipped / "processes" / "grid_event.bpmn").is_file()
+    assert (shipped / "processes" / "grid_event" / "grid_event.bpmn").is_file()
     assert (shipped / "forms" / "dispatch.json").is_file()
     assert "Usage: gridloop" in _run([python, "-m", "webui.cli", "--help"], site, env)
 
     url = f"sqlite:///{tmp_path / 'gridloop.sqlite3'}"
     out = _run([gridloop, "--db", url, "init", "--demo"], site, env)
     assert "demo district created" in out
-    assert "process version 1 (" in out and out.rstrip().endswith("deployed")
+    assert "grid_event: version 1 (" in out and "household_visit: version 2 (" in out
+    assert out.rstrip().endswith("new, active")
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -120,11 +120,24 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     variant = tmp_path / "v2"
     shutil.copytree(REPO / "processes", variant / "processes")
     shutil.copytree(REPO / "forms", variant / "forms")
-    bpmn = variant / "processes" / "grid_event.bpmn"
+    bpmn = variant / "processes" / "grid_event" / "grid_event.bpmn"
     bpmn.write_text(
         bpmn.read_text(encoding="utf-8").replace('name="核查"', 'name="现场核查"'), encoding="utf-8"
     )
-    gl.migrate_event("admin", other, gl.deploy(variant).id)
+    gl.migrate_event("admin", other, gl.deploy(variant / "processes" / "grid_event")[0].id)
+    # a process grid reports do not start, and a version's life cycle: activated, rolled back, retired
+    gl.start(
+        "gw_hb1",
+        "household_visit",
+        {"grid": "330199001001001", "household": "3幢401室", "purpose": "routine"},
+    )
+    visit = variant / "processes" / "household_visit" / "household_visit.bpmn"
+    original = visit.read_text(encoding="utf-8")
+    visit.write_text(original.replace('name="审阅走访"', 'name="社区审阅走访"'), encoding="utf-8")
+    gl.activate("designer", gl.deploy(variant / "processes" / "household_visit")[0].id)
+    gl.rollback("designer", "household_visit")
+    visit.write_text(original.replace('name="审阅走访"', 'name="值班长审阅走访"'), encoding="utf-8")
+    gl.retire("designer", gl.deploy(variant / "processes" / "household_visit")[0].id)
     gl.change_setting("admin", "rework_rate_base", "due")
     gl.set_calendar_day("admin", date(2027, 1, 4), False, "测试")
     gl.add_user("test", "gw_new", "新网格员", "grid_worker", "330199001001001")

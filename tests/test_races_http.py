@@ -84,7 +84,7 @@ def test_racing_dispatches_over_http_under_four_workers(db_url: str, tmp_path: P
     gl = Gridloop(db_url)
     gl.init_schema()
     gl.create_demo_district("test", DEMO_PASSWORD)
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     tasks = []
     for _ in range(RACES):
         event_id = gl.report("gw_hb1", {"category": "0101", "description": "路边暴露垃圾", "grid": GRID_HB1})[

@@ -236,7 +236,7 @@ def timer_engine(make_gridloop: Any) -> tuple[Gridloop, int]:
     gl.init_schema()
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
-    gl.deploy(TIMER_PROCESS)
+    gl.deploy(TIMER_PROCESS, activate=True)
     event_id = gl.report(
         "gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
     )["id"]
@@ -760,7 +760,7 @@ def test_keys_from_the_environment_sign_and_cannot_be_rotated_here(
     gl = make_gridloop()
     gl.init_schema()
     gl.create_demo_district("test", password=None)
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     event_id = Driver(gl).report("gw_hb1")
     assert not Path("instance", keys.KEYS_FILE).exists()
     assert [r["key_id"] for r in records(gl, event_id)] == ["k2"]
@@ -815,7 +815,7 @@ def test_another_databases_checkpoints_in_the_same_instance_are_not_held_against
         other.init_schema()
         with other.db.unit_of_work() as session:
             create_demo_district(session, password=None)
-        other.deploy(REPO)
+        other.deploy(REPO, activate=True)
         other.report("gw_hb1", {"category": "0101", "description": "另一个区的事件", "grid": GRID_HB1})
         other.report("gw_hb1", {"category": "0101", "description": "另一个区的事件", "grid": GRID_HB1})
         written = other.write_checkpoint()

@@ -40,7 +40,7 @@ def real_time_engines(db_url: str, tmp_path: Path) -> Iterator[Callable[[], Grid
         if not made:
             gl.init_schema()
             gl.create_demo_district("test", password=None)
-            gl.deploy(process)
+            gl.deploy(process, activate=True)
         made.append(gl)
         return gl
 

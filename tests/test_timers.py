@@ -28,7 +28,7 @@ def _timer_engine(make_gridloop):
     gl.init_schema()
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
-    gl.deploy(FIXTURE)
+    gl.deploy(FIXTURE, activate=True)
     return gl
 
 

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from web_support import app_with_staff
 
 from engine.app import Gridloop, check_paths
-from engine.bpmn.definitions import DefinitionError, build_bundle, collect_files, validate_paths
-from engine.commands import admin
+from engine.bpmn.definitions import DefinitionError, build_bundle
+from engine.bpmn.folders import collect_files, validate_paths
+from engine.commands import versions
 from engine.commands.pipeline import system
 from engine.store.models import ProcessVersion
 from webui.cli import main
@@ -114,7 +115,7 @@ def test_a_camunda_condition_is_refused_by_name_with_its_python():
 def test_a_file_checked_alone_is_checked_with_the_process_it_calls_beside_it():
     caller = FIXTURES / "called" / "processes" / "caller.bpmn"
     assert validate_paths([caller]) == []
-    assert validate_paths([REPO / "processes" / "grid_event.bpmn"]) == []
+    assert validate_paths([REPO / "processes" / "grid_event" / "grid_event.bpmn"]) == []
 
 
 def test_a_called_process_no_file_defines_is_named_on_the_call_activity(tmp_path):
@@ -128,7 +129,7 @@ def test_a_called_process_no_file_defines_is_named_on_the_call_activity(tmp_path
 
 def test_the_shipped_definitions_validate_cleanly():
     assert check_paths([REPO]) == []
-    assert check_paths([REPO / "processes" / "grid_event.bpmn"]) == []
+    assert check_paths([REPO / "processes" / "grid_event" / "grid_event.bpmn"]) == []
 
 
 # --- what deploy refuses besides ----------------------------------------------------------------------------
@@ -170,22 +171,23 @@ def test_a_refused_deploy_changes_nothing(make_gridloop, fixture, problem):
     gl = make_gridloop()
     gl.init_schema()
     gl.create_demo_district("test", password=None)
-    current = gl.deploy(REPO).id
+    current = [d.id for d in gl.deploy(REPO, activate=True)]
     with pytest.raises(DefinitionError) as info:
-        gl.deploy(FIXTURES / fixture)
+        gl.deploy(FIXTURES / fixture, activate=True)
     assert [str(p) for p in info.value.problems] == [problem]
-    assert _versions(gl) == [current]
+    assert _versions(gl) == current
     assert gl.report("gw_hb1", REPORT)["state"] == "reported", "reports still start on the current version"
     with gl.db.reading() as session:
-        [version] = session.scalars(select(ProcessVersion))
-        assert version.files == collect_files(REPO)
+        version = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == "grid_event"))
+        assert version is not None and version.status == "active"
+        assert version.files == collect_files(REPO, "grid_event")
 
 
 def test_a_ready_folder_deploys_and_takes_a_report(make_gridloop):
     gl = make_gridloop()
     gl.init_schema()
     gl.create_demo_district("test", password=None)
-    assert gl.deploy(FIXTURES / "ready").created
+    assert gl.deploy(FIXTURES / "ready", activate=True)[0].created
     assert gl.report("gw_hb1", REPORT)["state"] == "reported"
 
 
@@ -222,7 +224,7 @@ def test_gridloop_deploy_refuses_with_each_problem_and_changes_nothing(capsys, t
     assert err.splitlines() == [problem, "error: 1 problem(s) in the definitions; nothing was changed"]
     gl = Gridloop(url)
     try:
-        assert _versions(gl) == [1]
+        assert _versions(gl) == [1, 2]
     finally:
         gl.db.dispose()
 
@@ -242,7 +244,7 @@ def test_a_stored_version_without_the_report_fields_is_a_clear_400_not_a_500(app
     bundle = build_bundle(
         collect_files(FIXTURES / "start_form_lacks_channel")
     )  # as deployed before the check
-    gl.pipeline.run(system("test"), admin.deploy, bundle)
+    gl.pipeline.run(system("test"), versions.deploy_all, [bundle], True)
     client = app.test_client()
     token = client.post("/api/v1/auth/token", json={"username": "gw_hb1", "password": PASSWORD}).get_json()
     answer = client.post(
@@ -256,4 +258,6 @@ def test_a_stored_version_without_the_report_fields_is_a_clear_400_not_a_500(app
         "a process designer has to add them and deploy again."
     )
     with gl.db.reading() as session:
-        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 2
+        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 3, (
+            "the shipped two models and the stored version"
+        )

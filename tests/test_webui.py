@@ -18,7 +18,7 @@ def test_status_page_shows_deployed_version_and_event_counts(tmp_path):
     with gl.db.unit_of_work() as session:
         create_demo_district(session, password=None)
         people.add_user(session, "admin", password="status-page")
-    deployment = gl.deploy(ROOT)
+    deployment = gl.deploy(ROOT, activate=True)[0]
     gl.report("gw_hb1", {"category": "0101", "description": "路边有暴露垃圾一堆"})
     client = app.test_client()
     assert client.get("/").status_code == 302  # the page needs a signed-in user

@@ -37,7 +37,7 @@ def app_with_staff(tmp_path: Path, staff: tuple[str, ...], url: str | None = Non
         create_demo_district(session, password=None)
         for username in staff:
             people.add_user(session, username, password=PASSWORD)
-    gl.deploy(REPO)
+    gl.deploy(REPO, activate=True)
     yield app
     gl.db.dispose()
 

@@ -13,6 +13,7 @@ exist.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from engine.app import Gridloop
+from engine.bpmn.definitions import DefinitionError
 from engine.errors import (
     GridloopError,
     NotDeployed,
@@ -30,6 +32,7 @@ from engine.errors import (
 )
 from engine.org.auth import AuthenticationFailed
 from engine.reads.lights import CaseLight
+from engine.reads.processes import process_models
 from engine.store.attachments import MAX_BYTES
 from webui.api_schemas import (
     MULTIPART,
@@ -42,6 +45,8 @@ from webui.api_schemas import (
     CompleteResult,
     Completion,
     Credentials,
+    DeployBody,
+    DeploymentResult,
     EventDetail,
     EventPage,
     EventQuery,
@@ -56,10 +61,12 @@ from webui.api_schemas import (
     Notice,
     NoticePage,
     NoticeQuery,
+    ProcessModels,
     Report,
     SavedFilter,
     SavedFilterBody,
     SavedFilters,
+    StartBody,
     TaskDetail,
     TaskPage,
     Token,
@@ -67,7 +74,7 @@ from webui.api_schemas import (
 )
 from webui.context import read_session
 from webui.errors import api_status, exception_headers, message
-from webui.i18n import current_language, field_messages
+from webui.i18n import current_language, field_messages, translate
 from webui.notices import texts
 from webui.openapi import build_document
 
@@ -167,6 +174,24 @@ def engine_error(exc: GridloopError) -> Response:
     return response
 
 
+@bp.errorhandler(DefinitionError)
+def definition_error(exc: DefinitionError) -> Response:
+    """Definitions refused (a deploy): 400 ``validation_failed`` with the problems keyed by file and, in
+    ``problems``, each as ``file:line: element: message — fix``; nothing was deployed."""
+    by_file: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        by_file.setdefault(problem.file, []).append(str(problem))
+    return _answer(
+        {
+            "error": "validation_failed",
+            "message": translate("error.definitions_invalid", count=len(exc.problems)),
+            "errors": by_file,
+            "problems": [str(problem) for problem in exc.problems],
+        },
+        400,
+    )
+
+
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     """HTTP errors raised inside the API (a body too large, a bad multipart form …) answer JSON too."""
@@ -262,6 +287,97 @@ def categories() -> Response:
             }
         )
     return _answer([{"class_name": name, "categories": items} for name, items in groups.items()])
+
+
+@bp.get("/processes")
+@operation("listProcesses", "The process registry: models and their versions", ProcessModels, "The models.")
+def list_processes() -> Response:
+    """Every process model with its versions (draft, active, retired), instance counts, who deployed and
+    activated what, and whether the caller may start it."""
+    with _gridloop().reading(g.api_user) as reader:
+        return _answer(process_models(reader))
+
+
+@bp.post("/processes")
+@operation(
+    "deployProcess",
+    "Deploy one process model's files as a draft version (designers and administrators)",
+    DeploymentResult,
+    "The version (created false when the same files were deployed before).",
+    status=201,
+    body=DeployBody,
+    errors=("Forbidden",),
+)
+def deploy_process(body: DeployBody) -> Response:
+    """Deploy a model from its files; refused with every problem (400 ``definitions_invalid``), changing
+    nothing, when they would not deploy; with ``activate``, also make it active."""
+    gl = _gridloop()
+    deployment = gl.deploy_files(gl.load_actor(g.api_user), body.files, body.activate)
+    return _answer(dataclasses.asdict(deployment), 201 if deployment.created else 200)
+
+
+@bp.post("/versions/<int:version_id>/activate")
+@operation(
+    "activateVersion",
+    "Make a version the one new instances of its process start on",
+    DeploymentResult,
+    "The version, now active.",
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
+def activate_version(version_id: int) -> Response:
+    """Activate a version (the active one is retired); refused with its problems when its files would not
+    deploy today."""
+    gl = _gridloop()
+    return _answer(dataclasses.asdict(gl.activate(gl.load_actor(g.api_user), version_id)))
+
+
+@bp.post("/versions/<int:version_id>/retire")
+@operation(
+    "retireVersion",
+    "Stop new instances starting on a version",
+    DeploymentResult,
+    "The version, now retired.",
+    errors=("Forbidden", "NotFound", "Conflict"),
+)
+def retire_version(version_id: int) -> Response:
+    """Retire a version; its running instances go on."""
+    gl = _gridloop()
+    return _answer(dataclasses.asdict(gl.retire(gl.load_actor(g.api_user), version_id)))
+
+
+@bp.post("/processes/<process_id>/rollback")
+@operation(
+    "rollbackProcess",
+    "Re-activate the version the active version of a process replaced",
+    DeploymentResult,
+    "The version active again.",
+    errors=("Forbidden", "Conflict"),
+)
+def rollback_process(process_id: str) -> Response:
+    """Roll a process back one activation (409 when nothing is active or it replaced no version)."""
+    gl = _gridloop()
+    return _answer(dataclasses.asdict(gl.rollback(gl.load_actor(g.api_user), process_id)))
+
+
+@bp.post("/processes/<process_id>/instances")
+@operation(
+    "startInstance",
+    "Start an instance of a process on its active version",
+    EventDetail,
+    "The new instance (an event).",
+    status=201,
+    headers={"Location": "the instance's URL"},
+    body=StartBody,
+    errors=("Forbidden", "NotFound", "Conflict", "ProcessFailure"),
+)
+def start_instance(process_id: str, body: StartBody) -> Response:
+    """Start an instance with the start form's data (a process that takes grid reports is reported, with a
+    report's checks); 201 with the new instance and its Location."""
+    gl = _gridloop()
+    result = gl.start(g.api_user, process_id, body.data, body.unit)
+    response = _answer(_event_body(gl.event_detail(g.api_user, result["id"])), 201)
+    response.headers["Location"] = url_for("api.event_detail", event_id=result["id"])
+    return response
 
 
 @bp.post("/events")

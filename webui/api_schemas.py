@@ -211,6 +211,29 @@ class Report(RootModel[dict[str, Any]]):
     model_config = ConfigDict(strict=True)
 
 
+class StartBody(RequestBody):
+    """An instance's start: the start form's data, and the org unit it runs in when the form has no grid."""
+
+    data: dict[str, Any] = Field(
+        description="the start form's fields, checked by the engine against that form"
+    )
+    unit: Text | None = Field(
+        None, max_length=32, description="org unit code (default: the form's grid, else the starter's scope)"
+    )
+
+
+class DeployBody(RequestBody):
+    """One process model's files to deploy as a draft version (and, with activate, to make it active)."""
+
+    files: dict[str, str] = Field(
+        description="path → text: the model's BPMN, DMN, forms and process_model.json "
+        "(e.g. processes/household_visit/household_visit.bpmn, forms/report.json)",
+        min_length=1,
+        max_length=200,
+    )
+    activate: bool = Field(False, description="also make it the version new instances start on")
+
+
 class Completion(RequestBody):
     """A task's form data."""
 
@@ -309,6 +332,10 @@ class Error(BaseModel):
     error: str = Field(description="machine-readable code, e.g. not_found, conflict")
     message: str
     locked_until: datetime | SkipJsonSchema[None] = Field(None, description="401 on a locked account")
+    problems: list[str] | SkipJsonSchema[None] = Field(
+        None,
+        description="400 definitions_invalid (a deploy): each problem as file:line: element: message — fix",
+    )
 
 
 class ValidationError(BaseModel):
@@ -317,7 +344,10 @@ class ValidationError(BaseModel):
     error: Literal["validation_failed"]
     message: str
     errors: dict[str, list[str]] = Field(
-        description="messages keyed by field path (e.g. category, location.lat, file)"
+        description="messages keyed by field path (e.g. category, location.lat, file; a deploy's by the file)"
+    )
+    problems: list[str] | SkipJsonSchema[None] = Field(
+        None, description="a refused deploy: each problem as file:line: element: message — fix"
     )
 
 
@@ -349,6 +379,51 @@ class CategoryClass(BaseModel):
 
 class Categories(RootModel[list[CategoryClass]]):
     """The routing table."""
+
+
+class ProcessVersionRow(BaseModel):
+    """One deployed version of a process model and where it stands in its life cycle."""
+
+    id: int
+    process_id: str
+    content_hash: str
+    status: str = Field(description="draft, active or retired")
+    deployed_at: datetime
+    deployed_by: str
+    activated_at: datetime | None
+    activated_by: str | None
+    retired_at: datetime | None
+    retired_by: str | None
+    previous_id: int | None = Field(description="the version a rollback of this one re-activates")
+    running: int = Field(ge=0, description="unfinished instances on it")
+    instances: int = Field(ge=0, description="instances on it, running and finished")
+
+
+class ProcessModel(BaseModel):
+    """A process model of the registry, with its versions (newest first)."""
+
+    id: str
+    name: str
+    description: str
+    takes_reports: bool = Field(description="grid reports start it (POST /events)")
+    active: int | None = Field(description="the version new instances start on")
+    may_start: bool = Field(description="whether the caller may start it")
+    instances: int = Field(ge=0)
+    versions: list[ProcessVersionRow]
+
+
+class ProcessModels(RootModel[list[ProcessModel]]):
+    """The process registry."""
+
+
+class DeploymentResult(BaseModel):
+    """A version after a deploy, an activation, a retirement or a rollback."""
+
+    id: int
+    process_id: str
+    content_hash: str
+    status: str
+    created: bool = Field(description="a new version (false: the same files were deployed before)")
 
 
 class Location(BaseModel):
@@ -593,6 +668,8 @@ PATH_PARAMETERS = {
     "attachment_id": "the attachment's id",
     "notice_id": "the notice's id",
     "filter_id": "the saved filter's id",
+    "process_id": "the process model's id (e.g. household_visit)",
+    "version_id": "the process version's id",
 }
 
 

@@ -31,7 +31,8 @@ from sqlalchemy import select
 
 from engine.app import Gridloop, check_paths
 from engine.bpmn import runtime
-from engine.bpmn.definitions import DefinitionError, label_warnings
+from engine.bpmn.definitions import DefinitionError
+from engine.bpmn.folders import label_warnings
 from engine.commands.pipeline import system
 from engine.commands.retention import BATCH as ARCHIVE_BATCH
 from engine.commands.retention import cut_off as retention_cut_off
@@ -42,6 +43,7 @@ from engine.org import people
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS
 from engine.reads import contacts, queries
 from engine.reads import events as event_views
+from engine.reads.processes import process_versions
 from engine.store.db import default_url
 from engine.time.calendar import CalendarError
 from webui.i18n import field_messages
@@ -165,9 +167,8 @@ def init(ctx: click.Context, demo: bool) -> None:
         click.echo("the organisation already exists; demo district not added again")
     else:
         click.echo(f"demo district created with {len(users)} accounts (password for all: {DEMO_PASSWORD})")
-    deployment = gl.deploy(definitions_root(), deployed_by="init")
-    state = "deployed" if deployment.created else "already deployed"
-    click.echo(f"process version {deployment.id} ({deployment.content_hash[:12]}) {state}")
+    for deployment in gl.deploy(definitions_root(), deployed_by="init", activate=True):
+        _echo_deployment(deployment, deployed=True)
 
 
 @cli.command()
@@ -253,19 +254,99 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     click.echo("ok: no problems found")
 
 
+def _echo_deployment(deployment: Any, deployed: bool = False) -> None:
+    """One line per version: its process, id, hash and status (and, for a deploy, whether it is new)."""
+    state = ("new, " if deployment.created else "unchanged: already deployed, ") if deployed else ""
+    click.echo(
+        f"{deployment.process_id}: version {deployment.id} ({deployment.content_hash[:12]}) {state}"
+        f"{deployment.status}"
+    )
+
+
+def _cli_user() -> str:
+    return os.environ.get("USER", "cli")
+
+
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--activate", is_flag=True, help="also make each version the one new instances start on")
 @click.pass_context
-def deploy(ctx: click.Context, path: Path | None) -> None:
-    """Deploy processes/ and forms/ as a new version.
+def deploy(ctx: click.Context, path: Path | None, activate: bool) -> None:
+    """Deploy each process model under PATH as a draft version.
 
-    The version is immutable and content-hashed: unchanged files reuse theirs. PATH defaults to $GRIDLOOP_DEFINITIONS, else the checkout's
-    folders, else the definitions shipped in the installed package.
+    PATH is a directory holding processes/ (one folder per model, see the README's "For designers") and the shared forms/; it defaults to $GRIDLOOP_DEFINITIONS, else the checkout's folders, else the definitions shipped in the installed package. A version is immutable and content-hashed: unchanged files answer their version. A draft starts nothing until it is activated (--activate, or `gridloop activate VERSION`). All or nothing: when a model is refused, every problem is printed and nothing is deployed.
     """
     gl = _gridloop(ctx)
-    deployment = gl.deploy(path or definitions_root(), deployed_by=os.environ.get("USER", "cli"))
-    state = "deployed as a new version" if deployment.created else "unchanged: already deployed"
-    click.echo(f"process version {deployment.id} ({deployment.content_hash}) {state}")
+    for deployment in gl.deploy(path or definitions_root(), deployed_by=_cli_user(), activate=activate):
+        _echo_deployment(deployment, deployed=True)
+
+
+@cli.command()
+@click.argument("version", type=int)
+@click.pass_context
+def activate(ctx: click.Context, version: int) -> None:
+    """Make VERSION the one new instances of its process start on.
+
+    The version active until now is retired (its running instances go on) and is what `gridloop rollback` re-activates. Refused, with every problem, when the version's files would not deploy today.
+    """
+    _echo_deployment(_gridloop(ctx).activate(system(_cli_user()), version))
+
+
+@cli.command()
+@click.argument("version", type=int)
+@click.pass_context
+def retire(ctx: click.Context, version: int) -> None:
+    """Stop new instances starting on VERSION (its running instances go on)."""
+    _echo_deployment(_gridloop(ctx).retire(system(_cli_user()), version))
+
+
+@cli.command()
+@click.argument("process")
+@click.pass_context
+def rollback(ctx: click.Context, process: str) -> None:
+    """Re-activate the version PROCESS's active version replaced (the active one is retired)."""
+    _echo_deployment(_gridloop(ctx).rollback(system(_cli_user()), process))
+
+
+@cli.command()
+@click.pass_context
+def versions(ctx: click.Context) -> None:
+    """List every process model's versions: status, instances, who deployed and activated them."""
+    gl = _gridloop(ctx)
+    with gl.db.reading() as session:
+        rows = process_versions(session)
+    for row in rows:
+        activated = (
+            f", activated {row['activated_at']:%Y-%m-%d %H:%M} UTC by {row['activated_by']}"
+            if row["activated_at"]
+            else ""
+        )
+        click.echo(
+            f"{row['process_id']}\tversion {row['id']}\t{row['status']}\t{row['instances']} instance(s)\t"
+            f"deployed {row['deployed_at']:%Y-%m-%d %H:%M} UTC by {row['deployed_by']}{activated}"
+        )
+
+
+@cli.command()
+@click.argument("process")
+@click.option("--data", "data_json", required=True, help="the start form's data, as a JSON object")
+@click.option("--as", "as_user", required=True, help="the staff member who starts it")
+@click.option(
+    "--unit", help="the org unit the instance runs in (default: the form's grid, or the starter's scope)"
+)
+@click.pass_context
+def start(ctx: click.Context, process: str, data_json: str, as_user: str, unit: str | None) -> None:
+    """Start an instance of PROCESS on its active version, printed as JSON.
+
+    The start form validates --data (field errors, exit 1, nothing changed); who may start it is the process_starters setting (else its process_model.json's start_roles). A process that takes grid reports is reported instead, with a report's checks.
+    """
+    try:
+        data = json.loads(data_json)
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON: {err}", param_hint="--data") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter("a JSON object of the start form's fields", param_hint="--data")
+    _print_json(_gridloop(ctx).start(as_user, process, data, unit))
 
 
 @cli.command()
@@ -293,15 +374,8 @@ def migrate(
         _print_json(gl.migrate_event(as_user, event, to))
         return
     if dry_run:
-        from engine.store.models import Event
-
-        with gl.db.reading() as session:
-            ids = list(
-                session.scalars(
-                    select(Event.id).where(Event.process_version_id == source, Event.completed.is_(False))
-                )
-            )
-        _print_json([gl.migration_plan(event_id, to) for event_id in ids])
+        assert source is not None  # exactly one of --event and --from (checked above)
+        _print_json(gl.migration_dry_run(source, to))
         return
     assert source is not None  # exactly one of --event and --from (checked above)
     result = gl.migrate_version(as_user, source, to)

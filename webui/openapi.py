@@ -47,7 +47,7 @@ ERROR_RESPONSES: dict[str, tuple[int, str, type[BaseModel]]] = {
         "Too many requests from this address, or too many failed sign-ins: try again later.",
         Error,
     ),
-    "NotDeployed": (503, "No process version is deployed yet.", Error),
+    "NotDeployed": (503, "The process has no active version (none deployed, or all retired).", Error),
 }
 NO_REPORT_FORM = {"type": "object", "description": "The deployed report form; no process is deployed yet."}
 _ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")

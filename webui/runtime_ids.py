@@ -55,6 +55,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("action.light"),
         N_("action.migrate"),
         N_("action.report"),
+        N_("action.start"),
         N_("action.sheet_cleared"),
         N_("action.sheet_escalated"),
         N_("action.sheet_issued"),
@@ -67,6 +68,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("channel.app"),
         N_("channel.grid"),
         N_("channel.hotline"),
+        N_("channel.start"),
         N_("channel.web"),
         N_("channel.wechat"),
     ),
@@ -103,6 +105,8 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's name (admin_settings.html, admin.py)
     "setting.": (
+        N_("setting.process_starters"),
+        N_("setting.report_processes"),
         N_("setting.assign_roles"),
         N_("setting.report_roles"),
         N_("setting.reporter_contact_roles"),
@@ -121,6 +125,8 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's hint (admin_settings.html)
     "setting_hint.": (
+        N_("setting_hint.process_starters"),
+        N_("setting_hint.report_processes"),
         N_("setting_hint.assign_roles"),
         N_("setting_hint.report_roles"),
         N_("setting_hint.reporter_contact_roles"),
@@ -139,6 +145,8 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # a setting's description above its form (admin_settings.html)
     "setting_help.": (
+        N_("setting_help.process_starters"),
+        N_("setting_help.report_processes"),
         N_("setting_help.assign_roles"),
         N_("setting_help.notice_channels"),
         N_("setting_help.notice_max_attempts"),
@@ -310,6 +318,39 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     ),
     # the evaluation form's date fields (dashboard.html: "dashboard." ~ name)
     "dashboard.": (N_("dashboard.from"), N_("dashboard.to")),
+    # the designer's properties panel (webui/designer.py PANEL_TEXTS, read by webui/modeler/gridloop-properties.js)
+    "designer.panel.": (
+        N_("designer.panel.group"),
+        N_("designer.panel.hint.calledDecisionId"),
+        N_("designer.panel.prop.calledDecisionId"),
+        N_("designer.panel.hint.decisionVariable"),
+        N_("designer.panel.hint.departmentVariable"),
+        N_("designer.panel.hint.dueAtVariable"),
+        N_("designer.panel.hint.formJsonSchemaFilename"),
+        N_("designer.panel.hint.lane_role"),
+        N_("designer.panel.hint.name.en"),
+        N_("designer.panel.hint.scopeLevel"),
+        N_("designer.panel.hint.scopeLevelVariable"),
+        N_("designer.panel.prop.decisionVariable"),
+        N_("designer.panel.prop.departmentVariable"),
+        N_("designer.panel.prop.dueAtVariable"),
+        N_("designer.panel.prop.formJsonSchemaFilename"),
+        N_("designer.panel.prop.lane_role"),
+        N_("designer.panel.prop.name.en"),
+        N_("designer.panel.prop.scopeLevel"),
+        N_("designer.panel.prop.scopeLevelVariable"),
+    ),
+    # a process version's life-cycle status and what was done to it (processes.html, processes.py)
+    "process.status.": (
+        N_("process.status.active"),
+        N_("process.status.draft"),
+        N_("process.status.retired"),
+    ),
+    "process.done.": (
+        N_("process.done.activate"),
+        N_("process.done.retire"),
+        N_("process.done.rollback"),
+    ),
     # what a sign-in issued (admin_sessions.html)
     "admin.session_kind.": (N_("admin.session_kind.api"), N_("admin.session_kind.session")),
 }

@@ -470,7 +470,7 @@ def replay(
                     actor=entry.actor,
                     action=entry.action,
                     step=entry.bpmn_id,
-                    input=entry.data.get("form") or entry.data.get("report") or {},
+                    input=entry.data.get("form") or entry.data.get("report") or entry.data.get("start") or {},
                     open_steps=_open_steps(workflow),
                     data=dict(runtime.current_data(workflow)),
                     completed=workflow.is_completed(),

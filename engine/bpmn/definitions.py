@@ -1,8 +1,8 @@
 """Load, validate and content-hash the process definitions: BPMN, DMN and form JSON Schemas.
 
 The BPMN is the truth about the loop, so a deployment is only as good as the files it is built from.
-This module reads ``processes/*.bpmn``, ``processes/*.dmn`` and ``forms/*.json`` as one set, checks them
-the way a designer needs (file, line, element id and the fix, all problems at once, not just the first),
+This module takes one process model's files (:mod:`engine.bpmn.folders` reads them from disk: its BPMN, DMN
+and forms, and its model file ``process_model.json``) as one set, checks them the way a designer needs (file, line, element id and the fix, all problems at once, not just the first),
 and turns a clean set into an immutable :class:`ProcessBundle` whose ``content_hash`` pins running
 instances to the exact files they started on.
 
@@ -20,7 +20,6 @@ import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -36,7 +35,8 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from engine.bpmn.labels import SOURCE_LANGUAGE, Labels, description_labels, localize_form, missing_labels
+from engine.bpmn import camunda
+from engine.bpmn.labels import SOURCE_LANGUAGE, Labels, description_labels, localize_form
 from engine.bpmn.scripting import script_problems
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS, role_for_lane
 
@@ -46,6 +46,29 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "spiffworkflow": SPIFF_NS}
 
 SCOPE_LEVELS: tuple[str, ...] = ("grid", "community", "town", "district")
+# The model file of a process model's folder (as SpiffArena names it): its id, name, description, and whether
+# grid reports start it; see MODEL_SCHEMA.
+MODEL_FILE = "process_model.json"
+MODEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "description": {"type": "string", "maxLength": 2000},
+        "takes_reports": {"type": "boolean"},
+        "start_roles": {"type": "array", "items": {"enum": list(ROLE_KEYS)}, "uniqueItems": True},
+        "x-gridloop-i18n": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["id", "name"],
+    "additionalProperties": False,
+}
 # The process variable whose value is the event's state: the diagram's scripts set it (``outcome = "closed"``),
 # and an event is in UNSET_OUTCOME until one does. The states a process can reach are read from those scripts.
 OUTCOME_VARIABLE = "outcome"
@@ -153,6 +176,11 @@ class UserTaskInfo:
     # an approval's boolean form field (the ``decisionVariable`` property): its completion decides a request,
     # and the notices tell whoever asked (engine.notices.derive)
     decision_variable: str | None = None
+    # whom the task goes to straight away (``camunda:assignee``): a username, or the task-data variable holding
+    # one; and, on a start event, the variable the starter's username is put in (``camunda:initiator``)
+    assignee: str | None = None
+    assignee_variable: str | None = None
+    initiator_variable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +198,25 @@ class Category:
     name_labels: Labels = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a process model's model file says: its id and name (and their labels in other languages), what
+    it is for, whether grid reports start it (``takes_reports``: its start form then takes a report's
+    fields), and the roles that may start it by default (the ``process_starters`` setting may say otherwise)."""
+
+    id: str
+    name: str
+    description: str = ""
+    takes_reports: bool = False
+    start_roles: tuple[str, ...] = ()
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def named(self, language: str) -> tuple[str, str]:
+        """The name and description in ``language`` (the model file's own where it gives no label)."""
+        found = self.labels.get(language, {})
+        return found.get("name") or self.name, found.get("description") or self.description
+
+
 @dataclass
 class ProcessBundle:
     """A validated, content-hashed set of definition files and the process spec built from them."""
@@ -184,6 +231,7 @@ class ProcessBundle:
     start_form: str | None
     categories: list[Category]
     outcomes: tuple[str, ...] = (UNSET_OUTCOME,)
+    model: ModelInfo | None = None
     language: str = SOURCE_LANGUAGE
     _languages: dict[str, "ProcessBundle"] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -218,56 +266,6 @@ class ProcessBundle:
         return found
 
 
-def collect_files(root: Path) -> dict[str, str]:
-    """Read ``processes/*.bpmn``, ``processes/*.dmn`` and ``forms/*.json`` under ``root``.
-
-    Keys are paths relative to ``root`` with forward slashes ("processes/grid_event.bpmn"), so the
-    content hash does not depend on where the checkout lives. A file that is not UTF-8 raises DefinitionError.
-    """
-    files, problems = _collect(Path(root))
-    if problems:
-        raise DefinitionError(problems)
-    return files
-
-
-def _collect(root: Path, shown: Path | None = None) -> tuple[dict[str, str], list[Problem]]:
-    """The files :func:`collect_files` reads, by their path relative to ``root`` (or under ``shown``, as the
-    command line named them), and a problem for each that is not UTF-8."""
-    paths = [
-        *sorted((root / "processes").glob("*.bpmn")),
-        *sorted((root / "processes").glob("*.dmn")),
-        *sorted((root / "forms").glob("*.json")),
-    ]
-    files: dict[str, str] = {}
-    problems: list[Problem] = []
-    for path in paths:
-        relative = path.relative_to(root).as_posix()
-        name = str(shown / relative) if shown is not None else relative
-        text, problem = _read(path, name)
-        if problem is not None:
-            problems.append(problem)
-        elif text is not None:
-            files[name] = text
-    return files, problems
-
-
-def _read(path: Path, name: str) -> tuple[str | None, Problem | None]:
-    """The text of a definition file, or the problem that it is not UTF-8 (the line of its first bad byte):
-    deployments store, hash and serve the files as UTF-8 text, as bpmn.io, Camunda Modeler and dmn-js save them."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        return None, Problem(
-            name,
-            line,
-            None,
-            f"the file is not UTF-8 (byte 0x{data[err.start]:02x} at line {line}) — save it as UTF-8 "
-            '(and declare encoding="UTF-8" in an XML file)',
-        )
-
-
 def validate_files(files: dict[str, str]) -> list[Problem]:
     """Check a set of definition files (relative path -> text) and return every problem found.
 
@@ -276,41 +274,16 @@ def validate_files(files: dict[str, str]) -> list[Problem]:
     return _check(files).problems
 
 
-def validate_paths(paths: Iterable[Path]) -> list[Problem]:
-    """Check files and directories named on the command line (``gridloop validate PATH...``).
-
-    A directory contributes its ``processes/`` and ``forms/`` if it has them, else its own
-    ``*.bpmn``, ``*.dmn`` and ``*.json``. A single BPMN file is checked together with the DMN files
-    beside it and the forms in ``../forms/`` or beside it, which is where its references point.
-    Problems name the files as given.
-    """
-    files, problems = _files_at(paths)
-    return problems + validate_files(files)
-
-
 def deploy_problems(
-    files: dict[str, str], process_id: str, start_fields: Iterable[str] = ()
+    files: dict[str, str], process_id: str | None = None, report_fields: Iterable[str] = ()
 ) -> list[Problem]:
     """What :func:`build_deployable` refuses in ``files`` (empty when they deploy): the lint problems of
     :func:`validate_files`, then what would fail when the process runs."""
     try:
-        build_deployable(files, process_id, start_fields)
+        build_deployable(files, process_id, report_fields)
     except DefinitionError as err:
         return err.problems
     return []
-
-
-def label_warnings(paths: Iterable[Path]) -> list[Problem]:
-    """The names in the files at ``paths`` (as :func:`validate_paths` reads them) that lack a label in a shipped
-    interface language (:func:`engine.bpmn.labels.missing_labels`): warnings, since a page shows the Chinese
-    name instead, but each is a name that staff reading English would not understand."""
-    files, _problems = _files_at(paths)
-    return _in_line_order([Problem(*found) for found in missing_labels(files)])
-
-
-def paths_files(paths: Iterable[Path]) -> dict[str, str]:
-    """The definition files at ``paths``, read as :func:`validate_paths` reads them (the unreadable left out)."""
-    return _files_at(paths)[0]
 
 
 def defined_processes(files: dict[str, str]) -> set[str]:
@@ -326,85 +299,73 @@ def defined_processes(files: dict[str, str]) -> set[str]:
     return found
 
 
-def _in_line_order(problems: list[Problem]) -> list[Problem]:
+def in_line_order(problems: list[Problem]) -> list[Problem]:
     """Problems by file, then line (those without a line last in their file), then in the order found."""
     return sorted(problems, key=lambda p: (p.file, p.line is None, p.line or 0))
 
 
-def _files_at(paths: Iterable[Path]) -> tuple[dict[str, str], list[Problem]]:
-    """The definition files :func:`validate_paths` checks, by the name given, and the paths that name none."""
-    files: dict[str, str] = {}
-    problems: list[Problem] = []
-    for path in map(Path, paths):
-        if path.is_dir() and ((path / "processes").is_dir() or (path / "forms").is_dir()):
-            collected, unreadable = _collect(path, shown=path)
-            for name, text in collected.items():
-                files.setdefault(name, text)
-            problems += unreadable
+def model_id_of(files: dict[str, str], folder_name: str, default: str) -> tuple[str, Problem | None]:
+    """The id of the model whose files are ``files``: its model file's ``id``; else ``default`` (the folder's
+    name) when a BPMN file defines an executable process of that id; else the one executable process no other
+    of the set calls. A problem (on ``folder_name``) when none of these names it."""
+    model_file = next((text for name, text in files.items() if posixpath.basename(name) == MODEL_FILE), None)
+    if model_file is not None:
+        try:
+            found = json.loads(model_file).get("id")
+        except (ValueError, AttributeError):
+            found = None  # the check of the model file says what is wrong with it
+        if isinstance(found, str) and found:
+            return found, None
+    defined, called = _executable_processes(files)
+    if default in defined:
+        return default, None
+    top = [p for p in defined if p not in called]
+    if len(top) == 1:
+        return top[0], None
+    return "", Problem(
+        folder_name,
+        None,
+        None,
+        f"the folder holds {len(top)} top-level processes ({', '.join(top) or 'none'}), so its model cannot be "
+        f"named — add a {MODEL_FILE} whose id names the process that starts, or put each in its own folder",
+    )
+
+
+def _executable_processes(files: dict[str, str]) -> tuple[list[str], set[str]]:
+    """The executable processes the BPMN files define, in file order, and those a call activity calls."""
+    defined: list[str] = []
+    called: set[str] = set()
+    for name in sorted(files):
+        if not name.endswith(".bpmn"):
             continue
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
-        elif path.suffix in (".bpmn", ".dmn", ".json") and path.is_file():
-            found = [path]
-            if path.suffix == ".bpmn":
-                found += _called_beside(path)
-                found += sorted(path.parent.glob("*.dmn"))
-                found += sorted(path.parent.parent.joinpath("forms").glob("*.json"))
-                found += sorted(path.parent.glob("*.json"))
-        else:
-            problems.append(
-                Problem(
-                    str(path), None, None, "no such .bpmn, .dmn or .json file or directory — check the path"
-                )
-            )
+        try:
+            root = etree.fromstring(files[name].encode("utf-8"), _XML_PARSER)
+        except etree.XMLSyntaxError:
             continue
-        for file_path in found:
-            if str(file_path) not in files and not any(p.file == str(file_path) for p in problems):
-                read, not_utf8 = _read(file_path, str(file_path))
-                if not_utf8 is not None:
-                    problems.append(not_utf8)
-                elif read is not None:
-                    files[str(file_path)] = read
-    return files, problems
+        defined += [
+            p.get("id")
+            for p in root.iter(f"{{{BPMN_NS}}}process")
+            if p.get("id") and p.get("isExecutable", "true") == "true"
+        ]
+        called.update(c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity"))
+    return defined, called
 
 
-def _called_beside(path: Path) -> list[Path]:
-    """The BPMN files beside ``path`` that define the processes its call activities call, and those they call
-    in turn: a file checked alone is checked with them, as the folder deploys it."""
-    defined: dict[str, Path] = {}
-    for sibling in sorted(path.parent.glob("*.bpmn")):
-        for process_id in _xml_values(sibling, "process", "id"):
-            defined.setdefault(process_id, sibling)
-    found: list[Path] = []
-    pending = [path]
-    while pending:
-        for called in _xml_values(pending.pop(), "callActivity", "calledElement"):
-            target = defined.get(called)
-            if target is not None and target != path and target not in found:
-                found.append(target)
-                pending.append(target)
-    return found
-
-
-def _xml_values(path: Path, tag: str, attribute: str) -> list[str]:
-    """The ``attribute`` of every ``bpmn:<tag>`` in the BPMN file ``path`` (none when it does not parse)."""
-    try:
-        root = etree.fromstring(path.read_bytes(), _XML_PARSER)
-    except etree.XMLSyntaxError:
-        return []
-    return [value for element in root.iter(f"{{{BPMN_NS}}}{tag}") if (value := element.get(attribute))]
-
-
-def build_bundle(files: dict[str, str], process_id: str = "grid_event") -> ProcessBundle:
-    """Validate ``files`` and build the bundle for ``process_id``; raise DefinitionError with every problem."""
+def build_bundle(files: dict[str, str], process_id: str | None = None) -> ProcessBundle:
+    """Validate ``files`` and build the bundle for ``process_id`` (None: the model's, :func:`model_id_of`);
+    raise DefinitionError with every problem."""
     return _built(files, process_id)[0]
 
 
-def _built(files: dict[str, str], process_id: str) -> tuple[ProcessBundle, "_Checked"]:
+def _built(files: dict[str, str], process_id: str | None) -> tuple[ProcessBundle, "_Checked"]:
     """:func:`build_bundle`, and the checked files it was built from."""
     checked = _check(files)
     if checked.problems:
         raise DefinitionError(checked.problems)
+    if process_id is None:
+        process_id, problem = model_id_of(files, _first_bpmn(checked.trees), "")
+        if problem is not None:
+            raise DefinitionError([problem])
     parser = checked.parser
     assert parser is not None  # no problems: the files parsed
     if process_id not in parser.get_process_ids():
@@ -447,18 +408,24 @@ def _built(files: dict[str, str], process_id: str) -> tuple[ProcessBundle, "_Che
         start_form=start_form,
         categories=categories,
         outcomes=_outcomes(specs),
+        model=checked.model if checked.model is not None and checked.model.id == process_id else None,
     )
+    if bundle.model is None:
+        bundle.model = ModelInfo(process_id, spec.description or process_id)
     return bundle, checked
 
 
 def build_deployable(
-    files: dict[str, str], process_id: str, start_fields: Iterable[str] = ()
+    files: dict[str, str], process_id: str | None = None, report_fields: Iterable[str] = ()
 ) -> ProcessBundle:
     """:func:`build_bundle`, refusing also what only fails once the process runs or is drawn: a BPMN file without
     its diagram (BPMNDI: the workbench, bpmn.io and Camunda Modeler could not show it), a process that starts
-    without a form, and a start form without the fields ``start_fields`` that starting it fills in (a report's
-    category, description and channel). Raise DefinitionError with every problem."""
+    without a form, and — for a model that takes grid reports — a start form without the fields
+    ``report_fields`` a report fills in (its category, description and channel). Raise DefinitionError with
+    every problem."""
     bundle, checked = _built(files, process_id)
+    process_id = bundle.process_id
+    start_fields = tuple(report_fields) if bundle.model is not None and bundle.model.takes_reports else ()
     problems = [
         Problem(
             name,
@@ -499,7 +466,7 @@ def build_deployable(
                 )
             )
     if problems:
-        raise DefinitionError(_in_line_order(problems))
+        raise DefinitionError(in_line_order(problems))
     return bundle
 
 
@@ -510,11 +477,6 @@ def _start_event(trees: dict[str, Any], process_id: str) -> tuple[str, Element |
             if process.get("id") == process_id:
                 return name, process.find("bpmn:startEvent", NS)
     return _first_bpmn(trees), None
-
-
-def load_bundle(root: Path, process_id: str = "grid_event") -> ProcessBundle:
-    """Build the bundle for ``process_id`` from the definition files under ``root``."""
-    return build_bundle(collect_files(Path(root)), process_id)
 
 
 def content_hash(files: dict[str, str]) -> str:
@@ -534,6 +496,8 @@ class _Checked:
     trees: dict[str, Any] = field(default_factory=dict)
     forms: dict[str, Any] = field(default_factory=dict)
     parser: SpiffBpmnParser | None = None
+    model: ModelInfo | None = None
+    camunda: set[str] = field(default_factory=set)  # the BPMN files read in the Camunda dialect
 
 
 def _check(files: dict[str, str]) -> _Checked:
@@ -548,12 +512,16 @@ def _check(files: dict[str, str]) -> _Checked:
             if root is None:
                 continue
             checked.trees[name] = root
+            if name.endswith(".bpmn"):
+                _translate_camunda(name, root, files, checked)
             verdict = _not_executable(name, root) if name.endswith(".bpmn") else None
             if verdict is not None:  # nothing runs it: its other problems are beside the point
                 checked.problems.append(verdict)
                 verdicts.add(name)
             else:
                 checked.problems.extend(_schema_problems(name, root))
+        elif posixpath.basename(name) == MODEL_FILE:
+            checked.model = _parse_model(name, text, checked.problems)
         elif name.endswith(".json"):
             schema = _parse_form(name, text, checked.problems)
             if schema is not None:
@@ -580,12 +548,39 @@ def _check(files: dict[str, str]) -> _Checked:
     )
     for name, root in checked.trees.items():
         if name.endswith(".bpmn") and name not in verdicts:
-            checked.problems.extend(_bpmn_problems(name, root, set(files), decisions))
+            known = set(files) | set(checked.forms)  # with the forms a Camunda file's fields became
+            checked.problems.extend(_bpmn_problems(name, root, known, decisions, name in checked.camunda))
             checked.problems.extend(_call_problems(name, root, processes))
+    if checked.model is not None and checked.model.id not in _executable_processes(files)[0] and not verdicts:
+        model_file = next(name for name in files if posixpath.basename(name) == MODEL_FILE)
+        checked.problems.append(
+            Problem(
+                model_file,
+                None,
+                "id",
+                f"the model's id '{checked.model.id}' names no executable process of its BPMN files (defined: "
+                f"{', '.join(processes) or 'none'}) — make the id that of the process that starts",
+            )
+        )
     if not checked.problems:
         checked.parser = _build_parser(checked)
-    checked.problems = _in_line_order(checked.problems)
+    checked.problems = in_line_order(checked.problems)
     return checked
+
+
+def _translate_camunda(name: str, root: Element, files: dict[str, str], checked: "_Checked") -> None:
+    """Read a file drawn in Camunda Modeler as the spiff dialect (:mod:`engine.bpmn.camunda`, in place): its
+    generated forms join the set beside it, and what cannot be translated is a problem at its own line."""
+    translation = camunda.translate(root, files)
+    if not translation.translated:
+        return
+    checked.camunda.add(name)
+    folder = posixpath.dirname(name)
+    for form_name, schema in translation.forms.items():
+        checked.forms[posixpath.join(folder, form_name)] = schema
+    checked.problems += [
+        Problem(name, line, element, message) for line, element, message in translation.problems
+    ]
 
 
 def _not_executable(name: str, root: Element) -> Problem | None:
@@ -621,6 +616,41 @@ def _parse_xml(name: str, text: str, problems: list[Problem]) -> Element | None:
             )
         )
         return None
+
+
+_MODEL_VALIDATOR = Draft202012Validator(MODEL_SCHEMA)
+
+
+def _parse_model(name: str, text: str, problems: list[Problem]) -> ModelInfo | None:
+    """The model file of a process model's folder (:data:`MODEL_SCHEMA`), or None with its problems."""
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        problems.append(
+            Problem(name, getattr(err, "lineno", None), None, f"malformed JSON: {err} — fix the model file")
+        )
+        return None
+    errors = sorted(_MODEL_VALIDATOR.iter_errors(data), key=lambda e: list(e.absolute_path))
+    for error in errors:
+        where = ".".join(str(part) for part in error.absolute_path) or None
+        problems.append(
+            Problem(
+                name,
+                None,
+                where,
+                f"{_short_names(error.message)} — see the model file's fields in the README (For designers)",
+            )
+        )
+    if errors:
+        return None
+    return ModelInfo(
+        id=data["id"],
+        name=data["name"],
+        description=data.get("description", ""),
+        takes_reports=bool(data.get("takes_reports", False)),
+        start_roles=tuple(data.get("start_roles", ())),
+        labels={lang: dict(found) for lang, found in data.get("x-gridloop-i18n", {}).items()},
+    )
 
 
 def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
@@ -745,13 +775,13 @@ def _owner_id(element: Element) -> str | None:
 
 
 def _bpmn_problems(
-    name: str, root: Element, file_names: set[str], decisions: dict[str, str]
+    name: str, root: Element, file_names: set[str], decisions: dict[str, str], translated: bool = False
 ) -> list[Problem]:
     problems: list[Problem] = []
     problems += _flow_problems(name, root)
     problems += _lane_problems(name, root)
     problems += _property_problems(name, root, file_names)
-    problems += _script_element_problems(name, root)
+    problems += _script_element_problems(name, root, translated)
     problems += _outcome_problems(name, root)
     problems += _decision_problems(name, root, decisions)
     return problems
@@ -856,6 +886,8 @@ def _lane_problems(name: str, root: Element) -> list[Problem]:
                 )
             )
     for task in root.iter(f"{{{BPMN_NS}}}userTask"):
+        if {"role", "assignee", "assigneeVariable"} & set(_properties(task)):
+            continue  # offered to the role it names, or given to its assignee (camunda:candidateGroups, assignee)
         if not any(ancestor.get("id") in lane_of for ancestor in (task, *task.iterancestors())):
             problems.append(
                 Problem(
@@ -863,7 +895,7 @@ def _lane_problems(name: str, root: Element) -> list[Problem]:
                     task.sourceline,
                     task.get("id"),
                     f"user task '{task.get('name') or task.get('id')}' is in no lane, so no role is offered it — "
-                    "move it into the lane of the role that does it",
+                    "move it into the lane of the role that does it (or name the role: camunda:candidateGroups)",
                 )
             )
     return problems
@@ -878,11 +910,13 @@ def _properties(node: Element) -> dict[str, Any]:
 
 
 def _form_candidates(bpmn_name: str, form: str) -> list[str]:
-    """Where a form referenced from ``bpmn_name`` may live: ``../forms/`` or beside the BPMN file."""
+    """Where a form referenced from ``bpmn_name`` may live: beside the BPMN file, or in the shared ``forms/``
+    beside its folder (``processes/x.bpmn``) or beside ``processes/`` (``processes/<model>/x.bpmn``)."""
     folder = posixpath.dirname(bpmn_name)
     return [
-        posixpath.normpath(posixpath.join(folder, "..", "forms", form)),
         posixpath.normpath(posixpath.join(folder, form)),
+        posixpath.normpath(posixpath.join(folder, "..", "forms", form)),
+        posixpath.normpath(posixpath.join(folder, "..", "..", "forms", form)),
     ]
 
 
@@ -905,6 +939,15 @@ def _property_problems(name: str, root: Element, file_names: set[str]) -> list[P
                             f"form '{value}' is not in forms/ — add forms/{value} or fix {key}",
                         )
                     )
+            elif key == "role" and value not in ROLE_KEYS:
+                problems.append(
+                    Problem(
+                        name,
+                        prop.sourceline,
+                        node_id,
+                        f"role '{value}' is not a role key — use one of: {_role_choices()}",
+                    )
+                )
             elif key == "scopeLevel" and value not in SCOPE_LEVELS:
                 problems.append(
                     Problem(
@@ -919,6 +962,8 @@ def _property_problems(name: str, root: Element, file_names: set[str]) -> list[P
                 "dueAtVariable",
                 "scopeLevelVariable",
                 "decisionVariable",
+                "assigneeVariable",
+                "initiatorVariable",
             ) and not _is_variable_path(value):
                 problems.append(
                     Problem(
@@ -936,8 +981,9 @@ def _is_variable_path(value: str) -> bool:
     return all(part.isidentifier() and not part.startswith("__") for part in value.split("."))
 
 
-def _script_element_problems(name: str, root: Element) -> list[Problem]:
-    """Scripts and expressions the restricted script engine would refuse at run time."""
+def _script_element_problems(name: str, root: Element, translated: bool = False) -> list[Problem]:
+    """Scripts and expressions the restricted script engine would refuse at run time (in a file read in the
+    Camunda dialect, a JUEL expression left is one the translation refused already, by name)."""
     problems = [
         Problem(
             name,
@@ -955,7 +1001,8 @@ def _script_element_problems(name: str, root: Element) -> list[Problem]:
                 continue
             dialect = _other_dialect(element.text, kind)
             if dialect is not None:
-                problems.append(Problem(name, element.sourceline, _owner_id(element), dialect))
+                if not translated:
+                    problems.append(Problem(name, element.sourceline, _owner_id(element), dialect))
                 continue
             found = script_problems(element.text, mode)
             if found:
@@ -1189,13 +1236,16 @@ def _user_tasks(specs: list[BpmnProcessSpec]) -> dict[str, UserTaskInfo]:
                 bpmn_id=task_spec.bpmn_id,
                 name=task_spec.bpmn_name or task_spec.bpmn_id,
                 lane=task_spec.lane,
-                role=role_for_lane(task_spec.lane),
+                role=properties.get("role") or role_for_lane(task_spec.lane),
                 form=properties.get("formJsonSchemaFilename"),
                 scope_level=properties.get("scopeLevel", "grid"),
                 department_variable=properties.get("departmentVariable"),
                 due_at_variable=properties.get("dueAtVariable"),
                 scope_level_variable=properties.get("scopeLevelVariable"),
                 decision_variable=properties.get("decisionVariable"),
+                assignee=properties.get("assignee"),
+                assignee_variable=properties.get("assigneeVariable"),
+                initiator_variable=properties.get("initiatorVariable"),
                 labels={
                     key[len("name.") :]: value
                     for key, value in properties.items()

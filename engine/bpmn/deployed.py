@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import ProcessBundle, build_bundle
 from engine.bpmn.scripting import RestrictedScriptEngine
-from engine.errors import NotDeployed
+from engine.errors import Conflict, NotDeployed, NotFound
 from engine.store import statements
 from engine.store.db import connection_of
 from engine.store.models import ProcessVersion
@@ -57,19 +57,48 @@ class Versions:
             deployed = self.remember(version_id, build_bundle(dict(version.files), version.process_id))
         return deployed
 
-    def latest_id(self, session: Session, process_id: str) -> int:
-        """The id of the newest version of ``process_id`` (new instances start on it)."""
-        version_id = statements.latest_version_id(connection_of(session), process_id)
+    def active_id(self, session: Session, process_id: str) -> int:
+        """The id of the active version of ``process_id``: the one new instances start on."""
+        version_id = statements.active_version_id(connection_of(session), process_id)
         if version_id is None:
             raise NotDeployed(
-                "no process is deployed: run `gridloop deploy` (or `gridloop init`) first",
+                "process {process} has no active version: deploy it and activate a version "
+                "(`gridloop deploy --activate`, or the process page)",
                 code="process.not_deployed",
+                process=process_id,
             )
         return version_id
 
-    def latest(self, session: Session, process_id: str) -> Deployed:
-        """The newest version of ``process_id``."""
-        return self.get(session, self.latest_id(session, process_id))
+    def active(self, session: Session, process_id: str) -> Deployed:
+        """The active version of ``process_id``."""
+        return self.get(session, self.active_id(session, process_id))
+
+    def startable(self, session: Session, process_id: str) -> Deployed:
+        """The active version of ``process_id``, for a start: :class:`NotFound` when no version of it was ever
+        deployed, :class:`Conflict` when none is active now (all drafts or retired)."""
+        if statements.shown_version_id(connection_of(session), process_id) is None:
+            raise NotFound("no process {process}", code="process.not_found", process=process_id)
+        version_id = statements.active_version_id(connection_of(session), process_id)
+        if version_id is None:
+            raise Conflict(
+                "process {process} has no active version: activate one on the process page or with "
+                "`gridloop activate VERSION`",
+                code="process.no_active_version",
+                process=process_id,
+            )
+        return self.get(session, version_id)
+
+    def shown(self, session: Session, process_id: str) -> Deployed:
+        """The version pages read ``process_id``'s names, categories and states from: the active one, else the
+        newest deployed."""
+        version_id = statements.shown_version_id(connection_of(session), process_id)
+        if version_id is None:
+            raise NotDeployed(
+                "process {process} is not deployed: run `gridloop deploy --activate` (or `gridloop init`) first",
+                code="process.not_deployed",
+                process=process_id,
+            )
+        return self.get(session, version_id)
 
     def runtime_for(self, session: Session) -> Callable[[int], tuple[ProcessBundle, RestrictedScriptEngine]]:
         """Version id → (bundle, script engine), for replaying records (the audit, rebuilding an instance)."""

@@ -24,7 +24,10 @@ from engine.bpmn.definitions import ProcessBundle
 from engine.bpmn.scripting import RestrictedScriptEngine
 from engine.time import clock as clockmod
 
-WORKFLOW_ACTIONS = ("report", "complete", "timer", "migrate")
+# the records that move an instance; an instance's first is its report, or the start of a process grid reports
+# do not start (its data under the same key as the action)
+START_ACTIONS = ("report", "start")
+WORKFLOW_ACTIONS = (*START_ACTIONS, "complete", "timer", "migrate")
 
 RuntimeFor = Callable[[int], tuple[ProcessBundle, RestrictedScriptEngine]]
 # a history record: a HistoryEntry model or a store.Row of the history table (seq, at, action, bpmn_id,
@@ -35,13 +38,15 @@ Record = Any
 def apply(record: Record, workflow: BpmnWorkflow | None, runtime_for: RuntimeFor) -> BpmnWorkflow:
     """Apply one recorded input (report, completion, timer firing, migration) to the instance, under the
     journal and task-id seed the caller has set."""
-    if record.action == "report":
+    if record.action in START_ACTIONS:
         if workflow is not None:
-            raise runtime.ReplayDivergence(f"record {record.seq} reports an event that already exists")
+            raise runtime.ReplayDivergence(f"record {record.seq} starts an event that already exists")
         bundle, engine = runtime_for(record.process_version_id)
-        return runtime.start(bundle, engine, dict(record.data["report"]))
+        return runtime.start(bundle, engine, dict(record.data[record.action]))
     if workflow is None:
-        raise runtime.ReplayDivergence(f"record {record.seq} ({record.action}) comes before the report")
+        raise runtime.ReplayDivergence(
+            f"record {record.seq} ({record.action}) comes before the report or start"
+        )
     if record.action == "timer":
         runtime.fire_timers(workflow)
         return workflow

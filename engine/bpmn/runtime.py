@@ -217,6 +217,7 @@ class ReadyTask:
     scope_level: str
     department_code: str | None
     due_at: datetime | None
+    assignee: str | None = None  # the task goes straight to this user (camunda:assignee)
 
 
 def _run(action: str, func: Any, *args: Any) -> None:
@@ -358,6 +359,7 @@ def ready_tasks(
         department = lookup(task.data, info.department_variable)
         due_raw = lookup(task.data, info.due_at_variable)
         scope_level = lookup(task.data, info.scope_level_variable) or info.scope_level
+        assignee = info.assignee or lookup(task.data, info.assignee_variable)
         result.append(
             ReadyTask(
                 spiff_task_id=str(task.id),
@@ -369,6 +371,7 @@ def ready_tasks(
                 scope_level=scope_level,
                 department_code=department,
                 due_at=parse_time(due_raw) if due_raw else None,
+                assignee=assignee if isinstance(assignee, str) and assignee else None,
             )
         )
     return result

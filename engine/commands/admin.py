@@ -7,7 +7,6 @@ Like every write, each runs through :class:`~engine.commands.pipeline.Pipeline`;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,59 +14,29 @@ from sqlalchemy import select
 
 from engine import settings
 from engine.bpmn import forms
-from engine.bpmn.definitions import ProcessBundle
 from engine.commands.pipeline import Step
 from engine.demo.district import DemoUser, create_demo_district
-from engine.errors import FieldError, NotFound, ValidationFailed
+from engine.errors import FieldError, FieldErrors, NotDeployed, NotFound, ValidationFailed
 from engine.org import auth, people
 from engine.org.roles import ROLE_KEYS
 from engine.org.tree import OrgError
 from engine.store import attachments
-from engine.store.models import AccessToken, OrgUnit, ProcessVersion, User
+from engine.store.models import AccessToken, OrgUnit, User
 
 LANGUAGES = ("zh", "en")
 MIN_PASSWORD = 8
 
 
-@dataclass(frozen=True)
-class Deployment:
-    """The result of a deploy: the version's id and hash, and whether it is new."""
-
-    id: int
-    content_hash: str
-    created: bool
-
-
-def deploy(step: Step, bundle: ProcessBundle) -> Deployment:
-    """Deploy a validated bundle as an immutable, content-hashed version; a known content hash is reused."""
-    session = step.session
-    existing = session.scalar(
-        select(ProcessVersion).where(ProcessVersion.content_hash == bundle.content_hash)
-    )
-    if existing is not None:
-        return Deployment(existing.id, existing.content_hash, created=False)
-    version = ProcessVersion(
-        process_id=bundle.process_id,
-        content_hash=bundle.content_hash,
-        files=bundle.files,
-        deployed_at=step.now,
-        deployed_by=step.actor.username,
-    )
-    session.add(version)
-    session.flush()
-    step.log("deploy", {"process": bundle.process_id, "version": version.id, "hash": bundle.content_hash})
-    version_id = version.id
-
-    def remember() -> None:
-        step.parts.versions.remember(version_id, bundle)
-
-    step.after_commit(remember)
-    return Deployment(version.id, version.content_hash, created=True)
-
-
 def change_setting(step: Step, key: str, value: Any) -> Any:
-    """Change a district setting (admins only); return the previous value."""
-    step.require_role("admin", message="only administrators change settings", code="settings.admin_only")
+    """Change a district setting (admins only; the start rules, :data:`engine.settings.DESIGNER_SETTINGS`, process
+    designers too); return the previous value."""
+    if key in settings.DESIGNER_SETTINGS:
+        step.require_role(
+            "admin", "designer", message="only administrators and designers change the start rules",
+            code="settings.designer_only",
+        )  # fmt: skip
+    else:
+        step.require_role("admin", message="only administrators change settings", code="settings.admin_only")
     forms.require_storable({"key": key})
     unstorable = forms.value_errors(value, (key,))
     if unstorable:
@@ -84,7 +53,12 @@ def change_setting(step: Step, key: str, value: Any) -> Any:
     roles_setting = key in ("report_roles", "assign_roles", "reporter_contact_roles") and isinstance(
         value, list
     )
-    unknown = sorted(set(value) - set(ROLE_KEYS)) if roles_setting else []
+    if key == "process_starters" and isinstance(value, dict):
+        roles_setting = True
+        value_roles = {role for rule in value.values() for role in rule.get("roles", [])}
+    else:
+        value_roles = set(value) if roles_setting else set()
+    unknown = sorted(value_roles - set(ROLE_KEYS))
     if unknown:
         raise ValidationFailed(
             "unknown roles {unknown}; the roles are: {roles}",
@@ -92,10 +66,37 @@ def change_setting(step: Step, key: str, value: Any) -> Any:
             unknown=", ".join(map(str, unknown)),
             roles=", ".join(ROLE_KEYS),
         )
+    if key == "report_processes":
+        _check_report_processes(step, value)
     previous = settings.put(step.session, key, value, step.now)
     step.log("setting", {"key": key, "old": previous, "new": value})
     step.after_commit(step.parts.settings.invalidate)
     return previous
+
+
+def _check_report_processes(step: Step, rules: list[dict[str, str]]) -> None:
+    """Every process a start rule names is deployed and takes grid reports."""
+    errors: FieldErrors = {}
+    for index, rule in enumerate(rules):
+        process_id = rule["process"]
+        try:
+            model = step.parts.versions.shown(step.session, process_id).bundle.model
+        except NotDeployed:
+            errors[f"report_processes.{index}.process"] = [
+                FieldError("start.process_unknown", {"process": process_id})
+            ]
+            continue
+        if model is None or not model.takes_reports:
+            errors[f"report_processes.{index}.process"] = [
+                FieldError("start.process_takes_no_reports", {"process": process_id})
+            ]
+    if errors:
+        raise ValidationFailed(
+            "a start rule names a process that is not deployed or takes no grid reports: {fields}",
+            errors,
+            code="settings.report_processes",
+            fields=", ".join(errors),
+        )
 
 
 def set_calendar_day(step: Step, day: date, is_workday: bool | None, note: str | None = None) -> None:

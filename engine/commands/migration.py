@@ -58,20 +58,37 @@ def plan(gl: Gridloop, event_id: int, to_version: int) -> dict[str, Any]:
             raise NotFound("no event {event}", code="event.not_found", event=event_id)
         _target(session, event, to_version)
         workflow = instances.peek(session, event, versions.get(session, event.process_version_id))
-        problems = runtime.migration_problems(workflow, versions.get(session, to_version).bundle)
+        target = versions.get(session, to_version).bundle
+        problems = runtime.migration_problems(workflow, target)
+        conn = connection_of(session)
         return {
             "event": event.id,
             "code": event.code,
             "from": event.process_version_id,
             "to": to_version,
             "problems": problems,
+            # what a move does to the instance's waiting steps (their claims are kept) and timers (re-armed
+            # from the new diagram: a timer whose element the new version drops is gone)
+            "waiting": [
+                {
+                    "step": row.bpmn_id,
+                    "name": row.name,
+                    "assignee": row.assignee,
+                    "kept": _has_step(target, row.bpmn_id),
+                }
+                for row in statements.open_tasks(conn, event.id)
+            ],
+            "timers": len(statements.pending_timers(conn, event.id)),
         }
 
 
 def migrate_event(step: Step, event_id: int, to_version: int) -> dict[str, Any]:
-    """Migrate one event to ``to_version`` (administrators only)."""
+    """Migrate one event to ``to_version`` (administrators and process designers)."""
     step.require_role(
-        "admin", message="only administrators migrate running instances", code="migration.admin_only"
+        "admin",
+        "designer",
+        message="only administrators and process designers migrate running instances",
+        code="migration.admin_only",
     )
     event = step.event(event_id)
     _target(step.session, event, to_version)
@@ -105,17 +122,34 @@ def migrate_event(step: Step, event_id: int, to_version: int) -> dict[str, Any]:
     return {"event": event.id, "code": event.code, "from": old_version, "to": to_version}
 
 
+def _has_step(bundle: Any, bpmn_id: str) -> bool:
+    """Whether the version of ``bundle`` has the step ``bpmn_id`` (in its process or a process it calls)."""
+    specs = [bundle.spec, *(s for s in bundle.subprocess_specs.values() if s is not None)]
+    return any(bpmn_id in spec.task_specs for spec in specs)
+
+
+def unfinished(gl: Gridloop, from_version: int) -> list[int]:
+    """The ids of the unfinished events on ``from_version``, oldest first: what a migration of it moves."""
+    with gl.db.reading() as session:
+        return list(
+            session.scalars(
+                select(Event.id)
+                .where(Event.process_version_id == from_version, Event.completed.is_(False))
+                .order_by(Event.id)
+            )
+        )
+
+
+def dry_run(gl: Gridloop, from_version: int, to_version: int) -> list[dict[str, Any]]:
+    """:func:`plan` for every unfinished event on ``from_version``: nothing moves."""
+    return [plan(gl, event_id, to_version) for event_id in unfinished(gl, from_version)]
+
+
 def migrate_version(gl: Gridloop, username: str, from_version: int, to_version: int) -> dict[str, Any]:
     """Migrate every unfinished event on ``from_version``, each its own command; events that cannot move are
     listed with why."""
-    with gl.db.reading() as session:
-        ids = list(
-            session.scalars(
-                select(Event.id).where(Event.process_version_id == from_version, Event.completed.is_(False))
-            )
-        )
     migrated, refused = [], []
-    for event_id in ids:
+    for event_id in unfinished(gl, from_version):
         found = plan(gl, event_id, to_version)
         if found["problems"]:
             refused.append({"event": event_id, "code": found["code"], "problems": found["problems"]})

@@ -57,6 +57,7 @@ R = TypeVar("R")
 HISTORY_ACTIONS = frozenset(
     {
         "report",
+        "start",
         "claim",
         "unclaim",
         "complete",
@@ -76,6 +77,9 @@ HISTORY_ACTIONS = frozenset(
 ADMIN_ACTIONS = frozenset(
     {
         "deploy",
+        "activate",
+        "retire",
+        "rollback",
         "setting",
         "calendar_day",
         "migrate",
@@ -335,6 +339,8 @@ class Step:
                     "department_code": ready.department_code,
                     "form": ready.form,
                     "status": "open",
+                    "assignee": ready.assignee,
+                    "claimed_at": self.now if ready.assignee else None,
                     "due_at": ready.due_at
                     or self.parts.settings.step_due(ready.bpmn_id, self.now, self.session),
                     "created_at": self.now,

@@ -15,13 +15,13 @@ from engine import settings
 from engine.bpmn import forms, runtime
 from engine.bpmn.state import STATE_FORMAT
 from engine.commands.pipeline import Step, offered
+from engine.commands.versions import REPORT_FORM_FIELDS
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.org import scope
 from engine.store import attachments, statements
 from engine.store.models import Event
 from engine.supervision import rules
 
-PROCESS_ID = "grid_event"
 REPORT_FIELDS = (
     "category",
     "description",
@@ -35,13 +35,12 @@ REPORT_FIELDS = (
     "reporter_phone",
     "channel_ref",
 )
-# The start form's fields a report reads besides what the form validates (the channel's choices say who may
-# report on it): deploy refuses a report process whose start form lacks one (engine.bpmn.definitions).
-START_FORM_FIELDS = ("category", "description", "channel")
 
 
-def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
-    """Report a new event (上报): validate, start an instance on the latest version, offer its first task.
+def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> dict[str, Any]:
+    """Report a new event (上报): validate, start an instance on the active version of the process the start
+    rules choose for the report's channel and category (the ``report_processes`` setting;
+    :func:`engine.settings.report_process`) or of ``process_id``, and offer its first task.
 
     The report form's ``channel`` choices say who may report on each (``x-gridloop-roles``, held in a scope
     containing the grid) and which may be self-handled; a public channel's reporter (name, phone) and the
@@ -49,18 +48,29 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     history record, whole (they are masked at read, :mod:`engine.reads.contacts`).
     Returns the event's id, code and state, and in ``next`` the ids of the inbox rows it created.
     """
-    actor, session, now = step.actor, step.session, step.now
+    actor, session = step.actor, step.session
     reporters = settings.get(session, "report_roles")
     step.require_role(*reporters, message="your roles do not report events", code="report.role_not_allowed")
-    deployed = step.parts.versions.latest(session, PROCESS_ID)
+    if process_id is None:
+        process_id = settings.report_process(
+            settings.get(session, "report_processes"), data.get("channel"), data.get("category")
+        )
+    deployed = step.parts.versions.active(session, process_id)
     bundle = deployed.bundle
+    if bundle.model is None or not bundle.model.takes_reports:
+        raise ValidationFailed(
+            "process {process} does not take grid reports: start it instead",
+            {},
+            code="report.not_a_report_process",
+            process=process_id,
+        )
     start_form = bundle.start_form
     if start_form is None:
         raise ValidationFailed(
             "process {process} has no start form", {}, code="report.no_start_form", process=bundle.process_id
         )
     lacking = [
-        name for name in START_FORM_FIELDS if name not in bundle.forms[start_form].get("properties", {})
+        name for name in REPORT_FORM_FIELDS if name not in bundle.forms[start_form].get("properties", {})
     ]
     if lacking:  # deploy refuses such a version; one stored before that check still says why it cannot start
         raise ValidationFailed(
@@ -117,20 +127,128 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
         )
     start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
     start_data["reporter"] = actor.username
-    workflow, journal, ids = step.run_engine(lambda: runtime.start(bundle, deployed.engine, start_data))
-    event = step.new_event(
+    return _open(
+        step,
+        deployed,
+        schema,
+        data,
+        start_data,
+        "report",
         {
-            "process_version_id": deployed.version_id,
             "category": data["category"],
             "grid_code": grid,
             "channel": data["channel"],
             "description": data["description"],
             "address": data.get("address"),
             "location": data.get("location"),
-            "reporter": actor.username,
             "reporter_name": data.get("reporter_name"),
             "reporter_phone": data.get("reporter_phone"),
             "channel_ref": data.get("channel_ref"),
+        },
+    )
+
+
+def start(step: Step, process_id: str, data: dict[str, Any], unit: str | None = None) -> dict[str, Any]:
+    """Start an instance of ``process_id`` on its active version with its start form's ``data`` (a household
+    visit, a campaign): by a role the ``process_starters`` setting names for it (else the roles its model file
+    names), for an org unit in the starter's scope — ``unit``, else the form's ``grid`` field, else the
+    starter's one scope — and, when the setting names ``units``, within one of them. A process that takes grid reports is reported
+    instead (:func:`report`, with its checks). The instance is an event like a report's: it has inbox rows,
+    a history, an audit and a diagram; its first record is ``start``.
+    """
+    actor, session = step.actor, step.session
+    deployed = step.parts.versions.startable(session, process_id)
+    bundle = deployed.bundle
+    model = bundle.model
+    if model is not None and model.takes_reports:
+        return report(step, data, process_id)
+    roles, allowed = settings.starters(
+        settings.get(session, "process_starters"), process_id, model.start_roles if model else ()
+    )
+    held = [a for a in actor.assignments if a.role in roles]
+    if not held:
+        raise Forbidden(
+            "your roles do not start process {process} (it is started by: {roles})",
+            code="start.role_not_allowed",
+            process=process_id,
+            roles=", ".join(roles) or "-",
+        )
+    start_form = bundle.start_form
+    if start_form is None:  # deploy refuses such a version; one stored before that check says why
+        raise ValidationFailed(
+            "process {process} has no start form", {}, code="report.no_start_form", process=process_id
+        )
+    schema = bundle.forms[start_form]
+    data = forms.apply_defaults(schema, dict(data))
+    errors = forms.validate(
+        step.parts.forms.validator(session, deployed.version_id, bundle, start_form), data
+    )
+    errors.update(forms.photo_errors(session, schema, data, actor.username))
+    if errors:
+        raise ValidationFailed("the start form has errors", errors, code="start.invalid", process=process_id)
+    scopes = sorted({a.scope_code for a in held})
+    unit = unit or data.get("grid") or (scopes[0] if len(scopes) == 1 else None)
+    if not isinstance(unit, str) or unit not in step.parts.org.directory(session).units:
+        raise ValidationFailed(
+            "say in which org unit the instance runs (you hold the starting role in {scopes})",
+            {"grid": [FieldError("required" if not unit else "org.unknown_unit", {"unit": str(unit)})]},
+            code="start.invalid",
+            scopes=", ".join(scopes),
+        )
+    if not any(unit.startswith(a.scope_code) for a in held) or (
+        allowed and not any(unit.startswith(code) for code in allowed)
+    ):
+        raise Forbidden(
+            "{unit} is outside the scope in which you may start process {process}",
+            code="start.unit_outside_scope",
+            unit=unit,
+            process=process_id,
+        )
+    start_data = dict(data, grid=unit, starter=actor.username)
+    initiator = next(
+        (info.initiator_variable for info in bundle.user_tasks.values() if info.initiator_variable), None
+    )
+    if initiator:  # camunda:initiator: the start event names where the starter's username goes
+        start_data[initiator] = actor.username
+    description = data.get("description") or data.get("title") or (model.name if model else process_id)
+    return _open(
+        step,
+        deployed,
+        schema,
+        data,
+        start_data,
+        "start",
+        {
+            "category": str(data.get("category") or "")[:16],
+            "grid_code": unit,
+            "channel": "start",
+            "description": str(description),
+            "address": data.get("address"),
+            "location": data.get("location") if isinstance(data.get("location"), dict) else None,
+        },
+    )
+
+
+def _open(
+    step: Step,
+    deployed: Any,
+    schema: dict[str, Any],
+    data: dict[str, Any],
+    start_data: dict[str, Any],
+    action: str,
+    columns: dict[str, Any],
+) -> dict[str, Any]:
+    """Start the instance with ``start_data``, insert its event with ``columns``, offer its first tasks and
+    record ``action`` (``report`` or ``start``): what a report and a start have in common."""
+    session, now = step.session, step.now
+    workflow, journal, ids = step.run_engine(
+        lambda: runtime.start(deployed.bundle, deployed.engine, start_data)
+    )
+    event = step.new_event(
+        {
+            "process_version_id": deployed.version_id,
+            **columns,
+            "reporter": step.actor.username,
             "reported_at": now,
             "updated_at": now,
             "state": "reported",
@@ -151,8 +269,8 @@ def report(step: Step, data: dict[str, Any]) -> dict[str, Any]:
     _data, created = step.sync(event, deployed, open_rows={})
     step.record(
         event,
-        "report",
-        {"report": start_data, "calls": journal.calls, "ids": ids, "offered": offered(created)},
+        action,
+        {action: start_data, "calls": journal.calls, "ids": ids, "offered": offered(created)},
     )
     return {"id": event.id, "code": event.code, "state": event.state, "next": [r.id for r in created]}
 

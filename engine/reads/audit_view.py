@@ -72,7 +72,7 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
     content_hash = session.scalar(
         select(ProcessVersion.content_hash).where(ProcessVersion.id == detail["process_version_id"])
     )
-    describe_category(detail, categories_by_code(bundle))
+    describe_category(detail, categories_by_code(bundle), reader.process_name)
     detail["grid_name"] = unit_name(directory, detail["grid"])
     for entry in detail["history"]:
         entry["step_name"] = step_names.get(entry["step"], entry["step"])

@@ -35,7 +35,7 @@ def supervision_board(reader: Reader, status: str = "open") -> dict[str, Any]:
     steps = queries.open_steps(session, {r["event_id"] for r in rows})
     groups: dict[str | None, dict[str, Any]] = {}
     for row in rows:
-        describe_category(row, lights.categories)
+        describe_category(row, lights.categories, reader.process_name)
         row["grid_name"] = unit_name(directory, row["grid"])
         row["scope_name"] = unit_name(directory, row["scope"]) if row["scope"] else None
         # a display name; None for an actor that is no user (the scheduler, the CLI), which pages call 系统

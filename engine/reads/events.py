@@ -93,7 +93,7 @@ def events_page(reader: Reader, *, page: int = 1, per_page: int = 20, **filters:
     lights = Lights.of(reader, reader.bundle())
     directory = reader.directory()
     for row in rows:
-        describe_category(row, lights.categories)
+        describe_category(row, lights.categories, reader.process_name)
         row["grid_name"] = unit_name(directory, row["grid"])
     return Listing(rows, total, page, per_page, colours=lights.colours)
 
@@ -110,8 +110,8 @@ def _steps(reader: Reader, bundle: ProcessBundle, history: list[dict[str, Any]])
     start_id = start_event_id(bundle)
     steps = []
     for entry in history:
-        if entry["action"] == "report":
-            step_id, data = start_id, entry["data"].get("report", {})
+        if entry["action"] in ("report", "start"):
+            step_id, data = start_id, entry["data"].get(entry["action"], {})
         elif entry["action"] == "complete":
             step_id, data = entry["step"], entry["data"].get("form", {})
         else:
@@ -199,7 +199,7 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
                 files.append({"step": step["name"], "file": attachments.describe(session, attachment_id)})
             except NotFound:
                 continue
-    describe_category(detail, lights.categories)
+    describe_category(detail, lights.categories, reader.process_name)
     detail["grid_name"] = unit_name(directory, detail["grid"])
     detail["department_name"] = department_name(directory, detail["department"])
     detail["own_light"] = lights.event(detail)

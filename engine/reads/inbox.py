@@ -78,7 +78,7 @@ def inbox_page(
     names = display_names(session, {r["assignee"] for r in rows} | {r["completed_by"] for r in rows})
     translate_step_names(rows, reader.bundle())
     for row in rows:
-        describe_category(row, lights.categories)
+        describe_category(row, lights.categories, reader.process_name)
         row["grid_name"] = unit_name(directory, row["grid"])
         row["assignee_name"] = names.get(row["assignee"], row["assignee"])
         row["light"] = lights.task(row, deadlines.get(row["event_id"], {}))

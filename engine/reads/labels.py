@@ -3,6 +3,7 @@ classes, and the units a user's filters offer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -42,11 +43,16 @@ def categories_by_code(bundle: ProcessBundle) -> dict[str, Category]:
     return {c.code: c for c in bundle.categories}
 
 
-def describe_category(row: dict[str, Any], categories: dict[str, Category]) -> None:
-    """Add ``category_name`` and ``category_class`` to a row with a ``category`` code."""
+def describe_category(
+    row: dict[str, Any], categories: dict[str, Category], process_name: Callable[[int], str] | None = None
+) -> None:
+    """Add ``category_name`` and ``category_class`` to a row with a ``category`` code; a row of a process that
+    grid reports do not start (no category) is named by its process (``process_name`` of its version)."""
     category = categories.get(row["category"])
     row["category_name"] = category.name if category else row["category"]
     row["category_class"] = category.class_name if category else ""
+    if not row["category"] and process_name is not None and row.get("process_version_id"):
+        row["category_name"] = process_name(row["process_version_id"])
 
 
 def translate_step_names(rows: list[dict[str, Any]], bundle: ProcessBundle) -> None:

@@ -25,6 +25,7 @@ def task_row(task: Task, event: Event) -> dict[str, Any]:
         "event_code": event.code,
         "category": event.category,
         "grid": event.grid_code,
+        "process_version_id": event.process_version_id,
         "step": task.bpmn_id,
         "name": task.name,
         "role": task.role,

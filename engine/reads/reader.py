@@ -33,8 +33,8 @@ from engine.time.clock import Clock
 class Reader:
     """One read for one actor: ``session`` is the read scope's (see :class:`engine.store.db.ReadScope`); the
     engine's caches — deployed versions, live instances, organisation, settings, forms — are consulted through
-    it; ``process_id`` names the process whose latest version new events start on (and whose states and
-    categories the lists offer)."""
+    it; ``process_id`` names the process grid reports start by default (whose states and categories the lists
+    offer: :meth:`deployed` without a version is its active version, else its newest)."""
 
     session: Session
     actor: Actor
@@ -52,15 +52,21 @@ class Reader:
         return self.clock.now()
 
     def deployed(self, version_id: int | None = None) -> Deployed:
-        """A deployed version (the latest of the process when ``version_id`` is None)."""
+        """A deployed version (when ``version_id`` is None, the one shown for the report process:
+        :meth:`~engine.bpmn.deployed.Versions.shown`)."""
         if version_id is None:
-            return self.versions.latest(self.session, self.process_id)
+            return self.versions.shown(self.session, self.process_id)
         return self.versions.get(self.session, version_id)
 
     def bundle(self, version_id: int | None = None) -> ProcessBundle:
         """The definitions of a deployed version (the latest when ``version_id`` is None), with the names staff
         read in the reader's language (:meth:`ProcessBundle.in_language`)."""
         return self.deployed(version_id).bundle.in_language(self.language)
+
+    def process_name(self, version_id: int) -> str:
+        """The name of the process model of version ``version_id``, in the reader's language."""
+        model = self.deployed(version_id).bundle.model
+        return model.named(self.language)[0] if model is not None else ""
 
     def directory(self) -> OrgDirectory:
         """The organisation: units, grids, departments."""

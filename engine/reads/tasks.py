@@ -75,7 +75,7 @@ def task_page(reader: Reader, task_id: int) -> dict[str, Any]:
     directory = reader.directory()
     task, event = detail["task"], detail["event"]
     names = display_names(reader.session, {task["assignee"], task["completed_by"]})
-    describe_category(event, lights.categories)
+    describe_category(event, lights.categories, reader.process_name)
     translate_step_names([task], reader.bundle(event["process_version_id"]))
     event["grid_name"] = unit_name(directory, event["grid"])
     task["assignee_name"] = names.get(task["assignee"], task["assignee"])

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -121,15 +122,34 @@ class RoleAssignment(Base):
 
 
 class ProcessVersion(Base):
-    """An immutable, content-hashed deployment of a process with its DMN tables and forms."""
+    """An immutable, content-hashed deployment of a process model with its DMN tables and forms, and where it
+    stands in its life cycle (``status``): a *draft* after deploy, *active* — the one version new instances of
+    the process start on — after activation, *retired* when no new instance starts on it (running instances
+    go on; see :mod:`engine.commands.versions`)."""
 
     __tablename__ = "process_versions"
+    __table_args__ = (
+        Index(
+            "ux_process_versions_active",
+            "process_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[str] = mapped_column(String(64), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     files: Mapped[dict[str, str]] = mapped_column(JSON)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the version that was active when this one was activated: what a rollback of this one re-activates
+    previous_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Event(Base):

@@ -268,13 +268,30 @@ def has_open_sheets(conn: Connection, event_id: int) -> bool:
     return driver.execute(sql, {"event": event_id}).fetchone() is not None
 
 
-def latest_version_id(conn: Connection, process_id: str) -> int | None:
-    """The newest deployed version of a process (None before the first deployment)."""
+def active_version_id(conn: Connection, process_id: str) -> int | None:
+    """The active version of a process: the one new instances start on (None when none is active)."""
     driver, dialect = _driver(conn)
     sql = dialect.sql(
-        "latest version", lambda: "SELECT max(id) FROM process_versions WHERE process_id = :process"
+        "active version",
+        lambda: "SELECT id FROM process_versions WHERE process_id = :process AND status = 'active'",
     )
-    return driver.execute(sql, {"process": process_id}).fetchone()[0]
+    found = driver.execute(sql, {"process": process_id}).fetchone()
+    return None if found is None else found[0]
+
+
+def shown_version_id(conn: Connection, process_id: str) -> int | None:
+    """The version of a process the pages read its names, categories and states from: the active one, else
+    the newest (a process whose versions are all drafts or retired still has instances to show)."""
+    driver, dialect = _driver(conn)
+    sql = dialect.sql(
+        "shown version",
+        lambda: (
+            "SELECT id FROM process_versions WHERE process_id = :process "
+            "ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1"
+        ),
+    )
+    found = driver.execute(sql, {"process": process_id}).fetchone()
+    return None if found is None else found[0]
 
 
 def _rows_of_event(

@@ -1,0 +1,125 @@
+"""The designer's workbench in a real browser (issue 13): draw a small change in bpmn-js's Modeler, see the
+deploy check's problem on the element, fix it, compare with the active version, deploy a draft, dry-run and run
+the migration of a running instance, activate the draft, start an instance on it, roll back — the whole round a
+designer makes, on Debian's chromium."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from browser_support import Browse, LiveServer
+
+pytest_plugins = ["browser_support"]
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 800}
+VISIT = {"grid": "330199001001001", "household": "5幢1单元102室", "purpose": "routine"}
+
+
+def _active(gl, process_id: str) -> int:
+    return next(m["active"] for m in _models(gl) if m["id"] == process_id)
+
+
+def _models(gl) -> list[dict]:
+    from engine.reads.processes import process_models
+
+    with gl.reading("designer") as reader:
+        return process_models(reader)
+
+
+def test_a_designer_changes_deploys_migrates_activates_and_rolls_back(
+    browse: Browse, live_server: LiveServer
+):
+    gl = live_server.app.extensions["gridloop"]
+    active = _active(gl, "household_visit")
+    running = gl.start("gw_hb1", "household_visit", VISIT)  # an instance the migration will move
+    page = browse.sign_in("designer", viewport=DESKTOP)
+    page.goto("/designer")
+    row = page.locator("tr", has_text="household_visit")
+    row.get_by_role("link", name="编辑").click()
+    review = page.locator('.djs-element[data-element-id="review_visit"]')
+    expect(review).to_be_visible()
+    problems = page.locator("#designer-problem-list")
+    expect(problems).not_to_contain_text("部署检查")
+
+    # a small change with a mistake: the deploy check finds it on its element, and it goes once fixed
+    review.click()
+    page.locator(".bio-properties-panel-group-header", has_text="gridloop").click()
+    page.locator("#bio-properties-panel-gridloop-dueAtVariable").fill("visit due")
+    expect(problems).to_contain_text("dueAtVariable 'visit due' is not a task-data variable")
+    expect(page.locator('.djs-element.designer-problem[data-element-id="review_visit"]')).to_have_count(1)
+    problems.get_by_role("button", name="dueAtVariable", exact=False).first.click()
+    expect(page.locator('.djs-element.selected[data-element-id="review_visit"]')).to_have_count(1)
+    page.locator("#bio-properties-panel-gridloop-dueAtVariable").fill("")
+    expect(problems).not_to_contain_text("部署检查")
+    page.locator(".bio-properties-panel-group-header", has_text="常规").click()
+    page.locator("#bio-properties-panel-name").fill("社区审阅走访")
+
+    # the diff against the active version, on the canvas and in the list
+    page.get_by_role("button", name="与启用版本比较").click()
+    diff = page.locator("#designer-diff-list")
+    expect(diff).to_contain_text("修改")
+    expect(diff).to_contain_text("社区审阅走访 (review_visit)")
+    expect(page.locator('.djs-element.diff-changed[data-element-id="review_visit"]')).to_have_count(1)
+
+    # deploy as a draft: new events still start on the active version
+    page.get_by_role("button", name="部署为草稿").click()
+    expect(page.locator("#designer-status")).to_contain_text("（草稿）")
+    draft = max(v["id"] for m in _models(gl) if m["id"] == "household_visit" for v in m["versions"])
+    assert draft != active and _active(gl, "household_visit") == active
+
+    # the migration of the running instance: a dry run, then the move with its progress bar
+    page.reload()
+    page.select_option("#migration-from", str(active))
+    page.select_option("#migration-to", str(draft))
+    page.get_by_role("button", name="试运行").click()
+    plan = page.locator(f'#migration-plans tr[data-event="{running["id"]}"]')
+    expect(plan).to_contain_text("可迁移")
+    expect(plan).to_contain_text("入户走访")
+    page.get_by_role("button", name="执行迁移").click()
+    expect(plan).to_contain_text("已迁移")
+    expect(page.locator("#migration-status")).to_contain_text("已迁移 1 件")
+    assert gl.event_detail("designer", running["id"])["process_version_id"] == draft
+
+    # activate the draft on the process page; a grid worker starts a visit on it
+    page.goto("/processes")
+    card = page.locator("#process-household_visit")
+    card.locator("details.version", has_text=f"版本 {draft}").locator("summary").click()
+    card.locator("details.version", has_text=f"版本 {draft}").get_by_role("button", name="启用").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"版本 {draft} 已启用")
+    worker = browse.sign_in("gw_hb1", viewport=PHONE, is_mobile=True, has_touch=True)
+    worker.goto("/processes/household_visit/start")
+    worker.locator("#f-household").fill("7幢3单元501室")
+    worker.get_by_role("button", name="发起").click()
+    expect(worker.locator(".flash-success")).to_contain_text("已发起")
+    started = int(worker.url.rstrip("/").split("/")[-1])
+    assert gl.event_detail("gw_hb1", started)["process_version_id"] == draft
+
+    # and roll back: the version active before is active again
+    page.goto("/processes")
+    page.locator("#process-household_visit").get_by_role("button", name=f"回退到版本 {active}").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"已回退到版本 {active}")
+    assert _active(gl, "household_visit") == active
+
+
+def test_only_designers_and_administrators_open_the_workbench(browse: Browse) -> None:
+    worker = browse.sign_in("gw_hb1", viewport=DESKTOP)
+    answer = worker.goto("/designer/household_visit")
+    assert answer is not None and answer.status == 403
+    expect(worker.locator("nav")).not_to_contain_text("设计器")
+
+
+def test_the_panel_shows_what_gridloop_reads_of_the_grid_loop(browse: Browse) -> None:
+    page = browse.sign_in("designer", viewport=DESKTOP)
+    page.goto("/designer/grid_event")
+    route = page.locator('.djs-element[data-element-id="route"]')
+    expect(route).to_be_visible()
+    route.click()
+    page.locator(".bio-properties-panel-group-header", has_text="gridloop").click()
+    expect(page.locator("#bio-properties-panel-gridloop-calledDecisionId")).to_have_value("dispatch_routing")
+    expect(page.locator("#designer-problem-list")).not_to_contain_text("部署检查")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= DESKTOP["width"]

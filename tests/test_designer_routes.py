@@ -1,0 +1,131 @@
+"""The workbench's JSON routes through the web client (issue 13): the deploy check of a diagram as drawn, the
+diff against the active version, a deploy from the page, the migration dry run and move, and the diagram diff
+itself — what moved on the canvas is no change of the process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from web_support import app_with_staff, staff, token
+
+from engine.bpmn.diff import DiagramUnreadable, diagram_diff
+
+REPO = Path(__file__).resolve().parent.parent
+VISIT = REPO / "processes" / "household_visit" / "household_visit.bpmn"
+XML = VISIT.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def app(tmp_path):
+    yield from app_with_staff(tmp_path, ("designer", "gw_hb1"))
+
+
+def _post(client, path: str, body: dict) -> tuple[int, dict]:
+    answer = client.post(path, json=body, headers={"X-CSRFToken": token(client, "/designer")})
+    return answer.status_code, answer.get_json()
+
+
+def test_the_deploy_check_names_each_problem_with_its_element_and_line(app):
+    client = staff(app, "designer")
+    bad = XML.replace('value="visit_due_at"', 'value="visit due"')
+    status, body = _post(
+        client, "/designer/household_visit/check", {"file": "household_visit.bpmn", "xml": bad}
+    )
+    assert status == 200
+    [problem] = body["problems"]
+    assert (problem["element"], problem["file"]) == (
+        "record_visit",
+        "processes/household_visit/household_visit.bpmn",
+    )
+    assert problem["line"] == next(n for n, line in enumerate(bad.splitlines(), 1) if '"visit due"' in line)
+    status, body = _post(
+        client, "/designer/household_visit/check", {"file": "household_visit.bpmn", "xml": XML}
+    )
+    assert (status, body["problems"]) == (200, [])
+    status, body = _post(
+        client, "/designer/household_visit/check", {"file": "household_visit.bpmn", "xml": "<bpmn"}
+    )
+    assert status == 200 and "malformed XML" in body["problems"][0]["message"]
+
+
+def test_a_deploy_from_the_page_is_a_draft_and_a_refused_one_changes_nothing(app):
+    client = staff(app, "designer")
+    gl = app.extensions["gridloop"]
+    renamed = XML.replace('name="审阅走访"', 'name="社区审阅走访"')
+    status, body = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": renamed}
+    )
+    assert (status, body["status"], body["created"]) == (201, "draft", True)
+    with gl.db.reading() as session:
+        files = gl.parts.versions.get(session, body["version"]).bundle.files
+    assert "processes/household_visit/visit_plan.json" in files, "the forms it did not upload come along"
+    assert "社区审阅走访" in files["processes/household_visit/household_visit.bpmn"]
+    status, again = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": renamed}
+    )
+    assert (status, again["version"], again["created"]) == (200, body["version"], False)
+    broken = XML.replace('value="visit_review.json"', 'value="nope.json"')
+    status, refused = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": broken}
+    )
+    assert status == 400 and [p["element"] for p in refused["problems"]] == ["review_visit"]
+
+
+def test_the_diff_names_what_changed_against_the_active_version(app):
+    client = staff(app, "designer")
+    renamed = XML.replace('name="审阅走访"', 'name="社区审阅走访"')
+    status, body = _post(
+        client, "/designer/household_visit/diff", {"file": "household_visit.bpmn", "xml": renamed}
+    )
+    assert status == 200
+    assert (body["added"], body["removed"], body["changed"]) == ([], [], ["review_visit"])
+    status, body = _post(
+        client, "/designer/household_visit/diff", {"file": "household_visit.bpmn", "xml": "<x"}
+    )
+    assert status == 400
+    status, body = _post(client, "/designer/household_visit/check", {"xml": XML})
+    assert status == 400 and body["error"] == "bad_request"
+
+
+def test_the_migration_dry_run_and_move(app):
+    client = staff(app, "designer")
+    gl = app.extensions["gridloop"]
+    started = gl.start(
+        "gw_hb1", "household_visit", {"grid": "330199001001001", "household": "1幢", "purpose": "care"}
+    )
+    renamed = XML.replace('name="审阅走访"', 'name="社区审阅走访"')
+    _status, draft = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": renamed}
+    )
+    active = gl.event_detail("gw_hb1", started["id"])["process_version_id"]
+    answer = client.get(f"/designer/household_visit/migration?from={active}&to={draft['version']}")
+    [plan] = answer.get_json()["plans"]
+    assert (plan["event"], plan["problems"], plan["timers"]) == (started["id"], [], 0)
+    assert [(w["step"], w["kept"]) for w in plan["waiting"]] == [("record_visit", True)]
+    assert client.get(f"/designer/household_visit/migration?from={active}&to={active}").status_code == 404
+    status, moved = _post(
+        client, "/designer/household_visit/migration", {"event": started["id"], "to": draft["version"]}
+    )
+    assert (status, moved["to"]) == (200, draft["version"])
+    status, again = _post(
+        client, "/designer/household_visit/migration", {"event": started["id"], "to": draft["version"]}
+    )
+    assert status == 409 and again["error"] == "refused"
+
+
+def test_a_diagram_diff_ignores_layout_and_names_additions_removals_and_changes():
+    moved = XML.replace('<dc:Bounds x="630" y="350"', '<dc:Bounds x="640" y="360"')
+    assert diagram_diff(XML, moved).changed == []
+    added = XML.replace(
+        '<bpmn:endEvent id="end_visit"',
+        '<bpmn:task id="extra" name="额外" />\n    <bpmn:endEvent id="end_visit"',
+    )
+    found = diagram_diff(XML, added)
+    assert (found.added, found.removed, found.names["extra"]) == (["extra"], [], "额外")
+    found = diagram_diff(added, XML)
+    assert found.removed == ["extra"]
+    scripted = XML.replace('outcome = "closed"', 'outcome = "closed"\nvisit_filed = True')
+    assert diagram_diff(XML, scripted).changed == ["file_visit"]
+    with pytest.raises(DiagramUnreadable):
+        diagram_diff(XML, "<bpmn:definitions")

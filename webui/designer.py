@@ -1,0 +1,218 @@
+"""The designer's workbench (/designer, for process designers and administrators): the process models and their
+versions, and an editor per model — bpmn-js's Modeler with the properties panel for what gridloop reads, lint as
+you draw (bpmnlint's recommended rules in the browser, gridloop's own checks, the deploy's, from
+:meth:`~engine.app.Gridloop.check_upload`), the diff of a version against the active one on the canvas, and
+deploy from the page; activating, retiring and rolling back are the process page's forms. Thin: each route parses
+the request, calls one read or command, and answers a page or JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
+
+from engine.bpmn.definitions import DefinitionError, Problem
+from engine.bpmn.diff import DiagramUnreadable, diagram_diff
+from engine.commands.versions import DESIGN_ROLES
+from engine.errors import Conflict, Forbidden, NotFound, ProcessFailure
+from engine.org.roles import ROLE_KEYS
+from engine.reads.processes import diagram_xml, process_models
+from webui import errors
+from webui.context import actor, gridloop, reader, username
+from webui.i18n import current_language, translate
+
+bp = Blueprint("designer", __name__)
+
+# the properties panel's texts (webui/modeler/gridloop-properties.js reads them by these keys)
+PANEL_TEXTS = (
+    "group",
+    "prop.formJsonSchemaFilename",
+    "prop.scopeLevel",
+    "prop.scopeLevelVariable",
+    "prop.departmentVariable",
+    "prop.dueAtVariable",
+    "prop.decisionVariable",
+    "prop.name.en",
+    "prop.lane_role",
+    "prop.calledDecisionId",
+    "hint.formJsonSchemaFilename",
+    "hint.scopeLevel",
+    "hint.scopeLevelVariable",
+    "hint.departmentVariable",
+    "hint.dueAtVariable",
+    "hint.decisionVariable",
+    "hint.name.en",
+    "hint.lane_role",
+    "hint.calledDecisionId",
+)
+
+
+@bp.app_template_global("may_design")
+def may_design() -> bool:
+    """Whether the navigation offers the workbench (process designers and administrators)."""
+    user = g.get("user")
+    return user is not None and any(user.has_role(role) for role in DESIGN_ROLES)
+
+
+@bp.before_request
+def designers_only() -> None:
+    """Only process designers and administrators use the workbench; anyone else is refused (403)."""
+    if not any(actor().has_role(role) for role in DESIGN_ROLES):
+        raise Forbidden("only process designers and administrators use the workbench", code="designer.only")
+
+
+@bp.get("/designer")
+def index() -> str:
+    """The process models with their versions, each a link to its editor."""
+    return render_template("designer.html", models=process_models(reader()))
+
+
+def _model(process_id: str) -> dict[str, Any]:
+    found = next((m for m in process_models(reader()) if m["id"] == process_id), None)
+    if found is None:
+        raise NotFound("no process {process}", code="process.not_found", process=process_id)
+    return found
+
+
+def _main_file(process_id: str) -> tuple[int, str, list[str]]:
+    """The shown version of a model, the name of the BPMN file that defines its process, and its forms."""
+    deployed = reader().versions.shown(reader().session, process_id)
+    files = deployed.bundle.files
+    main = next(
+        (
+            name
+            for name, text in sorted(files.items())
+            if name.endswith(".bpmn") and f'id="{process_id}"' in text
+        ),
+        next(name for name in sorted(files) if name.endswith(".bpmn")),
+    )
+    forms = sorted(
+        posixpath.basename(name) for name in files if name.endswith(".json") and "process_model" not in name
+    )
+    return deployed.version_id, posixpath.basename(main), forms
+
+
+@bp.get("/designer/<process_id>")
+def edit(process_id: str) -> str:
+    """The editor of a model's diagram, opened on its shown version (the active one, else the newest)."""
+    model = _model(process_id)
+    version_id, main, forms = _main_file(process_id)
+    roles = [{"key": key, "label": translate(f"role.{key}")} for key in ROLE_KEYS]
+    setup = {
+        "process": process_id,
+        "file": main,
+        "version": version_id,
+        "active": model["active"],
+        "diagram": url_for("processes.diagram", version_id=version_id, lang="zh"),
+        "versionDiagram": url_for("processes.diagram", version_id=0, lang="zh"),
+        "check": url_for("designer.check", process_id=process_id),
+        "deploy": url_for("designer.deploy", process_id=process_id),
+        "diff": url_for("designer.diff", process_id=process_id),
+        "migration": url_for("designer.migration_plan", process_id=process_id),
+        "forms": forms,
+        "roles": roles,
+        "labels": {key: translate(f"designer.panel.{key}") for key in PANEL_TEXTS}
+        | {
+            f"level.{level}": translate(f"level.{level}")
+            for level in ("grid", "community", "town", "district")
+        },
+        "language": current_language(),
+    }
+    return render_template("designer_edit.html", model=model, setup=setup)
+
+
+def _problems(problems: list[Problem]) -> list[dict[str, Any]]:
+    return [
+        {"file": p.file, "line": p.line, "element": p.element_id, "message": p.message, "text": str(p)}
+        for p in problems
+    ]
+
+
+def _uploaded() -> dict[str, bytes]:
+    body = request.get_json(silent=True)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("xml"), str)
+        or not isinstance(body.get("file"), str)
+    ):
+        raise _BadBody()
+    return {body["file"]: body["xml"].encode("utf-8")}
+
+
+class _BadBody(Exception):
+    pass
+
+
+@bp.errorhandler(_BadBody)
+def _bad_body(_exc: _BadBody) -> tuple[Response, int]:
+    return jsonify(error="bad_request", message=translate("designer.bad_body")), 400
+
+
+@bp.post("/designer/<process_id>/check")
+def check(process_id: str) -> Response:
+    """Every problem a deploy of the posted diagram would refuse, each with its element (none: it deploys)."""
+    return jsonify(problems=_problems(gridloop().check_upload(_uploaded(), process_id)))
+
+
+@bp.post("/designer/<process_id>/deploy")
+def deploy(process_id: str) -> tuple[Response, int]:
+    """Deploy the posted diagram as a draft of the model (its other files as they are); 201 with the version,
+    or 400 with every problem and nothing deployed."""
+    try:
+        done = gridloop().deploy_upload(actor(), _uploaded(), process_id=process_id)
+    except DefinitionError as err:
+        return jsonify(error="definitions_invalid", problems=_problems(err.problems)), 400
+    return jsonify(
+        version=done.id, process=done.process_id, status=done.status, created=done.created,
+        message=translate("process.deployed", version=done.id, process=done.process_id,
+                          status=translate(f"process.status.{done.status}"))
+        if done.created else translate("process.deployed_unchanged", version=done.id, process=done.process_id),
+    ), 201 if done.created else 200  # fmt: skip
+
+
+@bp.post("/designer/<process_id>/diff")
+def diff(process_id: str) -> Response | tuple[Response, int]:
+    """What the posted diagram changes against the model's active version (its shown one when none is active):
+    the elements added, removed and changed, by id."""
+    model = _model(process_id)
+    base = model["active"] or model["versions"][0]["id"]
+    [xml] = _uploaded().values()
+    try:
+        found = diagram_diff(diagram_xml(reader().session, base), xml.decode("utf-8"))
+    except DiagramUnreadable as err:
+        return jsonify(error="bad_request", message=str(err)), 400
+    return jsonify({"base": base, **dataclasses.asdict(found)})
+
+
+@bp.get("/designer/<process_id>/migration")
+def migration_plan(process_id: str) -> Response:
+    """The dry run of moving every unfinished instance of version ``?from=`` to ``?to=`` (both of this model):
+    per instance, whether it moves or why not, its waiting steps and claims, its timers. Nothing moves."""
+    model = _model(process_id)
+    ids = {v["id"] for v in model["versions"]}
+    source, target = request.args.get("from", type=int), request.args.get("to", type=int)
+    if source not in ids or target not in ids or source == target:
+        raise NotFound(
+            "no such pair of versions of {process}", code="designer.no_versions", process=process_id
+        )
+    assert source is not None and target is not None
+    return jsonify(plans=gridloop().migration_dry_run(source, target))
+
+
+@bp.post("/designer/<process_id>/migration")
+def migrate(process_id: str) -> tuple[Response, int]:
+    """Move one instance (``{"event": id, "to": version}``) — the page moves a dry run's instances one by one,
+    with a progress bar; a refused one (409, why) is left as it was and the others go on."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), int) for k in ("event", "to")):
+        raise _BadBody()
+    model = _model(process_id)
+    if body["to"] not in {v["id"] for v in model["versions"]}:
+        raise NotFound("no such version of {process}", code="designer.no_versions", process=process_id)
+    try:
+        moved = gridloop().migrate_event(username(), body["event"], body["to"])
+    except (Conflict, ProcessFailure) as exc:
+        return jsonify(error="refused", message=errors.message(exc)), 409
+    return jsonify(moved), 200

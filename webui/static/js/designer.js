@@ -1,0 +1,265 @@
+/* The designer's workbench page (templates/designer_edit.html): opens the model's diagram in bpmn-js's Modeler
+   (vendor/designer.js, built from webui/modeler/), lints as the designer draws — bpmnlint's recommended rules in
+   the browser and, a moment after each change, the server's own checks, the ones deploy runs — and lists every
+   problem with a link to its element; deploys the diagram as a draft; colours what it changes against the active
+   version. */
+(function () {
+  'use strict';
+
+  var setup = JSON.parse(document.getElementById('designer-setup').textContent);
+  var texts = JSON.parse(document.getElementById('designer-texts').textContent);
+  window.GRIDLOOP_DESIGNER = setup;  // read by the properties panel's gridloop group
+
+  var csrf = document.querySelector('input[name=csrf_token]');
+  var status = document.getElementById('designer-status');
+  var list = document.getElementById('designer-problem-list');
+  var count = document.getElementById('designer-problem-count');
+  var modeler = window.GridloopModeler.create(
+    document.getElementById('designer-canvas'), document.getElementById('designer-panel'), setup.language);
+  var canvas = modeler.get('canvas');
+  var lintIssues = {};
+  var serverProblems = [];
+  var marked = [];
+  var timer = null;
+
+  function post(url, body) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf ? csrf.value : ''},
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().then(function (json) { return {status: response.status, body: json}; });
+    });
+  }
+
+  function diagram() {
+    return modeler.saveXML({format: true}).then(function (result) {
+      return {file: setup.file, xml: result.xml};
+    });
+  }
+
+  function mark(ids, marker) {
+    ids.forEach(function (id) {
+      if (modeler.get('elementRegistry').get(id)) {
+        canvas.addMarker(id, marker);
+        marked.push([id, marker]);
+      }
+    });
+  }
+
+  function clearMarks(prefix) {
+    marked = marked.filter(function (pair) {
+      if (pair[1].indexOf(prefix) !== 0) return true;
+      if (modeler.get('elementRegistry').get(pair[0])) canvas.removeMarker(pair[0], pair[1]);
+      return false;
+    });
+  }
+
+  function item(where, text, element) {
+    var li = document.createElement('li');
+    var tag = document.createElement('span');
+    tag.className = 'state';
+    tag.textContent = where;
+    li.appendChild(tag);
+    li.appendChild(document.createTextNode(' '));
+    if (element && modeler.get('elementRegistry').get(element)) {
+      var link = document.createElement('button');
+      link.type = 'button';
+      link.className = 'link';
+      link.dataset.element = element;
+      link.textContent = text;
+      li.appendChild(link);
+    } else {
+      var code = document.createElement('code');
+      code.textContent = text;
+      li.appendChild(code);
+    }
+    return li;
+  }
+
+  function render() {
+    list.textContent = '';
+    clearMarks('designer-problem');
+    var n = 0;
+    serverProblems.forEach(function (p) {
+      list.appendChild(item(texts.server, p.text, p.element));
+      n += 1;
+    });
+    mark(serverProblems.map(function (p) { return p.element; }).filter(Boolean), 'designer-problem');
+    Object.keys(lintIssues).forEach(function (id) {
+      lintIssues[id].forEach(function (issue) {
+        list.appendChild(item(texts.lint, id + ': ' + issue.message + ' (' + issue.rule + ')', id));
+        n += 1;
+      });
+    });
+    count.textContent = String(n);
+    count.className = 'state ' + (serverProblems.length ? 'state-rejected' : 'state-closed');
+    if (!n) {
+      var none = document.createElement('li');
+      none.textContent = texts.no_problems;
+      list.appendChild(none);
+    }
+  }
+
+  function check() {
+    status.textContent = texts.checking;
+    return diagram().then(function (body) { return post(setup.check, body); }).then(function (answer) {
+      serverProblems = answer.body.problems || [];
+      status.textContent = '';
+      render();
+    });
+  }
+
+  list.addEventListener('click', function (event) {
+    var id = event.target.dataset && event.target.dataset.element;
+    var element = id && modeler.get('elementRegistry').get(id);
+    if (!element) return;
+    modeler.get('selection').select(element);
+    canvas.scrollToElement(element);
+  });
+
+  modeler.on('linting.completed', function (event) {
+    lintIssues = event.issues || {};
+    render();
+  });
+  modeler.on('commandStack.changed', function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(check, 600);
+  });
+
+  document.getElementById('designer-deploy').addEventListener('click', function () {
+    status.textContent = texts.deploying;
+    diagram().then(function (body) { return post(setup.deploy, body); }).then(function (answer) {
+      if (answer.status >= 400) {
+        serverProblems = answer.body.problems || [];
+        status.textContent = answer.body.message || '';
+        render();
+        return;
+      }
+      status.textContent = answer.body.message;
+    });
+  });
+
+  document.getElementById('designer-diff-version').addEventListener('change', showDiff);
+  document.getElementById('designer-compare').addEventListener('click', compare);
+
+  function compare() {
+    clearMarks('diff-');
+    diagram().then(function (body) { return post(setup.diff, body); }).then(function (answer) {
+      var box = document.getElementById('designer-diff');
+      var out = document.getElementById('designer-diff-list');
+      out.textContent = '';
+      box.hidden = false;
+      if (answer.status >= 400) {
+        out.appendChild(item(texts.failed, answer.body.message || ''));
+        return;
+      }
+      var found = answer.body;
+      mark(found.added, 'diff-added');
+      mark(found.changed, 'diff-changed');
+      [['added', found.added], ['changed', found.changed], ['removed', found.removed]].forEach(function (kind) {
+        kind[1].forEach(function (id) {
+          out.appendChild(item(texts[kind[0]], (found.names[id] || id) + ' (' + id + ')', id));
+        });
+      });
+      if (!found.added.length && !found.changed.length && !found.removed.length) {
+        var none = document.createElement('li');
+        none.textContent = texts.no_changes;
+        out.appendChild(none);
+      }
+    });
+  }
+
+  function open(url) {
+    return fetch(url, {credentials: 'same-origin'}).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.text();
+    }).then(function (xml) {
+      return modeler.importXML(xml);
+    }).then(function () {
+      canvas.zoom('fit-viewport');
+      return check();
+    }).catch(function () {
+      status.textContent = texts.failed;
+    });
+  }
+
+  function showDiff(event) {
+    var version = event.target.value;
+    if (!version) return;
+    open(setup.versionDiagram.replace('/0/', '/' + version + '/')).then(compare);
+  }
+
+  // ---- migration of running instances: a dry run per instance, then the movable ones one by one
+  var plans = [];
+  var runButton = document.getElementById('migration-run');
+  var progress = document.getElementById('migration-progress');
+  var migrationStatus = document.getElementById('migration-status');
+  var table = document.getElementById('migration-plans');
+
+  function cell(row, text) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function showPlans() {
+    var body = table.querySelector('tbody');
+    body.textContent = '';
+    plans.forEach(function (plan) {
+      var row = document.createElement('tr');
+      row.dataset.event = plan.event;
+      cell(row, plan.code);
+      var verdict = cell(row, plan.problems.length ? texts.refused + ': ' + plan.problems.join('; ') : texts.moves);
+      verdict.className = plan.problems.length ? 'migration-refused' : 'migration-moves';
+      cell(row, plan.waiting.map(function (w) {
+        return w.name + (w.assignee ? ' · ' + w.assignee + ' (' + texts.claim_kept + ')' : '') +
+          (w.kept ? '' : ' · ' + texts.step_gone);
+      }).join('；'));
+      cell(row, String(plan.timers));
+      body.appendChild(row);
+    });
+    table.hidden = false;
+    var movable = plans.filter(function (p) { return !p.problems.length; }).length;
+    runButton.disabled = !movable;
+    migrationStatus.textContent = plans.length ? '' : texts.nothing_to_move;
+  }
+
+  document.getElementById('migration-dry-run').addEventListener('click', function () {
+    var from = document.getElementById('migration-from').value;
+    var to = document.getElementById('migration-to').value;
+    if (!from || !to) return;
+    fetch(setup.migration + '?from=' + from + '&to=' + to, {credentials: 'same-origin'})
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        plans = body.plans || [];
+        showPlans();
+      });
+  });
+
+  runButton.addEventListener('click', function () {
+    var to = Number(document.getElementById('migration-to').value);
+    var movable = plans.filter(function (p) { return !p.problems.length; });
+    var done = 0;
+    runButton.disabled = true;
+    progress.hidden = false;
+    progress.max = movable.length;
+    progress.value = 0;
+    movable.reduce(function (chain, plan) {
+      return chain.then(function () {
+        return post(setup.migration, {event: plan.event, to: to}).then(function (answer) {
+          var row = table.querySelector('tr[data-event="' + plan.event + '"] td:nth-child(2)');
+          row.textContent = answer.status === 200 ? texts.moved : texts.refused + ': ' + answer.body.message;
+          done += 1;
+          progress.value = done;
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      migrationStatus.textContent = texts.done.replace('%(count)s', String(done));
+    });
+  });
+
+  open(setup.diagram);
+}());
