@@ -11,6 +11,8 @@ rule task whose DMN is not in the set) beside ``ready/``, which deploys and take
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from sqlalchemy import func, select
 from web_support import app_with_staff
 
 from engine.app import Gridloop, check_paths
-from engine.bpmn.definitions import DefinitionError, build_bundle
+from engine.bpmn.definitions import DefinitionError, build_bundle, validate_files
 from engine.bpmn.folders import collect_files, validate_paths
 from engine.commands import versions
 from engine.commands.pipeline import system
@@ -261,3 +263,43 @@ def test_a_stored_version_without_the_report_fields_is_a_clear_400_not_a_500(app
         assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 3, (
             "the shipped two models and the stored version"
         )
+
+
+# --- SpiffArena's form conventions gridloop does not read ------------------------------------------------------
+
+
+def test_a_ui_schema_named_is_a_warning_that_it_is_ignored(tmp_path):
+    from engine.bpmn.folders import label_warnings
+
+    root = tmp_path / "ui"
+    shutil.copytree(FIXTURES / "ready", root)
+    bpmn = root / "processes" / "grid_event.bpmn"
+    bpmn.write_text(
+        bpmn.read_text(encoding="utf-8").replace(
+            '<spiffworkflow:property name="formJsonSchemaFilename" value="start.json"/>',
+            '<spiffworkflow:property name="formJsonSchemaFilename" value="start.json"/>'
+            '<spiffworkflow:property name="formUiSchemaFilename" value="start-uischema.json"/>',
+        ),
+        encoding="utf-8",
+    )
+    (root / "forms" / "start-uischema.json").write_text('{"ui:order": ["description", "category"]}')
+    warnings = [str(w) for w in label_warnings([root]) if "UI schema" in w.message]
+    assert warnings == [
+        f"{root}/processes/grid_event.bpmn:5: start: the UI schema 'start-uischema.json' is ignored: gridloop draws "
+        "a form from its JSON Schema alone (order as in properties, widgets with x-gridloop-widget, help in "
+        "description) — move what it says into the form, or remove formUiSchemaFilename"
+    ]
+    assert check_paths([root]) == [], "a warning, not a refusal"
+
+
+def test_spiffarena_choices_from_task_data_are_refused_by_name():
+    form = {
+        "type": "object",
+        "properties": {"fruit": {"type": "string", "anyOf": ["options_from_task_data_var:fruits"]}},
+    }
+    problems = validate_files({"forms/pick.json": json.dumps(form)})
+    assert [str(p) for p in problems] == [
+        "forms/pick.json:-: -: form takes its choices from task data the SpiffArena way "
+        "(options_from_task_data_var:fruits), which gridloop does not read — list the choices in a oneOf, or "
+        'narrow them to the case\'s data with "x-gridloop-case-options": "fruits"'
+    ]

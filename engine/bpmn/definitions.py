@@ -664,6 +664,20 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
     if not isinstance(schema, dict):
         problems.append(Problem(name, 1, None, "form must be a JSON object holding a JSON Schema"))
         return None
+    dynamic = sorted(set(_dynamic_options(schema)))
+    if dynamic:
+        variable = dynamic[0].split(":", 1)[1]
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                f"form takes its choices from task data the SpiffArena way ({', '.join(dynamic)}), which gridloop "
+                f"does not read — list the choices in a oneOf, or narrow them to the case's data with "
+                f'"x-gridloop-case-options": "{variable}"',
+            )
+        )
+        return None
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as err:
@@ -691,6 +705,48 @@ def _parse_form(name: str, text: str, problems: list[Problem]) -> Any:
         )
         return None
     return schema
+
+
+_DYNAMIC_OPTIONS = "options_from_task_data_var:"
+
+
+def _dynamic_options(value: Any) -> Iterable[str]:
+    """SpiffArena's choices from task data (``"options_from_task_data_var:fruits"``) anywhere in a form."""
+    if isinstance(value, str) and value.startswith(_DYNAMIC_OPTIONS):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _dynamic_options(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _dynamic_options(item)
+
+
+def ui_schema_warnings(files: dict[str, str]) -> list[Problem]:
+    """The UI schemas the BPMN files of ``files`` name (``formUiSchemaFilename``, as SpiffArena's react-jsonschema-form
+    reads them): warnings, since gridloop draws a form from its JSON Schema alone and ignores them."""
+    found = []
+    for name, text in sorted(files.items()):
+        if not name.endswith(".bpmn"):
+            continue
+        try:
+            root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+        except etree.XMLSyntaxError:
+            continue
+        for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+            if prop.get("name") == "formUiSchemaFilename":
+                owner = next((a for a in prop.iterancestors() if a.get("id")), None)
+                found.append(
+                    Problem(
+                        name,
+                        prop.sourceline,
+                        owner.get("id") if owner is not None else None,
+                        f"the UI schema '{prop.get('value')}' is ignored: gridloop draws a form from its JSON Schema "
+                        "alone (order as in properties, widgets with x-gridloop-widget, help in description) — "
+                        "move what it says into the form, or remove formUiSchemaFilename",
+                    )
+                )
+    return found
 
 
 def _json_message(err: SchemaError) -> str:

@@ -37,6 +37,7 @@ from engine.bpmn.definitions import (
     build_bundle,
     in_line_order,
     model_id_of,
+    ui_schema_warnings,
     validate_files,
 )
 from engine.bpmn.labels import missing_labels
@@ -359,9 +360,11 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
 def label_warnings(paths: Iterable[Path]) -> list[Problem]:
     """The names in the files at ``paths`` (as :func:`validate_paths` reads them) that lack a label in a shipped
     interface language (:func:`engine.bpmn.labels.missing_labels`): warnings, since a page shows the Chinese
-    name instead, but each is a name that staff reading English would not understand."""
+    name instead, but each is a name that staff reading English would not understand; and the UI schemas
+    named, which gridloop ignores (:func:`~engine.bpmn.definitions.ui_schema_warnings`)."""
     sets, _problems = sets_at(paths)
     found = [Problem(*missing) for s in sets for missing in missing_labels(s.files)]
+    found += [warning for s in sets for warning in ui_schema_warnings(s.files)]
     return in_line_order(list(dict.fromkeys(found)))
 
 
