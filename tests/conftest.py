@@ -2,24 +2,22 @@
 district deployed on it, plus a small driver that finds an event's open task and completes it as a user.
 
 SQLite always runs. PostgreSQL runs only when ``GRIDLOOP_TEST_POSTGRES_URL`` names a server (the case is
-not created at all otherwise, so nothing is skipped); each test then gets a schema of its own, dropped at
-teardown.
+not created at all otherwise, so nothing is skipped); each test then gets a database or schema of its own,
+dropped at teardown. Seeded databases are copies of a template built once per run (see seeding.py).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from seeding import drop_templates, empty_database, schema_url, seeded_database
 
 from engine.app import Gridloop
-from engine.store.db import make_engine
 from engine.time.clock import ManualClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,28 +38,33 @@ TINY_PNG = bytes.fromhex(
 )
 
 
-def _schema_url(base: str, schema: str) -> str:
-    """``base`` with every connection's search_path set to ``schema`` (libpq ``options``)."""
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}"
+_schema_url = schema_url
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL nobody else uses: a SQLite file in tmp_path, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/t.sqlite3"
-        return
-    schema = f"t_{uuid.uuid4().hex}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield _schema_url(POSTGRES_URL, schema)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of the test: ``sqlite``, or ``postgres`` when a server is configured."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database URL nobody else uses: a SQLite file in tmp_path, or a PostgreSQL database or schema of its own.
+
+    Empty, unless the test asks for ``gl`` (itself or through ``driver``): then it holds what ``gl`` starts
+    from — the schema, the demo district and the repo's processes — copied from the run's template (see
+    :mod:`seeding`), and ``gl`` and every other engine the test makes on it find it so."""
+    if "gl" in request.fixturenames:
+        with seeded_database(backend, tmp_path, POSTGRES_URL, REPO, START) as url:
+            yield url
+    else:
+        with empty_database(backend, tmp_path, POSTGRES_URL) as url:
+            yield url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's database templates go when it ends."""
+    drop_templates(POSTGRES_URL)
 
 
 @pytest.fixture
@@ -82,12 +85,9 @@ def make_gridloop(db_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def gl(make_gridloop: Any) -> Gridloop:
-    """An engine at Monday 09:00 Shanghai with the schema, the demo district and the repo's processes."""
-    engine = make_gridloop()
-    engine.init_schema()
-    engine.create_demo_district("test", password=None)
-    engine.deploy(REPO, activate=True)
-    return engine
+    """An engine at Monday 09:00 Shanghai with the schema, the demo district (made through the command pipeline
+    by ``test``, no passwords) and the repo's processes deployed and active: ``db_url`` is seeded so."""
+    return make_gridloop()
 
 
 class Driver:

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import START
 from itsdangerous import URLSafeTimedSerializer
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from seeding import seeded_database
+from web_support import password_hash
 
-from engine.demo.district import create_demo_district
 from engine.org import people
 from webui import create_app
 from webui.api import PUBLIC_ENDPOINTS, bp
@@ -106,22 +109,19 @@ class Api:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Api:
-    """The app on a fresh SQLite file with the demo district, the repo's processes and passwords for STAFF."""
-    app = create_app(
-        {"DATABASE_URL": f"sqlite:///{tmp_path}/api.sqlite3", "TESTING": True, "SECRET_KEY": "test"}
-    )
-    if "api" not in app.blueprints:
-        app.register_blueprint(bp, url_prefix="/api/v1")
-    gl = app.extensions["gridloop"]
-    gl.init_schema()
-    with gl.db.unit_of_work() as session:
-        create_demo_district(session, password=None)
-        for username in STAFF:
-            people.add_user(session, username, password=PASSWORD)
-    gl.deploy(ROOT, activate=True)
-    yield Api(app)
-    gl.db.dispose()
+def api(tmp_path: Path) -> Iterator[Api]:
+    """The app on a SQLite file of its own with the demo district, the repo's processes (copied from the run's
+    template, see :mod:`seeding`) and passwords for STAFF."""
+    with seeded_database("sqlite", tmp_path, None, ROOT, START, recipe="pages", name="api") as url:
+        app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test"})
+        if "api" not in app.blueprints:
+            app.register_blueprint(bp, url_prefix="/api/v1")
+        gl = app.extensions["gridloop"]
+        with gl.db.unit_of_work() as session:
+            for username in STAFF:
+                people.add_user(session, username).password_hash = password_hash(PASSWORD)
+        yield Api(app)
+        gl.db.dispose()
 
 
 def database_dump(api: Api) -> list[str]:

@@ -34,9 +34,9 @@ RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无
 
 
 @pytest.fixture
-def app(tmp_path: Path, db_url: str) -> Iterator[Any]:
+def app(tmp_path: Path, backend: str) -> Iterator[Any]:
     """The app on the test's database (SQLite or PostgreSQL) with staff who sign in and processes deployed."""
-    yield from app_with_staff(tmp_path, STAFF, db_url)
+    yield from app_with_staff(tmp_path, STAFF, backend)
 
 
 @pytest.fixture

@@ -31,10 +31,10 @@ CHECKS = {"positive_data_acceptance": {"enabled": False}}
 
 
 @pytest.fixture
-def fuzzed_app(tmp_path: Path, db_url: str) -> Iterator[Any]:
+def fuzzed_app(tmp_path: Path, backend: str) -> Iterator[Any]:
     """The app on the test's database with the demo district, the processes, events at their first steps and
     one dispatched, and a stored photo."""
-    for app in app_with_staff(tmp_path, ("gw_hb1", USER, "dispatcher"), db_url):
+    for app in app_with_staff(tmp_path, ("gw_hb1", USER, "dispatcher"), backend):
         # the fuzzer asks far faster than any client may (a 429 is documented, but answers nothing else)
         app.config["RATE_LIMIT_API"] = "1000000 per minute"
         gl = app.extensions["gridloop"]

@@ -95,13 +95,13 @@ class Counts:
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+def world(backend: str, tmp_path: Path) -> Iterator[World]:
     """The app with passwords for one user of each role, a closed event (reworked once), one waiting at its
     handling step with a supervision sheet, one reported with a photo and a few simulated ones; then a fresh
     engine on the same database, so that the first requests find every cache cold."""
     from web_support import app_with_staff
 
-    for app in app_with_staff(tmp_path, tuple(STAFF.values()), url=db_url):
+    for app in app_with_staff(tmp_path, tuple(STAFF.values()), backend):
         gl = app.extensions["gridloop"]
         closed = closed_with_rework(gl)
         waiting = at_handle(gl)

@@ -39,9 +39,9 @@ PHONE_MESSAGE = "请填写 11 位手机号"
 
 
 @pytest.fixture
-def app(tmp_path: Path, db_url: str) -> Iterator[Any]:
+def app(tmp_path: Path, backend: str) -> Iterator[Any]:
     """The web app with the staff of the loop signed in by password, on each configured database."""
-    yield from app_with_staff(tmp_path, STAFF, url=db_url)
+    yield from app_with_staff(tmp_path, STAFF, backend)
 
 
 @pytest.fixture

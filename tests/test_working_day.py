@@ -16,8 +16,8 @@ RUBBISH = {"category": "0101", "description": "路边有暴露垃圾一堆", "gr
 
 
 @pytest.fixture
-def app(tmp_path: Path, db_url: str) -> Iterator[Any]:
-    yield from app_with_staff(tmp_path, STAFF, url=db_url)
+def app(tmp_path: Path, backend: str) -> Iterator[Any]:
+    yield from app_with_staff(tmp_path, STAFF, backend)
 
 
 def engine(app: Any) -> Any:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from conftest import GRID_HB1, START
+from conftest import GRID_HB1, POSTGRES_URL, START
 from flask.testing import FlaskClient
+from seeding import seeded_database
 from werkzeug.datastructures import MultiDict
 
 from engine.app import Gridloop
-from engine.demo.district import create_demo_district
 from engine.org import people
 from engine.time.clock import ManualClock
 from webui import create_app
@@ -23,23 +24,27 @@ PASSWORD = "web-test-password"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def app_with_staff(tmp_path: Path, staff: tuple[str, ...], url: str | None = None) -> Iterator[Any]:
-    """The app on a fresh database (a SQLite file unless ``url`` names another): demo district, real passwords
-    for ``staff``, processes deployed, and an engine on a manual clock at Monday 09:00 in Shanghai
-    (``app.extensions["gridloop"]``). A fixture body."""
-    url = url or f"sqlite:///{tmp_path}/web.sqlite3"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "web-tests", "TESTING": True})
-    app.extensions["gridloop"].db.dispose()
-    gl = Gridloop(url, clock=ManualClock(START))
-    app.extensions["gridloop"] = gl
-    gl.init_schema()
-    with gl.db.unit_of_work() as session:
-        create_demo_district(session, password=None)
-        for username in staff:
-            people.add_user(session, username, password=PASSWORD)
-    gl.deploy(REPO, activate=True)
-    yield app
-    gl.db.dispose()
+def app_with_staff(tmp_path: Path, staff: tuple[str, ...], backend: str = "sqlite") -> Iterator[Any]:
+    """The app on a database of its own (a SQLite file unless ``backend`` names PostgreSQL) seeded with the demo
+    district and the repo's processes (see :mod:`seeding`), real passwords for ``staff``, and an engine on a
+    manual clock at Monday 09:00 in Shanghai (``app.extensions["gridloop"]``). A fixture body."""
+    with seeded_database(backend, tmp_path, POSTGRES_URL, REPO, START, recipe="pages", name="web") as url:
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "web-tests", "TESTING": True})
+        app.extensions["gridloop"].db.dispose()
+        gl = Gridloop(url, clock=ManualClock(START))
+        app.extensions["gridloop"] = gl
+        with gl.db.unit_of_work() as session:
+            for username in staff:
+                people.add_user(session, username).password_hash = password_hash()
+        yield app
+        gl.db.dispose()
+
+
+@cache
+def password_hash(password: str = PASSWORD) -> str:
+    """An Argon2id hash of ``password``, made once per run: every test user signing in with it is checked
+    against a real hash, without hashing anew for each user of each test."""
+    return people.hash_password(password)
 
 
 def token(client: FlaskClient, path: str = "/login") -> str:

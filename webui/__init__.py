@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter, ValidationError
 
 from engine.app import Gridloop
@@ -72,9 +74,30 @@ def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
     return path.read_text().strip()
 
 
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates kept in memory for every app this process builds: Jinja keys each by the template's
+    name and the checksum of its source, so an edited template compiles anew, and a second app (the one a CLI
+    command or a test builds after another) renders its first pages without compiling them again."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        compiled = self._compiled.get(bucket.key)
+        if compiled is not None:
+            bucket.bytecode_from_string(compiled)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: read config, attach one engine, register the blueprints."""
     app = Flask(__name__, instance_relative_config=False)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     app.url_map.converters.update(URL_CONVERTERS)
     from webui import security
 
