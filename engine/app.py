@@ -44,7 +44,7 @@ from engine.org.cache import OrgCache
 from engine.org.people import Actor
 from engine.org.scope import event_filter
 from engine.org.tree import OrgDirectory
-from engine.reads import boards, queries, tasklist
+from engine.reads import boards, queries, tasklist, whatif
 from engine.reads import events as event_views
 from engine.reads import notices as notice_views
 from engine.reads import tasks as task_views
@@ -392,21 +392,46 @@ class Gridloop:
             username, supervising.reply, sheet_id, text, event_id=event_id, task_id=task_id
         )
 
-    def migration_plan(self, event_id: int, to_version: int) -> dict[str, Any]:
-        """What migrating one event to ``to_version`` would do, and why it cannot (``problems``)."""
-        return migration.plan(self, event_id, to_version)
+    def migration_plan(
+        self, event_id: int, to_version: int, mapping: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """What migrating one event to ``to_version`` would do, and why it cannot (``problems``); ``mapping``
+        (old step id → new id) aligns steps a designer renamed."""
+        return migration.plan(self, event_id, to_version, mapping)
 
-    def migrate_event(self, username: str, event_id: int, to_version: int) -> dict[str, Any]:
-        """Migrate one running event to another version of its process (administrators only)."""
-        return self.pipeline.run(username, migration.migrate_event, event_id, to_version)
+    def migrate_event(
+        self, username: str, event_id: int, to_version: int, mapping: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Migrate one running event to another version of its process (administrators and designers)."""
+        return self.pipeline.run(username, migration.migrate_event, event_id, to_version, mapping)
 
-    def migration_dry_run(self, from_version: int, to_version: int) -> list[dict[str, Any]]:
+    def migration_dry_run(
+        self, from_version: int, to_version: int, mapping: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """:meth:`migration_plan` for every unfinished event on ``from_version`` (nothing moves)."""
-        return migration.dry_run(self, from_version, to_version)
+        return migration.dry_run(self, from_version, to_version, mapping)
 
-    def migrate_version(self, username: str, from_version: int, to_version: int) -> dict[str, Any]:
+    def step_mapping(self, from_version: int, to_version: int) -> dict[str, Any]:
+        """The steps of ``from_version`` that ``to_version`` has no element of the same id for, the elements new
+        in ``to_version``, and the renaming proposed for each (same name and type)."""
+        with self.db.reading() as session:
+            return migration.step_mapping(session, self.parts.versions, from_version, to_version)
+
+    def what_if(
+        self, username: str, version_id: int, first: date | None = None, last: date | None = None
+    ) -> dict[str, Any]:
+        """The cases of a period (by default the last full month) played through version ``version_id`` of their
+        process beside how they ran: per step and per case (:mod:`engine.reads.whatif`). Nothing changes."""
+        with self.reading(username) as reader:
+            if first is None or last is None:
+                first, last = whatif.last_month(reader.now().astimezone(reader.calendar().timezone).date())
+            return whatif.what_if(reader, version_id, first, last)
+
+    def migrate_version(
+        self, username: str, from_version: int, to_version: int, mapping: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Migrate every unfinished event on ``from_version``; those that cannot move are listed with why."""
-        return migration.migrate_version(self, username, from_version, to_version)
+        return migration.migrate_version(self, username, from_version, to_version, mapping)
 
     # ------------------------------------------------------------------ timers
 

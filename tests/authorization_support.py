@@ -1036,6 +1036,11 @@ def migration_plan(world: World, ask: Ask) -> Call:
     )
 
 
+def what_if(world: World, ask: Ask) -> Call:
+    """The household visit's cases of last month played through its spare draft."""
+    return Call(view_args={"process_id": "household_visit"}, query={"version": world.spare_draft})
+
+
 def start_page(world: World, ask: Ask) -> Call:
     """The household visit's start form."""
     return Call(view_args={"process_id": "household_visit"})
@@ -1110,6 +1115,7 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         start,
         designer_model,
         migration_plan,
+        what_if,
         issue,
         issue_elsewhere,
         reply,

@@ -123,3 +123,75 @@ def test_the_panel_shows_what_gridloop_reads_of_the_grid_loop(browse: Browse) ->
     expect(page.locator("#designer-problem-list")).not_to_contain_text("部署检查")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= DESKTOP["width"]
+
+
+def test_a_designer_plays_the_period_through_a_draft_and_maps_a_renamed_step(
+    browse: Browse, live_server: LiveServer, tmp_path
+):
+    import shutil
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    gl = live_server.app.extensions["gridloop"]
+    active = _active(gl, "household_visit")
+    visited = gl.start("gw_hb1", "household_visit", VISIT)
+    [row] = [t for t in gl.event_detail("gw_hb1", visited["id"])["tasks"] if t["status"] == "open"]
+    gl.claim("gw_hb1", row["id"])
+    gl.complete("gw_hb1", row["id"], {"met": True, "findings": "正常", "needs_follow_up": False})
+    waiting = gl.start("gw_hb1", "household_visit", VISIT)
+    # a draft that calls the visit step record_household_visit
+    folder = tmp_path / "processes" / "household_visit"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "processes" / "household_visit", folder)
+    bpmn = folder / "household_visit.bpmn"
+    bpmn.write_text(
+        bpmn.read_text(encoding="utf-8")
+        .replace('"record_visit"', '"record_household_visit"')
+        .replace(">record_visit<", ">record_household_visit<"),
+        encoding="utf-8",
+    )
+    draft = gl.deploy(folder)[0].id
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    page = browse.sign_in("designer", viewport=DESKTOP)
+    page.goto("/designer/household_visit")
+    expect(page.locator("#whatif-version")).to_have_value(str(draft))
+    page.fill("#whatif-from", (today - timedelta(days=1)).isoformat())
+    page.fill("#whatif-to", today.isoformat())
+    page.get_by_role("button", name="回放", exact=True).click()
+    cases = page.locator("#whatif-cases")
+    code = gl.event_detail("gw_hb1", visited["id"])["code"]
+    # the visit's record completes record_visit, which the draft calls otherwise: it takes another path
+    expect(cases.locator("tr", has_text=code)).to_contain_text("路径不同")
+    expect(cases.locator("tr", has_text=code)).to_contain_text("record_visit: record_household_visit")
+    renamed = page.locator('#whatif-steps tr[data-step="record_household_visit"]')
+    expect(renamed.locator("td.whatif-changed").first).to_be_visible()
+    cases.get_by_role("link", name=code).click()
+    expect(page).to_have_url(f"{live_server.url}/events/{visited['id']}")
+    page.go_back()
+
+    # the migration proposes the renamed step by its name, and moves the waiting visit by it
+    page.select_option("#migration-from", str(active))
+    page.select_option("#migration-to", str(draft))
+    page.get_by_role("button", name="试运行").click()
+    mapping = page.locator("#migration-mapping")
+    expect(mapping).to_contain_text("入户走访 (record_visit)")
+    expect(mapping.locator('select[data-step="record_visit"]')).to_have_value("record_household_visit")
+    plan = page.locator(f'#migration-plans tr[data-event="{waiting["id"]}"]')
+    expect(plan).to_contain_text("record_visit → record_household_visit")
+    page.screenshot(path=str(tmp_path / "designer-whatif-desktop.png"), full_page=True)
+    page.get_by_role("button", name="执行迁移").click()
+    expect(plan).to_contain_text("已迁移")
+    [moved] = [t for t in gl.event_detail("gw_hb1", waiting["id"])["tasks"] if t["status"] == "open"]
+    assert moved["step"] == "record_household_visit"
+    history = gl.event_detail("designer", waiting["id"])["history"]
+    assert history[-1]["data"]["mapping"] == {"record_visit": "record_household_visit"}
+
+    phone = browse.sign_in("designer", viewport=PHONE, is_mobile=True, has_touch=True)
+    phone.goto("/designer/household_visit")
+    phone.fill("#whatif-from", (today - timedelta(days=1)).isoformat())
+    phone.fill("#whatif-to", today.isoformat())
+    phone.get_by_role("button", name="回放", exact=True).click()
+    expect(phone.locator("#whatif-result")).to_be_visible()
+    phone.screenshot(path=str(tmp_path / "designer-whatif-phone.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -114,6 +114,83 @@ def test_the_migration_dry_run_and_move(app):
     assert status == 409 and again["error"] == "refused"
 
 
+def test_the_step_mapping_is_proposed_by_name_and_a_renamed_step_moves_by_it(app):
+    client = staff(app, "designer")
+    gl = app.extensions["gridloop"]
+    started = gl.start(
+        "gw_hb1", "household_visit", {"grid": "330199001001001", "household": "1幢", "purpose": "care"}
+    )
+    active = gl.event_detail("gw_hb1", started["id"])["process_version_id"]
+    renamed = XML.replace('"record_visit"', '"record_household_visit"').replace(
+        ">record_visit<", ">record_household_visit<"
+    )
+    _status, draft = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": renamed}
+    )
+    pair = f"from={active}&to={draft['version']}"
+    steps = client.get(f"/designer/household_visit/steps?{pair}").get_json()
+    assert [(s["id"], s["name"], s["proposed"]) for s in steps["gone"]] == [
+        ("record_visit", "入户走访", "record_household_visit")
+    ]
+    assert client.get(f"/designer/household_visit/steps?from={active}&to=9999").status_code == 404
+    answer = client.get(f"/designer/household_visit/migration?{pair}&map=record_visit:record_household_visit")
+    [plan] = answer.get_json()["plans"]
+    assert (plan["problems"], plan["aligned"]) == ([], {"record_visit": "record_household_visit"})
+    assert [(w["step"], w["becomes"]) for w in plan["waiting"]] == [
+        ("record_visit", "record_household_visit")
+    ]
+    wrong = client.get(f"/designer/household_visit/migration?{pair}&map=record_visit:nowhere")
+    assert wrong.status_code == 409 and "nowhere" in wrong.get_json()["message"]
+    status, _body = _post(
+        client,
+        "/designer/household_visit/migration",
+        {"event": started["id"], "to": draft["version"], "mapping": {"record_visit": 7}},
+    )
+    assert status == 400, "a mapping of other than step ids is a bad request"
+    status, moved = _post(
+        client,
+        "/designer/household_visit/migration",
+        {
+            "event": started["id"],
+            "to": draft["version"],
+            "mapping": {"record_visit": "record_household_visit"},
+        },
+    )
+    assert status == 200
+    [row] = [t for t in gl.event_detail("gw_hb1", started["id"])["tasks"] if t["status"] == "open"]
+    assert row["step"] == "record_household_visit"
+
+
+def test_the_what_if_plays_the_period_and_refuses_half_a_period(app):
+    client = staff(app, "designer")
+    gl = app.extensions["gridloop"]
+    started = gl.start(
+        "gw_hb1", "household_visit", {"grid": "330199001001001", "household": "1幢", "purpose": "care"}
+    )
+    [row] = [t for t in gl.event_detail("gw_hb1", started["id"])["tasks"] if t["status"] == "open"]
+    gl.claim("gw_hb1", row["id"])
+    gl.complete("gw_hb1", row["id"], {"met": True, "findings": "正常", "needs_follow_up": False})
+    always = XML.replace("needs_follow_up == True", "True")
+    _status, draft = _post(
+        client, "/designer/household_visit/deploy", {"file": "household_visit.bpmn", "xml": always}
+    )
+    path = f"/designer/household_visit/what-if?version={draft['version']}"
+    answer = client.get(f"{path}&from=2026-11-01&to=2026-11-30")
+    assert answer.status_code == 200
+    found = answer.get_json()
+    assert (found["played"], found["outcomes"]["waits_at_new_step"]) == (1, 1)
+    assert found["listed"] == [
+        {"event": started["id"], "code": found["listed"][0]["code"], "outcome": "waits_at_new_step",
+         "detail": "review_visit"}
+    ]  # fmt: skip
+    assert client.get(path).get_json()["first"] == "2026-10-01", "by default the last full month"
+    assert client.get(f"{path}&from=2026-11-01").status_code == 400
+    assert client.get(f"{path}&from=2026-11-30&to=2026-11-01").status_code == 400
+    assert client.get(f"{path}&from=2026-13-01&to=2026-11-01").status_code == 400
+    assert client.get("/designer/household_visit/what-if?version=9999").status_code == 404
+    assert staff(app, "gw_hb1").get(path).status_code == 403
+
+
 def test_a_diagram_diff_ignores_layout_and_names_additions_removals_and_changes():
     moved = XML.replace('<dc:Bounds x="630" y="350"', '<dc:Bounds x="640" y="360"')
     assert diagram_diff(XML, moved).changed == []

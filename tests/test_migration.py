@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.audit import verification
-from engine.errors import Forbidden
+from engine.errors import Conflict, Forbidden
 from tests.conftest import GRID_HB1, REPO
 from tests.diagram_support import with_diagram
 
@@ -134,3 +134,92 @@ def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_
         before["version"],
         len(before["history"]),
     )
+
+
+def test_steps_renamed_in_the_new_version_are_aligned_shown_and_keep_their_claims(gl, driver, tmp_path):
+    event_id, task_id = _at_handle(driver)
+    v1 = driver.event(event_id)["process_version_id"]
+
+    def rename(xml: str) -> str:
+        return _rename_dispatch(xml).replace('"handle"', '"handle_v3"').replace(">handle<", ">handle_v3<")
+
+    v3 = gl.deploy(_variant(tmp_path, "v3", rename))[0].id
+    proposed = gl.step_mapping(v1, v3)
+    assert {s["id"]: s["proposed"] for s in proposed["gone"]} == {
+        "dispatch": "dispatch_v3",
+        "handle": "handle_v3",
+    }
+    assert {s["id"] for s in proposed["new"]} == {"dispatch_v3", "handle_v3"}
+
+    found = gl.migration_plan(event_id, v3)
+    assert (found["problems"], found["aligned"]) == (
+        [],
+        {"dispatch": "dispatch_v3", "handle": "handle_v3"},
+    ), "SpiffWorkflow aligns a renamed step by the diagram's structure, and the plan says so"
+    assert found["waiting"] == [
+        {"step": "handle", "name": "处置", "assignee": "h_dh_hw", "kept": True, "becomes": "handle_v3"}
+    ]
+    before = driver.event(event_id)
+    with pytest.raises(Conflict) as wrong:
+        gl.migrate_event("admin", event_id, v3, {"dispatch": "no_such_step"})
+    assert (wrong.value.code, wrong.value.params) == (
+        "migration.unknown_element",
+        {"version": v3, "elements": "no_such_step"},
+    )
+    with pytest.raises(Conflict) as wrong:
+        gl.migration_plan(event_id, v3, {"no_such_step": "dispatch_v3"})
+    assert wrong.value.code == "migration.unknown_step"
+    assert driver.event(event_id)["version"] == before["version"], "a refused mapping changes nothing"
+
+    gl.migrate_event("admin", event_id, v3)
+    handle = driver.open_task(event_id, "handle_v3")
+    assert (handle["id"], handle["assignee"]) == (task_id, "h_dh_hw"), (
+        "a renamed step keeps its row and claim"
+    )
+    assert driver.event(event_id)["history"][-1]["data"]["renamed"] == {str(task_id): "handle_v3"}
+    driver.complete("h_dh_hw", event_id, "handle_v3", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    driver.complete("intake", event_id, "follow_up", {"satisfaction": "satisfied"})
+    assert driver.event(event_id)["state"] == "closed"
+    assert verification.verify_all(gl)["mismatches"] == []
+
+
+def test_a_wrong_structural_guess_is_corrected_by_the_step_mapping_recorded_and_replayed(
+    make_gridloop, tmp_path
+):
+    from engine.demo.district import create_demo_district
+
+    gl = make_gridloop()
+    gl.init_schema()
+    with gl.db.unit_of_work() as session:
+        create_demo_district(session, password=None)
+    v1 = gl.deploy(_two_step_process(tmp_path / "v1", ["first_check", "second_check"]), activate=True)[0].id
+    event_id = gl.report(
+        "gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
+    )["id"]
+    [task] = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
+    gl.complete("leader", task["id"], {})
+    # first_check renamed check_one, and a new step put after it
+    v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["check_one", "extra", "second_check"]))[0].id
+
+    proposed = gl.step_mapping(v1, v2)
+    assert [(s["id"], s["proposed"]) for s in proposed["gone"]] == [("first_check", None)], "no name matches"
+    assert sorted(s["id"] for s in proposed["new"]) == ["check_one", "extra"]
+    assert gl.migration_plan(event_id, v2)["aligned"] == {"first_check": "extra"}, (
+        "SpiffWorkflow's guess: the step next to the one that kept its id"
+    )
+    mapping = {"first_check": "check_one"}
+    found = gl.migration_plan(event_id, v2, mapping)
+    assert (found["problems"], found["aligned"]) == ([], mapping)
+    assert found["waiting"][0] | {"name": None} == {
+        "step": "second_check", "name": None, "assignee": None, "kept": True, "becomes": None,
+    }  # fmt: skip
+    gl.migrate_event("admin", event_id, v2, mapping)
+    detail = gl.event_detail("admin", event_id)
+    assert detail["history"][-1]["data"]["mapping"] == mapping
+    [waiting] = [t for t in detail["tasks"] if t["status"] == "open"]
+    assert waiting["step"] == "second_check"
+    gl.complete("leader", waiting["id"], {})
+    assert gl.event_detail("admin", event_id)["completed"]
+    assert verification.verify_all(gl)["mismatches"] == [], "the replay moves the steps as the mapping said"

@@ -173,6 +173,12 @@ GET_ROUTES: dict[str, Variants] = {
     "designer.migration_plan": lambda w, r: [
         {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
     ],
+    "designer.step_mapping": lambda w, r: [
+        {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
+    ],
+    "designer.what_if": lambda w, r: [
+        {"process_id": "household_visit", "version": w.version, "from": "2026-11-01", "to": "2026-11-30"}
+    ],
     "api.list_processes": _one(),
     "attachments.show": lambda w, r: [{"attachment_id": w.attachment}],
     "audit.show": lambda w, r: [{"event_id": w.closed_event}, {"event_id": w.closed_event, "step": 5}],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -353,3 +354,43 @@ def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
     assert status == 0 and json.loads(out)["state"] == "open"
     status, _, err = run("start", "household_visit", "--data", '{"grid": 1}', "--as", "gw_hb1")
     assert status == 2 and "household" in err
+
+
+def test_what_if_and_a_mapped_migration_on_the_command_line(tmp_path, capsys):
+    from webui.cli import main
+
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main(["--db", url, *argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    assert run("init", "--demo")[0] == 0
+    started = json.loads(run("start", "household_visit", "--data", json.dumps(VISIT), "--as", "gw_hb1")[1])
+    variant = _visit_variant(tmp_path, "v2")
+    bpmn = variant / "household_visit.bpmn"
+    bpmn.write_text(
+        bpmn.read_text(encoding="utf-8")
+        .replace('"record_visit"', '"record_it"')
+        .replace(">record_visit<", ">record_it<"),
+        encoding="utf-8",
+    )
+    assert run("deploy", str(variant))[0] == 0  # version 3, a draft
+    status, out, _ = run("what-if", "3", "--as", "designer")
+    assert status == 0 and json.loads(out)["first"].endswith("-01"), "last month by default"
+    today = date.today().isoformat()
+    status, out, _ = run("what-if", "3", "--from", "2020-01-01", "--to", "2030-12-31", "--as", "designer")
+    assert (status, json.loads(out)["played"], json.loads(out)["outcomes"]["same"]) == (0, 1, 1)
+    assert run("what-if", "3", "--from", today)[0] == 2, "half a period is a usage error"
+    status, _, err = run("what-if", "3", "--as", "gw_hb1")
+    assert status != 0 and "designers" in err
+
+    status, out, _ = run(
+        "migrate", "--event", str(started["id"]), "--to", "3", "--dry-run", "--map", "record_visit=record_it"
+    )
+    assert status == 0 and json.loads(out)["aligned"] == {"record_visit": "record_it"}
+    assert run("migrate", "--event", str(started["id"]), "--to", "3", "--map", "record_visit")[0] == 2
+    status, out, _ = run("migrate", "--from", "2", "--to", "3", "--map", "record_visit=record_it")
+    assert (status, json.loads(out)) == (0, {"migrated": [started["id"]], "refused": []})

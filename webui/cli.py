@@ -349,39 +349,87 @@ def start(ctx: click.Context, process: str, data_json: str, as_user: str, unit: 
     _print_json(_gridloop(ctx).start(as_user, process, data, unit))
 
 
+def _step_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        old, _, new = pair.partition("=")
+        if not old or not new:
+            raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--map")
+        mapping[old] = new
+    return mapping
+
+
 @cli.command()
 @click.option("--event", type=int, help="one event id")
 @click.option("--from", "source", type=int, help="every unfinished event of this version")
 @click.option("--to", type=int, required=True, help="target version id")
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="a step renamed in the target version: its old id and its new one (repeat for each)",
+)
 @click.option("--dry-run", is_flag=True, help="only show what would happen and why not")
 @click.option("--as", "as_user", default="admin", show_default=True, help="administrator doing it")
 @click.pass_context
 def migrate(
-    ctx: click.Context, event: int | None, source: int | None, to: int, dry_run: bool, as_user: str
+    ctx: click.Context,
+    event: int | None,
+    source: int | None,
+    to: int,
+    pairs: tuple[str, ...],
+    dry_run: bool,
+    as_user: str,
 ) -> None:
     """Move running events to another version.
 
-    One event (--event ID) or every unfinished event of a version (--from VERSION), printed as JSON. Refused, with nothing changed and exit 1, when a step an event passed is gone from the target version.
+    One event (--event ID) or every unfinished event of a version (--from VERSION), printed as JSON. Refused, with nothing changed and exit 1, when a step an event passed is gone from the target version and no --map names its new id. Each plan's "aligned" says which steps land on an element of another id.
     """
     if (event is None) == (source is None):
         raise click.UsageError("give exactly one of --event ID and --from VERSION")
+    mapping = _step_mapping(pairs)
     gl = _gridloop(ctx)
     if event is not None:
-        found = gl.migration_plan(event, to)
+        found = gl.migration_plan(event, to, mapping)
         if found["problems"] or dry_run:
             _print_json(found)
             ctx.exit(1 if found["problems"] else 0)
-        _print_json(gl.migrate_event(as_user, event, to))
+        _print_json(gl.migrate_event(as_user, event, to, mapping))
         return
     if dry_run:
         assert source is not None  # exactly one of --event and --from (checked above)
-        _print_json(gl.migration_dry_run(source, to))
+        _print_json(gl.migration_dry_run(source, to, mapping))
         return
     assert source is not None  # exactly one of --event and --from (checked above)
-    result = gl.migrate_version(as_user, source, to)
+    result = gl.migrate_version(as_user, source, to, mapping)
     _print_json(result)
     if result["refused"]:
         ctx.exit(1)
+
+
+@cli.command("what-if")
+@click.argument("version", type=int)
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="first day (default: last month's)")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="last day, included")
+@click.option("--as", "as_user", default="admin", show_default=True, help="designer or administrator asking")
+@click.pass_context
+def what_if(
+    ctx: click.Context, version: int, first: datetime | None, last: datetime | None, as_user: str
+) -> None:
+    """Play a period's cases of VERSION's process through VERSION, beside how they ran, printed as JSON.
+
+    Per step: how many cases reach it and its on-time share, as run and on VERSION; per case outcome (same, ended_earlier, waits_at_new_step, diverged, failed) with the cases that would not run the same. Nothing changes.
+    """
+    if (first is None) != (last is None):
+        raise click.UsageError("give both --from and --to, or neither (last month)")
+    if first is not None and last is not None and last < first:
+        raise click.BadParameter("the last day comes before the first", param_hint="--to")
+    _print_json(
+        _gridloop(ctx).what_if(
+            as_user, version, first.date() if first else None, last.date() if last else None
+        )
+    )
 
 
 @cli.group()

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
 
 from engine.bpmn.definitions import DefinitionError, Problem
 from engine.bpmn.diff import DiagramUnreadable, diagram_diff
-from engine.commands.versions import DESIGN_ROLES
 from engine.errors import Conflict, Forbidden, NotFound, ProcessFailure
-from engine.org.roles import ROLE_KEYS
+from engine.org.roles import DESIGN_ROLES, ROLE_KEYS
 from engine.reads.processes import diagram_xml, process_models
+from engine.reads.whatif import MOST_CASES, last_month
 from webui import errors
 from webui.context import actor, gridloop, reader, username
 from webui.i18n import current_language, translate
@@ -100,6 +101,7 @@ def edit(process_id: str) -> str:
     model = _model(process_id)
     version_id, main, forms = _main_file(process_id)
     roles = [{"key": key, "label": translate(f"role.{key}")} for key in ROLE_KEYS]
+    first, last = last_month(reader().now().astimezone(reader().calendar().timezone).date())
     setup = {
         "process": process_id,
         "file": main,
@@ -111,6 +113,8 @@ def edit(process_id: str) -> str:
         "deploy": url_for("designer.deploy", process_id=process_id),
         "diff": url_for("designer.diff", process_id=process_id),
         "migration": url_for("designer.migration_plan", process_id=process_id),
+        "steps": url_for("designer.step_mapping", process_id=process_id),
+        "whatIf": url_for("designer.what_if", process_id=process_id),
         "forms": forms,
         "roles": roles,
         "labels": {key: translate(f"designer.panel.{key}") for key in PANEL_TEXTS}
@@ -119,8 +123,19 @@ def edit(process_id: str) -> str:
             for level in ("grid", "community", "town", "district")
         },
         "language": current_language(),
+        "events": url_for("events.show", event_id=0),
+        "whatIfVersion": _newest_draft(model),
+        "whatIfFirst": first.isoformat(),
+        "whatIfLast": last.isoformat(),
+        "whatIfMost": MOST_CASES,
     }
     return render_template("designer_edit.html", model=model, setup=setup)
+
+
+def _newest_draft(model: dict[str, Any]) -> int:
+    """The version the what-if plays by default: the newest draft, else the newest version."""
+    drafts = [v["id"] for v in model["versions"] if v["status"] == "draft"]
+    return max(drafts) if drafts else model["versions"][0]["id"]
 
 
 def _problems(problems: list[Problem]) -> list[dict[str, Any]]:
@@ -186,10 +201,8 @@ def diff(process_id: str) -> Response | tuple[Response, int]:
     return jsonify({"base": base, **dataclasses.asdict(found)})
 
 
-@bp.get("/designer/<process_id>/migration")
-def migration_plan(process_id: str) -> Response:
-    """The dry run of moving every unfinished instance of version ``?from=`` to ``?to=`` (both of this model):
-    per instance, whether it moves or why not, its waiting steps and claims, its timers. Nothing moves."""
+def _version_pair(process_id: str) -> tuple[int, int]:
+    """``?from=`` and ``?to=``: two versions of this model (404 otherwise)."""
     model = _model(process_id)
     ids = {v["id"] for v in model["versions"]}
     source, target = request.args.get("from", type=int), request.args.get("to", type=int)
@@ -198,21 +211,82 @@ def migration_plan(process_id: str) -> Response:
             "no such pair of versions of {process}", code="designer.no_versions", process=process_id
         )
     assert source is not None and target is not None
-    return jsonify(plans=gridloop().migration_dry_run(source, target))
+    return source, target
+
+
+def _mapping(given: Any) -> dict[str, str]:
+    """A step mapping (old step id → new id): ``{"old": "new"}`` in a JSON body, ``map=old:new`` in a query."""
+    if isinstance(given, list):
+        pairs = [item.split(":", 1) for item in given if isinstance(item, str) and ":" in item]
+        given = {old: new for old, new in pairs if old and new}
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+    ):
+        raise _BadBody()
+    return {old: new for old, new in given.items() if new}
+
+
+@bp.get("/designer/<process_id>/steps")
+def step_mapping(process_id: str) -> Response:
+    """The step mapping a migration from ``?from=`` to ``?to=`` starts with: the steps with no element of the
+    same id in the target, the elements new in it, and the renaming proposed for each (same name and type)."""
+    source, target = _version_pair(process_id)
+    return jsonify(gridloop().step_mapping(source, target))
+
+
+@bp.get("/designer/<process_id>/migration")
+def migration_plan(process_id: str) -> tuple[Response, int]:
+    """The dry run of moving every unfinished instance of version ``?from=`` to ``?to=`` (both of this model),
+    with the step mapping ``map=old:new`` (repeated): per instance, whether it moves or why not, the steps that
+    land on another id, its waiting steps and claims, its timers. Nothing moves."""
+    source, target = _version_pair(process_id)
+    mapping = _mapping(request.args.getlist("map"))
+    try:
+        return jsonify(plans=gridloop().migration_dry_run(source, target, mapping)), 200
+    except Conflict as exc:
+        return jsonify(error="refused", message=errors.message(exc)), 409
 
 
 @bp.post("/designer/<process_id>/migration")
 def migrate(process_id: str) -> tuple[Response, int]:
-    """Move one instance (``{"event": id, "to": version}``) — the page moves a dry run's instances one by one,
-    with a progress bar; a refused one (409, why) is left as it was and the others go on."""
+    """Move one instance (``{"event": id, "to": version, "mapping": {old: new}}``) — the page moves a dry run's
+    instances one by one, with a progress bar; a refused one (409, why) is left as it was and the others go on."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not all(isinstance(body.get(k), int) for k in ("event", "to")):
         raise _BadBody()
+    mapping = _mapping(body.get("mapping"))
     model = _model(process_id)
     if body["to"] not in {v["id"] for v in model["versions"]}:
         raise NotFound("no such version of {process}", code="designer.no_versions", process=process_id)
     try:
-        moved = gridloop().migrate_event(username(), body["event"], body["to"])
+        moved = gridloop().migrate_event(username(), body["event"], body["to"], mapping)
     except (Conflict, ProcessFailure) as exc:
         return jsonify(error="refused", message=errors.message(exc)), 409
     return jsonify(moved), 200
+
+
+@bp.get("/designer/<process_id>/what-if")
+def what_if(process_id: str) -> tuple[Response, int]:
+    """The cases of this model reported from ``?from=`` to ``?to=`` (days; by default the last full month),
+    played through version ``?version=`` beside how they ran: per step, per case, and the cases that would not
+    run the same. Nothing changes."""
+    model = _model(process_id)
+    version = request.args.get("version", type=int)
+    if version not in {v["id"] for v in model["versions"]}:
+        raise NotFound("no such version of {process}", code="designer.no_versions", process=process_id)
+    days: dict[str, date] = {}
+    for name in ("from", "to"):
+        given = request.args.get(name, "").strip()
+        if given:
+            try:
+                days[name] = date.fromisoformat(given)
+            except ValueError:
+                return jsonify(error="bad_request", field=name, message=translate("dashboard.bad_date")), 400
+    if len(days) == 1:
+        return jsonify(error="bad_request", field="from", message=translate("designer.whatif_both_days")), 400
+    if days and days["to"] < days["from"]:
+        return jsonify(error="bad_request", field="to", message=translate("dashboard.end_before_start")), 400
+    assert version is not None
+    return jsonify(gridloop().what_if(username(), version, days.get("from"), days.get("to"))), 200

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from engine.app import LANGUAGES
 from engine.bpmn.definitions import DefinitionError
-from engine.commands.versions import DESIGN_ROLES
 from engine.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
+from engine.org.roles import DESIGN_ROLES
 from engine.reads.processes import diagram_xml, process_models, start_page
 from webui import errors, formdata
 from webui.context import actor, gridloop, reader, username

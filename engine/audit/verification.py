@@ -208,11 +208,13 @@ def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
     offers: list[tuple[Any, dict[str, Any]]] = []
     moves: list[Any] = []
     expected: dict[int, dict[str, Any]] = {}
+    renamed: dict[int, str] = {}  # rows a migration moved to a renamed step's new id
     for entry in entries:
         data = _data(entry)
         if entry.action in replay_records.WORKFLOW_ACTIONS:
             moves.append(entry)
             offers.extend((entry, offer) for offer in data.get("offered") or ())
+            renamed.update({int(row_id): step for row_id, step in (data.get("renamed") or {}).items()})
         if entry.task_id is None or entry.action not in TASK_ACTIONS:
             continue
         state = expected.setdefault(
@@ -241,7 +243,7 @@ def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
         if origin is not None:
             offering, offer = origin
             want.update(
-                bpmn_id=offer.get("step"),
+                bpmn_id=renamed.get(row.id, offer.get("step")),
                 role=offer.get("role"),
                 scope_code=offer.get("scope"),
                 department_code=offer.get("department"),

@@ -52,7 +52,7 @@ def apply(record: Record, workflow: BpmnWorkflow | None, runtime_for: RuntimeFor
         return workflow
     if record.action == "migrate":
         bundle, engine = runtime_for(int(record.data["to"]))
-        return runtime.migrate(workflow, bundle, engine)
+        return runtime.migrate(workflow, bundle, engine, record.data.get("mapping"))
     ready = [
         t
         for t in workflow.get_tasks(state=TaskState.READY, manual=True)

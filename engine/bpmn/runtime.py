@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -422,16 +422,43 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def migration_problems(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[str]:
-    """Why this instance cannot move to ``bundle``'s version (empty when it can).
-
-    Every step the instance has been through or is waiting in must find its element in the new version, and
-    every subprocess its process; otherwise its past could no longer be read against its spec. Predicted steps
-    do not count: the migration predicts them afresh from the new diagram.
-    """
+def _diffs(
+    workflow: BpmnWorkflow, bundle: ProcessBundle, mapping: Mapping[str, str] | None
+) -> tuple[Any, dict[str, Any]]:
+    """SpiffWorkflow's diff of the instance against ``bundle`` (steps aligned by id, and by structure where an
+    id is gone), with ``mapping``'s steps (old id → new id, a step the designer renamed) aligned as it says."""
     from engine.bpmn.state import registry
 
     top, subprocess_diffs = diff_workflow(registry(), workflow, bundle.spec, bundle.subprocess_specs)
+    if mapping:
+        _map_steps(top, workflow, bundle.spec, mapping)
+        for sp_id, diff in subprocess_diffs.items():
+            if diff is not None:
+                subprocess = workflow.subprocesses[sp_id]
+                _map_steps(diff, subprocess, bundle.subprocess_specs[subprocess.spec.name], mapping)
+    return top, subprocess_diffs
+
+
+def _map_steps(diff: Any, workflow: Any, spec: Any, mapping: Mapping[str, str]) -> None:
+    for task in workflow.get_tasks(skip_subprocesses=True):
+        target = spec.task_specs.get(mapping.get(task.task_spec.name, ""))
+        if target is not None:
+            diff.alignment[task] = target
+            if task in diff.removed:
+                diff.removed.remove(task)
+
+
+def migration_problems(
+    workflow: BpmnWorkflow, bundle: ProcessBundle, mapping: Mapping[str, str] | None = None
+) -> list[str]:
+    """Why this instance cannot move to ``bundle``'s version (empty when it can).
+
+    Every step the instance has been through or is waiting in must find its element in the new version — by its
+    id, by ``mapping`` (old id → new id) for a step renamed, or by SpiffWorkflow's alignment by structure — and
+    every subprocess its process; otherwise its past could no longer be read against its spec. Predicted steps
+    do not count: the migration predicts them afresh from the new diagram.
+    """
+    top, subprocess_diffs = _diffs(workflow, bundle, mapping)
     removed = [t for t in top.removed if t.state & DEFINITE]
     for sp_id, diff in subprocess_diffs.items():
         if diff is None:
@@ -442,18 +469,37 @@ def migration_problems(workflow: BpmnWorkflow, bundle: ProcessBundle) -> list[st
     )
 
 
-def migrate(workflow: BpmnWorkflow, bundle: ProcessBundle, engine: RestrictedScriptEngine) -> BpmnWorkflow:
-    """Move an instance onto ``bundle``'s version: waiting steps are re-predicted on the new diagram."""
-    from engine.bpmn.state import registry
+def migration_alignment(
+    workflow: BpmnWorkflow, bundle: ProcessBundle, mapping: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The steps the instance has been through or waits in that move to an element of another id (old id → new
+    id): by ``mapping``, or as SpiffWorkflow aligns them by the diagram's structure when an id is gone — what a
+    designer checks before a move, and corrects with a mapping where the guess is wrong."""
+    top, subprocess_diffs = _diffs(workflow, bundle, mapping)
+    moved: dict[str, str] = {}
+    for diff in (top, *(d for d in subprocess_diffs.values() if d is not None)):
+        for task, spec in diff.alignment.items():
+            if spec is not None and task.state & DEFINITE and spec.name != task.task_spec.name:
+                moved[task.task_spec.name] = spec.name
+    return dict(sorted(moved.items()))
 
-    problems = migration_problems(workflow, bundle)
+
+def migrate(
+    workflow: BpmnWorkflow,
+    bundle: ProcessBundle,
+    engine: RestrictedScriptEngine,
+    mapping: Mapping[str, str] | None = None,
+) -> BpmnWorkflow:
+    """Move an instance onto ``bundle``'s version, the steps of ``mapping`` (old id → new id) onto their new
+    elements: waiting steps are re-predicted on the new diagram."""
+    problems = migration_problems(workflow, bundle, mapping)
     if problems:
         raise ProcessFailure(
             "the instance cannot be migrated: {problems}",
             code="migration.impossible",
             problems="; ".join(problems),
         )
-    top, subprocess_diffs = diff_workflow(registry(), workflow, bundle.spec, bundle.subprocess_specs)
+    top, subprocess_diffs = _diffs(workflow, bundle, mapping)
     migrate_workflow(top, workflow, bundle.spec)
     for sp_id, diff in subprocess_diffs.items():
         subprocess = workflow.subprocesses[sp_id]

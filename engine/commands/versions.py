@@ -22,9 +22,9 @@ from sqlalchemy import select
 from engine.bpmn.definitions import DefinitionError, ProcessBundle, build_deployable
 from engine.commands.pipeline import Step
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.org.roles import DESIGN_ROLES
 from engine.store.models import ProcessVersion
 
-DESIGN_ROLES = ("designer", "admin")
 # the fields of a start form that a grid report fills in: a model that takes reports must have them
 # (engine.commands.tasks reads them besides what the form validates)
 REPORT_FORM_FIELDS = ("category", "description", "channel")

@@ -33,6 +33,8 @@ ROLE_LABELS_EN: dict[str, str] = {
 }
 
 ROLE_KEYS: tuple[str, ...] = tuple(ROLE_LABELS)
+# who designs processes: deploys, activates, retires, rolls back, migrates, and plays a period through a version
+DESIGN_ROLES: tuple[str, ...] = ("designer", "admin")
 
 
 def role_for_lane(lane_name: str | None) -> str | None:

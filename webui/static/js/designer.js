@@ -191,18 +191,73 @@
     open(setup.versionDiagram.replace('/0/', '/' + version + '/')).then(compare);
   }
 
-  // ---- migration of running instances: a dry run per instance, then the movable ones one by one
+  // ---- migration of running instances: the step mapping, a dry run per instance, then the movable ones one by one
   var plans = [];
   var runButton = document.getElementById('migration-run');
   var progress = document.getElementById('migration-progress');
   var migrationStatus = document.getElementById('migration-status');
   var table = document.getElementById('migration-plans');
+  var mappingBox = document.getElementById('migration-mapping');
+  var mappingPair = '';
 
   function cell(row, text) {
     var td = document.createElement('td');
     td.textContent = text;
     row.appendChild(td);
     return td;
+  }
+
+  // on a phone a list's rows are cards: each cell says what it is, from its column's header
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll('thead th'), function (th) { return th.textContent; });
+    table.querySelectorAll('tbody tr').forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (td, index) {
+        if (row.children.length === heads.length) td.dataset.label = heads[index];
+      });
+    });
+  }
+
+  function named(element) {
+    return element.name ? element.name + ' (' + element.id + ')' : element.id;
+  }
+
+  // the steps the target has no element of the same id for, each with a choice among the target's new elements
+  function showMapping(found) {
+    var body = mappingBox.querySelector('tbody');
+    body.textContent = '';
+    found.gone.forEach(function (step) {
+      var row = document.createElement('tr');
+      cell(row, named(step));
+      var select = document.createElement('select');
+      select.dataset.step = step.id;
+      select.setAttribute('aria-label', named(step));
+      var structural = document.createElement('option');
+      structural.value = '';
+      structural.textContent = texts.by_structure;
+      select.appendChild(structural);
+      found['new'].forEach(function (element) {
+        var option = document.createElement('option');
+        option.value = element.id;
+        option.textContent = named(element);
+        option.selected = element.id === step.proposed;
+        select.appendChild(option);
+      });
+      select.addEventListener('change', dryRun);
+      var td = document.createElement('td');
+      td.appendChild(select);
+      row.appendChild(td);
+      body.appendChild(row);
+    });
+    labelCells(mappingBox.querySelector('table'));
+    mappingBox.hidden = !found.gone.length;
+  }
+
+  function mapping() {
+    var chosen = {};
+    mappingBox.querySelectorAll('select[data-step]').forEach(function (select) {
+      if (select.value) chosen[select.dataset.step] = select.value;
+    });
+    return chosen;
   }
 
   function showPlans() {
@@ -212,35 +267,60 @@
       var row = document.createElement('tr');
       row.dataset.event = plan.event;
       cell(row, plan.code);
-      var verdict = cell(row, plan.problems.length ? texts.refused + ': ' + plan.problems.join('; ') : texts.moves);
+      var aligned = Object.keys(plan.aligned || {}).map(function (old) { return old + ' → ' + plan.aligned[old]; });
+      var verdict = cell(row, plan.problems.length ? texts.refused + ': ' + plan.problems.join('; ') :
+        texts.moves + (aligned.length ? ' · ' + texts.aligned + ' ' + aligned.join('，') : ''));
       verdict.className = plan.problems.length ? 'migration-refused' : 'migration-moves';
       cell(row, plan.waiting.map(function (w) {
-        return w.name + (w.assignee ? ' · ' + w.assignee + ' (' + texts.claim_kept + ')' : '') +
+        return w.name + (w.becomes ? ' → ' + w.becomes : '') +
+          (w.assignee && w.kept ? ' · ' + w.assignee + ' (' + texts.claim_kept + ')' : '') +
           (w.kept ? '' : ' · ' + texts.step_gone);
       }).join('；'));
       cell(row, String(plan.timers));
       body.appendChild(row);
     });
+    labelCells(table);
     table.hidden = false;
     var movable = plans.filter(function (p) { return !p.problems.length; }).length;
     runButton.disabled = !movable;
     migrationStatus.textContent = plans.length ? '' : texts.nothing_to_move;
   }
 
-  document.getElementById('migration-dry-run').addEventListener('click', function () {
+  function getJSON(url) {
+    return fetch(url, {credentials: 'same-origin'}).then(function (response) {
+      return response.json().then(function (json) { return {status: response.status, body: json}; });
+    });
+  }
+
+  function dryRun() {
     var from = document.getElementById('migration-from').value;
     var to = document.getElementById('migration-to').value;
     if (!from || !to) return;
-    fetch(setup.migration + '?from=' + from + '&to=' + to, {credentials: 'same-origin'})
-      .then(function (response) { return response.json(); })
-      .then(function (body) {
-        plans = body.plans || [];
-        showPlans();
-      });
-  });
+    var pair = new URLSearchParams({from: from, to: to}).toString();
+    var mapped = pair === mappingPair ? Promise.resolve() : getJSON(setup.steps + '?' + pair).then(function (answer) {
+      if (answer.status !== 200) throw new Error(answer.body.message || String(answer.status));
+      mappingPair = pair;
+      showMapping(answer.body);
+    });
+    mapped.then(function () {
+      var query = new URLSearchParams({from: from, to: to});
+      var chosen = mapping();
+      Object.keys(chosen).forEach(function (old) { query.append('map', old + ':' + chosen[old]); });
+      return getJSON(setup.migration + '?' + query.toString());
+    }).then(function (answer) {
+      if (answer.status !== 200) throw new Error(answer.body.message || String(answer.status));
+      plans = answer.body.plans || [];
+      showPlans();
+    }).catch(function (error) {
+      migrationStatus.textContent = error.message;
+    });
+  }
+
+  document.getElementById('migration-dry-run').addEventListener('click', dryRun);
 
   runButton.addEventListener('click', function () {
     var to = Number(document.getElementById('migration-to').value);
+    var chosen = mapping();
     var movable = plans.filter(function (p) { return !p.problems.length; });
     var done = 0;
     runButton.disabled = true;
@@ -249,15 +329,106 @@
     progress.value = 0;
     movable.reduce(function (chain, plan) {
       return chain.then(function () {
-        return post(setup.migration, {event: plan.event, to: to}).then(function (answer) {
+        return post(setup.migration, {event: plan.event, to: to, mapping: chosen}).then(function (answer) {
           var row = table.querySelector('tr[data-event="' + plan.event + '"] td:nth-child(2)');
           row.textContent = answer.status === 200 ? texts.moved : texts.refused + ': ' + answer.body.message;
-          done += 1;
-          progress.value = done;
+          done += answer.status === 200 ? 1 : 0;
+          progress.value += 1;
         });
       });
     }, Promise.resolve()).then(function () {
       migrationStatus.textContent = texts.done.replace('%(count)s', String(done));
+    });
+  });
+
+  // ---- what-if: a period's cases played through a version, beside how they ran
+  var whatIfStatus = document.getElementById('whatif-status');
+  var whatIfResult = document.getElementById('whatif-result');
+
+  function share(value) {
+    return value === null || value === undefined ? texts.none : value.toFixed(2) + '%';
+  }
+
+  function hours(value) {
+    return value === null || value === undefined ? texts.none : value.toFixed(2);
+  }
+
+  function fact(list, term, recorded, draft) {
+    var dt = document.createElement('dt');
+    dt.textContent = term;
+    var dd = document.createElement('dd');
+    dd.textContent = texts.recorded + ' ' + recorded + ' · ' + texts.draft + ' ' + draft;
+    list.appendChild(dt);
+    list.appendChild(dd);
+  }
+
+  function showWhatIf(found) {
+    var summary = document.getElementById('whatif-summary');
+    summary.textContent = '';
+    var dt = document.createElement('dt');
+    dt.textContent = texts.played.replace('%(played)s', String(found.played)).replace('%(total)s', String(found.in_period));
+    var dd = document.createElement('dd');
+    dd.textContent = ['same', 'ended_earlier', 'waits_at_new_step', 'diverged', 'failed'].map(function (key) {
+      return texts.outcome[key] + ' ' + found.outcomes[key];
+    }).join(' · ');
+    summary.appendChild(dt);
+    summary.appendChild(dd);
+    fact(summary, texts.cases_ended, found.recorded.ended, found.draft.ended);
+    fact(summary, texts.mean_hours, hours(found.recorded.mean_hours), hours(found.draft.mean_hours));
+    fact(summary, texts.median_hours, hours(found.recorded.median_hours), hours(found.draft.median_hours));
+    fact(summary, texts.case_on_time, share(found.recorded.on_time_share), share(found.draft.on_time_share));
+    var steps = document.querySelector('#whatif-steps tbody');
+    steps.textContent = '';
+    found.steps.forEach(function (step) {
+      var row = document.createElement('tr');
+      row.dataset.step = step.step;
+      cell(row, named({id: step.step, name: step.name}));
+      cell(row, String(step.recorded.reached));
+      var reached = cell(row, String(step.draft.reached));
+      if (step.draft.reached !== step.recorded.reached) reached.className = 'whatif-changed';
+      cell(row, share(step.recorded.on_time_share));
+      var onTime = cell(row, share(step.draft.on_time_share));
+      if (step.draft.on_time_share !== step.recorded.on_time_share) onTime.className = 'whatif-changed';
+      steps.appendChild(row);
+    });
+    var cases = document.querySelector('#whatif-cases tbody');
+    cases.textContent = '';
+    found.listed.forEach(function (listed) {
+      var row = document.createElement('tr');
+      var td = document.createElement('td');
+      var link = document.createElement('a');
+      link.href = setup.events.replace('/0', '/' + listed.event);
+      link.textContent = listed.code || String(listed.event);
+      td.appendChild(link);
+      row.appendChild(td);
+      cell(row, texts.outcome[listed.outcome]);
+      cell(row, listed.detail);
+      cases.appendChild(row);
+    });
+    if (!found.listed.length) {
+      var row = document.createElement('tr');
+      var only = cell(row, texts.all_same);
+      only.colSpan = 3;
+      cases.appendChild(row);
+    }
+    labelCells(document.getElementById('whatif-steps'));
+    labelCells(document.getElementById('whatif-cases'));
+    whatIfResult.hidden = false;
+  }
+
+  document.getElementById('whatif-run').addEventListener('click', function () {
+    var query = new URLSearchParams({
+      version: document.getElementById('whatif-version').value,
+      from: document.getElementById('whatif-from').value,
+      to: document.getElementById('whatif-to').value
+    });
+    whatIfStatus.textContent = texts.playing;
+    getJSON(setup.whatIf + '?' + query.toString()).then(function (answer) {
+      if (answer.status !== 200) throw new Error(answer.body.message || String(answer.status));
+      whatIfStatus.textContent = '';
+      showWhatIf(answer.body);
+    }).catch(function (error) {
+      whatIfStatus.textContent = error.message;
     });
   });
 
