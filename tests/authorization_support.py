@@ -1036,6 +1036,11 @@ def migration_plan(world: World, ask: Ask) -> Call:
     )
 
 
+def model_file(world: World, ask: Ask) -> Call:
+    """A form of the household visit, as the workbench's form editor opens it."""
+    return Call(view_args={"process_id": "household_visit", "name": "visit_plan.json"})
+
+
 def what_if(world: World, ask: Ask) -> Call:
     """The household visit's cases of last month played through its spare draft."""
     return Call(view_args={"process_id": "household_visit"}, query={"version": world.spare_draft})
@@ -1115,6 +1120,7 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         start,
         designer_model,
         migration_plan,
+        model_file,
         what_if,
         issue,
         issue_elsewhere,

@@ -164,6 +164,8 @@ MATRIX: tuple[Route, ...] = (
     Route("GET",  "/designer/<process_id>/migration", "migration_plan", 200, DENIED, only(DESIGNERS, ALLOWED)),
     Route("GET",  "/designer/<process_id>/steps", "migration_plan", 200, DENIED, only(DESIGNERS, ALLOWED)),
     Route("GET",  "/designer/<process_id>/what-if", "what_if", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("GET",  "/designer/<process_id>/files/<name>", "model_file", 200, DENIED, only(DESIGNERS, ALLOWED)),
+    Route("POST", "/designer/<process_id>/form-preview", "designer_model", 200, DENIED, only(DESIGNERS, 400)),
     Route("POST", "/designer/<process_id>/migration", "designer_model", 200, DENIED, only(DESIGNERS, 400)),
     Route("POST", "/processes/<process_id>/start", "start",    303, (DENIED, DENIED),
           only(STARTERS, (ALLOWED, DENIED))),

@@ -195,3 +195,61 @@ def test_a_designer_plays_the_period_through_a_draft_and_maps_a_renamed_step(
     expect(phone.locator("#whatif-result")).to_be_visible()
     phone.screenshot(path=str(tmp_path / "designer-whatif-phone.png"), full_page=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_designer_edits_a_form_beside_its_preview_at_desktop_and_phone_width(
+    browse: Browse, live_server: LiveServer, tmp_path
+):
+    gl = live_server.app.extensions["gridloop"]
+    page = browse.sign_in("designer", viewport=DESKTOP)
+
+    # the grid loop's handling form: the fields of the chosen outcome appear in the preview as they do for staff
+    page.goto("/designer/grid_event")
+    page.select_option("#form-file", "handle.json")
+    frame = page.frame_locator("#form-preview")
+    expect(frame.locator("#field-action")).to_be_visible()
+    expect(frame.locator("#field-extension_reason")).to_be_hidden()
+    frame.locator("#field-action input[value='extension']").check()
+    expect(frame.locator("#field-extension_reason")).to_be_visible()
+
+    # the visit's record form: an edit redraws the preview, a try shows the submission's field errors
+    page.goto("/designer/household_visit")
+    page.select_option("#form-file", "visit_record.json")
+    frame = page.frame_locator("#form-preview")
+    expect(frame.locator("#field-findings")).to_contain_text("走访情况")
+    text = page.locator("#form-text")
+    text.fill(text.input_value().replace('"title": "走访情况"', '"title": "走访所见"'))
+    expect(frame.locator("#field-findings")).to_contain_text("走访所见")
+    expect(page.locator("#form-status")).to_contain_text("已修改")
+    frame.get_by_role("button", name="试填检查").click()
+    expect(frame.locator(".alert-error")).to_be_visible()
+    frame.locator("#f-findings").fill("一切正常")
+    frame.locator("#field-met input[value='true']").check()
+    frame.get_by_role("button", name="试填检查").click()
+    expect(frame.locator(".alert-success")).to_contain_text("填写有效")
+    page.get_by_role("button", name="手机宽度").click()
+    width = page.locator("#form-preview").evaluate("frame => frame.getBoundingClientRect().width")
+    assert width <= 392
+    page.screenshot(path=str(tmp_path / "designer-form-desktop.png"), full_page=True)
+
+    # a broken form: the preview says what the deploy check says, and the diagram's problems list it too
+    text.fill(text.input_value().replace('"minLength": 2', '"minLength": -2', 1))
+    expect(frame.locator(".alert-error")).to_contain_text("visit_record.json")
+    expect(page.locator("#designer-problem-list")).to_contain_text("visit_record.json")
+    text.fill(text.input_value().replace('"minLength": -2', '"minLength": 2', 1))
+    expect(page.locator("#designer-problem-list")).not_to_contain_text("visit_record.json")
+
+    # deployed with the diagram as one draft
+    page.get_by_role("button", name="部署为草稿").click()
+    expect(page.locator("#designer-status")).to_contain_text("（草稿）")
+    draft = max(v["id"] for m in _models(gl) if m["id"] == "household_visit" for v in m["versions"])
+    with gl.db.reading() as session:
+        files = gl.parts.versions.get(session, draft).bundle.files
+    assert '"title": "走访所见"' in files["processes/household_visit/visit_record.json"]
+
+    phone = browse.sign_in("designer", viewport=PHONE, is_mobile=True, has_touch=True)
+    phone.goto("/designer/household_visit")
+    phone.select_option("#form-file", "visit_record.json")
+    expect(phone.frame_locator("#form-preview").locator("#field-findings")).to_be_visible()
+    phone.screenshot(path=str(tmp_path / "designer-form-phone.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -206,3 +206,83 @@ def test_a_diagram_diff_ignores_layout_and_names_additions_removals_and_changes(
     assert diagram_diff(XML, scripted).changed == ["file_visit"]
     with pytest.raises(DiagramUnreadable):
         diagram_diff(XML, "<bpmn:definitions")
+
+
+FORM = (REPO / "processes" / "household_visit" / "visit_record.json").read_text(encoding="utf-8")
+
+
+def test_the_form_editor_opens_a_models_form_and_previews_it_as_staff_see_it(app):
+    client = staff(app, "designer")
+    opened = client.get("/designer/household_visit/files/visit_record.json")
+    assert (opened.status_code, opened.get_data(as_text=True)) == (200, FORM)
+    assert client.get("/designer/household_visit/files/nothing.json").status_code == 404
+    status, _ = _post(client, "/designer/household_visit/form-preview", {"file": "visit_record.json"})
+    assert status == 400, "a preview without the form's text is a bad request"
+
+    answer = client.post(
+        "/designer/household_visit/form-preview",
+        json={"file": "visit_record.json", "text": FORM},
+        headers={"X-CSRFToken": token(client, "/designer")},
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "frame-ancestors 'self'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'id="field-findings"' in page and 'name="needs_follow_up"' in page, "drawn by the staff renderer"
+
+    # the preview's own form: what was typed is checked as a submission would be
+    tried = client.post(
+        "/designer/household_visit/form-preview",
+        data={
+            "csrf_token": token(client, "/designer"),
+            "_form_file": "visit_record.json",
+            "_form_text": FORM,
+        },
+    )
+    assert tried.status_code == 200 and 'class="field field-boolean has-error"' in tried.get_data(
+        as_text=True
+    )
+    filled = client.post(
+        "/designer/household_visit/form-preview",
+        data={
+            "csrf_token": token(client, "/designer"),
+            "_form_file": "visit_record.json",
+            "_form_text": FORM,
+            "met": "true",
+            "findings": "正常",
+            "needs_follow_up": "false",
+        },
+    )
+    assert "填写有效" in filled.get_data(as_text=True)
+
+    broken = client.post(
+        "/designer/household_visit/form-preview",
+        json={"file": "visit_record.json", "text": FORM.replace('"type": "object"', '"type": "objet"', 1)},
+        headers={"X-CSRFToken": token(client, "/designer")},
+    )
+    assert broken.status_code == 400 and "visit_record.json" in broken.get_data(as_text=True)
+
+
+def test_an_edited_form_is_checked_and_deployed_with_the_diagram(app):
+    client = staff(app, "designer")
+    gl = app.extensions["gridloop"]
+    stricter = FORM.replace('"minLength": 2', '"minLength": -2', 1)
+    status, body = _post(
+        client,
+        "/designer/household_visit/check",
+        {"file": "household_visit.bpmn", "xml": XML, "files": {"visit_record.json": stricter}},
+    )
+    assert status == 200 and any(p["file"].endswith("visit_record.json") for p in body["problems"]), (
+        "a form that is no valid JSON Schema is refused with the diagram's check"
+    )
+    edited = FORM.replace('"title": "走访情况"', '"title": "走访情况（已修改）"')
+    assert edited != FORM
+    status, body = _post(
+        client,
+        "/designer/household_visit/deploy",
+        {"file": "household_visit.bpmn", "xml": XML, "files": {"visit_record.json": edited}},
+    )
+    assert (status, body["status"]) == (201, "draft")
+    with gl.db.reading() as session:
+        files = gl.parts.versions.get(session, body["version"]).bundle.files
+    assert files["processes/household_visit/visit_record.json"] == edited

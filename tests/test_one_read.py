@@ -176,6 +176,7 @@ GET_ROUTES: dict[str, Variants] = {
     "designer.step_mapping": lambda w, r: [
         {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
     ],
+    "designer.model_file": lambda w, r: [{"process_id": "household_visit", "name": "visit_record.json"}],
     "designer.what_if": lambda w, r: [
         {"process_id": "household_visit", "version": w.version, "from": "2026-11-01", "to": "2026-11-30"}
     ],
@@ -314,6 +315,7 @@ POST_ROUTES = {
     "designer.deploy",
     "designer.diff",
     "designer.migrate",
+    "designer.form_preview",
 }
 RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": "330199001001001"}
 VISIT = {"grid": "330199001001001", "household": "3幢2单元401室", "purpose": "care"}
@@ -434,6 +436,19 @@ def _posts(world: World) -> Iterator[Post]:
     yield Post("designer", "/designer/household_visit/check", page_json=edited, status=200, commands=0)
     yield Post("designer", "/designer/household_visit/diff", page_json=edited, status=200, commands=0)
     yield Post("designer", "/designer/household_visit/deploy", page_json=edited, status=201)
+    # the form editor's preview as the editor asks for it, and as its own form posts what was typed
+    form = (REPO / "processes" / "household_visit" / "visit_record.json").read_text(encoding="utf-8")
+    preview = {"file": "visit_record.json", "text": form}
+    yield Post(
+        "designer", "/designer/household_visit/form-preview", page_json=preview, status=200, commands=0
+    )
+    yield Post(
+        "designer",
+        "/designer/household_visit/form-preview",
+        {"_form_file": "visit_record.json", "_form_text": form, "met": "true"},
+        status=200,
+        commands=0,
+    )
     visit = gl.start("gw_hb1", "household_visit", VISIT)["id"]
     yield Post(
         "designer",

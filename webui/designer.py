@@ -8,21 +8,25 @@ the request, calls one read or command, and answers a page or JSON."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import posixpath
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
+from engine.bpmn import forms
 from engine.bpmn.definitions import DefinitionError, Problem
 from engine.bpmn.diff import DiagramUnreadable, diagram_diff
 from engine.errors import Conflict, Forbidden, NotFound, ProcessFailure
 from engine.org.roles import DESIGN_ROLES, ROLE_KEYS
 from engine.reads.processes import diagram_xml, process_models
 from engine.reads.whatif import MOST_CASES, last_month
-from webui import errors
+from webui import errors, formdata
 from webui.context import actor, gridloop, reader, username
 from webui.i18n import current_language, translate
+from webui.security import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("designer", __name__)
 
@@ -115,6 +119,8 @@ def edit(process_id: str) -> str:
         "migration": url_for("designer.migration_plan", process_id=process_id),
         "steps": url_for("designer.step_mapping", process_id=process_id),
         "whatIf": url_for("designer.what_if", process_id=process_id),
+        "fileUrl": url_for("designer.model_file", process_id=process_id, name="NAME"),
+        "formPreview": url_for("designer.form_preview", process_id=process_id),
         "forms": forms,
         "roles": roles,
         "labels": {key: translate(f"designer.panel.{key}") for key in PANEL_TEXTS}
@@ -146,14 +152,24 @@ def _problems(problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 def _uploaded() -> dict[str, bytes]:
+    """The files a workbench request posts: the diagram (``file`` and ``xml``) and the forms and tables edited
+    beside it (``files``: name → text), each by its own name in the model."""
     body = request.get_json(silent=True)
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("xml"), str)
-        or not isinstance(body.get("file"), str)
+    if not isinstance(body, dict):
+        raise _BadBody()
+    edited = body.get("files", {})
+    if not isinstance(edited, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in edited.items()
     ):
         raise _BadBody()
-    return {body["file"]: body["xml"].encode("utf-8")}
+    files = dict(edited)
+    if "xml" in body or "file" in body:
+        if not isinstance(body.get("xml"), str) or not isinstance(body.get("file"), str):
+            raise _BadBody()
+        files[body["file"]] = body["xml"]
+    if not files:
+        raise _BadBody()
+    return {name: text.encode("utf-8") for name, text in files.items()}
 
 
 class _BadBody(Exception):
@@ -193,9 +209,11 @@ def diff(process_id: str) -> Response | tuple[Response, int]:
     the elements added, removed and changed, by id."""
     model = _model(process_id)
     base = model["active"] or model["versions"][0]["id"]
-    [xml] = _uploaded().values()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
+        raise _BadBody()
     try:
-        found = diagram_diff(diagram_xml(reader().session, base), xml.decode("utf-8"))
+        found = diagram_diff(diagram_xml(reader().session, base), body["xml"])
     except DiagramUnreadable as err:
         return jsonify(error="bad_request", message=str(err)), 400
     return jsonify({"base": base, **dataclasses.asdict(found)})
@@ -290,3 +308,63 @@ def what_if(process_id: str) -> tuple[Response, int]:
         return jsonify(error="bad_request", field="to", message=translate("dashboard.end_before_start")), 400
     assert version is not None
     return jsonify(gridloop().what_if(username(), version, days.get("from"), days.get("to"))), 200
+
+
+@bp.get("/designer/<process_id>/files/<name>")
+def model_file(process_id: str, name: str) -> Response:
+    """One file of the model's shown version, by its name (a form, a DMN table), as the editors open it."""
+    deployed = reader().versions.shown(reader().session, _model(process_id)["id"])
+    found = next(
+        (text for path, text in deployed.bundle.files.items() if posixpath.basename(path) == name), None
+    )
+    if found is None:
+        raise NotFound("no file {name} in {process}", code="designer.no_file", name=name, process=process_id)
+    kind = "application/json" if name.endswith(".json") else "application/xml"
+    return Response(found, mimetype=kind)
+
+
+# the form preview is drawn in a frame of the workbench's page: it may be framed by the site itself, nothing else
+PREVIEW_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+@bp.post("/designer/<process_id>/form-preview")
+def form_preview(process_id: str) -> tuple[str, int, dict[str, str]]:
+    """A form of the model as staff see it, drawn by the same renderer from the text being edited: posted as JSON
+    (``{"file": name, "text": schema}``) by the editor, or as the preview's own form — then the values typed are
+    checked as a submission would be, and drawn with their field errors. The form's problems (400) instead when
+    the text is not a form a deploy would take. Nothing is stored: photos are not uploaded."""
+    body = request.get_json(silent=True) if request.is_json else None
+    tried = body is None
+    name, text = (
+        (request.form.get("_form_file"), request.form.get("_form_text"))
+        if tried
+        else (body.get("file"), body.get("text"))
+        if isinstance(body, dict)
+        else (None, None)
+    )
+    if not isinstance(name, str) or not isinstance(text, str) or not name.endswith(".json"):
+        raise _BadBody()
+    _model(process_id)
+    problems = [
+        p
+        for p in gridloop().check_upload({name: text.encode("utf-8")}, process_id)
+        if p.file is not None and posixpath.basename(p.file) == name
+    ]
+    context: dict[str, Any] = {"process_id": process_id, "file": name, "text": text, "problems": problems}
+    if problems:
+        return render_template("designer_form_preview.html", **context), 400, PREVIEW_HEADERS
+    deployed = reader().versions.shown(reader().session, process_id)
+    schema = reader().forms.preview(reader().session, deployed.bundle, json.loads(text))
+    values: dict[str, Any] = {}
+    found: dict[str, Any] = {}
+    if tried:
+        submission = formdata.parse(schema, request.form, MultiDict(), None, reader().calendar().timezone)
+        values = submission.values
+        found = submission.errors or forms.validate(schema, submission.data)
+    context.update(schema=schema, values=values, errors=found, tried=tried)
+    return render_template("designer_form_preview.html", **context), 200, PREVIEW_HEADERS

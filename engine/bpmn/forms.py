@@ -364,6 +364,10 @@ class FormCache:
             return {"type": "object", "properties": {}, "additionalProperties": False}
         return resolve_schema(bundle.forms[form], self._options(session, bundle))
 
+    def preview(self, session: Any, bundle: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """A form being edited (not yet deployed) with the live choices of ``bundle``'s version filled in."""
+        return resolve_schema(schema, self._options(session, bundle))
+
     def validator(self, session: Any, version_id: int, bundle: Any, form: str | None) -> CompiledForm:
         """The compiled validator of a form of a version, with its choices as they stand."""
         key = (version_id, form)

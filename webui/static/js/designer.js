@@ -33,9 +33,11 @@
     });
   }
 
+  var editedForms = {};  // the forms changed in the form editor, by name: checked and deployed with the diagram
+
   function diagram() {
     return modeler.saveXML({format: true}).then(function (result) {
-      return {file: setup.file, xml: result.xml};
+      return {file: setup.file, xml: result.xml, files: editedForms};
     });
   }
 
@@ -190,6 +192,59 @@
     if (!version) return;
     open(setup.versionDiagram.replace('/0/', '/' + version + '/')).then(compare);
   }
+
+  // ---- the form editor: a form's JSON Schema beside its preview, drawn by the server as staff see it
+  var formFile = document.getElementById('form-file');
+  var formText = document.getElementById('form-text');
+  var formPreview = document.getElementById('form-preview');
+  var formStatus = document.getElementById('form-status');
+  var formPhone = document.getElementById('form-phone');
+  var formTimer = null;
+
+  function preview() {
+    formStatus.textContent = texts.form_rendering;
+    return fetch(setup.formPreview, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf ? csrf.value : ''},
+      body: JSON.stringify({file: formFile.value, text: formText.value})
+    }).then(function (response) {
+      return response.text().then(function (html) {
+        formPreview.srcdoc = html;
+        formStatus.textContent = editedForms[formFile.value] !== undefined ? texts.form_edited : '';
+      });
+    });
+  }
+
+  function openForm() {
+    if (!formFile.value) return;
+    var edited = editedForms[formFile.value];
+    var text = edited !== undefined ? Promise.resolve(edited) :
+      fetch(setup.fileUrl.replace('NAME', encodeURIComponent(formFile.value)), {credentials: 'same-origin'})
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.text();
+        });
+    text.then(function (found) {
+      formText.value = found;
+      return preview();
+    }).catch(function () {
+      formStatus.textContent = texts.form_unreadable;
+    });
+  }
+
+  formText.addEventListener('input', function () {
+    editedForms[formFile.value] = formText.value;
+    clearTimeout(formTimer);
+    formTimer = setTimeout(function () { preview().then(check); }, 500);
+  });
+  formFile.addEventListener('change', openForm);
+  formPhone.addEventListener('click', function () {
+    var phone = formPhone.getAttribute('aria-pressed') !== 'true';
+    formPhone.setAttribute('aria-pressed', String(phone));
+    formPreview.classList.toggle('phone', phone);
+  });
+  openForm();
 
   // ---- migration of running instances: the step mapping, a dry run per instance, then the movable ones one by one
   var plans = [];
