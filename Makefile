@@ -10,7 +10,13 @@ VENDOR_FILES := $(VENDOR)/bpmn-navigated-viewer.production.min.js $(VENDOR)/diag
 # the designer's workbench: bpmn-js's Modeler, the properties panel, gridloop's property group and bpmnlint, bundled
 # from webui/modeler/ by esbuild (an npm package like the rest), and their style sheets in one file
 DESIGNER_SOURCES := $(wildcard webui/modeler/*.js webui/modeler/*.json)
-DESIGNER_FILES := $(VENDOR)/designer.js $(VENDOR)/designer.css $(VENDOR)/bpmn-font/css/bpmn.css
+DESIGNER_FILES := $(VENDOR)/designer.js $(VENDOR)/designer.css $(VENDOR)/bpmn-font/css/bpmn.css \
+	$(VENDOR)/dmn-designer.js $(VENDOR)/dmn-designer.css $(VENDOR)/dmn-font/css/dmn.css
+# the decision tables' editor: dmn-js's Modeler, bundled from webui/modeler/dmn.js, with its style sheets in one file
+DMN_DIST := webui/node_modules/dmn-js/dist/assets
+DMN_CSS := $(DMN_DIST)/dmn-js-shared.css $(DMN_DIST)/dmn-js-drd.css $(DMN_DIST)/dmn-js-decision-table.css \
+	$(DMN_DIST)/dmn-js-decision-table-controls.css $(DMN_DIST)/dmn-js-literal-expression.css \
+	$(DMN_DIST)/dmn-js-boxed-expression.css $(DMN_DIST)/dmn-js-boxed-expression-controls.css
 DESIGNER_CSS := webui/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css \
 	webui/node_modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css
 # the web UI's message catalogs (gettext, msgids are stable keys): the .po files are the source, the .mo files
@@ -87,6 +93,21 @@ $(VENDOR)/bpmn-font/css/bpmn.css: webui/node_modules/.package-lock.json
 	mkdir -p $(VENDOR)/bpmn-font/css $(VENDOR)/bpmn-font/font
 	cp $(BPMN_DIST)/assets/bpmn-font/font/* $(VENDOR)/bpmn-font/font/
 	cp $(BPMN_DIST)/assets/bpmn-font/css/bpmn.css $@
+
+$(VENDOR)/dmn-designer.js: webui/node_modules/.package-lock.json webui/modeler/dmn.js
+	mkdir -p $(VENDOR)
+	cd webui && ./node_modules/.bin/esbuild modeler/dmn.js --bundle --minify --format=iife --target=es2020 \
+		--log-level=error --outfile=static/vendor/dmn-designer.js
+
+$(VENDOR)/dmn-designer.css: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cat $(DMN_CSS) > $@
+
+# the DMN editor's icons: dmn-js's icon font beside its style sheet (as bpmn-font, no data: fonts)
+$(VENDOR)/dmn-font/css/dmn.css: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)/dmn-font/css $(VENDOR)/dmn-font/font
+	cp $(DMN_DIST)/dmn-font/font/* $(VENDOR)/dmn-font/font/
+	cp $(DMN_DIST)/dmn-font/css/dmn.css $@
 
 vendor: $(VENDOR_FILES) $(DESIGNER_FILES)
 

@@ -253,3 +253,30 @@ def test_a_designer_edits_a_form_beside_its_preview_at_desktop_and_phone_width(
     expect(phone.frame_locator("#form-preview").locator("#field-findings")).to_be_visible()
     phone.screenshot(path=str(tmp_path / "designer-form-phone.png"), full_page=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_designer_edits_the_routing_table_in_dmn_js_and_deploys_it_with_the_diagram(
+    browse: Browse, live_server: LiveServer, tmp_path
+):
+    gl = live_server.app.extensions["gridloop"]
+    page = browse.sign_in("designer", viewport=DESKTOP)
+    page.goto("/designer/grid_event")
+    expect(page.locator("#table-editor")).to_contain_text("命中策略")
+    cell = page.locator('#table-editor td[data-element-id="OutputEntry_0101_time_limit"]')
+    expect(cell).to_have_text("4")
+    cell.locator(".content-editable").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("6")
+    page.locator("#designer-tables h2").click()
+    expect(page.locator("#table-status")).to_contain_text("已修改")
+    page.screenshot(path=str(tmp_path / "designer-table.png"), full_page=True)
+    page.get_by_role("button", name="部署为草稿").click()
+    expect(page.locator("#designer-status")).to_contain_text("（草稿）")
+    draft = max(v["id"] for m in _models(gl) if m["id"] == "grid_event" for v in m["versions"])
+    with gl.db.reading() as session:
+        table = gl.parts.versions.get(session, draft).bundle.files[
+            "processes/grid_event/dispatch_routing.dmn"
+        ]
+    entry = table.split('id="OutputEntry_0101_time_limit"', 1)[1].split("</outputEntry>", 1)[0]
+    assert "<text>6</text>" in entry, "the edited limit is in the draft's routing table"
+    assert _active(gl, "grid_event") != draft, "a draft: new reports still start on the active version"

@@ -81,8 +81,9 @@ def _model(process_id: str) -> dict[str, Any]:
     return found
 
 
-def _main_file(process_id: str) -> tuple[int, str, list[str]]:
-    """The shown version of a model, the name of the BPMN file that defines its process, and its forms."""
+def _main_file(process_id: str) -> tuple[int, str, list[str], list[str]]:
+    """The shown version of a model, the name of the BPMN file that defines its process, its forms and its DMN
+    tables."""
     deployed = reader().versions.shown(reader().session, process_id)
     files = deployed.bundle.files
     main = next(
@@ -96,14 +97,19 @@ def _main_file(process_id: str) -> tuple[int, str, list[str]]:
     forms = sorted(
         posixpath.basename(name) for name in files if name.endswith(".json") and "process_model" not in name
     )
-    return deployed.version_id, posixpath.basename(main), forms
+    return (
+        deployed.version_id,
+        posixpath.basename(main),
+        forms,
+        sorted(posixpath.basename(name) for name in files if name.endswith(".dmn")),
+    )
 
 
 @bp.get("/designer/<process_id>")
 def edit(process_id: str) -> str:
     """The editor of a model's diagram, opened on its shown version (the active one, else the newest)."""
     model = _model(process_id)
-    version_id, main, forms = _main_file(process_id)
+    version_id, main, forms, tables = _main_file(process_id)
     roles = [{"key": key, "label": translate(f"role.{key}")} for key in ROLE_KEYS]
     first, last = last_month(reader().now().astimezone(reader().calendar().timezone).date())
     setup = {
@@ -122,6 +128,7 @@ def edit(process_id: str) -> str:
         "fileUrl": url_for("designer.model_file", process_id=process_id, name="NAME"),
         "formPreview": url_for("designer.form_preview", process_id=process_id),
         "forms": forms,
+        "tables": tables,
         "roles": roles,
         "labels": {key: translate(f"designer.panel.{key}") for key in PANEL_TEXTS}
         | {

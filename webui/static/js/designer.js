@@ -33,11 +33,11 @@
     });
   }
 
-  var editedForms = {};  // the forms changed in the form editor, by name: checked and deployed with the diagram
+  var editedFiles = {};  // the forms and tables changed in their editors, by name: checked and deployed with the diagram
 
   function diagram() {
     return modeler.saveXML({format: true}).then(function (result) {
-      return {file: setup.file, xml: result.xml, files: editedForms};
+      return {file: setup.file, xml: result.xml, files: editedFiles};
     });
   }
 
@@ -211,14 +211,14 @@
     }).then(function (response) {
       return response.text().then(function (html) {
         formPreview.srcdoc = html;
-        formStatus.textContent = editedForms[formFile.value] !== undefined ? texts.form_edited : '';
+        formStatus.textContent = editedFiles[formFile.value] !== undefined ? texts.form_edited : '';
       });
     });
   }
 
   function openForm() {
     if (!formFile.value) return;
-    var edited = editedForms[formFile.value];
+    var edited = editedFiles[formFile.value];
     var text = edited !== undefined ? Promise.resolve(edited) :
       fetch(setup.fileUrl.replace('NAME', encodeURIComponent(formFile.value)), {credentials: 'same-origin'})
         .then(function (response) {
@@ -234,7 +234,7 @@
   }
 
   formText.addEventListener('input', function () {
-    editedForms[formFile.value] = formText.value;
+    editedFiles[formFile.value] = formText.value;
     clearTimeout(formTimer);
     formTimer = setTimeout(function () { preview().then(check); }, 500);
   });
@@ -245,6 +245,54 @@
     formPreview.classList.toggle('phone', phone);
   });
   openForm();
+
+  // ---- the decision tables: dmn-js's Modeler on the model's DMN files; an edit is checked with the diagram
+  var tableFile = document.getElementById('table-file');
+  var tableStatus = document.getElementById('table-status');
+  var tables = tableFile && window.GridloopDmn ?
+    window.GridloopDmn.create(document.getElementById('table-editor'), setup.language) : null;
+
+  function tableEdited() {
+    tables.saveXML({format: true}).then(function (result) {
+      editedFiles[tableFile.value] = result.xml;
+      tableStatus.textContent = texts.form_edited;
+      clearTimeout(timer);
+      timer = setTimeout(check, 500);
+    });
+  }
+
+  function openTable() {
+    var edited = editedFiles[tableFile.value];
+    var xml = edited !== undefined ? Promise.resolve(edited) :
+      fetch(setup.fileUrl.replace('NAME', encodeURIComponent(tableFile.value)), {credentials: 'same-origin'})
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.text();
+        });
+    xml.then(function (found) { return tables.importXML(found); }).then(function () {
+      // open the first decision table (the diagram of decisions otherwise)
+      var view = tables.getViews().filter(function (v) { return v.type === 'decisionTable'; })[0];
+      return view ? tables.open(view) : null;
+    }).then(function () {
+      var viewer = tables.getActiveViewer();
+      if (viewer) viewer.on('elements.changed', tableEdited);
+      tableStatus.textContent = editedFiles[tableFile.value] !== undefined ? texts.form_edited : '';
+    }).catch(function () {
+      tableStatus.textContent = texts.form_unreadable;
+    });
+  }
+
+  if (tables) {
+    tables.on('views.changed', function () {
+      var viewer = tables.getActiveViewer();
+      if (viewer) {
+        viewer.off('elements.changed', tableEdited);
+        viewer.on('elements.changed', tableEdited);
+      }
+    });
+    tableFile.addEventListener('change', openTable);
+    openTable();
+  }
 
   // ---- migration of running instances: the step mapping, a dry run per instance, then the movable ones one by one
   var plans = [];
