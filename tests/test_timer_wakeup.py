@@ -116,7 +116,7 @@ if POSTGRES_URL:
             )
 
     @pytest.mark.postgres
-    @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+    @pytest.mark.parametrize("backend", ["postgres"])
     def test_a_notification_carries_the_due_time_of_a_committed_timer(real_time_engines):
         gl = real_time_engines()
         heard: list[datetime] = []
@@ -135,7 +135,7 @@ if POSTGRES_URL:
         assert rereads == [True]
 
     @pytest.mark.postgres
-    @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+    @pytest.mark.parametrize("backend", ["postgres"])
     def test_the_listener_reconnects_after_its_connection_is_killed(real_time_engines):
         own, other = real_time_engines(), real_time_engines()
         name = f"own-{uuid.uuid4().hex[:8]}"
