@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,10 @@ def test_an_evaluator_sees_each_department_with_its_counts_and_rates(app, gl):
     assert "东湖街道环卫所" in row(page, "DH-HW")
     counts = [cell(page, "DH-HW", c) for c in ("opened", "due", "closed", "closed_on_time")]
     assert counts == ["1", "1", "1", "1"]
-    assert cell(page, "DH-HW", "closure_rate") == "100.0%"
-    assert cell(page, "DH-HW", "on_time_rate") == "100.0%"
-    assert cell(page, "DH-HW", "rework_rate") == "0.0%"
-    assert cell(page, "DH-HW", "satisfaction_rate") == "100.0%"
+    assert cell(page, "DH-HW", "closure_rate") == "100.00%"
+    assert cell(page, "DH-HW", "on_time_rate") == "100.00%"
+    assert cell(page, "DH-HW", "rework_rate") == "0.00%"
+    assert cell(page, "DH-HW", "satisfaction_rate") == "100.00%"
     assert 'data-col="task_on_time_rate"' in row(page, "DH-HW")
     assert re.findall(r'<tr data-group="([^"]*)"', page) == ["DH-HW"], "a rejected report is no case"
     assert "应结案数" in page and "结案率 = 结案数 ÷ 应结案数" in page, "the caption explains the definitions"
@@ -71,10 +72,23 @@ def test_an_evaluator_sees_each_department_with_its_counts_and_rates(app, gl):
     # without dates the period is the current month of the engine's clock (November 2026), by department
     default = html(client.get("/dashboard"))
     assert 'value="2026-11-01"' in default and 'value="2026-11-30"' in default
-    assert cell(default, "DH-HW", "closure_rate") == "100.0%"
+    assert cell(default, "DH-HW", "closure_rate") == "100.00%"
     # a period without the cases shows none
     empty = html(client.get("/dashboard?from=2026-10-01&to=2026-10-31"))
     assert 'data-group="DH-HW"' not in empty and "没有可统计的案件" in empty
+
+
+def test_rates_print_with_two_decimals_as_the_standard_prints_them(app, gl):
+    # two more cases at DH-HW's handling: one closed, one left past its limit (4 working hours) — 2 of 3 closed
+    closed, late = at_handle(gl), at_handle(gl)
+    complete(gl, "h_dh_hw", closed, "handle", {"action": "done", "result": "已清运"})
+    complete(gl, "gw_hb1", closed, "verify", {"passed": True})
+    complete(gl, "leader", closed, "close", {"opinion": "同意"})
+    gl.clock.advance(timedelta(days=3))
+    page = html(staff(app, "evaluator").get(NOVEMBER))
+    assert [cell(page, "DH-HW", c) for c in ("due", "closed")] == ["3", "2"]
+    assert cell(page, "DH-HW", "closure_rate") == "66.67%"
+    assert gl.event_detail("admin", late)["state"] != "closed"
 
 
 def test_by_worker_shows_the_grid_workers_valid_reports_and_reward(app, gl):

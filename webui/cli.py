@@ -823,7 +823,7 @@ def settings_set(ctx: click.Context, key: str, value: str, as_user: str) -> None
 
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+    return "-" if value is None else f"{value * 100:.2f}%"
 
 
 @cli.command()

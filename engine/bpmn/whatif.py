@@ -135,6 +135,8 @@ def _follow(
             return run, record, str(exc)
         except (GridloopError, ValueError, KeyError) as exc:
             return run, record, f"failed: {exc}"
+        if recorded and journal.unplayed():
+            return run, record, f"record {record.seq} holds calls the replay never made"
         if record.action in START_ACTIONS:
             run.started_at = record.at
         for task_id in set(waiting) - set(ready):
