@@ -31,7 +31,17 @@ from engine.bpmn.folders import models_at, sets_at, uploaded_model, validate_pat
 from engine.bpmn.instances import Instances
 from engine.bpmn.labels import SOURCE_LANGUAGE
 from engine.bpmn.replay import RuntimeFor
-from engine.commands import admin, assignment, migration, retention, supervising, tasks, timers, versions
+from engine.commands import (
+    admin,
+    assignment,
+    migration,
+    reports,
+    retention,
+    supervising,
+    tasks,
+    timers,
+    versions,
+)
 from engine.commands import notices as notice_commands
 from engine.commands.admin import LANGUAGES
 from engine.commands.pipeline import Pipeline, system
@@ -46,6 +56,7 @@ from engine.org.scope import event_filter
 from engine.org.tree import OrgDirectory
 from engine.reads import boards, queries, tasklist, whatif
 from engine.reads import events as event_views
+from engine.reads import monthly_reports as report_views
 from engine.reads import notices as notice_views
 from engine.reads import tasks as task_views
 from engine.reads.listing import Listing
@@ -416,6 +427,30 @@ class Gridloop:
         in ``to_version``, and the renaming proposed for each (same name and type)."""
         with self.db.reading() as session:
             return migration.step_mapping(session, self.parts.versions, from_version, to_version)
+
+    def write_monthly_report(self, by: str | Actor, period: str) -> dict[str, Any]:
+        """Write and keep the evaluation report of month ``period`` (``YYYY-MM``): evaluators, auditors and
+        administrators, or the system (see :mod:`engine.commands.reports`)."""
+        return self.pipeline.run(by, reports.write, period)
+
+    def write_due_monthly_report(self, by: str = "scheduler") -> dict[str, Any] | None:
+        """Write the report of the month just ended unless one is kept (None then): the scheduler's monthly job."""
+        return self.pipeline.run(system(by), reports.write_due)
+
+    def monthly_reports(self, username: str) -> list[dict[str, Any]]:
+        """The kept monthly reports, newest first (no content)."""
+        with self.reading(username) as reader:
+            return report_views.monthly_reports(reader)
+
+    def monthly_report(self, username: str, report_id: int) -> tuple[str, bytes]:
+        """A kept monthly report's file name and XLSX content."""
+        with self.reading(username) as reader:
+            return report_views.monthly_report(reader, report_id)
+
+    def monthly_report_content(self, report_id: int) -> bytes:
+        """A kept monthly report's XLSX content, for the system (the CLI's ``--out``)."""
+        with self.db.reading() as session:
+            return report_views.monthly_report(self.reader(system("cli"), session), report_id)[1]
 
     def what_if(
         self, username: str, version_id: int, first: date | None = None, last: date | None = None

@@ -259,6 +259,7 @@ class World:
         self.spare_session = ""
         self.version_id = 0
         self.spare_draft = 0  # a draft version of the household visit, the target of refused life-cycle cells
+        self.monthly_report = 0  # a kept monthly evaluation report, to download
         self._variants = 0
         self.web: dict[str, tuple[FlaskClient, str]] = {}
         self.tokens: dict[str, str] = {}
@@ -546,6 +547,7 @@ def world_on(url: str) -> Iterator[World]:
     world.others_upload = world.photo("gw_hb2")
     world.spare_session = gl.sign_in(SPARE, PASSWORD).token_id
     world.spare_draft = world.draft()
+    world.monthly_report = gl.write_monthly_report(system("test"), "2026-11")["id"]
     for role, username in REPRESENTATIVES.items():
         world.web[role] = world.signed_in_client(username)
         answer = world.anonymous[0].post(
@@ -1041,6 +1043,16 @@ def model_file(world: World, ask: Ask) -> Call:
     return Call(view_args={"process_id": "household_visit", "name": "visit_plan.json"})
 
 
+def write_report(world: World, ask: Ask) -> Call:
+    """Write November's monthly evaluation report."""
+    return Call(form={"period": "2026-11"})
+
+
+def report_file(world: World, ask: Ask) -> Call:
+    """Download the kept monthly report."""
+    return Call(view_args={"report_id": world.monthly_report})
+
+
 def what_if(world: World, ask: Ask) -> Call:
     """The household visit's cases of last month played through its spare draft."""
     return Call(view_args={"process_id": "household_visit"}, query={"version": world.spare_draft})
@@ -1120,6 +1132,8 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         start,
         designer_model,
         migration_plan,
+        write_report,
+        report_file,
         model_file,
         what_if,
         issue,

@@ -49,6 +49,7 @@ REPORTERS = ("grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"
 ISSUERS = ("supervisor", "shift_leader")  # issue leaders' supervision sheets
 ASSIGNERS = ("shift_leader", "supervisor")  # assign tasks of their scope: the assign_roles setting's default
 EVALUATORS = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")  # see the evaluation
+REPORT_READERS = ("evaluator", "auditor", "admin")  # write and download the monthly reports
 DESIGNERS = ("designer", "admin")  # deploy, activate, retire and roll back process versions
 STARTERS = ("grid_worker", "shift_leader")  # start a household visit: its process_model.json's start_roles
 
@@ -147,6 +148,10 @@ MATRIX: tuple[Route, ...] = (
     Route("POST", "/notices/read-all",           "read_all",       303, ALLOWED),
     # ---- evaluation, processes, administration
     Route("GET",  "/dashboard",                  "page",         200, DENIED, only(EVALUATORS, ALLOWED)),
+    Route("GET",  "/dashboard/reports",          "page",         200, DENIED, only(REPORT_READERS, ALLOWED)),
+    Route("POST", "/dashboard/reports",          "write_report", 303, DENIED, only(REPORT_READERS, ALLOWED)),
+    Route("GET",  "/dashboard/reports/<int:report_id>.xlsx", "report_file", 200, DENIED,
+          only(REPORT_READERS, ALLOWED)),
     Route("GET",  "/processes",                  "page",         200, ALLOWED),
     Route("GET",  "/processes/versions/<int:version_id>/diagram.bpmn", "version", 200, ALLOWED),
     Route("POST", "/processes/deploy",           "deploy",       303, DENIED, only(DESIGNERS, ALLOWED)),

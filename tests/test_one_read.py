@@ -60,6 +60,7 @@ class World:
     photo_event: int
     version: int
     attachment: str
+    monthly_report: int = 0
     tasks: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -114,6 +115,7 @@ def world(backend: str, tmp_path: Path) -> Iterator[World]:
         with gl.db.reading() as session:
             version = session.scalar(select(ProcessVersion.id).order_by(ProcessVersion.id.desc()))
         world = World(app, closed, waiting, with_photo, version, photo)
+        world.monthly_report = gl.write_monthly_report(system("test"), "2026-11")["id"]
         for role, username in STAFF.items():
             world.tasks[role] = _a_task_of(gl, username) or open_task(gl, waiting)["id"]
         fresh = Gridloop(gl.db.url, clock=ManualClock(gl.now()))
@@ -187,6 +189,8 @@ GET_ROUTES: dict[str, Variants] = {
     "audit.history_csv": lambda w, r: [{"event_id": w.closed_event}],
     "supervision.board": lambda w, r: [{}, {"status": "cleared"}],
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
+    "dashboard.reports": _one(),
+    "dashboard.download_report": lambda w, r: [{"report_id": w.monthly_report}],
     "admin.settings": _one(),
     "admin.sessions": _one(),
     "admin.calendar": lambda w, r: [{}, {"start": "2026-11-23T09:00", "limit": "4", "unit": "work_hours"}],
@@ -316,6 +320,7 @@ POST_ROUTES = {
     "designer.diff",
     "designer.migrate",
     "designer.form_preview",
+    "dashboard.write_report",
 }
 RUBBISH = {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": "330199001001001"}
 VISIT = {"grid": "330199001001001", "household": "3幢2单元401室", "purpose": "care"}
@@ -436,6 +441,7 @@ def _posts(world: World) -> Iterator[Post]:
     yield Post("designer", "/designer/household_visit/check", page_json=edited, status=200, commands=0)
     yield Post("designer", "/designer/household_visit/diff", page_json=edited, status=200, commands=0)
     yield Post("designer", "/designer/household_visit/deploy", page_json=edited, status=201)
+    yield Post("evaluator", "/dashboard/reports", {"period": "2026-11"})
     # the form editor's preview as the editor asks for it, and as its own form posts what was typed
     form = (REPO / "processes" / "household_visit" / "visit_record.json").read_text(encoding="utf-8")
     preview = {"file": "visit_record.json", "text": form}

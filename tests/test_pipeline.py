@@ -153,6 +153,7 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     gl.sign_out_everywhere(system("test"), "gw_new")
     gl.set_user_active(system("test"), "gw_new", False)
     gl.set_user_active(system("test"), "gw_new", True)
+    gl.write_monthly_report("evaluator", "2026-11")
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

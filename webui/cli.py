@@ -826,6 +826,30 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
+@cli.group()
+def report() -> None:
+    """The monthly evaluation report (月度考核报告): the standard's tables and the month's analysis, as XLSX."""
+
+
+@report.command("monthly")
+@click.option("--period", required=True, metavar="YYYY-MM", help="the month")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="also write the workbook to this file"
+)
+@click.pass_context
+def report_monthly(ctx: click.Context, period: str, out: Path | None) -> None:
+    """Write the report of the month PERIOD, keep it (evaluators download it from the dashboard's report list)
+    and, with --out, save it as a file. The scheduler writes last month's on the first of each month."""
+    gl = _gridloop(ctx)
+    written = gl.write_monthly_report(system(_cli_user()), period)
+    if out is not None:
+        out.write_bytes(gl.monthly_report_content(written["id"]))
+    click.echo(
+        f"monthly report {period}: #{written['id']}, {written['size']} bytes, sha256 {written['sha256']}"
+        + (f", written to {out}" if out is not None else "")
+    )
+
+
 @cli.command()
 @click.option("--from", "start", required=True, help="first day, YYYY-MM-DD (in the calendar's zone)")
 @click.option("--to", "end", required=True, help="day after the last, YYYY-MM-DD")

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
+from engine.commands.reports import last_month
+from engine.errors import ValidationFailed
 from engine.evaluation.metrics import GROUPINGS
 from engine.reads.boards import EVALUATION_ROLES, evaluation_board
-from webui.context import reader
-from webui.i18n import translate
+from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
+from webui import errors as error_texts
+from webui.context import gridloop, reader, username
+from webui.i18n import field_message, translate
 
 bp = Blueprint("dashboard", __name__)
 
@@ -66,3 +72,49 @@ def index() -> tuple[str, int]:
         rows = evaluation_board(reader(), start, end, values["by"])
     page = render_template("dashboard.html", rows=rows, values=values, errors=errors, groupings=GROUPINGS)
     return page, 400 if errors else 200
+
+
+@bp.app_template_global()
+def sees_reports() -> bool:
+    """Whether the dashboard offers the monthly reports (evaluators, auditors, administrators)."""
+    user = g.get("user")
+    return user is not None and any(user.has_role(role) for role in REPORT_ROLES)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _reports_page(period: str, problem: str | None = None, status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "dashboard_reports.html", reports=monthly_reports(reader()), period=period, problem=problem
+    )
+    return page, status
+
+
+@bp.get("/dashboard/reports")
+def reports() -> tuple[str, int]:
+    """The kept monthly reports, newest first, and the form that writes one (last month by default)."""
+    today = reader().now().astimezone(reader().calendar().timezone).date()
+    return _reports_page(last_month(today))
+
+
+@bp.post("/dashboard/reports")
+def write_report() -> BaseResponse | tuple[str, int]:
+    """Write and keep the report of the posted month (``period``, YYYY-MM); the list again, with the new one."""
+    period = request.form.get("period", "").strip()
+    try:
+        written = gridloop().write_monthly_report(username(), period)
+    except ValidationFailed as exc:
+        found = exc.errors.get("period")
+        return _reports_page(period, field_message(found[0]) if found else error_texts.message(exc), 400)
+    flash(translate("report.written", period=written["period"]), "success")
+    return redirect(url_for("dashboard.reports"), code=303)
+
+
+@bp.get("/dashboard/reports/<int:report_id>.xlsx")
+def download_report(report_id: int) -> Response:
+    """One kept report's workbook, as a download named after its month."""
+    name, content = monthly_report(reader(), report_id)
+    response = Response(content, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response

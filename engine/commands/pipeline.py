@@ -96,6 +96,7 @@ ADMIN_ACTIONS = frozenset(
         "signed_out_everywhere",
         "token_revoked",
         "archived",
+        "monthly_report",
     }
 )
 

@@ -436,3 +436,17 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(64))
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MonthlyReport(Base):
+    """A month's evaluation report as the district sends it (an XLSX workbook: the standard's tables and the
+    month's written analysis), kept as written; a period may be written again, each kept."""
+
+    __tablename__ = "monthly_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    written_by: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -44,6 +44,7 @@ NEXT_TIMER_JOB = "gridloop-next-timer"
 BACKSTOP_JOB = "gridloop-backstop"
 POLL_JOB = "gridloop-poll"
 NOTICES_JOB = "gridloop-notices"
+MONTHLY_REPORT_JOB = "gridloop-monthly-report"
 # how long the listening thread waits for a notification before it looks whether it is to stop
 LISTEN_WAIT_SECONDS = 1.0
 RECONNECT_PAUSES = (1.0, 30.0)  # the first pause after a failed connection, and the longest
@@ -108,12 +109,23 @@ class TimerScheduler:
             kwargs={"unless_within": timedelta(hours=12)},
             id="gridloop-audit-checkpoint",
         )
+        # the month just ended's evaluation report, written at 01:00 on the first of each month in the calendar's
+        # time zone (and at start-up when it is missing): whichever scheduler comes first writes it, once
+        self._scheduler.add_job(
+            self._write_monthly_report,
+            "cron",
+            day=1,
+            hour=1,
+            timezone=self.gl.parts.settings.calendar().timezone,
+            id=MONTHLY_REPORT_JOB,
+        )
         # the outbox's due notices, sent on through the channels this process has adapters for
         self._scheduler.add_job(
             self._deliver_notices, "interval", seconds=self.notices.total_seconds(), id=NOTICES_JOB
         )
         if not paused:
             self.catch_up()
+            self._write_monthly_report()
         # what other processes announce from now on (what they did before, the re-arm below reads)
         if self._listener is not None:
             self._listener.start()
@@ -169,6 +181,15 @@ class TimerScheduler:
         except Exception:  # a failing timer must not stop the scheduler; the next wake retries it
             log.exception("firing timers failed")
         self._rearm_from_database()
+
+    def _write_monthly_report(self) -> None:
+        try:
+            written = self.gl.write_due_monthly_report(by=self.name)
+        except Exception:  # noqa: BLE001 — a report that cannot be written must not stop the timers
+            log.exception("the monthly evaluation report could not be written")
+            return
+        if written is not None:
+            log.info("monthly evaluation report %s written (%s bytes)", written["period"], written["size"])
 
     def _deliver_notices(self) -> None:
         try:
