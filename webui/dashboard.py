@@ -107,7 +107,7 @@ def write_report() -> BaseResponse | tuple[str, int]:
     except ValidationFailed as exc:
         found = exc.errors.get("period")
         return _reports_page(period, field_message(found[0]) if found else error_texts.message(exc), 400)
-    flash(translate("report.written", period=written["period"]), "success")
+    flash(translate("monthly.written", period=written["period"]), "success")
     return redirect(url_for("dashboard.reports"), code=303)
 
 
