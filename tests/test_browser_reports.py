@@ -32,5 +32,7 @@ def test_an_auditor_writes_and_downloads_a_monthly_report_on_a_phone(browse: Bro
     with page.expect_download() as download:
         row.get_by_role("link", name="下载").click()
     assert download.value.suggested_filename == "月度考核报告-2026-11.xlsx"
-    book = load_workbook(download.value.path())
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    book = load_workbook(saved)
     assert book.sheetnames[0] == "月度分析"
