@@ -109,7 +109,12 @@ $(VENDOR)/dmn-font/css/dmn.css: webui/node_modules/.package-lock.json
 	cp $(DMN_DIST)/dmn-font/font/* $(VENDOR)/dmn-font/font/
 	cp $(DMN_DIST)/dmn-font/css/dmn.css $@
 
-vendor: $(VENDOR_FILES) $(DESIGNER_FILES)
+# the dashboard's charts: ECharts' prebuilt bundle
+$(VENDOR)/echarts.min.js: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cp webui/node_modules/echarts/dist/echarts.min.js $@
+
+vendor: $(VENDOR_FILES) $(DESIGNER_FILES) $(VENDOR)/echarts.min.js
 
 # the browser tests drive Debian's chromium, and their screenshots need a Chinese font (Noto CJK); install
 # what is missing (as root), else say how

@@ -1043,6 +1043,19 @@ def model_file(world: World, ask: Ask) -> Call:
     return Call(view_args={"process_id": "household_visit", "name": "visit_plan.json"})
 
 
+def figure_cases(world: World, ask: Ask) -> Call:
+    """The cases behind November's count of opened cases of a department."""
+    return Call(
+        query={
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "by": "department",
+            "group": "DH-HW",
+            "figure": "opened",
+        }
+    )
+
+
 def write_report(world: World, ask: Ask) -> Call:
     """Write November's monthly evaluation report."""
     return Call(form={"period": "2026-11"})
@@ -1134,6 +1147,7 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         migration_plan,
         write_report,
         report_file,
+        figure_cases,
         model_file,
         what_if,
         issue,

@@ -148,6 +148,7 @@ MATRIX: tuple[Route, ...] = (
     Route("POST", "/notices/read-all",           "read_all",       303, ALLOWED),
     # ---- evaluation, processes, administration
     Route("GET",  "/dashboard",                  "page",         200, DENIED, only(EVALUATORS, ALLOWED)),
+    Route("GET",  "/dashboard/cases",            "figure_cases", 200, DENIED, only(EVALUATORS, ALLOWED)),
     Route("GET",  "/dashboard/reports",          "page",         200, DENIED, only(REPORT_READERS, ALLOWED)),
     Route("POST", "/dashboard/reports",          "write_report", 303, DENIED, only(REPORT_READERS, ALLOWED)),
     Route("GET",  "/dashboard/reports/<int:report_id>.xlsx", "report_file", 200, DENIED,

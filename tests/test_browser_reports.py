@@ -36,3 +36,30 @@ def test_an_auditor_writes_and_downloads_a_monthly_report_on_a_phone(browse: Bro
     download.value.save_as(saved)
     book = load_workbook(saved)
     assert book.sheetnames[0] == "月度分析"
+
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def test_the_dashboards_charts_draw_and_their_tables_drill_into_the_cases(
+    browse: Browse, live_server, tmp_path
+) -> None:
+    gl = live_server.app.extensions["gridloop"]
+    event = gl.report(
+        "gw_hb1",
+        {"category": "0101", "description": "路边有一堆暴露垃圾，无人清运", "grid": "330199001001001"},
+    )
+    [task] = [t for t in gl.event_detail("admin", event["id"])["tasks"] if t["status"] == "open"]
+    gl.claim("intake", task["id"])
+    gl.complete("intake", task["id"], {"decision": "accept"})
+    for viewport, extra in ((DESKTOP, {}), (PHONE, {"is_mobile": True, "has_touch": True})):
+        page = browse.sign_in("auditor", viewport=viewport, **extra)
+        page.goto("/dashboard")
+        for chart in ("trend", "categories", "channels", "ranking"):
+            expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.screenshot(path=str(tmp_path / f"dashboard-{viewport['width']}.png"), full_page=True)
+    page.locator("#table-categories").locator("xpath=..").locator("summary").click()
+    page.locator("#table-categories a").first.click()
+    expect(page.locator("h1")).to_have_text("统计口径下的案件")
+    expect(page.locator(f'#figure-cases tr[data-event="{event["id"]}"]')).to_be_visible()

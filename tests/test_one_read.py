@@ -190,6 +190,9 @@ GET_ROUTES: dict[str, Variants] = {
     "supervision.board": lambda w, r: [{}, {"status": "cleared"}],
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
     "dashboard.reports": _one(),
+    "dashboard.cases": lambda w, r: [
+        {"from": "2026-11-01", "to": "2026-11-30", "by": "department", "group": "DH-HW", "figure": "due"}
+    ],
     "dashboard.download_report": lambda w, r: [{"report_id": w.monthly_report}],
     "admin.settings": _one(),
     "admin.sessions": _one(),

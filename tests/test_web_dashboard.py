@@ -3,6 +3,7 @@ rates per group as a table, for evaluators only, with bad dates refused next to 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -126,3 +127,46 @@ def test_bad_dates_come_back_next_to_their_field(app, gl, query, field, message)
     start = page.index(f'id="{field}"')
     assert message in page[start : page.index("</div>", start)]
     assert "<table" not in page
+
+
+def test_every_count_drills_into_the_cases_behind_it(app, gl):
+    closed, late = at_handle(gl), at_handle(gl)
+    complete(gl, "h_dh_hw", closed, "handle", {"action": "done", "result": "已清运"})
+    complete(gl, "gw_hb1", closed, "verify", {"passed": True})
+    complete(gl, "leader", closed, "close", {"opinion": "同意"})
+    gl.clock.advance(timedelta(days=3))
+    client = staff(app, "evaluator")
+    page = html(client.get(NOVEMBER))
+    link = re.search(r'data-col="closed"><a href="([^"]+)"', row(page, "DH-HW"))
+    assert link, "the count links to its cases"
+    listed = html(client.get(link.group(1).replace("&amp;", "&")))
+    codes = re.findall(r'<tr data-event="(\d+)"', listed)
+    assert len(codes) == int(cell(page, "DH-HW", "closed")) == 2, "the list holds what the table counted"
+    assert str(late) not in codes and str(closed) in codes
+    due = html(client.get(link.group(1).replace("&amp;", "&").replace("figure=closed", "figure=due")))
+    assert len(re.findall(r'<tr data-event="', due)) == 3
+    assert (
+        client.get("/dashboard/cases?from=2026-11-01&to=2026-11-30&by=department&figure=nothing").status_code
+        == 400
+    )
+    assert client.get("/dashboard/cases?from=x&to=2026-11-30&by=department&figure=due").status_code == 400
+    assert staff(app, "gw_hb1").get(link.group(1).replace("&amp;", "&")).status_code == 403
+
+
+def test_the_charts_carry_the_tables_numbers_and_a_data_table_each(app, gl):
+    page = html(staff(app, "evaluator").get(NOVEMBER))
+    charts = json.loads(
+        re.search(r'<script type="application/json" id="dashboard-charts">(.*?)</script>', page, re.S).group(
+            1
+        )
+    )
+    assert [m["month"] for m in charts["trend"]][-2:] == ["2026-10", "2026-11"] and len(charts["trend"]) == 12
+    november = charts["trend"][-1]
+    assert (november["opened"], november["closed"], november["closure_rate"]) == (1, 1, 1.0)
+    assert [(c["group"], c["opened"]) for c in charts["categories"]] == [("0101", 1)]
+    assert charts["channels"] == [{"channel": "grid", "opened": 1}]
+    [hw] = charts["departments"]
+    assert hw["group"] == "DH-HW" and round(sum(hw["terms"].values()), 2) == hw["score"], "the terms add up"
+    for table in ("table-trend", "table-categories", "table-channels", "table-ranking"):
+        assert f'id="{table}"' in page
+    assert "2026-11</a>" in page and "暴露垃圾" in page

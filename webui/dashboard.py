@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from engine.commands.reports import last_month
 from engine.errors import ValidationFailed
-from engine.evaluation.metrics import GROUPINGS
-from engine.reads.boards import EVALUATION_ROLES, evaluation_board
+from engine.evaluation.metrics import FIGURES, GROUPINGS
+from engine.reads.boards import EVALUATION_ROLES, dashboard_charts, evaluation_board, evaluation_cases
 from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
 from webui import errors as error_texts
 from webui.context import gridloop, reader, username
@@ -63,6 +63,7 @@ def index() -> tuple[str, int]:
     if values["by"] not in GROUPINGS:
         errors["by"] = [translate("dashboard.bad_grouping")]
     rows: list[dict[str, Any]] = []
+    charts: dict[str, Any] | None = None
     if errors:
         if not sees_dashboard():
             abort(403)
@@ -70,8 +71,35 @@ def index() -> tuple[str, int]:
         start = datetime.combine(days["from"], time(), tzinfo=zone)
         end = datetime.combine(days["to"] + timedelta(days=1), time(), tzinfo=zone)
         rows = evaluation_board(reader(), start, end, values["by"])
-    page = render_template("dashboard.html", rows=rows, values=values, errors=errors, groupings=GROUPINGS)
+        charts = dashboard_charts(reader(), start, end)
+    page = render_template(
+        "dashboard.html", rows=rows, values=values, errors=errors, groupings=GROUPINGS, charts=charts
+    )
     return page, 400 if errors else 200
+
+
+@bp.get("/dashboard/cases")
+def cases() -> tuple[str, int]:
+    """The cases behind one figure of the evaluation table: ``?from=&to=&by=&group=&figure=`` (``group`` empty
+    for the row of no group), listed as the table counted them."""
+    values = {name: request.args.get(name, "").strip() for name in ("from", "to", "by", "group", "figure")}
+    try:
+        first, last = date.fromisoformat(values["from"]), date.fromisoformat(values["to"])
+    except ValueError:
+        abort(400)
+    if values["by"] not in GROUPINGS or values["figure"] not in FIGURES or last < first:
+        abort(400)
+    zone = reader().calendar().timezone
+    start = datetime.combine(first, time(), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+    rows = evaluation_cases(reader(), start, end, values["by"], values["group"] or None, values["figure"])
+    return render_template("dashboard_cases.html", rows=rows, values=values), 200
+
+
+@bp.app_template_global()
+def channel_labels(channels: list[dict[str, Any]]) -> dict[str, str]:
+    """The channels' names as staff read them, by code."""
+    return {c["channel"]: translate(f"channel.{c['channel']}", default=c["channel"]) for c in channels}
 
 
 @bp.app_template_global()

@@ -351,6 +351,19 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("process.done.retire"),
         N_("process.done.rollback"),
     ),
+    # the evaluation table's figures a count drills into (dashboard_cases.html: engine.evaluation.metrics.FIGURES)
+    "dashboard.figure.": (
+        N_("dashboard.figure.closed"),
+        N_("dashboard.figure.closed_on_time"),
+        N_("dashboard.figure.due"),
+        N_("dashboard.figure.followed_up"),
+        N_("dashboard.figure.opened"),
+        N_("dashboard.figure.reworked_due"),
+        N_("dashboard.figure.reworked_opened"),
+        N_("dashboard.figure.satisfied"),
+        N_("dashboard.figure.tasks_due"),
+        N_("dashboard.figure.tasks_late"),
+    ),
     # what a sign-in issued (admin_sessions.html)
     "admin.session_kind.": (N_("admin.session_kind.api"), N_("admin.session_kind.session")),
 }

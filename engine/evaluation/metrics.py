@@ -55,8 +55,12 @@ class Counts:
     major_reports: int = 0
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole`` to four places (a percentage to two decimals, as the standard prints it); None for 0/0."""
     return round(part / whole, 4) if whole else None
+
+
+_rate = rate
 
 
 def _settles_at(event: Event) -> datetime | None:
@@ -85,6 +89,21 @@ def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
     return event.reporter
 
 
+# the figures a count can be drilled into: the cases (event ids) behind it
+FIGURES = (
+    "opened",
+    "due",
+    "closed",
+    "closed_on_time",
+    "reworked_opened",
+    "reworked_due",
+    "followed_up",
+    "satisfied",
+    "tasks_due",
+    "tasks_late",
+)
+
+
 def evaluate(
     session: Session,
     start: datetime,
@@ -92,12 +111,19 @@ def evaluate(
     by: str = "department",
     actor: people.Actor | None = None,
     now: datetime | None = None,
+    members: dict[tuple[str | None, str], list[int]] | None = None,
 ) -> list[dict[str, Any]]:
     """The evaluation of the period ``[start, end)`` grouped ``by`` one of :data:`GROUPINGS`, best score first.
 
     With ``actor``, only the events in the actor's scope count. ``now`` (the engine clock's) ends a period that
-    is still running: a case whose limit has not yet run out is not due, whatever period it falls in.
+    is still running: a case whose limit has not yet run out is not due, whatever period it falls in. With
+    ``members``, the ids of the events behind each count are kept in it by (group, figure of :data:`FIGURES`).
     """
+
+    def count(key: str | None, figure: str, event_id: int, yes: bool = True) -> int:
+        if yes and members is not None:
+            members.setdefault((key, figure), []).append(event_id)
+        return int(yes)
 
     def settled_in_period(moment: datetime) -> bool:
         return start <= moment < end and (now is None or moment <= now)
@@ -124,22 +150,23 @@ def evaluate(
         )
     )
     for event in events:
-        group = counts[_group_key(event, by, units)]
+        key = _group_key(event, by, units)
+        group = counts[key]
         if event.opened_at is not None and start <= event.opened_at < end:
-            group.opened += 1
-            group.reworked_opened += event.rework_count > 0
+            group.opened += count(key, "opened", event.id)
+            group.reworked_opened += count(key, "reworked_opened", event.id, event.rework_count > 0)
             group.valid_reports += event.channel == "grid"
             group.major_reports += event.channel == "grid" and event.handling_level == "district"
         settles = _settles_at(event)
         if event.state not in OFF_THE_CLOCK and settles is not None and settled_in_period(settles):
-            group.due += 1
-            group.reworked_due += event.rework_count > 0
+            group.due += count(key, "due", event.id)
+            group.reworked_due += count(key, "reworked_due", event.id, event.rework_count > 0)
             if event.state == "closed" and event.closed_at is not None and event.closed_at < end:
-                group.closed += 1
-                group.closed_on_time += bool(event.closed_on_time)
+                group.closed += count(key, "closed", event.id)
+                group.closed_on_time += count(key, "closed_on_time", event.id, bool(event.closed_on_time))
             if event.satisfaction is not None:
-                group.followed_up += 1
-                group.satisfied += event.satisfaction in satisfied_answers
+                group.followed_up += count(key, "followed_up", event.id)
+                group.satisfied += count(key, "satisfied", event.id, event.satisfaction in satisfied_answers)
 
     if by == "department":
         tasks = session.scalars(
@@ -164,8 +191,13 @@ def evaluate(
             if not settled_in_period(settled):
                 continue
             group = counts[task.department_code]
-            group.tasks_due += 1
-            group.tasks_late += task.completed_at is None or task.completed_at > task.due_at
+            group.tasks_due += count(task.department_code, "tasks_due", task.event_id)
+            group.tasks_late += count(
+                task.department_code,
+                "tasks_late",
+                task.event_id,
+                task.completed_at is None or task.completed_at > task.due_at,
+            )
 
     rows = []
     for key, c in counts.items():

@@ -3,10 +3,10 @@ indicators of a period by department, level, grid, category or worker."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from engine.errors import Forbidden
+from engine.errors import FieldError, Forbidden, ValidationFailed
 from engine.evaluation import metrics
 from engine.reads import queries
 from engine.reads.labels import (
@@ -97,3 +97,105 @@ def evaluation_board(
         else:
             row["name"] = unit_name(directory, code)
     return rows
+
+
+TREND_MONTHS = 12
+TOP_CATEGORIES = 10
+SCORE_TERMS = ("closure_rate", "on_time_rate", "rework_rate", "satisfaction_rate", "task_on_time_rate")
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _months_back(first: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """The ``count`` calendar months ending with the one that starts at ``first``, oldest first."""
+    months = []
+    start = first
+    for _ in range(count):
+        following = (start + timedelta(days=32)).replace(day=1)
+        months.append((start, following))
+        start = (start - timedelta(days=1)).replace(day=1)
+    return list(reversed(months))
+
+
+def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str, Any]:
+    """What the dashboard's charts draw, for the events in the actor's scope: the trend of the twelve months up to
+    the period's end (cases opened and closed, closure and on-time rates), the period's cases by category and by
+    channel, and the departments' ranking with the weighted terms of their score. Every figure is
+    :func:`evaluation`'s (the table's), each a rate as a fraction."""
+    zone = start.tzinfo
+    trend = []
+    for month_start, month_end in _months_back(
+        _month_start((end - timedelta(seconds=1)).astimezone(zone)), TREND_MONTHS
+    ):
+        rows = evaluation(reader, month_start, month_end, "district")
+        total = {k: sum(r[k] for r in rows) for k in ("opened", "due", "closed", "closed_on_time")}
+        trend.append(
+            {
+                "month": f"{month_start.year:04d}-{month_start.month:02d}",
+                "from": month_start.date().isoformat(),
+                "to": (month_end - timedelta(days=1)).date().isoformat(),
+                **total,
+                "closure_rate": metrics.rate(total["closed"], total["due"]),
+                "on_time_rate": metrics.rate(total["closed_on_time"], total["due"]),
+            }
+        )
+    categories = {c.code: c for c in reader.bundle().categories}
+    by_category = sorted(
+        (r for r in evaluation(reader, start, end, "category") if r["opened"]),
+        key=lambda r: (-r["opened"], str(r["group"])),
+    )[:TOP_CATEGORIES]
+    channels = queries.opened_by_channel(reader.session, reader.actor, start, end)
+    weights = reader.settings.value("score_weights", reader.session)
+    directory = reader.directory()
+    departments = [
+        {
+            "group": r["group"],
+            "name": department_name(directory, r["group"]),
+            "score": r["score"],
+            "terms": {t: round(100 * weights.get(t, 0) * (r[t] or 0), 2) for t in SCORE_TERMS},
+            "opened": r["opened"],
+            "tasks_late": r["tasks_late"],
+        }
+        for r in evaluation(reader, start, end, "department")
+        if r["group"] is not None
+    ]
+    return {
+        "trend": trend,
+        "categories": [
+            {
+                "group": r["group"],
+                "name": categories[r["group"]].name if r["group"] in categories else r["group"],
+                "class_name": categories[r["group"]].class_name if r["group"] in categories else "",
+                "opened": r["opened"],
+            }
+            for r in by_category
+        ],
+        "channels": [{"channel": channel, "opened": n} for channel, n in channels],
+        "departments": departments,
+        "terms": list(SCORE_TERMS),
+    }
+
+
+def evaluation_cases(
+    reader: Reader, start: datetime, end: datetime, by: str, group: str | None, figure: str
+) -> list[dict[str, Any]]:
+    """The cases behind one figure of the evaluation table (``figure`` of :data:`metrics.FIGURES` for the row
+    ``group`` grouped ``by``), as the table counted them: code, category, grid, state, report time."""
+    if figure not in metrics.FIGURES:
+        raise ValidationFailed(
+            "no figure {figure}",
+            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(metrics.FIGURES)})]},
+            figure=figure,
+        )
+    members: dict[tuple[str | None, str], list[int]] = {}
+    actor = reader.actor
+    if not any(r in actor.roles for r in EVALUATION_ROLES):
+        raise Forbidden(
+            "evaluation is for evaluators, supervisors, shift leaders, auditors and admins",
+            code="evaluation.not_allowed",
+        )
+    metrics.evaluate(reader.session, start, end, by, actor, now=reader.now(), members=members)
+    ids = sorted(set(members.get((group, figure), [])))
+    return queries.events_by_id(reader.session, ids)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
+from engine.evaluation.metrics import NOT_CASES
 from engine.org import scope
 from engine.org.people import Actor
 from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task
@@ -190,6 +191,34 @@ def list_events(
         .limit(per_page)
     )
     return [event_row(e) for e in events], total
+
+
+def events_by_id(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """The events of ``ids`` (already chosen within a scope), newest first."""
+    if not ids:
+        return []
+    events = session.scalars(
+        select(Event).where(Event.id.in_(ids)).order_by(Event.reported_at.desc(), Event.id.desc())
+    )
+    return [event_row(e) for e in events]
+
+
+def opened_by_channel(
+    session: Session, actor: Actor, start: datetime, end: datetime
+) -> list[tuple[str, int]]:
+    """The cases opened in ``[start, end)`` in the actor's scope by reporting channel, most first."""
+    rows = session.execute(
+        select(Event.channel, func.count())
+        .where(
+            scope.event_filter(actor),
+            Event.opened_at >= start,
+            Event.opened_at < end,
+            Event.state.not_in(NOT_CASES),
+        )
+        .group_by(Event.channel)
+        .order_by(func.count().desc(), Event.channel)
+    )
+    return [(channel, count) for channel, count in rows]
 
 
 def visible_event(session: Session, actor: Actor, event_id: int) -> Event:

@@ -1,0 +1,90 @@
+/* The dashboard's charts (templates/dashboard.html), drawn by ECharts (vendor/echarts.min.js) from the figures the
+   page carries (#dashboard-charts, the same numbers as the data tables under each chart): the twelve months' trend,
+   the period's cases by category and by channel, and the departments' ranking with the terms of their score.
+   A month opens that month's dashboard; a category or a department opens the list of the cases behind its count. */
+(function () {
+  'use strict';
+
+  var source = document.getElementById('dashboard-charts');
+  if (!source || !window.echarts) return;
+  var data = JSON.parse(source.textContent);
+  var texts = JSON.parse(document.getElementById('dashboard-chart-texts').textContent);
+  var charts = [];
+
+  function percent(value) {
+    return value === null || value === undefined ? null : Math.round(value * 10000) / 100;
+  }
+
+  function draw(id, option, onClick) {
+    var element = document.getElementById(id);
+    if (!element) return;
+    var chart = window.echarts.init(element, null, {renderer: 'canvas'});
+    chart.setOption(Object.assign({animation: false, textStyle: {fontFamily: 'inherit'}}, option));
+    if (onClick) chart.on('click', onClick);
+    charts.push(chart);
+  }
+
+  function cases(by, group, figure) {
+    var query = new URLSearchParams({from: texts.from, to: texts.to, by: by, group: group || '', figure: figure});
+    window.location.href = texts.cases + '?' + query.toString();
+  }
+
+  var months = data.trend.map(function (m) { return m.month; });
+  draw('chart-trend', {
+    tooltip: {trigger: 'axis', valueFormatter: function (v) { return v === null ? '—' : v; }},
+    legend: {top: 0},
+    grid: {left: 40, right: 48, top: 36, bottom: 28},
+    xAxis: {type: 'category', data: months},
+    yAxis: [{type: 'value', minInterval: 1}, {type: 'value', max: 100, axisLabel: {formatter: '{value}%'}}],
+    series: [
+      {name: texts.opened, type: 'bar', barMaxWidth: 24, data: data.trend.map(function (m) { return m.opened; })},
+      {name: texts.closed, type: 'bar', barMaxWidth: 24, data: data.trend.map(function (m) { return m.closed; })},
+      {name: texts.closure_rate, type: 'line', yAxisIndex: 1,
+       data: data.trend.map(function (m) { return percent(m.closure_rate); })},
+      {name: texts.on_time_rate, type: 'line', yAxisIndex: 1,
+       data: data.trend.map(function (m) { return percent(m.on_time_rate); })}
+    ]
+  }, function (event) {
+    var month = data.trend[event.dataIndex];
+    var query = new URLSearchParams({from: month.from, to: month.to, by: texts.by});
+    window.location.href = texts.dashboard + '?' + query.toString();
+  });
+
+  var categories = data.categories.slice().reverse();
+  draw('chart-categories', {
+    tooltip: {trigger: 'axis', axisPointer: {type: 'shadow'}},
+    grid: {left: 8, right: 24, top: 8, bottom: 8, containLabel: true},
+    xAxis: {type: 'value', minInterval: 1},
+    yAxis: {type: 'category', data: categories.map(function (c) { return c.name; })},
+    series: [{name: texts.opened, type: 'bar', barMaxWidth: 28, data: categories.map(function (c) { return c.opened; })}]
+  }, function (event) {
+    cases('category', categories[event.dataIndex].group, 'opened');
+  });
+
+  draw('chart-channels', {
+    tooltip: {trigger: 'item', formatter: '{b}: {c} ({d}%)'},
+    series: [{
+      type: 'pie', radius: ['35%', '65%'],
+      data: data.channels.map(function (c) { return {name: texts.channels[c.channel] || c.channel, value: c.opened}; })
+    }]
+  });
+
+  var departments = data.departments.slice().reverse();
+  draw('chart-ranking', {
+    tooltip: {trigger: 'axis', axisPointer: {type: 'shadow'}},
+    legend: {top: 0},
+    grid: {left: 8, right: 24, top: 48, bottom: 8, containLabel: true},
+    xAxis: {type: 'value'},
+    yAxis: {type: 'category', data: departments.map(function (d) { return d.name; })},
+    series: data.terms.map(function (term) {
+      return {name: texts[term], type: 'bar', stack: 'score', barMaxWidth: 28,
+              data: departments.map(function (d) { return d.terms[term]; })};
+    })
+  }, function (event) {
+    cases('department', departments[event.dataIndex].group, 'opened');
+  });
+
+  window.addEventListener('resize', function () {
+    charts.forEach(function (chart) { chart.resize(); });
+  });
+}());
