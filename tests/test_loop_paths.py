@@ -214,6 +214,7 @@ def test_self_handled_report_is_closed_by_the_community(driver):
     event = driver.event(event_id)
     assert_closed(event)
     assert event["closed_on_time"] is True
+    assert event["department"] is None, "a self-handled case is no department's"
     assert [t["step"] for t in event["tasks"]] == ["accept", "self_handle_task", "close_self"]
     assert completed_steps(driver, event_id)[-1] == ("close_self", "leader_hb")
 

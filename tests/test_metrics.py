@@ -107,6 +107,26 @@ def test_departments_are_charged_only_with_their_own_lateness(week):
     assert (cg["due"], cg["tasks_due"], cg["tasks_late"]) == (0, 1, 0), "sending back in time is not charged"
 
 
+def test_a_self_handled_case_counts_for_the_worker_and_the_community_not_a_department(gl, driver):
+    _closed(driver)
+    handled = driver.report("gw_hb1", self_handle=True)
+    driver.complete("intake", handled, "accept", {"decision": "accept"})
+    driver.complete(
+        "gw_hb1",
+        handled,
+        "self_handle_task",
+        {"result": "已现场清理", "before_photos": [driver.photo()], "after_photos": [driver.photo()]},
+    )
+    driver.complete("leader_hb", handled, "close_self", {"decision": "close"})
+    assert driver.event(handled)["department"] is None, "the routing table's department never touched it"
+    by_department = {r["group"]: r for r in gl.evaluate("evaluator", *SH_WEEK, by="department")}
+    assert (by_department["DH-HW"]["opened"], by_department["DH-HW"]["closed"]) == (1, 1)
+    assert (by_department[None]["opened"], by_department[None]["closed"]) == (1, 1), "listed as 未分派"
+    [community] = gl.evaluate("evaluator", *SH_WEEK, by="community")
+    assert (community["group"], community["opened"], community["closed"]) == ("330199001001", 2, 2)
+    assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 2
+
+
 def test_grid_workers_rewards_count_valid_reports(week):
     rows = week.evaluate("evaluator", *SH_WEEK, by="worker")
     assert (_row(rows, "gw_hb1")["valid_reports"], _row(rows, "gw_hb1")["reward"]) == (3, 6.0)
