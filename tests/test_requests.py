@@ -297,6 +297,12 @@ def test_a_thirty_day_hold_stops_the_clock_reminds_at_the_review_date_and_closes
     )
     held = driver.event(event_id)
     assert (held["state"], held["due_at"]) == ("on_hold", DUE_0101)
+    gl.clock.set(
+        DUE_0101 + timedelta(days=3)
+    )  # long past its deadline while held: it shows its hold, not red
+    [listed], _ = gl.list_events("admin", code=held["code"])
+    assert listed["light"].colour == "hold"
+    gl.clock.set(HELD_AT)
     resume = driver.open_task(event_id, "resume_hold")
     assert (resume["role"], resume["scope"], resume["due_at"]) == ("dispatcher", "330199001001", REVIEW_AT)
     assert resume["id"] in driver.claimable("dispatcher_hb")

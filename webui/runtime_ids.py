@@ -82,6 +82,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "light.": (
         N_("light.blue"),
         N_("light.green"),
+        N_("light.hold"),
         N_("light.orange"),
         N_("light.red"),
         N_("light.yellow"),

@@ -15,6 +15,8 @@ from engine.time.calendar import BusinessCalendar
 
 # the unit of a case whose category the routing table no longer knows
 FALLBACK_UNIT = "work_hours"
+# the light of a case on hold (挂账): its limit stands still until it is resumed, so it shows no colour of the scheme
+HOLD = "hold"
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ class Lights:
         return timelights.task_light(self.calendar, self.scheme, task, event, unit, self.now)
 
     def event(self, event: dict[str, Any]) -> timelights.TimeLight | None:
-        """The light of a case."""
+        """The light of a case; a case on hold (挂账) shows its hold (:data:`HOLD`), not its clock."""
+        if event.get("state") == "on_hold":
+            return timelights.TimeLight(HOLD, 0.0)
         return timelights.event_light(
             self.calendar, self.scheme, event, self.case_unit(event["category"]), self.now
         )
@@ -78,8 +82,11 @@ class Lights:
         """The light to list a case with, wherever it is listed: the worst of the case's own limit
         (:meth:`event`) and those of its open steps (rows of :func:`engine.reads.queries.open_steps` or
         :func:`engine.reads.queries.task_row`) — the later colour of the scheme, then the larger used share;
-        the case's own wins a tie. None when neither the case nor any open step has a limit."""
+        the case's own wins a tie; a case on hold, its hold. None when neither the case nor any open step has a
+        limit."""
         own = self.event(event)
+        if own is not None and own.colour == HOLD:
+            return CaseLight(HOLD, 0.0)
         found = [CaseLight(own.colour, own.fraction)] if own is not None else []
         for task in open_steps:
             shown = self.task(task, event)
