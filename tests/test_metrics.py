@@ -127,6 +127,23 @@ def test_a_self_handled_case_counts_for_the_worker_and_the_community_not_a_depar
     assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 2
 
 
+def test_a_voided_case_stays_opened_counts_as_voided_and_is_never_due(gl, driver):
+    _closed(driver)
+    voided = driver.report("gw_hb1")
+    driver.complete("intake", voided, "accept", {"decision": "accept"})
+    driver.complete(
+        "dispatcher", voided, "dispatch", {"dispatch_action": "void", "dispatch_reason": "与已立案事件重复"}
+    )
+    driver.complete("leader_hb", voided, "approve_void", {"void_approved": True})
+    assert driver.event(voided)["state"] == "voided"
+    gl.clock.advance(timedelta(days=3))
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["opened"], district["voided"], district["due"], district["closed"]) == (2, 1, 1, 1)
+    assert district["accurate_opening_rate"] == 0.5, "准确立案率 = (立案数 − 作废数) / 立案数"
+    assert district["closure_rate"] == 1.0, "a voided case is never due"
+    assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 1
+
+
 def test_grid_workers_rewards_count_valid_reports(week):
     rows = week.evaluate("evaluator", *SH_WEEK, by="worker")
     assert (_row(rows, "gw_hb1")["valid_reports"], _row(rows, "gw_hb1")["reward"]) == (3, 6.0)

@@ -364,6 +364,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("dashboard.figure.satisfied"),
         N_("dashboard.figure.tasks_due"),
         N_("dashboard.figure.tasks_late"),
+        N_("dashboard.figure.voided"),
     ),
     # what a sign-in issued (admin_sessions.html)
     "admin.session_kind.": (N_("admin.session_kind.api"), N_("admin.session_kind.session")),

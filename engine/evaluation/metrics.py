@@ -2,7 +2,9 @@
 
 Definitions (shared/DOMAIN.md):
 
-- 立案数 ``opened``: cases opened (立案) in the period; rejected, not-found and voided events are not cases.
+- 立案数 ``opened``: cases opened (立案) in the period; rejected and not-found events are not cases. A case voided
+  later (作废) stays in its period's 立案数 and is counted as 作废数 ``voided`` too, never due; 准确立案率
+  ``accurate_opening_rate`` = (opened − voided) / opened.
 - 应结案数 ``due``: cases that settle in the period — their limit ran out in it (closed or not), or they were
   closed in it before their limit; a case still open inside its limit is not yet due, and a case on hold (挂账)
   or ruled a legacy issue is out of the count while it stays so. Each case is due in exactly one period: the
@@ -14,7 +16,8 @@ Definitions (shared/DOMAIN.md):
 - By department, cases count against the department that holds them, and each department task against its
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
   and a department that sent a case back is not charged with the case's lateness.
-- By worker: grid workers' valid reports (those that became cases), major ones (handled at the district) and
+- By worker: grid workers' valid reports (those that became cases and were not voided), major ones (handled at
+  the district) and
   their reward (``report_rewards``).
 """
 
@@ -33,7 +36,10 @@ from engine.org import people, scope
 from engine.store.models import Event, Task
 
 GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
-NOT_CASES = ("rejected", "not_found", "voided", "reported")
+# never opened (立案): not cases at all. A voided case (作废) was opened: it stays in its period's 立案数 and is
+# counted as 作废数 besides, but is never due.
+NOT_CASES = ("rejected", "not_found", "reported")
+VOIDED = "voided"
 OFF_THE_CLOCK = ("on_hold", "legacy")
 
 
@@ -42,6 +48,7 @@ class Counts:
     """The counts of one group in one period."""
 
     opened: int = 0
+    voided: int = 0
     due: int = 0
     closed: int = 0
     closed_on_time: int = 0
@@ -92,6 +99,7 @@ def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
 # the figures a count can be drilled into: the cases (event ids) behind it
 FIGURES = (
     "opened",
+    "voided",
     "due",
     "closed",
     "closed_on_time",
@@ -154,9 +162,13 @@ def evaluate(
         group = counts[key]
         if event.opened_at is not None and start <= event.opened_at < end:
             group.opened += count(key, "opened", event.id)
+            group.voided += count(key, "voided", event.id, event.state == VOIDED)
             group.reworked_opened += count(key, "reworked_opened", event.id, event.rework_count > 0)
-            group.valid_reports += event.channel == "grid"
-            group.major_reports += event.channel == "grid" and event.handling_level == "district"
+            valid = event.channel == "grid" and event.state != VOIDED
+            group.valid_reports += valid
+            group.major_reports += valid and event.handling_level == "district"
+        if event.state == VOIDED:
+            continue
         settles = _settles_at(event)
         if event.state not in OFF_THE_CLOCK and settles is not None and settled_in_period(settles):
             group.due += count(key, "due", event.id)
@@ -202,6 +214,7 @@ def evaluate(
     rows = []
     for key, c in counts.items():
         rates = {
+            "accurate_opening_rate": _rate(c.opened - c.voided, c.opened),
             "closure_rate": _rate(c.closed, c.due),
             "on_time_rate": _rate(c.closed_on_time, c.due),
             "rework_rate": _rate(c.reworked_opened, c.opened)

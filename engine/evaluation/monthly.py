@@ -116,6 +116,8 @@ COUNTS = [
     ("on_time_rate", "按期结案率"),
     ("rework_rate", "返工率"),
     ("satisfaction_rate", "满意率"),
+    ("voided", "作废数"),
+    ("accurate_opening_rate", "准确立案率"),
     ("score", "综合得分"),
 ]
 SHEETS = {
@@ -125,11 +127,11 @@ SHEETS = {
         "各部门",
         "部门",
         [
-            *COUNTS[:8],
+            *COUNTS[:-1],
             ("tasks_due", "应办任务数"),
             ("tasks_late", "超期任务数"),
             ("task_on_time_rate", "任务按时率"),
-            COUNTS[8],
+            COUNTS[-1],
         ],
     ),
     "worker": (
