@@ -182,3 +182,16 @@ def test_a_case_falls_due_in_the_week_its_limit_runs_out_and_scope_is_enforced(w
     )
     printed = json.loads(capsys.readouterr().out)
     assert [(r["group"], r["due"], r["closed_on_time"]) for r in printed["rows"]] == [("330199", 3, 2)]
+
+
+def test_a_dissatisfied_answer_stays_counted_after_the_reopened_case_is_answered_again(gl, driver):
+    reopened = _closed(driver, satisfaction="dissatisfied")  # 不满意: reopened (重办) to DH-HW
+    driver.complete("h_dh_hw", reopened, "handle", {"action": "done", "result": "已再次清运"})
+    driver.complete("gw_hb1", reopened, "verify", {"passed": True})
+    driver.complete("leader", reopened, "close", {"opinion": "同意"})
+    driver.complete("intake", reopened, "follow_up", {"satisfaction": "satisfied"})
+    event = driver.event(reopened)
+    assert (event["state"], event["reopen_count"], event["satisfaction"]) == ("closed", 1, "satisfied")
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["followed_up"], district["satisfied"]) == (2, 1), "both answers count"
+    assert district["satisfaction_rate"] == 0.5

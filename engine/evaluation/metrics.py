@@ -11,7 +11,9 @@ Definitions (shared/DOMAIN.md):
   one holding the earlier of its closing and its deadline.
 - 结案数 ``closed`` and 按期结案数 ``closed_on_time``: of the due cases, those closed (on time).
 - 结案率 = closed / due; 按期结案率 = closed_on_time / due; 返工率 = reworked / (opened or due: the
-  ``rework_rate_base`` setting); 满意率 = satisfied / followed up (which answers count: ``satisfied_answers``).
+  ``rework_rate_base`` setting); 满意率 = satisfied / followed up (which answers count: ``satisfied_answers``),
+  every answer counted: a 不满意 that reopened the case (重办, ``reopen_count``) stays counted after the case is
+  answered again.
 - ``score``: the weighted sum of the rates (``score_weights``), ×100.
 - By department, cases count against the department that holds them, and each department task against its
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
@@ -176,8 +178,12 @@ def evaluate(
             if event.state == "closed" and event.closed_at is not None and event.closed_at < end:
                 group.closed += count(key, "closed", event.id)
                 group.closed_on_time += count(key, "closed_on_time", event.id, bool(event.closed_on_time))
-            if event.satisfaction is not None:
-                group.followed_up += count(key, "followed_up", event.id)
+            # every answer counts: each reopening (重办) followed a 不满意 answer, and the last answer is the
+            # event's satisfaction
+            answers = event.reopen_count + (event.satisfaction is not None)
+            if answers:
+                count(key, "followed_up", event.id)
+                group.followed_up += answers
                 group.satisfied += count(key, "satisfied", event.id, event.satisfaction in satisfied_answers)
 
     if by == "department":
