@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
         "rework_rate": -0.1,
     },
     "report_rewards": {"valid": 2.0, "major": 10.0},
+    # points off a department's score for each supervision sheet issued to it in the period, by the card it reached
+    "sheet_deductions": {"notice": 0.5, "yellow": 1.0, "red": 2.0},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -132,6 +134,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS["report_rewards"]},
         "additionalProperties": {"type": "number", "minimum": 0},
+    },
+    "sheet_deductions": {
+        "type": "object",
+        "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS["sheet_deductions"]},
+        "additionalProperties": False,
     },
     "report_roles": {
         "type": "array",
@@ -289,7 +296,7 @@ def _validate(key: str, value: Any) -> None:
             "notice_max_attempts is a whole number from 1 to 100",
             {key: [FieldError("setting.notice_max_attempts")]},
         )
-    elif key in ("score_weights", "report_rewards") and not (
+    elif key in ("score_weights", "report_rewards", "sheet_deductions") and not (
         isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
     ):
         raise ValidationFailed(

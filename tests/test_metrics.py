@@ -195,3 +195,18 @@ def test_a_dissatisfied_answer_stays_counted_after_the_reopened_case_is_answered
     [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
     assert (district["followed_up"], district["satisfied"]) == (2, 1), "both answers count"
     assert district["satisfaction_rate"] == 0.5
+
+
+def test_each_supervision_sheet_takes_its_cards_points_off_the_departments_score(week):
+    before = _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
+    assert (before["sheets"], before["deductions"]) == (0, 0)
+    [open_case] = [r["id"] for r in week.list_events("admin", state="open")[0]][:1]
+    sheet = week.issue_sheet("supervisor", open_case, "DH-HW", "请加快处置")
+    after = _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
+    assert (after["sheets"], after["deductions"]) == (1, 0.5), "a leader's sheet at its first card: 0.5"
+    assert after["score"] == round(before["score"] - 0.5, 2)
+    week.change_setting("admin", "sheet_deductions", {"notice": 3, "yellow": 5, "red": 8})
+    assert _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")["score"] == round(
+        before["score"] - 3, 2
+    )
+    assert sheet["department"] == "DH-HW"

@@ -14,7 +14,9 @@ Definitions (shared/DOMAIN.md):
   ``rework_rate_base`` setting); 满意率 = satisfied / followed up (which answers count: ``satisfied_answers``),
   every answer counted: a 不满意 that reopened the case (重办, ``reopen_count``) stays counted after the case is
   answered again.
-- ``score``: the weighted sum of the rates (``score_weights``), ×100.
+- ``score``: the weighted sum of the rates (``score_weights``), ×100; by department, less the points of each
+  supervision sheet issued to it in the period by the card it reached (``sheet_deductions``: ``sheets`` and
+  ``deductions`` in its row).
 - By department, cases count against the department that holds them, and each department task against its
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
   and a department that sent a case back is not charged with the case's lateness.
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from engine import settings
 from engine.org import people, scope
-from engine.store.models import Event, Task
+from engine.store.models import Event, SupervisionSheet, Task
 
 GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
 # never opened (立案): not cases at all. A voided case (作废) was opened: it stays in its period's 立案数 and is
@@ -217,6 +219,22 @@ def evaluate(
                 task.completed_at is None or task.completed_at > task.due_at,
             )
 
+    deductions: dict[str | None, float] = defaultdict(float)
+    sheets: dict[str | None, int] = defaultdict(int)
+    if by == "department":
+        points = settings.get(session, "sheet_deductions")
+        for department, card in session.execute(
+            select(SupervisionSheet.department_code, SupervisionSheet.card).where(
+                SupervisionSheet.event_id.in_(select(Event.id).where(in_scope)),
+                SupervisionSheet.department_code.is_not(None),
+                SupervisionSheet.issued_at >= start,
+                SupervisionSheet.issued_at < end,
+            )
+        ):
+            sheets[department] += 1
+            deductions[department] += points.get(card, 0)
+            counts[department]  # a department charged with sheets is listed, even without a case of its own
+
     rows = []
     for key, c in counts.items():
         rates = {
@@ -229,8 +247,10 @@ def evaluate(
             "satisfaction_rate": _rate(c.satisfied, c.followed_up),
             "task_on_time_rate": _rate(c.tasks_due - c.tasks_late, c.tasks_due),
         }
-        score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items())
-        row = {"group": key, **c.__dict__, **rates, "score": round(score * 100, 2)}
+        score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
+        row = {"group": key, **c.__dict__, **rates, "score": round(score - deductions[key], 2)}
+        if by == "department":
+            row["sheets"], row["deductions"] = sheets[key], round(deductions[key], 2)
         if by == "worker":
             row["reward"] = c.valid_reports * rewards.get("valid", 0) + c.major_reports * rewards.get(
                 "major", 0

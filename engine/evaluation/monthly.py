@@ -131,6 +131,8 @@ SHEETS = {
             ("tasks_due", "应办任务数"),
             ("tasks_late", "超期任务数"),
             ("task_on_time_rate", "任务按时率"),
+            ("sheets", "督办单数"),
+            ("deductions", "督办扣分"),
             COUNTS[-1],
         ],
     ),

@@ -122,7 +122,8 @@ def _months_back(first: datetime, count: int) -> list[tuple[datetime, datetime]]
 def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str, Any]:
     """What the dashboard's charts draw, for the events in the actor's scope: the trend of the twelve months up to
     the period's end (cases opened and closed, closure and on-time rates), the period's cases by category and by
-    channel, and the departments' ranking with the weighted terms of their score. Every figure is
+    channel, and the departments' ranking with the weighted terms of their score (the sheets' deductions a
+    negative one). Every figure is
     :func:`evaluation`'s (the table's), each a rate as a fraction."""
     zone = start.tzinfo
     trend = []
@@ -154,7 +155,8 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
             "group": r["group"],
             "name": department_name(directory, r["group"]),
             "score": r["score"],
-            "terms": {t: round(100 * weights.get(t, 0) * (r[t] or 0), 2) for t in SCORE_TERMS},
+            "terms": {t: round(100 * weights.get(t, 0) * (r[t] or 0), 2) for t in SCORE_TERMS}
+            | {"deductions": -r["deductions"]},
             "opened": r["opened"],
             "tasks_late": r["tasks_late"],
         }
@@ -174,7 +176,7 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
         ],
         "channels": [{"channel": channel, "opened": n} for channel, n in channels],
         "departments": departments,
-        "terms": list(SCORE_TERMS),
+        "terms": [*SCORE_TERMS, "deductions"],
     }
 
 
