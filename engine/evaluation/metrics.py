@@ -71,9 +71,6 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-_rate = rate
-
-
 def _settles_at(event: Event) -> datetime | None:
     if event.due_at is None:
         return event.closed_at
@@ -238,14 +235,14 @@ def evaluate(
     rows = []
     for key, c in counts.items():
         rates = {
-            "accurate_opening_rate": _rate(c.opened - c.voided, c.opened),
-            "closure_rate": _rate(c.closed, c.due),
-            "on_time_rate": _rate(c.closed_on_time, c.due),
-            "rework_rate": _rate(c.reworked_opened, c.opened)
+            "accurate_opening_rate": rate(c.opened - c.voided, c.opened),
+            "closure_rate": rate(c.closed, c.due),
+            "on_time_rate": rate(c.closed_on_time, c.due),
+            "rework_rate": rate(c.reworked_opened, c.opened)
             if base == "opened"
-            else _rate(c.reworked_due, c.due),
-            "satisfaction_rate": _rate(c.satisfied, c.followed_up),
-            "task_on_time_rate": _rate(c.tasks_due - c.tasks_late, c.tasks_due),
+            else rate(c.reworked_due, c.due),
+            "satisfaction_rate": rate(c.satisfied, c.followed_up),
+            "task_on_time_rate": rate(c.tasks_due - c.tasks_late, c.tasks_due),
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": key, **c.__dict__, **rates, "score": round(score - deductions[key], 2)}
