@@ -36,10 +36,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from conftest import GRID_HB1, POSTGRES_URL, REPO, START, TINY_PNG, _schema_url
+from conftest import GRID_HB1, POSTGRES_URL, REPO, START, TINY_PNG
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Select, String, cast, func, literal_column, select, text, union_all
+from seeding import empty_database
+from sqlalchemy import Select, String, cast, func, literal_column, select, union_all
 from web_support import PASSWORD, sign_in, token
 from werkzeug.test import TestResponse
 
@@ -49,7 +50,6 @@ from engine.bpmn.folders import collect_models
 from engine.commands.pipeline import system
 from engine.demo.district import DISTRICT, create_demo_district, demo_users
 from engine.org import people, tree
-from engine.store.db import make_engine
 from engine.store.models import (
     AccessToken,
     Attachment,
@@ -563,20 +563,8 @@ def world_on(url: str) -> Iterator[World]:
 
 def world_fixture(backend: str, tmp: Path) -> Iterator[World]:
     """:func:`world_on` a SQLite file in ``tmp`` or a PostgreSQL schema of its own (dropped afterwards)."""
-    if backend == "sqlite":
-        yield from world_on(f"sqlite:///{tmp}/authorization.sqlite3")
-        return
-    assert POSTGRES_URL is not None
-    schema = f"authz_{uuid.uuid4().hex}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield from world_on(_schema_url(POSTGRES_URL, schema))
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with empty_database(backend, tmp, POSTGRES_URL, name="authorization") as url:
+        yield from world_on(url)
 
 
 # ---------------------------------------------------------------- kinds: one cell's request

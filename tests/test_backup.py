@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import GRID_HB1, POSTGRES_URL, _schema_url
+from seeding import empty_database
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -30,22 +31,10 @@ HISTORY_ROWS = "SELECT event_id, seq, action, hash FROM history ORDER BY event_i
 
 
 @pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """Another empty database of the test's backend: a SQLite file, or an empty PostgreSQL schema."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path}/restored.sqlite3"
-        return
-    assert POSTGRES_URL is not None
-    schema = f"r_{uuid.uuid4().hex}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield _schema_url(POSTGRES_URL, schema)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with empty_database(backend, tmp_path, POSTGRES_URL, name="restored") as url:
+        yield url
 
 
 def rows(url: str, sql: str) -> list[tuple[Any, ...]]:

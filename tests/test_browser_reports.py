@@ -63,3 +63,5 @@ def test_the_dashboards_charts_draw_and_their_tables_drill_into_the_cases(
     page.locator("#table-categories a").first.click()
     expect(page.locator("h1")).to_have_text("统计口径下的案件")
     expect(page.locator(f'#figure-cases tr[data-event="{event["id"]}"]')).to_be_visible()
+    page.screenshot(path=str(tmp_path / "cases-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

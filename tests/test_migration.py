@@ -105,7 +105,9 @@ def _two_step_process(root: Path, steps: list[str]) -> Path:
     return root
 
 
-def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_gridloop, tmp_path):
+def _past_first_check(make_gridloop, tmp_path: Path):  # noqa: ANN001, ANN202
+    """An engine on the demo district with the two-step process first_check → second_check deployed and active,
+    and an event past its first check: the engine, the version and the event."""
     from engine.demo.district import create_demo_district
 
     gl = make_gridloop()
@@ -118,6 +120,11 @@ def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_
     )["id"]
     [task] = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
     gl.complete("leader", task["id"], {})
+    return gl, v1, event_id
+
+
+def test_a_migration_that_would_lose_a_step_is_refused_and_changes_nothing(make_gridloop, tmp_path):
+    gl, v1, event_id = _past_first_check(make_gridloop, tmp_path)
     before = gl.event_detail("admin", event_id)
     v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["second_check"]), activate=True)[0].id
 
@@ -188,18 +195,7 @@ def test_steps_renamed_in_the_new_version_are_aligned_shown_and_keep_their_claim
 def test_a_wrong_structural_guess_is_corrected_by_the_step_mapping_recorded_and_replayed(
     make_gridloop, tmp_path
 ):
-    from engine.demo.district import create_demo_district
-
-    gl = make_gridloop()
-    gl.init_schema()
-    with gl.db.unit_of_work() as session:
-        create_demo_district(session, password=None)
-    v1 = gl.deploy(_two_step_process(tmp_path / "v1", ["first_check", "second_check"]), activate=True)[0].id
-    event_id = gl.report(
-        "gw_hb1", {"category": "0101", "description": "路边有一堆暴露垃圾", "grid": GRID_HB1}
-    )["id"]
-    [task] = [t for t in gl.event_detail("admin", event_id)["tasks"] if t["status"] == "open"]
-    gl.complete("leader", task["id"], {})
+    gl, v1, event_id = _past_first_check(make_gridloop, tmp_path)
     # first_check renamed check_one, and a new step put after it
     v2 = gl.deploy(_two_step_process(tmp_path / "v2", ["check_one", "extra", "second_check"]))[0].id
 

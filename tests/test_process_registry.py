@@ -325,7 +325,8 @@ def test_a_start_form_that_fails_its_schema_gives_field_errors_and_changes_nothi
 # --- the command line ------------------------------------------------------------------------------------------
 
 
-def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
+def _command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # noqa: ANN202
+    """``gridloop`` on a SQLite file of the test's own: argv → (exit status, stdout, stderr)."""
     from webui.cli import main
 
     url = f"sqlite:///{tmp_path}/cli.sqlite3"
@@ -336,6 +337,11 @@ def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
         out, err = capsys.readouterr()
         return status, out, err
 
+    return run
+
+
+def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
+    run = _command_line(tmp_path, capsys)
     assert run("init", "--demo")[0] == 0
     status, out, _ = run("deploy", str(_visit_variant(tmp_path, "v2")))
     assert status == 0 and out.startswith("household_visit: version 3 (") and out.endswith(" new, draft\n")
@@ -357,16 +363,7 @@ def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
 
 
 def test_what_if_and_a_mapped_migration_on_the_command_line(tmp_path, capsys):
-    from webui.cli import main
-
-    url = f"sqlite:///{tmp_path}/cli.sqlite3"
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        status = main(["--db", url, *argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
+    run = _command_line(tmp_path, capsys)
     assert run("init", "--demo")[0] == 0
     started = json.loads(run("start", "household_visit", "--data", json.dumps(VISIT), "--as", "gw_hb1")[1])
     variant = _visit_variant(tmp_path, "v2")

@@ -79,13 +79,19 @@ def test_an_evaluator_sees_each_department_with_its_counts_and_rates(app, gl):
     assert 'data-group="DH-HW"' not in empty and "没有可统计的案件" in empty
 
 
-def test_rates_print_with_two_decimals_as_the_standard_prints_them(app, gl):
-    # two more cases at DH-HW's handling: one closed, one left past its limit (4 working hours) — 2 of 3 closed
+def _one_closed_one_late(gl: Gridloop) -> tuple[int, int]:
+    """Two more cases at DH-HW's handling: one closed, one left past its limit (4 working hours); three days on."""
     closed, late = at_handle(gl), at_handle(gl)
     complete(gl, "h_dh_hw", closed, "handle", {"action": "done", "result": "已清运"})
     complete(gl, "gw_hb1", closed, "verify", {"passed": True})
     complete(gl, "leader", closed, "close", {"opinion": "同意"})
     gl.clock.advance(timedelta(days=3))
+    return closed, late
+
+
+def test_rates_print_with_two_decimals_as_the_standard_prints_them(app, gl):
+    # 2 of 3 closed
+    closed, late = _one_closed_one_late(gl)
     page = html(staff(app, "evaluator").get(NOVEMBER))
     assert [cell(page, "DH-HW", c) for c in ("due", "closed")] == ["3", "2"]
     assert cell(page, "DH-HW", "closure_rate") == "66.67%"
@@ -130,11 +136,7 @@ def test_bad_dates_come_back_next_to_their_field(app, gl, query, field, message)
 
 
 def test_every_count_drills_into_the_cases_behind_it(app, gl):
-    closed, late = at_handle(gl), at_handle(gl)
-    complete(gl, "h_dh_hw", closed, "handle", {"action": "done", "result": "已清运"})
-    complete(gl, "gw_hb1", closed, "verify", {"passed": True})
-    complete(gl, "leader", closed, "close", {"opinion": "同意"})
-    gl.clock.advance(timedelta(days=3))
+    closed, late = _one_closed_one_late(gl)
     client = staff(app, "evaluator")
     page = html(client.get(NOVEMBER))
     link = re.search(r'data-col="closed"><a href="([^"]+)"', row(page, "DH-HW"))

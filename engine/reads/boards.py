@@ -10,6 +10,7 @@ from engine.errors import FieldError, Forbidden, ValidationFailed
 from engine.evaluation import metrics
 from engine.reads import queries
 from engine.reads.labels import (
+    categories_by_code,
     department_name,
     describe_category,
     display_names,
@@ -184,7 +185,8 @@ def evaluation_cases(
     reader: Reader, start: datetime, end: datetime, by: str, group: str | None, figure: str
 ) -> list[dict[str, Any]]:
     """The cases behind one figure of the evaluation table (``figure`` of :data:`metrics.FIGURES` for the row
-    ``group`` grouped ``by``), as the table counted them: code, category, grid, state, report time."""
+    ``group`` grouped ``by``), as the table counted them: code, category (and its name), grid (and its name),
+    state, report time."""
     if figure not in metrics.FIGURES:
         raise ValidationFailed(
             "no figure {figure}",
@@ -200,4 +202,9 @@ def evaluation_cases(
         )
     metrics.evaluate(reader.session, start, end, by, actor, now=reader.now(), members=members)
     ids = sorted(set(members.get((group, figure), [])))
-    return queries.events_by_id(reader.session, ids)
+    rows = queries.events_by_id(reader.session, ids)
+    categories, directory = categories_by_code(reader.bundle()), reader.directory()
+    for row in rows:
+        describe_category(row, categories, reader.process_name)
+        row["grid_name"] = unit_name(directory, row["grid"])
+    return rows

@@ -3,6 +3,8 @@
 // decision tables' editor — driven by webui/static/js/designer.js through window.GridloopDmn.
 import DmnModeler from 'dmn-js/lib/Modeler';
 
+import { translator } from './translations';
+
 // dmn-js's own texts in Chinese for the decision table's editor; a text not listed stays in English
 const ZH = {
   'Hit policy:': '命中策略：',
@@ -50,23 +52,10 @@ const ZH = {
   'Strings must be in double quotes': '字符串须加双引号'
 };
 
-function translations(language) {
-  const table = language === 'zh' ? ZH : {};
-  return {
-    translate: [
-      'value',
-      function (template, replacements) {
-        const text = table[template] || template;
-        return text.replace(/{([^}]+)}/g, (found, key) => (replacements && key in replacements ? replacements[key] : found));
-      }
-    ]
-  };
-}
-
 window.GridloopDmn = {
   create(container, language) {
     // each view takes its own modules (dmn-js puts a view's additionalModules over the common ones)
-    const texts = { additionalModules: [translations(language)] };
+    const texts = { additionalModules: [translator(language === 'zh' ? ZH : {})] };
     return new DmnModeler({ container, drd: texts, decisionTable: texts, literalExpression: texts });
   }
 };

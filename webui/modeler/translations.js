@@ -66,8 +66,8 @@ const ZH = {
   '<none>': '（无）'
 };
 
-export default function translate(language) {
-  const table = language === 'zh' ? ZH : {};
+// a diagram-js `translate` module reading ``table`` (a text not in it stays as it is), for bpmn-js and dmn-js alike
+export function translator(table) {
   return {
     translate: [
       'value',
@@ -77,4 +77,8 @@ export default function translate(language) {
       }
     ]
   };
+}
+
+export default function translate(language) {
+  return translator(language === 'zh' ? ZH : {});
 }

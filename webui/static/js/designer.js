@@ -193,6 +193,16 @@
     open(setup.versionDiagram.replace('/0/', '/' + version + '/')).then(compare);
   }
 
+  // a file of the model as its editor opens it: as edited on this page, else as the shown version has it
+  function fileText(name) {
+    if (editedFiles[name] !== undefined) return Promise.resolve(editedFiles[name]);
+    return fetch(setup.fileUrl.replace('NAME', encodeURIComponent(name)), {credentials: 'same-origin'})
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      });
+  }
+
   // ---- the form editor: a form's JSON Schema beside its preview, drawn by the server as staff see it
   var formFile = document.getElementById('form-file');
   var formText = document.getElementById('form-text');
@@ -218,14 +228,7 @@
 
   function openForm() {
     if (!formFile.value) return;
-    var edited = editedFiles[formFile.value];
-    var text = edited !== undefined ? Promise.resolve(edited) :
-      fetch(setup.fileUrl.replace('NAME', encodeURIComponent(formFile.value)), {credentials: 'same-origin'})
-        .then(function (response) {
-          if (!response.ok) throw new Error(String(response.status));
-          return response.text();
-        });
-    text.then(function (found) {
+    fileText(formFile.value).then(function (found) {
       formText.value = found;
       return preview();
     }).catch(function () {
@@ -262,14 +265,7 @@
   }
 
   function openTable() {
-    var edited = editedFiles[tableFile.value];
-    var xml = edited !== undefined ? Promise.resolve(edited) :
-      fetch(setup.fileUrl.replace('NAME', encodeURIComponent(tableFile.value)), {credentials: 'same-origin'})
-        .then(function (response) {
-          if (!response.ok) throw new Error(String(response.status));
-          return response.text();
-        });
-    xml.then(function (found) { return tables.importXML(found); }).then(function () {
+    fileText(tableFile.value).then(function (found) { return tables.importXML(found); }).then(function () {
       // open the first decision table (the diagram of decisions otherwise)
       var view = tables.getViews().filter(function (v) { return v.type === 'decisionTable'; })[0];
       return view ? tables.open(view) : null;
