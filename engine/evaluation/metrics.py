@@ -32,14 +32,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine import settings
 from engine.org import people, scope
 from engine.store.models import Event, SupervisionSheet, Task
 
 GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
+# the groupings above a grid: counted by grid in the database, then folded into the unit that holds each grid
+UNIT_LEVELS = ("district", "community", "town")
 # never opened (立案): not cases at all. A voided case (作废) was opened: it stays in its period's 立案数 and is
 # counted as 作废数 besides, but is never due.
 NOT_CASES = ("rejected", "not_found", "reported")
@@ -65,36 +67,14 @@ class Counts:
     valid_reports: int = 0
     major_reports: int = 0
 
+    def add(self, other: Counts) -> None:
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 def rate(part: int, whole: int) -> float | None:
     """``part / whole`` to four places (a percentage to two decimals, as the standard prints it); None for 0/0."""
     return round(part / whole, 4) if whole else None
-
-
-def _settles_at(event: Event) -> datetime | None:
-    if event.due_at is None:
-        return event.closed_at
-    if event.closed_at is not None and event.closed_at < event.due_at:
-        return event.closed_at
-    return event.due_at
-
-
-def _group_key(event: Event, by: str, units: dict[str, Any]) -> str | None:
-    if by == "district":
-        return units.get(event.grid_code, {}).get("district")
-    if by == "department":
-        return event.department_code
-    if by == "level":
-        return event.handling_level
-    if by == "grid":
-        return event.grid_code
-    if by == "community":
-        return units.get(event.grid_code, {}).get("community")
-    if by == "town":
-        return units.get(event.grid_code, {}).get("town")
-    if by == "category":
-        return event.category
-    return event.reporter
 
 
 # the figures a count can be drilled into: the cases (event ids) behind it
@@ -111,6 +91,99 @@ FIGURES = (
     "tasks_due",
     "tasks_late",
 )
+TASK_FIGURES = ("tasks_due", "tasks_late")
+
+
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True)
+class _Period:
+    """``[start, end)``, ended early by ``now`` for a period still running: what settles after now has not."""
+
+    start: datetime
+    end: datetime
+    now: datetime | None
+
+    def settled(self, moment: Column) -> ColumnElement[bool]:
+        clauses = [moment.is_not(None), moment >= self.start, moment < self.end]
+        if self.now is not None:
+            clauses.append(moment <= self.now)
+        return and_(*clauses)
+
+    def holds(self, column: Column) -> ColumnElement[bool]:
+        return and_(column >= self.start, column < self.end)
+
+
+def _event_figures(period: _Period, satisfied_answers: list[str]) -> dict[str, ColumnElement[bool]]:
+    """Each event figure as an SQL condition on one event row (the definitions of the module's docstring)."""
+    # a case settles at the earlier of its closing and its deadline (at its closing when it has no deadline)
+    settles = case(
+        (Event.due_at.is_(None), Event.closed_at),
+        (and_(Event.closed_at.is_not(None), Event.closed_at < Event.due_at), Event.closed_at),
+        else_=Event.due_at,
+    )
+    opened = period.holds(Event.opened_at)
+    due = and_(Event.state.not_in((VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
+    closed = and_(due, Event.state == "closed", Event.closed_at < period.end)
+    valid = and_(opened, Event.channel == "grid", Event.state != VOIDED)
+    return {
+        "opened": opened,
+        "voided": and_(opened, Event.state == VOIDED),
+        "due": due,
+        "closed": closed,
+        "closed_on_time": and_(closed, Event.closed_on_time.is_(True)),
+        "reworked_opened": and_(opened, Event.rework_count > 0),
+        "reworked_due": and_(due, Event.rework_count > 0),
+        # every answer counts: each reopening (重办) followed a 不满意 answer, and the last answer is the
+        # event's satisfaction
+        "followed_up": and_(due, _answers() > 0),
+        "satisfied": and_(due, Event.satisfaction.in_(satisfied_answers)),
+        "valid_reports": valid,
+        "major_reports": and_(valid, Event.handling_level == "district"),
+    }
+
+
+def _answers() -> ColumnElement[int]:
+    return Event.reopen_count + case((Event.satisfaction.is_not(None), 1), else_=0)
+
+
+def _task_figures(period: _Period) -> dict[str, ColumnElement[bool]]:
+    """Each department-task figure as an SQL condition on one task row: a task settles at the earlier of its
+    completion and its deadline, and is late when it was not completed by its deadline."""
+    settles = case(
+        (and_(Task.completed_at.is_not(None), Task.completed_at < Task.due_at), Task.completed_at),
+        else_=Task.due_at,
+    )
+    due = period.settled(settles)
+    return {
+        "tasks_due": due,
+        "tasks_late": and_(due, or_(Task.completed_at.is_(None), Task.completed_at > Task.due_at)),
+    }
+
+
+def _group_column(by: str) -> Column:
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPINGS)}")
+    return {
+        "department": Event.department_code,
+        "level": Event.handling_level,
+        "category": Event.category,
+        "worker": Event.reporter,
+    }.get(by, Event.grid_code)
+
+
+def _events_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The cases the period's figures look at: opened, due or closed in it (indexed columns, one range each)."""
+    return and_(
+        in_scope,
+        Event.state.not_in(NOT_CASES),
+        or_(period.holds(Event.opened_at), period.holds(Event.due_at), period.holds(Event.closed_at)),
+    )
+
+
+def _count(condition: ColumnElement[bool], value: Any = 1) -> Any:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
 def evaluate(
@@ -120,120 +193,61 @@ def evaluate(
     by: str = "department",
     actor: people.Actor | None = None,
     now: datetime | None = None,
-    members: dict[tuple[str | None, str], list[int]] | None = None,
 ) -> list[dict[str, Any]]:
     """The evaluation of the period ``[start, end)`` grouped ``by`` one of :data:`GROUPINGS`, best score first.
 
     With ``actor``, only the events in the actor's scope count. ``now`` (the engine clock's) ends a period that
-    is still running: a case whose limit has not yet run out is not due, whatever period it falls in. With
-    ``members``, the ids of the events behind each count are kept in it by (group, figure of :data:`FIGURES`).
+    is still running: a case whose limit has not yet run out is not due, whatever period it falls in. Every
+    count is an aggregate computed by the database (one grouped query over the period's events, one over its
+    department tasks and one over its sheets), so memory does not grow with the period.
     """
-
-    def count(key: str | None, figure: str, event_id: int, yes: bool = True) -> int:
-        if yes and members is not None:
-            members.setdefault((key, figure), []).append(event_id)
-        return int(yes)
-
-    def settled_in_period(moment: datetime) -> bool:
-        return start <= moment < end and (now is None or moment <= now)
-
-    if by not in GROUPINGS:
-        raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPINGS)}")
+    key = _group_column(by)
+    period = _Period(start, end, now)
     base = settings.get(session, "rework_rate_base")
-    satisfied_answers = set(settings.get(session, "satisfied_answers"))
+    satisfied_answers = list(settings.get(session, "satisfied_answers"))
     weights = settings.get(session, "score_weights")
     rewards = settings.get(session, "report_rewards")
-    units = _unit_paths(session)
-    counts: dict[str | None, Counts] = defaultdict(Counts)
-
     in_scope = scope.event_filter(actor) if actor is not None else true()
-    events = session.scalars(
-        select(Event).where(
-            in_scope,
-            Event.state.not_in(NOT_CASES),
-            or_(
-                and_(Event.opened_at >= start, Event.opened_at < end),
-                and_(Event.due_at >= start, Event.due_at < end),
-                and_(Event.closed_at >= start, Event.closed_at < end),
-            ),
-        )
-    )
-    for event in events:
-        key = _group_key(event, by, units)
-        group = counts[key]
-        if event.opened_at is not None and start <= event.opened_at < end:
-            group.opened += count(key, "opened", event.id)
-            group.voided += count(key, "voided", event.id, event.state == VOIDED)
-            group.reworked_opened += count(key, "reworked_opened", event.id, event.rework_count > 0)
-            valid = event.channel == "grid" and event.state != VOIDED
-            group.valid_reports += valid
-            group.major_reports += valid and event.handling_level == "district"
-        if event.state == VOIDED:
-            continue
-        settles = _settles_at(event)
-        if event.state not in OFF_THE_CLOCK and settles is not None and settled_in_period(settles):
-            group.due += count(key, "due", event.id)
-            group.reworked_due += count(key, "reworked_due", event.id, event.rework_count > 0)
-            if event.state == "closed" and event.closed_at is not None and event.closed_at < end:
-                group.closed += count(key, "closed", event.id)
-                group.closed_on_time += count(key, "closed_on_time", event.id, bool(event.closed_on_time))
-            # every answer counts: each reopening (重办) followed a 不满意 answer, and the last answer is the
-            # event's satisfaction
-            answers = event.reopen_count + (event.satisfaction is not None)
-            if answers:
-                count(key, "followed_up", event.id)
-                group.followed_up += answers
-                group.satisfied += count(key, "satisfied", event.id, event.satisfaction in satisfied_answers)
-
-    if by == "department":
-        tasks = session.scalars(
-            select(Task).where(
-                Task.event_id.in_(select(Event.id).where(in_scope)),
-                Task.department_code.is_not(None),
-                Task.due_at.is_not(None),
-                Task.status.in_(("open", "completed")),
-                or_(
-                    and_(Task.completed_at >= start, Task.completed_at < end),
-                    and_(Task.completed_at.is_(None), Task.due_at >= start, Task.due_at < end),
-                ),
-            )
-        )
-        for task in tasks:
-            assert task.due_at is not None  # as the query asks
-            settled = (
-                task.completed_at
-                if task.completed_at is not None and task.completed_at < task.due_at
-                else task.due_at
-            )
-            if not settled_in_period(settled):
-                continue
-            group = counts[task.department_code]
-            group.tasks_due += count(task.department_code, "tasks_due", task.event_id)
-            group.tasks_late += count(
-                task.department_code,
-                "tasks_late",
-                task.event_id,
-                task.completed_at is None or task.completed_at > task.due_at,
-            )
+    figures = _event_figures(period, satisfied_answers)
+    sums = [
+        _count(figures["followed_up"], _answers()) if name == "followed_up" else _count(condition)
+        for name, condition in figures.items()
+    ]
+    counts: dict[str | None, Counts] = defaultdict(Counts)
+    for group, *values in session.execute(
+        select(key, *sums).where(_events_of_period(period, in_scope)).group_by(key)
+    ):
+        counts[group] = Counts(**dict(zip(figures, map(int, values), strict=True)))
 
     deductions: dict[str | None, float] = defaultdict(float)
     sheets: dict[str | None, int] = defaultdict(int)
     if by == "department":
+        tasks = _task_figures(period)
+        for department, tasks_due, tasks_late in session.execute(
+            select(Task.department_code, _count(tasks["tasks_due"]), _count(tasks["tasks_late"]))
+            .where(_tasks_of_period(period, in_scope))
+            .group_by(Task.department_code)
+        ):
+            group = counts[department]
+            group.tasks_due, group.tasks_late = int(tasks_due), int(tasks_late)
         points = settings.get(session, "sheet_deductions")
-        for department, card in session.execute(
-            select(SupervisionSheet.department_code, SupervisionSheet.card).where(
+        for department, card, number in session.execute(
+            select(SupervisionSheet.department_code, SupervisionSheet.card, func.count())
+            .where(
                 SupervisionSheet.event_id.in_(select(Event.id).where(in_scope)),
                 SupervisionSheet.department_code.is_not(None),
-                SupervisionSheet.issued_at >= start,
-                SupervisionSheet.issued_at < end,
+                period.holds(SupervisionSheet.issued_at),
             )
+            .group_by(SupervisionSheet.department_code, SupervisionSheet.card)
         ):
-            sheets[department] += 1
-            deductions[department] += points.get(card, 0)
+            sheets[department] += number
+            deductions[department] += number * points.get(card, 0)
             counts[department]  # a department charged with sheets is listed, even without a case of its own
+    if by in UNIT_LEVELS:
+        counts = _fold(counts, _unit_paths(session), by)
 
     rows = []
-    for key, c in counts.items():
+    for group, c in counts.items():
         rates = {
             "accurate_opening_rate": rate(c.opened - c.voided, c.opened),
             "closure_rate": rate(c.closed, c.due),
@@ -245,9 +259,9 @@ def evaluate(
             "task_on_time_rate": rate(c.tasks_due - c.tasks_late, c.tasks_due),
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
-        row = {"group": key, **c.__dict__, **rates, "score": round(score - deductions[key], 2)}
+        row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
         if by == "department":
-            row["sheets"], row["deductions"] = sheets[key], round(deductions[key], 2)
+            row["sheets"], row["deductions"] = sheets[group], round(deductions[group], 2)
         if by == "worker":
             row["reward"] = c.valid_reports * rewards.get("valid", 0) + c.major_reports * rewards.get(
                 "major", 0
@@ -255,6 +269,66 @@ def evaluate(
         rows.append(row)
     rows.sort(key=lambda r: (-r["score"], str(r["group"])))
     return rows
+
+
+def _tasks_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The department tasks the period's figures look at: completed in it, or still open with their limit in it."""
+    return and_(
+        Task.event_id.in_(select(Event.id).where(in_scope)),
+        Task.department_code.is_not(None),
+        Task.due_at.is_not(None),
+        Task.status.in_(("open", "completed")),
+        or_(
+            period.holds(Task.completed_at),
+            and_(Task.completed_at.is_(None), period.holds(Task.due_at)),
+        ),
+    )
+
+
+def cases(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    by: str,
+    group: str | None,
+    figure: str,
+    actor: people.Actor | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """The ids of the cases behind one count of :func:`evaluate`'s table — ``figure`` (of :data:`FIGURES`) of
+    the row ``group`` grouped ``by`` — by the same conditions, so the list has as many cases as the count
+    (a department's task figures: the cases of its tasks)."""
+    if figure not in FIGURES:
+        raise ValueError(f"no figure {figure!r}; use one of {', '.join(FIGURES)}")
+    key = _group_column(by)
+    period = _Period(start, end, now)
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    if by in UNIT_LEVELS:
+        paths = _unit_paths(session)
+        in_group: ColumnElement[bool] = Event.grid_code.in_([grid for grid, path in paths.items() if path.get(by) == group])
+        if group is None:  # a grid without a unit of that level, or one the tree does not know
+            in_group = or_(in_group, Event.grid_code.not_in(list(paths)))
+    else:
+        in_group = key.is_(None) if group is None else key == group
+    if figure in TASK_FIGURES:
+        department = Task.department_code == group if by == "department" else false()
+        query = select(Task.event_id).where(
+            _tasks_of_period(period, in_scope), department, _task_figures(period)[figure]
+        )
+    else:
+        condition = _event_figures(period, list(settings.get(session, "satisfied_answers")))[figure]
+        query = select(Event.id).where(_events_of_period(period, in_scope), in_group, condition)
+    return sorted(set(session.scalars(query)))
+
+
+def _fold(
+    counts: dict[str | None, Counts], paths: dict[str, dict[str, str]], by: str
+) -> dict[str | None, Counts]:
+    """The counts by grid folded into the unit of level ``by`` that holds each grid."""
+    folded: dict[str | None, Counts] = defaultdict(Counts)
+    for grid, c in counts.items():
+        folded[paths.get(grid or "", {}).get(by)].add(c)
+    return folded
 
 
 def _unit_paths(session: Session) -> dict[str, dict[str, str]]:

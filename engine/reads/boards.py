@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.errors import FieldError, Forbidden, ValidationFailed
 from engine.evaluation import metrics
+from engine.org.people import Actor
 from engine.reads import queries
 from engine.reads.labels import (
     categories_by_code,
@@ -59,6 +60,14 @@ def supervision_board(reader: Reader, status: str = "open") -> dict[str, Any]:
     return {"status": status, "groups": list(groups.values()), "total": len(rows), "cards": cards}
 
 
+def _require_evaluator(actor: Actor) -> None:
+    if not any(r in actor.roles for r in EVALUATION_ROLES):
+        raise Forbidden(
+            "evaluation is for evaluators, supervisors, shift leaders, auditors and admins",
+            code="evaluation.not_allowed",
+        )
+
+
 def evaluation(
     reader: Reader, start: datetime, end: datetime, by: str = "department", as_of: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -66,11 +75,7 @@ def evaluation(
     ``as_of`` (default: the engine clock's now); see :mod:`engine.evaluation.metrics`. Refused to those without
     an evaluation role."""
     actor = reader.actor
-    if not any(r in actor.roles for r in EVALUATION_ROLES):
-        raise Forbidden(
-            "evaluation is for evaluators, supervisors, shift leaders, auditors and admins",
-            code="evaluation.not_allowed",
-        )
+    _require_evaluator(actor)
     return metrics.evaluate(reader.session, start, end, by, actor, now=as_of or reader.now())
 
 
@@ -193,15 +198,9 @@ def evaluation_cases(
             {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(metrics.FIGURES)})]},
             figure=figure,
         )
-    members: dict[tuple[str | None, str], list[int]] = {}
     actor = reader.actor
-    if not any(r in actor.roles for r in EVALUATION_ROLES):
-        raise Forbidden(
-            "evaluation is for evaluators, supervisors, shift leaders, auditors and admins",
-            code="evaluation.not_allowed",
-        )
-    metrics.evaluate(reader.session, start, end, by, actor, now=reader.now(), members=members)
-    ids = sorted(set(members.get((group, figure), [])))
+    _require_evaluator(actor)
+    ids = metrics.cases(reader.session, start, end, by, group, figure, actor, now=reader.now())
     rows = queries.events_by_id(reader.session, ids)
     categories, directory = categories_by_code(reader.bundle()), reader.directory()
     for row in rows:
