@@ -26,7 +26,7 @@ CATALOGS := webui/translations
 CATALOG_PO := $(wildcard $(CATALOGS)/*/LC_MESSAGES/messages.po)
 CATALOG_MO := $(CATALOG_PO:.po=.mo)
 
-.PHONY: demo demo-reset test install lock vendor translations messages chromium lint bench clean
+.PHONY: demo demo-reset test install lock vendor translations messages chromium lint bench bench-scale clean
 
 # every package at the version (and with the hashes) CI tested, from the lock; then the project itself,
 # editable; `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`)
@@ -155,6 +155,14 @@ test: lint vendor chromium
 
 bench: install
 	$(BIN)/python bench/engine_bench.py
+
+# evaluation at a million archived events on PostgreSQL: the database is generated once (bench/generate.py,
+# about 20 minutes here) and kept for later runs
+SCALE_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432
+SCALE_EVENTS ?= 1000000
+bench-scale: install
+	psql "$(subst +psycopg,,$(SCALE_SERVER))/postgres" -qc "CREATE DATABASE gridloop_scale" 2>/dev/null || true
+	$(BIN)/python bench/evaluation_bench.py --db $(SCALE_SERVER)/gridloop_scale --events $(SCALE_EVENTS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info webui/node_modules $(VENDOR) test-artifacts

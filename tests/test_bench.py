@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from engine.audit import verification
+from engine.evaluation import metrics
+from engine.store.db import Database
+from engine.store.models import Event, HistoryEntry
 from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.seeding import empty_database
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -47,3 +54,49 @@ def test_timer_latency_benchmark_sees_the_scheduler_process_fire_every_timer(bac
     assert result["backend"] == ("postgresql" if backend == "postgres" else "sqlite")
     assert (result["timers"], result["fired"], result["fired_by_scheduler_process"]) == (2, 2, 2)
     assert result["max_ms"] >= result["median_ms"] >= 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_evaluation_bench_reads_them(
+    backend, tmp_path
+):
+    with empty_database(backend, tmp_path, POSTGRES_URL, name="generated") as url:
+        made = _run("generate.py", "--events", "150", "--templates", "12", "--grids", "40", "--db", url)
+        assert (made["generated"], made["grids"]) == (150, 40)
+        assert made["events"] == made["templates"] + 150 and made["rows"]["events"] == 150
+        assert made["rows"]["history"] > made["rows"]["tasks"] > 150
+        db = Database(url)
+        with db.reading() as session:
+            generated = list(session.scalars(select(Event).where(Event.id > made["templates"])))
+            assert len(generated) == 150 and len({e.grid_code for e in generated}) > 12
+            assert {e.grid_code[:9] for e in generated} <= {"330199001", "330199002"}
+            # each copy's history is chained anew under its own id, and its head is the event's
+            for event in generated[:40]:
+                entries = list(
+                    session.scalars(
+                        select(HistoryEntry)
+                        .where(HistoryEntry.event_id == event.id)
+                        .order_by(HistoryEntry.seq)
+                    )
+                )
+                assert entries and verification.chain_problems(event, entries) == []
+            start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+            opened = session.scalar(
+                select(func.count()).where(
+                    Event.opened_at >= start, Event.opened_at < end, Event.state.not_in(metrics.NOT_CASES)
+                )
+            )
+        db.dispose()
+        result = _run("evaluation_bench.py", "--db", url, "--period", "2026-10", "--repeat", "1")
+    assert result["events"] == made["events"]
+    for period in ("month", "year"):
+        figures = result[period]
+        assert figures["count_median_ms"] > 0
+        for by in ("district", "department", "grid"):
+            assert figures[by]["median_ms"] > 0 and figures[by]["peak_kib"] > 0
+            assert figures[by]["ratio"] == pytest.approx(
+                figures[by]["median_ms"] / figures["count_median_ms"], rel=0.02
+            )
+        assert figures["district"]["opened"] == figures["grid"]["opened"] <= figures["opened_events"]
+    # the year up to October 2026 is inside the period counted above
+    assert 0 < result["year"]["district"]["opened"] <= opened

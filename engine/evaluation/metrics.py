@@ -33,11 +33,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from engine import settings
 from engine.org import people, scope
-from engine.store.models import Event, SupervisionSheet, Task
+from engine.store.models import Event, OrgUnit, SupervisionSheet, Task
 
 GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
 # the groupings above a grid: counted by grid in the database, then folded into the unit that holds each grid
@@ -148,17 +148,22 @@ def _answers() -> ColumnElement[int]:
     return Event.reopen_count + case((Event.satisfaction.is_not(None), 1), else_=0)
 
 
+# the department tasks evaluated, under a name of their own: the scope's condition on the events (a subquery
+# of the tasks of the actor's departments) must not be correlated with them
+TASKS = aliased(Task, name="evaluated_tasks")
+
+
 def _task_figures(period: _Period) -> dict[str, ColumnElement[bool]]:
     """Each department-task figure as an SQL condition on one task row: a task settles at the earlier of its
     completion and its deadline, and is late when it was not completed by its deadline."""
     settles = case(
-        (and_(Task.completed_at.is_not(None), Task.completed_at < Task.due_at), Task.completed_at),
-        else_=Task.due_at,
+        (and_(TASKS.completed_at.is_not(None), TASKS.completed_at < TASKS.due_at), TASKS.completed_at),
+        else_=TASKS.due_at,
     )
     due = period.settled(settles)
     return {
         "tasks_due": due,
-        "tasks_late": and_(due, or_(Task.completed_at.is_(None), Task.completed_at > Task.due_at)),
+        "tasks_late": and_(due, or_(TASKS.completed_at.is_(None), TASKS.completed_at > TASKS.due_at)),
     }
 
 
@@ -224,17 +229,19 @@ def evaluate(
     if by == "department":
         tasks = _task_figures(period)
         for department, tasks_due, tasks_late in session.execute(
-            select(Task.department_code, _count(tasks["tasks_due"]), _count(tasks["tasks_late"]))
+            select(TASKS.department_code, _count(tasks["tasks_due"]), _count(tasks["tasks_late"]))
+            .join(Event, Event.id == TASKS.event_id)
             .where(_tasks_of_period(period, in_scope))
-            .group_by(Task.department_code)
+            .group_by(TASKS.department_code)
         ):
             group = counts[department]
             group.tasks_due, group.tasks_late = int(tasks_due), int(tasks_late)
         points = settings.get(session, "sheet_deductions")
         for department, card, number in session.execute(
             select(SupervisionSheet.department_code, SupervisionSheet.card, func.count())
+            .join(Event, Event.id == SupervisionSheet.event_id)
             .where(
-                SupervisionSheet.event_id.in_(select(Event.id).where(in_scope)),
+                in_scope,
                 SupervisionSheet.department_code.is_not(None),
                 period.holds(SupervisionSheet.issued_at),
             )
@@ -271,16 +278,23 @@ def evaluate(
     return rows
 
 
+def _checked_on_rows(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``condition`` in a form no index serves: checked on the rows the period's ranges found. (SQLite's planner,
+    without statistics, would otherwise read every open and completed task through the status index.)"""
+    return case((condition, 1), else_=0) == 1
+
+
 def _tasks_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The department tasks the period's figures look at: completed in it, or still open with their limit in it."""
+    """The department tasks the period's figures look at (:data:`TASKS`, joined to their events): completed in
+    it, or still open with their limit in it."""
     return and_(
-        Task.event_id.in_(select(Event.id).where(in_scope)),
-        Task.department_code.is_not(None),
-        Task.due_at.is_not(None),
-        Task.status.in_(("open", "completed")),
+        in_scope,
+        TASKS.department_code.is_not(None),
+        TASKS.due_at.is_not(None),
+        _checked_on_rows(TASKS.status.in_(("open", "completed"))),
         or_(
-            period.holds(Task.completed_at),
-            and_(Task.completed_at.is_(None), period.holds(Task.due_at)),
+            period.holds(TASKS.completed_at),
+            and_(TASKS.completed_at.is_(None), period.holds(TASKS.due_at)),
         ),
     )
 
@@ -305,15 +319,19 @@ def cases(
     in_scope = scope.event_filter(actor) if actor is not None else true()
     if by in UNIT_LEVELS:
         paths = _unit_paths(session)
-        in_group: ColumnElement[bool] = Event.grid_code.in_([grid for grid, path in paths.items() if path.get(by) == group])
+        in_group: ColumnElement[bool] = Event.grid_code.in_(
+            [grid for grid, path in paths.items() if path.get(by) == group]
+        )
         if group is None:  # a grid without a unit of that level, or one the tree does not know
             in_group = or_(in_group, Event.grid_code.not_in(list(paths)))
     else:
         in_group = key.is_(None) if group is None else key == group
     if figure in TASK_FIGURES:
-        department = Task.department_code == group if by == "department" else false()
-        query = select(Task.event_id).where(
-            _tasks_of_period(period, in_scope), department, _task_figures(period)[figure]
+        department = TASKS.department_code == group if by == "department" else false()
+        query = (
+            select(TASKS.event_id)
+            .join(Event, Event.id == TASKS.event_id)
+            .where(_tasks_of_period(period, in_scope), department, _task_figures(period)[figure])
         )
     else:
         condition = _event_figures(period, list(settings.get(session, "satisfied_answers")))[figure]
@@ -333,17 +351,18 @@ def _fold(
 
 def _unit_paths(session: Session) -> dict[str, dict[str, str]]:
     """grid code → {community, town, district} codes (for grouping by the levels above a grid)."""
-    from engine.store.models import OrgUnit
-
-    units = {u.code: u for u in session.scalars(select(OrgUnit))}
+    units = {
+        code: (level, parent)
+        for code, level, parent in session.execute(select(OrgUnit.code, OrgUnit.level, OrgUnit.parent_code))
+    }
     paths: dict[str, dict[str, str]] = {}
-    for code, unit in units.items():
-        if unit.level != "grid":
+    for code, (level, _parent) in units.items():
+        if level != "grid":
             continue
         path: dict[str, str] = {}
-        current: Any = unit
-        while current is not None:
-            path[current.level] = current.code
-            current = units.get(current.parent_code) if current.parent_code else None
+        current: str | None = code
+        while current is not None and current in units:
+            path[units[current][0]] = current
+            current = units[current][1]
         paths[code] = path
     return paths

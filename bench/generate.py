@@ -1,0 +1,330 @@
+"""Bulk generator: fill a database with many archived cases, for the benchmarks that need years of history.
+
+A few hundred cases are first driven through the whole loop by the simulator (:mod:`engine.demo.simulate`: every
+path in its realistic shares — rejected, handled on the spot, reassigned, reworked, extended, held, voided,
+reported up, joint meetings, dissatisfied and reopened), each a real command through the pipeline. Those
+finished cases are the templates: each generated case is a copy of one of them, moved to another grid of the
+same town and to another week of the last ``--years`` years (whole weeks, so that working hours and the lights
+they gave stay right), written in bulk — PostgreSQL's COPY, SQLite's executemany — ten thousand cases at a
+time: the case, its inbox rows, its supervision sheets and its history, the history re-chained under the run's
+audit key for its new event and task ids.
+
+``--grids`` scales the demo district's twelve grids up (new communities of ten grids each in its two towns,
+coded by the standard: community 3 digits, grid 3 digits). The copies keep their template's workflow state as it
+was (a finished instance's last state), so a generated case's replay is its template's: the history chains
+verify, the replays of moved cases do not (see issue 16).
+
+    python bench/generate.py --events 1000000 --db postgresql://postgres@127.0.0.1:5432/big
+
+Prints ``events``, ``templates``, ``grids``, ``seconds`` and the rows written per table (``--json``: as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Table, func, insert, select, text  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+
+from engine.app import Gridloop  # noqa: E402
+from engine.audit import history  # noqa: E402
+from engine.audit.keys import audit_keys  # noqa: E402
+from engine.demo.district import COMMUNITIES, TOWNS, create_demo_district  # noqa: E402
+from engine.demo.simulate import simulate  # noqa: E402
+from engine.org import tree  # noqa: E402
+from engine.store.models import Event, HistoryEntry, OrgUnit, SupervisionSheet, Task  # noqa: E402
+from engine.time.clock import ManualClock  # noqa: E402
+
+BATCH = 10_000
+WEEK = timedelta(days=7)
+# the simulated month the templates come from (a Monday morning, Shanghai)
+TEMPLATE_START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+EVENTS, TASKS, SHEETS, HISTORY = (
+    Event.__table__,
+    Task.__table__,
+    SupervisionSheet.__table__,
+    HistoryEntry.__table__,
+)
+TIMES = {
+    EVENTS: ("reported_at", "updated_at", "opened_at", "due_at", "closed_at"),
+    TASKS: ("due_at", "created_at", "claimed_at", "completed_at", "follow_up_at"),
+    SHEETS: ("issued_at", "due_reference", "escalated_at", "replied_at", "cleared_at"),
+    HISTORY: ("at",),
+}
+
+
+@dataclass
+class Template:
+    """One finished case as the simulator left it: its row and its inbox, sheet and history rows."""
+
+    event: dict[str, Any]
+    town: str
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    sheets: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_templates(gl: Gridloop, count: int, seed: int) -> list[Template]:
+    """Drive ``count`` cases through the loop and keep the finished ones as templates."""
+    simulate(gl, count, seed=seed)
+    with gl.db.engine.connect() as conn:
+        units = {row.code: row.parent_code for row in conn.execute(select(OrgUnit.code, OrgUnit.parent_code))}
+        found = {
+            row["id"]: Template(dict(row), town=units[units[row["grid_code"]]])
+            for row in conn.execute(select(EVENTS).where(EVENTS.c.completed.is_(True))).mappings()
+        }
+        for table, into in ((TASKS, "tasks"), (SHEETS, "sheets"), (HISTORY, "records")):
+            for row in conn.execute(select(table).order_by(table.c.id)).mappings():
+                if row["event_id"] in found:
+                    getattr(found[row["event_id"]], into).append(dict(row))
+    return [t for _, t in sorted(found.items())]
+
+
+def add_grids(gl: Gridloop, grids: int) -> dict[str, list[str]]:
+    """Scale the district to ``grids`` grids (new communities of ten grids in each town, codes in the standard's
+    order); return each town's grid codes."""
+    with gl.db.unit_of_work() as session:
+        have = {u.code: u for u in session.scalars(select(OrgUnit))}
+        towns = [code for code, _name, _prefix in TOWNS]
+        existing = sum(1 for u in have.values() if u.level == "grid")
+        community_number = {town: 1 + sum(1 for c in COMMUNITIES if c[2] == town) for town in towns}
+        turn = 0
+        while existing < grids:
+            town = towns[turn % len(towns)]
+            turn += 1
+            number = community_number[town]
+            community_number[town] += 1
+            code = f"{town}{number:03d}"
+            tree.add_unit(session, code, f"{have[town].name}第{number}社区", "community", town)
+            for n in range(1, 11):
+                if existing >= grids:
+                    break
+                tree.add_unit(session, f"{code}{n:03d}", f"第{number}社区第{n}网格", "grid", code)
+                existing += 1
+        session.flush()
+        by_town: dict[str, list[str]] = {town: [] for town in towns}
+        for unit in session.scalars(select(OrgUnit).where(OrgUnit.level == "grid").order_by(OrgUnit.code)):
+            by_town[unit.code[:9]].append(unit.code)
+    return by_town
+
+
+class Ids:
+    """The next free id of each table (the generated rows take ids after every existing one)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.next = {
+            table.name: (conn.scalar(select(func.max(table.c.id))) or 0) + 1
+            for table in (EVENTS, TASKS, SHEETS, HISTORY)
+        }
+
+    def take(self, table: Table) -> int:
+        value = self.next[table.name]
+        self.next[table.name] = value + 1
+        return value
+
+
+def copies(
+    templates: list[Template],
+    grids: dict[str, list[str]],
+    events: int,
+    years: int,
+    ids: Ids,
+    rng: random.Random,
+) -> Iterator[dict[Table, list[dict[str, Any]]]]:
+    """The generated rows, a batch of :data:`BATCH` cases at a time, by table."""
+    keys = audit_keys()
+    key_id = keys.signing_id
+    secret = keys.secret(key_id)
+    assert secret is not None
+    weeks = max(1, years * 52)
+    batch: dict[Table, list[dict[str, Any]]] = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
+    for n in range(events):
+        template = templates[rng.randrange(len(templates))]
+        shift = -WEEK * rng.randrange(weeks)
+        event_id = ids.take(EVENTS)
+        event = _moved(EVENTS, template.event, shift)
+        event["id"] = event_id
+        event["grid_code"] = rng.choice(grids[template.town])
+        if event["code"] is not None:
+            event["code"] = f"E{event['reported_at'] + timedelta(hours=8):%Y%m%d}{event_id:07d}"
+        task_ids = {}
+        for task in template.tasks:
+            row = _moved(TASKS, task, shift)
+            row["id"] = task_ids[task["id"]] = ids.take(TASKS)
+            row["event_id"] = event_id
+            batch[TASKS].append(row)
+        for sheet in template.sheets:
+            row = _moved(SHEETS, sheet, shift)
+            row["id"], row["event_id"] = ids.take(SHEETS), event_id
+            row["task_id"] = task_ids.get(sheet["task_id"]) if sheet["task_id"] is not None else None
+            batch[SHEETS].append(row)
+        head = None
+        for record in template.records:
+            row = _moved(HISTORY, record, shift)
+            row["id"], row["event_id"], row["prev_hash"], row["key_id"] = (
+                ids.take(HISTORY),
+                event_id,
+                head,
+                key_id,
+            )
+            if row["task_id"] is not None:
+                row["task_id"] = task_ids.get(row["task_id"], row["task_id"])
+            row["hash"] = head = history.record_hash(
+                event_id,
+                row["seq"],
+                row["at"],
+                row["actor"],
+                row["action"],
+                row["process_version_id"],
+                row["bpmn_id"],
+                row["task_id"],
+                row["data"],
+                head,
+                _json_text(row["data"]),
+                key=secret,
+            )
+            batch[HISTORY].append(row)
+        event["history_head"] = head
+        batch[EVENTS].append(event)
+        if len(batch[EVENTS]) == BATCH or n == events - 1:
+            yield batch
+            batch = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
+
+
+# the canonical JSON text of the templates' JSON values, by the value's identity: every copy of a template shares
+# its template's values (a row is copied shallowly), so each is encoded once for the whole run
+_JSON_TEXT: dict[int, str] = {}
+
+
+def _json_text(value: Any) -> str:
+    found = _JSON_TEXT.get(id(value))
+    if found is None:
+        found = _JSON_TEXT[id(value)] = history.canonical(value)
+    return found
+
+
+def _moved(table: Table, row: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    moved = dict(row)
+    for column in TIMES[table]:
+        if moved.get(column) is not None:
+            moved[column] = moved[column] + shift
+    return moved
+
+
+def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
+    """One batch into the database: COPY on PostgreSQL, executemany elsewhere (parents before children)."""
+    for table in (EVENTS, TASKS, SHEETS, HISTORY):
+        rows = batch[table]
+        if not rows:
+            continue
+        if conn.dialect.name != "postgresql":
+            conn.execute(insert(table), rows)
+            continue
+        columns = [c.name for c in table.columns]
+        json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        _json_text(row[c]) if c in json_columns and row[c] is not None else row[c]
+                        for c in columns
+                    ]
+                )
+
+
+def _advance_sequences(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        for table in (EVENTS, TASKS, SHEETS, HISTORY):
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"
+                )
+            )
+            conn.execute(text(f"ANALYZE {table.name}"))
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed else 0
+    left = (total - done) / rate if rate else 0
+    width = 30
+    bar = "#" * (width * done // max(total, 1))
+    print(
+        f"\r[{bar:<{width}}] {done:>9,}/{total:,} cases  {rate:,.0f}/s  {left:,.0f} s left",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def generate(
+    url: str, events: int, templates: int = 300, grids: int = 1000, years: int = 2, seed: int = 1
+) -> dict[str, Any]:
+    """Fill the empty database at ``url`` with the demo district scaled to ``grids`` grids and ``events``
+    archived cases; return what was written."""
+    started = time.perf_counter()
+    gl = Gridloop(url, clock=ManualClock(TEMPLATE_START))
+    gl.init_schema()
+    with gl.db.unit_of_work() as session:
+        create_demo_district(session, password=None)
+    gl.deploy(ROOT, activate=True)
+    found = build_templates(gl, templates, seed)
+    by_town = add_grids(gl, grids)
+    rng = random.Random(seed)
+    written = {table.name: 0 for table in (EVENTS, TASKS, SHEETS, HISTORY)}
+    copying = time.perf_counter()
+    with gl.db.engine.begin() as conn:
+        ids = Ids(conn)
+    done = 0
+    for batch in copies(found, by_town, events, years, ids, rng):
+        with gl.db.engine.begin() as conn:
+            write(conn, batch)
+        for table, rows in batch.items():
+            written[table.name] += len(rows)
+        done += len(batch[EVENTS])
+        _progress(done, events, copying)
+    print(file=sys.stderr)
+    with gl.db.engine.begin() as conn:
+        _advance_sequences(conn)
+        total = conn.scalar(select(func.count()).select_from(EVENTS))
+    gl.db.dispose()
+    return {
+        "events": total,
+        "generated": events,
+        "templates": len(found),
+        "grids": sum(len(g) for g in by_town.values()),
+        "rows": written,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, required=True, help="archived cases to generate")
+    parser.add_argument("--db", required=True, help="database URL (an empty database)")
+    parser.add_argument("--templates", type=int, default=300, help="cases simulated as templates")
+    parser.add_argument("--grids", type=int, default=1000)
+    parser.add_argument("--years", type=int, default=2, help="the copies spread over this many years back")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = generate(args.db, args.events, args.templates, args.grids, args.years, args.seed)
+    print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
