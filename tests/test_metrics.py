@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.errors import Forbidden
+from engine.evaluation import metrics
 from tests.conftest import GRID_HB2, START, Driver
 from webui.cli import main
 
@@ -124,6 +125,7 @@ def test_a_self_handled_case_counts_for_the_worker_and_the_community_not_a_depar
     assert (by_department[None]["opened"], by_department[None]["closed"]) == (1, 1), "listed as 未分派"
     [community] = gl.evaluate("evaluator", *SH_WEEK, by="community")
     assert (community["group"], community["opened"], community["closed"]) == ("330199001001", 2, 2)
+    assert community["self_handled"] == 1, "自行处置数"
     assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 2
 
 
@@ -210,3 +212,89 @@ def test_each_supervision_sheet_takes_its_cards_points_off_the_departments_score
         before["score"] - 3, 2
     )
     assert sheet["department"] == "DH-HW"
+
+
+def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(week):
+    """The week by hand: five reports, one rejected (有效上报率 4/5); three dispatches, all within their hour,
+    one of them sent back and dispatched anew (准确派遣率 2/3); four checks (核查: the late case was checked
+    twice), all within their limits; no public report to verify (核实), no extension, no hold."""
+    [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
+    figures = (
+        "reported",
+        "accepted_reports",
+        "valid_report_rate",
+        "dispatches",
+        "dispatches_on_time",
+        "redispatches",
+        "accurate_dispatch_rate",
+        "dispatch_on_time_rate",
+        "checks",
+        "checks_on_time",
+        "check_on_time_rate",
+        "verifications",
+        "verification_on_time_rate",
+        "extension_requests",
+        "hold_requests",
+        "self_handled",
+    )
+    assert {k: district[k] for k in figures} == {
+        "reported": 5,
+        "accepted_reports": 4,
+        "valid_report_rate": 0.8,
+        "dispatches": 3,
+        "dispatches_on_time": 3,
+        "redispatches": 1,
+        "accurate_dispatch_rate": 0.6667,
+        "dispatch_on_time_rate": 1.0,
+        "checks": 4,
+        "checks_on_time": 4,
+        "check_on_time_rate": 1.0,
+        "verifications": 0,
+        "verification_on_time_rate": None,
+        "extension_requests": 0,
+        "hold_requests": 0,
+        "self_handled": 0,
+    }
+    hw = _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
+    assert (hw["tasks_overdue_done"], hw["tasks_overdue_open"]) == (1, 0), "超期处置: the rework of Tuesday"
+    assert (hw["reported"], hw["dispatches"]) == (0, 0), "reports and platform steps are no department's"
+    with week.db.reading() as session:
+        redispatched = metrics.cases(session, *SH_WEEK, "district", "330199", "redispatches")
+        checked = metrics.cases(session, *SH_WEEK, "district", "330199", "checks")
+        reported = metrics.cases(session, *SH_WEEK, "district", "330199", "reported")
+    codes = {e["id"]: e for e in (week.event_detail("evaluator", i) for i in reported)}
+    assert len(reported) == 5 and len(checked) == 3 and len(redispatched) == 1
+    assert codes[redispatched[0]]["reassign_count"] == 1
+
+
+def test_a_department_task_left_undone_past_its_limit_is_overdue_open(gl, driver):
+    idle = driver.report("gw_hb1")
+    driver.complete("intake", idle, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", idle, "dispatch", {"department": "DH-HW"})
+    gl.clock.advance(timedelta(days=2))
+    hw = _row(gl.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
+    assert (hw["tasks_due"], hw["tasks_late"]) == (1, 1)
+    assert (hw["tasks_overdue_done"], hw["tasks_overdue_open"]) == (0, 1), "超期未处置"
+
+
+def test_extension_and_hold_requests_count_once_decided(gl, driver):
+    extended = driver.report("gw_hb1")
+    driver.complete("intake", extended, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", extended, "dispatch", {"department": "DH-HW"})
+    extension = {"extension_limit": 1, "extension_unit": "work_days", "extension_reason": "需协调清运车辆"}
+    driver.complete("h_dh_hw", extended, "handle", {"action": "extension", **extension})
+    driver.complete("dispatcher_hb", extended, "approve_extension", {"extension_approved": True})
+    held = driver.report("gw_hb1")
+    driver.complete("intake", held, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", held, "dispatch", {"department": "DH-HW"})
+    review = (gl.now() + timedelta(days=3)).isoformat(timespec="seconds")
+    hold = {"action": "hold", "hold_reason": "需待管线迁改", "review_date": review}
+    driver.complete("h_dh_hw", held, "handle", hold)
+    [before] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (before["extension_requests"], before["hold_requests"]) == (1, 0), "the hold is not decided yet"
+    driver.complete("dispatcher_hb", held, "approve_hold", {"hold_approved": True})
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["extension_requests"], district["hold_requests"]) == (1, 1)
+    assert (district["opened"], district["due"]) == (2, 0), (
+        "the extended case is inside its limit, the held off it"
+    )

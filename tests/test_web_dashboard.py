@@ -172,3 +172,35 @@ def test_the_charts_carry_the_tables_numbers_and_a_data_table_each(app, gl):
     for table in ("table-trend", "table-categories", "table-channels", "table-ranking"):
         assert f'id="{table}"' in page
     assert "2026-11</a>" in page and "暴露垃圾" in page
+
+
+def steps_cell(page: str, group: str, column: str) -> str:
+    """The text of one cell of ``group``'s row in the second table (the reports and steps, or the tasks)."""
+    start = page.index(f'<tr data-steps-group="{group}">')
+    found = re.search(rf'data-col="{column}">(.*?)</td>', page[start : page.index("</tr>", start)], re.S)
+    assert found, (group, column)
+    return re.sub(r"<[^>]+>|\s+", "", found.group(1))
+
+
+def test_the_second_table_shows_the_reports_and_steps_or_the_departments_tasks(app, gl):
+    closed, late = _one_closed_one_late(gl)
+    client = staff(app, "evaluator")
+    district = html(client.get(NOVEMBER + "&by=district"))
+    assert "上报与平台环节" in district
+    # four reports (the fixture's closed case and rejected report, and two more), three of them cases
+    assert [steps_cell(district, "330199", c) for c in ("reported", "accepted_reports")] == ["4", "3"]
+    assert steps_cell(district, "330199", "valid_report_rate") == "75.00%"
+    assert [steps_cell(district, "330199", c) for c in ("dispatches", "redispatches", "checks")] == [
+        "3",
+        "0",
+        "2",
+    ]
+    assert steps_cell(district, "330199", "accurate_dispatch_rate") == "100.00%"
+    link = re.search(r'data-col="reported"><a href="([^"]+)"', district)
+    assert link, "each count drills down to its cases"
+    cases = html(client.get(link.group(1).replace("&amp;", "&")))
+    assert cases.count("<tr data-event=") == 4, "the rejected report is among the reports"
+    departments = html(client.get(NOVEMBER))
+    assert "部门任务" in departments and "超期未处置数" in departments
+    assert [steps_cell(departments, "DH-HW", c) for c in ("tasks_late", "tasks_overdue_open")] == ["1", "1"]
+    assert gl.event_detail("admin", late)["state"] != "closed"

@@ -66,6 +66,20 @@ class Counts:
     tasks_late: int = 0
     valid_reports: int = 0
     major_reports: int = 0
+    reported: int = 0
+    accepted_reports: int = 0
+    self_handled: int = 0
+    tasks_overdue_done: int = 0
+    tasks_overdue_open: int = 0
+    dispatches: int = 0
+    dispatches_on_time: int = 0
+    redispatches: int = 0
+    verifications: int = 0
+    verifications_on_time: int = 0
+    checks: int = 0
+    checks_on_time: int = 0
+    extension_requests: int = 0
+    hold_requests: int = 0
 
     def add(self, other: Counts) -> None:
         for name, value in other.__dict__.items():
@@ -90,8 +104,39 @@ FIGURES = (
     "satisfied",
     "tasks_due",
     "tasks_late",
+    "tasks_overdue_done",
+    "tasks_overdue_open",
+    "reported",
+    "accepted_reports",
+    "self_handled",
+    "dispatches",
+    "dispatches_on_time",
+    "redispatches",
+    "verifications",
+    "verifications_on_time",
+    "checks",
+    "checks_on_time",
+    "extension_requests",
+    "hold_requests",
 )
-TASK_FIGURES = ("tasks_due", "tasks_late")
+REPORT_FIGURES = ("reported", "accepted_reports")  # counted for those who report, not by department
+TASK_FIGURES = ("tasks_due", "tasks_late", "tasks_overdue_done", "tasks_overdue_open")
+# the platform's own steps the standard counts, by the step (the BPMN's user task) completed in the period and
+# whether it was completed within its step limit: figure → (step, on time only)
+STEPS = {
+    "dispatches": ("dispatch", False),  # 派遣数
+    "dispatches_on_time": ("dispatch", True),  # 按时派遣数
+    "redispatches": (
+        "reassign",
+        False,
+    ),  # 错误派遣数: a department sent the case back and it was dispatched anew
+    "verifications": ("check_exists", False),  # 核实数
+    "verifications_on_time": ("check_exists", True),  # 按时核实数
+    "checks": ("verify", False),  # 核查数
+    "checks_on_time": ("verify", True),  # 按时核查数
+    "extension_requests": ("approve_extension", False),  # 延期数 (requests decided)
+    "hold_requests": ("approve_hold", False),  # 挂账数 (requests decided)
+}
 
 
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
@@ -123,8 +168,9 @@ def _event_figures(period: _Period, satisfied_answers: list[str]) -> dict[str, C
         (and_(Event.closed_at.is_not(None), Event.closed_at < Event.due_at), Event.closed_at),
         else_=Event.due_at,
     )
-    opened = period.holds(Event.opened_at)
-    due = and_(Event.state.not_in((VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
+    opened = and_(period.holds(Event.opened_at), Event.state.not_in(NOT_CASES))
+    reported = period.holds(Event.reported_at)
+    due = and_(Event.state.not_in((*NOT_CASES, VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
     closed = and_(due, Event.state == "closed", Event.closed_at < period.end)
     valid = and_(opened, Event.channel == "grid", Event.state != VOIDED)
     return {
@@ -141,6 +187,11 @@ def _event_figures(period: _Period, satisfied_answers: list[str]) -> dict[str, C
         "satisfied": and_(due, Event.satisfaction.in_(satisfied_answers)),
         "valid_reports": valid,
         "major_reports": and_(valid, Event.handling_level == "district"),
+        # 上报数 and 有效上报数: every report of the period, and those that became cases not voided since
+        "reported": reported,
+        "accepted_reports": and_(reported, Event.state.not_in((*NOT_CASES, VOIDED))),
+        # 自行处置数: closed by the grid or community that found it, without a department (no department answers)
+        "self_handled": and_(closed, Event.department_code.is_(None)),
     }
 
 
@@ -164,7 +215,38 @@ def _task_figures(period: _Period) -> dict[str, ColumnElement[bool]]:
     return {
         "tasks_due": due,
         "tasks_late": and_(due, or_(TASKS.completed_at.is_(None), TASKS.completed_at > TASKS.due_at)),
+        # 超期处置数 and 超期未处置数: the late ones done after their limit, and those not done at all
+        "tasks_overdue_done": and_(due, TASKS.completed_at > TASKS.due_at),
+        "tasks_overdue_open": and_(due, TASKS.completed_at.is_(None)),
     }
+
+
+# the platform steps counted, under a name of their own (as TASKS)
+STEP_TASKS = aliased(Task, name="step_tasks")
+
+
+def _step_figures() -> dict[str, ColumnElement[bool]]:
+    """Each platform-step figure (:data:`STEPS`) as an SQL condition on one task row of :data:`STEP_TASKS`."""
+    on_time = or_(STEP_TASKS.due_at.is_(None), STEP_TASKS.completed_at <= STEP_TASKS.due_at)
+    return {
+        name: and_(STEP_TASKS.bpmn_id == step, on_time) if timely else STEP_TASKS.bpmn_id == step
+        for name, (step, timely) in STEPS.items()
+    }
+
+
+def _steps_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The platform steps the period's figures look at (:data:`STEP_TASKS`, joined to their events): completed
+    in it."""
+    return and_(
+        in_scope,
+        period.settled(STEP_TASKS.completed_at),
+        _checked_on_rows(
+            and_(
+                STEP_TASKS.status == "completed",
+                STEP_TASKS.bpmn_id.in_(sorted({step for step, _ in STEPS.values()})),
+            )
+        ),
+    )
 
 
 def _group_column(by: str) -> Column:
@@ -178,12 +260,24 @@ def _group_column(by: str) -> Column:
     }.get(by, Event.grid_code)
 
 
-def _events_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The cases the period's figures look at: opened, due or closed in it (indexed columns, one range each)."""
+def _events_of_period(period: _Period, in_scope: ColumnElement[bool], by: str) -> ColumnElement[bool]:
+    """The events the period's figures of a grouping ``by`` look at: reported, opened, due or closed in it
+    (indexed columns, one range each; the reports that never became cases count only as reports). Reports are
+    counted for those who report — not by department: there, only cases."""
+    if by == "department":
+        return and_(
+            in_scope,
+            Event.state.not_in(NOT_CASES),
+            or_(period.holds(Event.opened_at), period.holds(Event.due_at), period.holds(Event.closed_at)),
+        )
     return and_(
         in_scope,
-        Event.state.not_in(NOT_CASES),
-        or_(period.holds(Event.opened_at), period.holds(Event.due_at), period.holds(Event.closed_at)),
+        or_(
+            period.holds(Event.reported_at),
+            period.holds(Event.opened_at),
+            period.holds(Event.due_at),
+            period.holds(Event.closed_at),
+        ),
     )
 
 
@@ -214,28 +308,44 @@ def evaluate(
     rewards = settings.get(session, "report_rewards")
     in_scope = scope.event_filter(actor) if actor is not None else true()
     figures = _event_figures(period, satisfied_answers)
+    if by == "department":
+        figures = {name: condition for name, condition in figures.items() if name not in REPORT_FIGURES}
     sums = [
         _count(figures["followed_up"], _answers()) if name == "followed_up" else _count(condition)
         for name, condition in figures.items()
     ]
     counts: dict[str | None, Counts] = defaultdict(Counts)
     for group, *values in session.execute(
-        select(key, *sums).where(_events_of_period(period, in_scope)).group_by(key)
+        select(key, *sums).where(_events_of_period(period, in_scope, by)).group_by(key)
     ):
         counts[group] = Counts(**dict(zip(figures, map(int, values), strict=True)))
+    steps = _step_figures() if by != "department" else {}  # the platform's steps: no department's
+    for group, *values in (
+        session.execute(
+            select(key, *(_count(condition) for condition in steps.values()))
+            .select_from(STEP_TASKS)
+            .join(Event, Event.id == STEP_TASKS.event_id)
+            .where(_steps_of_period(period, in_scope))
+            .group_by(key)
+        )
+        if steps
+        else ()
+    ):
+        for name, value in zip(steps, values, strict=True):
+            setattr(counts[group], name, int(value))
 
     deductions: dict[str | None, float] = defaultdict(float)
     sheets: dict[str | None, int] = defaultdict(int)
     if by == "department":
         tasks = _task_figures(period)
-        for department, tasks_due, tasks_late in session.execute(
-            select(TASKS.department_code, _count(tasks["tasks_due"]), _count(tasks["tasks_late"]))
+        for department, *values in session.execute(
+            select(TASKS.department_code, *(_count(condition) for condition in tasks.values()))
             .join(Event, Event.id == TASKS.event_id)
             .where(_tasks_of_period(period, in_scope))
             .group_by(TASKS.department_code)
         ):
-            group = counts[department]
-            group.tasks_due, group.tasks_late = int(tasks_due), int(tasks_late)
+            for name, value in zip(tasks, values, strict=True):
+                setattr(counts[department], name, int(value))
         points = settings.get(session, "sheet_deductions")
         for department, card, number in session.execute(
             select(SupervisionSheet.department_code, SupervisionSheet.card, func.count())
@@ -264,6 +374,11 @@ def evaluate(
             else rate(c.reworked_due, c.due),
             "satisfaction_rate": rate(c.satisfied, c.followed_up),
             "task_on_time_rate": rate(c.tasks_due - c.tasks_late, c.tasks_due),
+            "valid_report_rate": rate(c.accepted_reports, c.reported),
+            "dispatch_on_time_rate": rate(c.dispatches_on_time, c.dispatches),
+            "accurate_dispatch_rate": rate(c.dispatches - c.redispatches, c.dispatches),
+            "verification_on_time_rate": rate(c.verifications_on_time, c.verifications),
+            "check_on_time_rate": rate(c.checks_on_time, c.checks),
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
@@ -333,9 +448,21 @@ def cases(
             .join(Event, Event.id == TASKS.event_id)
             .where(_tasks_of_period(period, in_scope), department, _task_figures(period)[figure])
         )
+    elif figure in STEPS:
+        query = (
+            select(STEP_TASKS.event_id)
+            .join(Event, Event.id == STEP_TASKS.event_id)
+            .where(
+                _steps_of_period(period, in_scope),
+                in_group,
+                _step_figures()[figure] if by != "department" else false(),
+            )
+        )
     else:
         condition = _event_figures(period, list(settings.get(session, "satisfied_answers")))[figure]
-        query = select(Event.id).where(_events_of_period(period, in_scope), in_group, condition)
+        if by == "department" and figure in REPORT_FIGURES:
+            condition = false()
+        query = select(Event.id).where(_events_of_period(period, in_scope, by), in_group, condition)
     return sorted(set(session.scalars(query)))
 
 

@@ -120,9 +120,26 @@ COUNTS = [
     ("accurate_opening_rate", "准确立案率"),
     ("score", "综合得分"),
 ]
+# the reports and the platform's own steps (受理, 派遣, 核实, 核查), after the counts of the district and levels
+PLATFORM = [
+    ("reported", "上报数"),
+    ("accepted_reports", "有效上报数"),
+    ("valid_report_rate", "有效上报率"),
+    ("self_handled", "自行处置数"),
+    ("dispatches", "派遣数"),
+    ("dispatch_on_time_rate", "按时派遣率"),
+    ("redispatches", "错误派遣数"),
+    ("accurate_dispatch_rate", "准确派遣率"),
+    ("verifications", "核实数"),
+    ("verification_on_time_rate", "按时核实率"),
+    ("checks", "核查数"),
+    ("check_on_time_rate", "按时核查率"),
+    ("extension_requests", "延期数"),
+    ("hold_requests", "挂账数"),
+]
 SHEETS = {
-    "district": ("区县", "区县", COUNTS),
-    "level": ("各层级", "处置层级", COUNTS),
+    "district": ("区县", "区县", [*COUNTS, *PLATFORM]),
+    "level": ("各层级", "处置层级", [*COUNTS, *PLATFORM]),
     "department": (
         "各部门",
         "部门",
@@ -131,6 +148,8 @@ SHEETS = {
             ("tasks_due", "应办任务数"),
             ("tasks_late", "超期任务数"),
             ("task_on_time_rate", "任务按时率"),
+            ("tasks_overdue_done", "超期处置数"),
+            ("tasks_overdue_open", "超期未处置数"),
             ("sheets", "督办单数"),
             ("deductions", "督办扣分"),
             COUNTS[-1],
