@@ -675,6 +675,14 @@ class Gridloop:
         with self.reading(username) as reader:
             return boards.evaluation(reader, start, end, by, as_of)
 
+    def evaluate_positions(
+        self, username: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The position evaluation (岗位评价) of a period for the events in the user's scope; see
+        :func:`engine.reads.boards.position_board`."""
+        with self.reading(username) as reader:
+            return boards.position_board(reader, start, end, as_of)
+
     def inbox(self, username: str, view: str = "mine", **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """One page of the user's inbox; see :func:`engine.reads.queries.inbox`."""
         with self.reading(username) as reader:

@@ -59,6 +59,18 @@ DEFAULTS: dict[str, Any] = {
     "report_rewards": {"valid": 2.0, "major": 10.0},
     # points off a department's score for each supervision sheet issued to it in the period, by the card it reached
     "sheet_deductions": {"notice": 0.5, "yellow": 1.0, "red": 2.0},
+    # the weights of the positions' 综合指标值 (engine.evaluation.positions): a shift leader's (值班长) and a
+    # dispatcher's (派遣员), the common choices
+    "shift_leader_weights": {
+        "on_time_opening_rate": 0.25,
+        "accurate_opening_rate": 0.40,
+        "on_time_closing_rate": 0.35,
+    },
+    "dispatcher_weights": {
+        "dispatch_count_score": 0.20,
+        "dispatch_on_time_rate": 0.40,
+        "accurate_dispatch_rate": 0.40,
+    },
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -84,6 +96,15 @@ DEFAULTS: dict[str, Any] = {
     # scope). A process not named here is started by the roles its process_model.json names.
     "process_starters": {},
 }
+
+# the settings that map names to numbers
+WEIGHTS_BY_NAME = (
+    "score_weights",
+    "report_rewards",
+    "sheet_deductions",
+    "shift_leader_weights",
+    "dispatcher_weights",
+)
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
 
@@ -139,6 +160,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS["sheet_deductions"]},
         "additionalProperties": False,
+    },
+    **{
+        key: {
+            "type": "object",
+            "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS[key]},
+            "additionalProperties": False,
+        }
+        for key in ("shift_leader_weights", "dispatcher_weights")
     },
     "report_roles": {
         "type": "array",
@@ -296,7 +325,7 @@ def _validate(key: str, value: Any) -> None:
             "notice_max_attempts is a whole number from 1 to 100",
             {key: [FieldError("setting.notice_max_attempts")]},
         )
-    elif key in ("score_weights", "report_rewards", "sheet_deductions") and not (
+    elif key in WEIGHTS_BY_NAME and not (
         isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values())
     ):
         raise ValidationFailed(

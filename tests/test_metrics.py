@@ -298,3 +298,61 @@ def test_extension_and_hold_requests_count_once_decided(gl, driver):
     assert (district["opened"], district["due"]) == (2, 0), (
         "the extended case is inside its limit, the held off it"
     )
+
+
+def test_each_position_is_judged_on_its_own_steps(week, capsys):
+    """The week by hand, position by position (岗位评价): the intake clerk accepted all five reports within their
+    hour, four of them cases; the dispatcher dispatched three and re-dispatched one, all in time, and the one
+    sent back was its own wrong dispatch (准确派遣率 3/4; 综合 20·1 + 40·1 + 40·0.75 = 90); the shift leader
+    closed three in time (no case opened by them: judged on closing alone); gw_hb1 reported four (three cases)
+    and checked four, gw_hb2 reported one."""
+    rows = {(r["position"], r["staff"]): r for r in week.evaluate_positions("evaluator", *SH_WEEK)}
+    intake = rows["intake", "intake"]
+    assert (intake["accepts"], intake["accepts_on_time"], intake["opened"], intake["voided"]) == (5, 5, 4, 0)
+    assert (intake["on_time_opening_rate"], intake["accurate_opening_rate"]) == (1.0, 1.0)
+    dispatcher = rows["dispatcher", "dispatcher"]
+    assert (dispatcher["dispatches"], dispatcher["dispatches_on_time"], dispatcher["misdispatches"]) == (
+        4,
+        4,
+        1,
+    )
+    assert (dispatcher["accurate_dispatch_rate"], dispatcher["dispatch_count_score"]) == (0.75, 1.0)
+    assert dispatcher["composite"] == 90.0
+    leader = rows["shift_leader", "leader"]
+    assert (leader["closes"], leader["on_time_closing_rate"], leader["on_time_opening_rate"]) == (
+        3,
+        1.0,
+        None,
+    )
+    assert leader["composite"] == 100.0
+    worker = rows["supervisor", "gw_hb1"]
+    assert (worker["reported"], worker["accepted_reports"], worker["valid_report_rate"]) == (4, 3, 0.75)
+    assert (worker["checks"], worker["check_on_time_rate"], worker["verifications"]) == (4, 1.0, 0)
+    assert rows["supervisor", "gw_hb2"]["reported"] == 1
+    assert {p for p, _ in rows} == {"intake", "dispatcher", "shift_leader", "supervisor"}
+    week.change_setting("admin", "dispatcher_weights", {"accurate_dispatch_rate": 1.0})
+    again = {(r["position"], r["staff"]): r for r in week.evaluate_positions("evaluator", *SH_WEEK)}
+    assert again["dispatcher", "dispatcher"]["composite"] == 75.0, "the weights are the district's"
+    with pytest.raises(Forbidden):
+        week.evaluate_positions("gw_hb1", *SH_WEEK)
+    command = [
+        "--db",
+        week.db.url,
+        "metrics",
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-30",
+        "--by",
+        "position",
+    ]
+    assert main([*command, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["position"], r["staff"]) for r in printed][:2] == [
+        ("intake", "intake"),
+        ("shift_leader", "leader"),
+    ]
+    assert main(command) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("dispatcher") and "misdispatches 1" in line for line in lines), lines
+    assert any("accurate_dispatch_rate 75.00%" in line for line in lines), "rates print with two decimals"

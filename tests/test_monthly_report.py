@@ -58,7 +58,7 @@ def _rows(sheet: Any) -> list[list[Any]]:
 def test_the_report_holds_the_standards_tables_and_the_months_analysis(gl, month):
     written = gl.write_monthly_report("evaluator", "2026-11")
     book = _book(gl, written)
-    assert book.sheetnames == ["月度分析", "区县", "各层级", "各部门", "网格员"]
+    assert book.sheetnames == ["月度分析", "区县", "各层级", "各部门", "网格员", "岗位评价"]
     district = _rows(book["区县"])
     assert district[0][:6] == ["区县", "立案数", "应结案数", "结案数", "按期结案数", "结案率"]
     # two cases opened; both due (one closed on time, one past its limit): 50 % closed, 50 % on time
@@ -79,6 +79,13 @@ def test_the_report_holds_the_standards_tables_and_the_months_analysis(gl, month
     workers = {row[0]: row for row in _rows(book["网格员"])[1:]}
     [worker] = [row for name, row in workers.items() if name.startswith("网格员")]
     assert worker[1:4] == [2, 2, 0], "two valid reports, none major"
+    positions = _rows(book["岗位评价"])
+    assert positions[0][:4] == ["岗位", "人员", "受理数", "按时受理率"]
+    by_position = {(row[0], row[1]): dict(zip(positions[0], row, strict=True)) for row in positions[1:]}
+    [(_, dispatcher)] = [(k, v) for k, v in by_position.items() if k[0] == "派遣员"]
+    assert (dispatcher["派遣数"], dispatcher["错误派遣数"], dispatcher["综合指标值"]) == (2, 0, 100.0)
+    [(_, intake)] = [(k, v) for k, v in by_position.items() if k[0] == "受理员"]
+    assert (intake["受理数"], intake["立案数"]) == (3, 2), "three reports accepted, one of them rejected"
     analysis = [row[0] for row in _rows(book["月度分析"])]
     assert analysis[0] == "2026-11 网格化管理月度考核报告"
     assert analysis[1] == "2026-11 共立案 2 件，上月 0 件，增加 2 件。"
@@ -177,5 +184,5 @@ def test_the_report_on_the_command_line(tmp_path, capsys):
     assert main(["--db", url, "report", "monthly", "--period", "2026-11", "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert said.startswith("monthly report 2026-11: #1, ") and said.rstrip().endswith(f"written to {out}")
-    assert load_workbook(out).sheetnames == ["月度分析", "区县", "各层级", "各部门", "网格员"]
+    assert load_workbook(out).sheetnames == ["月度分析", "区县", "各层级", "各部门", "网格员", "岗位评价"]
     assert main(["--db", url, "report", "monthly", "--period", "2026-13"]) != 0

@@ -204,3 +204,29 @@ def test_the_second_table_shows_the_reports_and_steps_or_the_departments_tasks(a
     assert "部门任务" in departments and "超期未处置数" in departments
     assert [steps_cell(departments, "DH-HW", c) for c in ("tasks_late", "tasks_overdue_open")] == ["1", "1"]
     assert gl.event_detail("admin", late)["state"] != "closed"
+
+
+def test_by_position_shows_a_table_per_position_with_its_composite(app, gl):
+    page = html(staff(app, "evaluator").get(NOVEMBER + "&by=position"))
+    for title in ("受理员", "值班长", "派遣员", "监督员 / 网格员", "岗位评价"):
+        assert title in page
+    tables = dict(re.findall(r'data-position="(\w+)">(.*?)</table>', page, re.S))
+    assert set(tables) == {"intake", "shift_leader", "dispatcher", "supervisor"}
+
+    def value(position: str, staff_member: str, column: str) -> str:
+        start = tables[position].index(f'<tr data-staff="{staff_member}">')
+        found = re.search(rf'data-col="{column}">(.*?)</td>', tables[position][start:], re.S)
+        assert found, (position, staff_member, column)
+        return re.sub(r"<[^>]+>|\s+", "", found.group(1))
+
+    # the fixture: two reports accepted by intake (one rejected), one dispatched, checked and closed in time
+    assert [value("intake", "intake", c) for c in ("accepts", "opened", "on_time_intake_rate")] == [
+        "2",
+        "1",
+        "100.00%",
+    ]
+    assert value("dispatcher", "dispatcher", "dispatches") == "1"
+    assert value("dispatcher", "dispatcher", "composite") == "100.00"
+    assert value("shift_leader", "leader", "on_time_opening_rate") == "—", "the leader opened no case"
+    assert [value("supervisor", "gw_hb1", c) for c in ("reported", "valid_report_rate")] == ["2", "50.00%"]
+    assert 'data-group="' not in page, "no evaluation table by group"

@@ -853,7 +853,13 @@ def report_monthly(ctx: click.Context, period: str, out: Path | None) -> None:
 @cli.command()
 @click.option("--from", "start", required=True, help="first day, YYYY-MM-DD (in the calendar's zone)")
 @click.option("--to", "end", required=True, help="day after the last, YYYY-MM-DD")
-@click.option("--by", default="department", show_default=True, type=click.Choice(GROUPINGS), help="grouping")
+@click.option(
+    "--by",
+    default="department",
+    show_default=True,
+    type=click.Choice((*GROUPINGS, "position")),
+    help="grouping (position: the position evaluation, 岗位评价)",
+)
 @click.option("--as", "as_user", default="evaluator", show_default=True, help="whose scope to evaluate")
 @click.option("--as-of", help="evaluate as things stood at this ISO time (default: now)")
 @json_option
@@ -863,13 +869,29 @@ def metrics(
 ) -> None:
     """The evaluation (考核评价) of a period.
 
-    Per group: 立案数, 应结案数, 结案率, 按期结案率, 返工率, 满意率 and the score.
+    Per group: 立案数, 应结案数, 结案率, 按期结案率, 返工率, 满意率 and the score; --by position: each staff
+    member's figures in each position they worked (受理员, 值班长, 派遣员, 监督员/网格员) and the composite.
     """
     gl = _gridloop(ctx)
     zone = gl.calendar.timezone
     begin = datetime.combine(date.fromisoformat(start), datetime.min.time(), zone)
     until = datetime.combine(date.fromisoformat(end), datetime.min.time(), zone)
-    rows = gl.evaluate(as_user, begin, until, by, _parse_moment(as_of) if as_of else None)
+    moment = _parse_moment(as_of) if as_of else None
+    if by == "position":
+        rows = gl.evaluate_positions(as_user, begin, until, moment)
+        if as_json:
+            _print_json({"from": begin, "to": until, "by": by, "rows": rows})
+            return
+        click.echo(f"{'position':<14}{'staff':<16}figures")
+        for r in rows:
+            figures = "  ".join(
+                f"{k} {_percent(v) if k.endswith(('_rate', '_score')) else v}"
+                for k, v in r.items()
+                if k not in ("position", "staff", "name")
+            )
+            click.echo(f"{r['position']:<14}{r['staff']:<16}{figures}")
+        return
+    rows = gl.evaluate(as_user, begin, until, by, moment)
     if as_json:
         _print_json({"from": begin, "to": until, "by": by, "rows": rows})
         return

@@ -19,7 +19,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from engine.commands.reports import last_month
 from engine.errors import ValidationFailed
 from engine.evaluation.metrics import FIGURES, GROUPINGS
-from engine.reads.boards import EVALUATION_ROLES, dashboard_charts, evaluation_board, evaluation_cases
+from engine.reads.boards import (
+    EVALUATION_ROLES,
+    dashboard_charts,
+    evaluation_board,
+    evaluation_cases,
+    position_board,
+)
 from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
 from webui import errors as error_texts
 from webui.context import gridloop, reader, username
@@ -41,6 +47,10 @@ def _this_month(today: date) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
+# the page's groupings: the evaluation's, and the positions (岗位评价: a table per position)
+PAGE_GROUPINGS = (*GROUPINGS, "position")
+
+
 @bp.get("/dashboard")
 def index() -> tuple[str, int]:
     """The evaluation of the chosen period, one row per group, best score first."""
@@ -60,9 +70,10 @@ def index() -> tuple[str, int]:
             errors[name] = [translate("dashboard.bad_date")]
     if not errors and days["to"] < days["from"]:
         errors["to"] = [translate("dashboard.end_before_start")]
-    if values["by"] not in GROUPINGS:
+    if values["by"] not in PAGE_GROUPINGS:
         errors["by"] = [translate("dashboard.bad_grouping")]
     rows: list[dict[str, Any]] = []
+    positions: dict[str, list[dict[str, Any]]] = {}
     charts: dict[str, Any] | None = None
     if errors:
         if not sees_dashboard():
@@ -70,10 +81,20 @@ def index() -> tuple[str, int]:
     else:
         start = datetime.combine(days["from"], time(), tzinfo=zone)
         end = datetime.combine(days["to"] + timedelta(days=1), time(), tzinfo=zone)
-        rows = evaluation_board(reader(), start, end, values["by"])
+        if values["by"] == "position":
+            for row in position_board(reader(), start, end):
+                positions.setdefault(row["position"], []).append(row)
+        else:
+            rows = evaluation_board(reader(), start, end, values["by"])
         charts = dashboard_charts(reader(), start, end)
     page = render_template(
-        "dashboard.html", rows=rows, values=values, errors=errors, groupings=GROUPINGS, charts=charts
+        "dashboard.html",
+        rows=rows,
+        positions=positions,
+        values=values,
+        errors=errors,
+        groupings=PAGE_GROUPINGS,
+        charts=charts,
     )
     return page, 400 if errors else 200
 

@@ -35,7 +35,7 @@ def _names(step: Step, found: monthly.Figures) -> dict[str, dict[str, str]]:
         categories = step.parts.versions.shown(step.session, process).bundle.categories
     except NotDeployed:  # nothing deployed yet: the categories are named by their codes
         categories = []
-    workers = {r["group"] for r in found.tables["worker"]}
+    workers = {r["group"] for r in found.tables["worker"]} | {r["staff"] for r in found.tables["position"]}
     return {
         "unit": {code: unit.name for code, unit in directory.units.items()},
         "department": {code: d.name for code, d in directory.departments.items()},

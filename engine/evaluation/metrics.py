@@ -143,7 +143,7 @@ Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True)
-class _Period:
+class Period:
     """``[start, end)``, ended early by ``now`` for a period still running: what settles after now has not."""
 
     start: datetime
@@ -160,7 +160,7 @@ class _Period:
         return and_(column >= self.start, column < self.end)
 
 
-def _event_figures(period: _Period, satisfied_answers: list[str]) -> dict[str, ColumnElement[bool]]:
+def _event_figures(period: Period, satisfied_answers: list[str]) -> dict[str, ColumnElement[bool]]:
     """Each event figure as an SQL condition on one event row (the definitions of the module's docstring)."""
     # a case settles at the earlier of its closing and its deadline (at its closing when it has no deadline)
     settles = case(
@@ -204,7 +204,7 @@ def _answers() -> ColumnElement[int]:
 TASKS = aliased(Task, name="evaluated_tasks")
 
 
-def _task_figures(period: _Period) -> dict[str, ColumnElement[bool]]:
+def _task_figures(period: Period) -> dict[str, ColumnElement[bool]]:
     """Each department-task figure as an SQL condition on one task row: a task settles at the earlier of its
     completion and its deadline, and is late when it was not completed by its deadline."""
     settles = case(
@@ -234,13 +234,13 @@ def _step_figures() -> dict[str, ColumnElement[bool]]:
     }
 
 
-def _steps_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
+def _steps_of_period(period: Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
     """The platform steps the period's figures look at (:data:`STEP_TASKS`, joined to their events): completed
     in it."""
     return and_(
         in_scope,
         period.settled(STEP_TASKS.completed_at),
-        _checked_on_rows(
+        checked_on_rows(
             and_(
                 STEP_TASKS.status == "completed",
                 STEP_TASKS.bpmn_id.in_(sorted({step for step, _ in STEPS.values()})),
@@ -260,7 +260,7 @@ def _group_column(by: str) -> Column:
     }.get(by, Event.grid_code)
 
 
-def _events_of_period(period: _Period, in_scope: ColumnElement[bool], by: str) -> ColumnElement[bool]:
+def _events_of_period(period: Period, in_scope: ColumnElement[bool], by: str) -> ColumnElement[bool]:
     """The events the period's figures of a grouping ``by`` look at: reported, opened, due or closed in it
     (indexed columns, one range each; the reports that never became cases count only as reports). Reports are
     counted for those who report — not by department: there, only cases."""
@@ -281,7 +281,7 @@ def _events_of_period(period: _Period, in_scope: ColumnElement[bool], by: str) -
     )
 
 
-def _count(condition: ColumnElement[bool], value: Any = 1) -> Any:
+def count_if(condition: ColumnElement[bool], value: Any = 1) -> Any:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
@@ -301,7 +301,7 @@ def evaluate(
     department tasks and one over its sheets), so memory does not grow with the period.
     """
     key = _group_column(by)
-    period = _Period(start, end, now)
+    period = Period(start, end, now)
     base = settings.get(session, "rework_rate_base")
     satisfied_answers = list(settings.get(session, "satisfied_answers"))
     weights = settings.get(session, "score_weights")
@@ -311,7 +311,7 @@ def evaluate(
     if by == "department":
         figures = {name: condition for name, condition in figures.items() if name not in REPORT_FIGURES}
     sums = [
-        _count(figures["followed_up"], _answers()) if name == "followed_up" else _count(condition)
+        count_if(figures["followed_up"], _answers()) if name == "followed_up" else count_if(condition)
         for name, condition in figures.items()
     ]
     counts: dict[str | None, Counts] = defaultdict(Counts)
@@ -322,7 +322,7 @@ def evaluate(
     steps = _step_figures() if by != "department" else {}  # the platform's steps: no department's
     for group, *values in (
         session.execute(
-            select(key, *(_count(condition) for condition in steps.values()))
+            select(key, *(count_if(condition) for condition in steps.values()))
             .select_from(STEP_TASKS)
             .join(Event, Event.id == STEP_TASKS.event_id)
             .where(_steps_of_period(period, in_scope))
@@ -339,7 +339,7 @@ def evaluate(
     if by == "department":
         tasks = _task_figures(period)
         for department, *values in session.execute(
-            select(TASKS.department_code, *(_count(condition) for condition in tasks.values()))
+            select(TASKS.department_code, *(count_if(condition) for condition in tasks.values()))
             .join(Event, Event.id == TASKS.event_id)
             .where(_tasks_of_period(period, in_scope))
             .group_by(TASKS.department_code)
@@ -393,20 +393,20 @@ def evaluate(
     return rows
 
 
-def _checked_on_rows(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+def checked_on_rows(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """``condition`` in a form no index serves: checked on the rows the period's ranges found. (SQLite's planner,
     without statistics, would otherwise read every open and completed task through the status index.)"""
     return case((condition, 1), else_=0) == 1
 
 
-def _tasks_of_period(period: _Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
+def _tasks_of_period(period: Period, in_scope: ColumnElement[bool]) -> ColumnElement[bool]:
     """The department tasks the period's figures look at (:data:`TASKS`, joined to their events): completed in
     it, or still open with their limit in it."""
     return and_(
         in_scope,
         TASKS.department_code.is_not(None),
         TASKS.due_at.is_not(None),
-        _checked_on_rows(TASKS.status.in_(("open", "completed"))),
+        checked_on_rows(TASKS.status.in_(("open", "completed"))),
         or_(
             period.holds(TASKS.completed_at),
             and_(TASKS.completed_at.is_(None), period.holds(TASKS.due_at)),
@@ -430,7 +430,7 @@ def cases(
     if figure not in FIGURES:
         raise ValueError(f"no figure {figure!r}; use one of {', '.join(FIGURES)}")
     key = _group_column(by)
-    period = _Period(start, end, now)
+    period = Period(start, end, now)
     in_scope = scope.event_filter(actor) if actor is not None else true()
     if by in UNIT_LEVELS:
         paths = _unit_paths(session)

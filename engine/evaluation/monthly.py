@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.evaluation import metrics
+from engine.evaluation import metrics, positions
 from engine.store.models import Event
 
 TOP = 5  # categories, departments and places the analysis names
@@ -84,6 +84,7 @@ def figures(session: Session, period: str, zone: tzinfo, now: datetime) -> Figur
         by: metrics.evaluate(session, start, end, by, now=now)
         for by in ("district", "level", "department", "worker")
     }
+    tables["position"] = positions.evaluate(session, start, end, now=now)
     this, last = _opened(session, start, end), _opened(session, before_start, before_end)
     now_counts = Counter(c for c, _, _ in this)
     before_counts = Counter(c for c, _, _ in last)
@@ -166,6 +167,34 @@ SHEETS = {
         ],
     ),
 }
+# the position evaluation's sheet (岗位评价): a row per staff member and position, the columns of every position
+# (a position's row leaves the others' empty)
+POSITION_SHEET = "岗位评价"
+POSITION_NAMES = {
+    "intake": "受理员",
+    "shift_leader": "值班长",
+    "dispatcher": "派遣员",
+    "supervisor": "监督员/网格员",
+}
+POSITION_COLUMNS = [
+    ("accepts", "受理数"),
+    ("on_time_intake_rate", "按时受理率"),
+    ("opened", "立案数"),
+    ("on_time_opening_rate", "按时立案率"),
+    ("accurate_opening_rate", "准确立案率"),
+    ("closes", "结案数"),
+    ("on_time_closing_rate", "按时结案率"),
+    ("dispatches", "派遣数"),
+    ("misdispatches", "错误派遣数"),
+    ("dispatch_on_time_rate", "按时派遣率"),
+    ("accurate_dispatch_rate", "准确派遣率"),
+    ("dispatch_count_score", "派遣数分值"),
+    ("reported", "上报数"),
+    ("valid_report_rate", "有效上报率"),
+    ("verification_on_time_rate", "按时核实率"),
+    ("check_on_time_rate", "按时核查率"),
+    ("composite", "综合指标值"),
+]
 LEVELS = {"grid": "网格", "community": "社区", "town": "街镇", "district": "区县"}
 
 
@@ -238,6 +267,25 @@ def workbook(found: Figures, names: dict[str, dict[str, str]]) -> bytes:
         for index in range(2, len(columns) + 2):
             table.column_dimensions[get_column_letter(index)].width = 12
         table.freeze_panes = "B2"
+    table = book.create_sheet(POSITION_SHEET)
+    table.append(["岗位", "人员", *(header for _, header in POSITION_COLUMNS)])
+    for cell in table[1]:
+        cell.font = Font(bold=True)
+    people = names.get("worker", {})
+    for row in found.tables["position"]:
+        table.append(
+            [
+                POSITION_NAMES[row["position"]],
+                people.get(row["staff"], row["staff"]),
+                *(row.get(key) for key, _ in POSITION_COLUMNS),
+            ]
+        )
+        for index, (key, _) in enumerate(POSITION_COLUMNS, start=3):
+            if key.endswith(("_rate", "_score")):
+                table.cell(row=table.max_row, column=index).number_format = RATE_FORMAT
+    table.column_dimensions["A"].width = 14
+    table.column_dimensions["B"].width = 20
+    table.freeze_panes = "C2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.errors import FieldError, Forbidden, ValidationFailed
-from engine.evaluation import metrics
+from engine.evaluation import metrics, positions
 from engine.org.people import Actor
 from engine.reads import queries
 from engine.reads.labels import (
@@ -102,6 +102,20 @@ def evaluation_board(
             row["name"] = categories.get(code, code)
         else:
             row["name"] = unit_name(directory, code)
+    return rows
+
+
+def position_board(
+    reader: Reader, start: datetime, end: datetime, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The position evaluation of ``[start, end)`` for the events in the actor's scope
+    (:func:`engine.evaluation.positions.evaluate`), each row with the staff member's display ``name``.
+    Refused to those without an evaluation role."""
+    _require_evaluator(reader.actor)
+    rows = positions.evaluate(reader.session, start, end, reader.actor, now=as_of or reader.now())
+    names = display_names(reader.session, {r["staff"] for r in rows})
+    for row in rows:
+        row["name"] = names.get(row["staff"], row["staff"])
     return rows
 
 

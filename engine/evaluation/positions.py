@@ -1,0 +1,198 @@
+"""Position evaluation (岗位评价): each staff member in each platform position they worked in a period.
+
+A position is judged on the steps it completes (shared/DOMAIN.md, "Positions"), each against its own step limit
+(a step without a limit is on time):
+
+- 受理员 ``intake`` — 受理数 ``accepts`` (the ``accept`` steps completed) and 按时受理率; of them the reports
+  opened as cases (立案数 ``opened``: this process merges 受理 and 立案 in one step), opened on time (按时立案率
+  ``on_time_opening_rate``) and voided since (准确立案率 ``accurate_opening_rate`` = (立案数 − 作废数) / 立案数).
+- 值班长 ``shift_leader`` — 结案数 ``closes`` (``close`` and ``close_self``), 按时结案率 ``on_time_closing_rate``,
+  and, when the same person also opened cases, the opening rates above; 综合指标值 ``composite`` weighs the three
+  (``shift_leader_weights``; the common choice 25 / 40 / 35 %).
+- 派遣员 ``dispatcher`` — 派遣数 ``dispatches`` (``dispatch`` and ``reassign``), 按时派遣率, 错误派遣数
+  ``misdispatches`` (a dispatch whose department sent the case back: the next dispatching step of the case is a
+  re-dispatch — charged to the one who dispatched it, not to the one who re-dispatched), 准确派遣率, 派遣数分值
+  ``dispatch_count_score`` (the dispatcher's dispatches over the busiest dispatcher's) and 综合指标值 weighed by
+  ``dispatcher_weights`` (the common choice 20 / 40 / 40 %).
+- 监督员 / 网格员 ``supervisor`` — 上报数 ``reported`` and 有效上报率 (reports that became cases not voided since),
+  核实 ``verifications`` (``check_exists``) and 核查 ``checks`` (``verify``) with their on-time rates.
+
+A 综合指标值 is ×100 and weighs only the terms that can be computed (a rate of 0/0 is left out, and the weights
+of the rest carry it), so a shift leader who opened no case is judged on closing alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from engine import settings
+from engine.evaluation.metrics import NOT_CASES, VOIDED, Period, checked_on_rows, count_if, rate
+from engine.org import people, scope
+from engine.store.models import Event, Task
+
+POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
+INTAKE_STEPS = ("accept",)
+CLOSING_STEPS = ("close", "close_self")
+DISPATCH_STEPS = ("dispatch", "reassign")
+VERIFY_STEPS = ("check_exists",)  # 核实: does the reported problem exist
+CHECK_STEPS = ("verify",)  # 核查: was it handled
+STEPS = (*INTAKE_STEPS, *CLOSING_STEPS, *DISPATCH_STEPS, *VERIFY_STEPS, *CHECK_STEPS)
+
+# the steps worked, and the later dispatching steps of the same case (a re-dispatch tells a wrong dispatch)
+WORK, LATER, BETWEEN = (aliased(Task, name=n) for n in ("worked", "later_step", "between_step"))
+
+
+def _misdispatched() -> Any:
+    """SQL: the worked step is a dispatch whose case came back to be dispatched anew — the first dispatching
+    step of the case after it is a re-dispatch (``reassign``)."""
+    return exists().where(
+        LATER.event_id == WORK.event_id,
+        LATER.bpmn_id == "reassign",
+        LATER.created_at >= WORK.completed_at,
+        ~exists().where(
+            BETWEEN.event_id == WORK.event_id,
+            BETWEEN.bpmn_id.in_(DISPATCH_STEPS),
+            BETWEEN.created_at >= WORK.completed_at,
+            BETWEEN.created_at < LATER.created_at,
+        ),
+    )
+
+
+def composite(rates: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    """The weighted 综合指标值 (×100, two decimals) of the terms that can be computed; None when none can."""
+    known = {name: value for name, value in rates.items() if value is not None and weights.get(name)}
+    total = sum(weights[name] for name in known)
+    if not total:
+        return None
+    return round(sum(weights[name] * value for name, value in known.items()) / total * 100, 2)
+
+
+def evaluate(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    actor: people.Actor | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The position evaluation of ``[start, end)``: one row per staff member and position they worked in
+    (``position`` of :data:`POSITIONS`, ``staff``: the username), by position and then best composite first.
+    With ``actor``, only the events in the actor's scope count; ``now`` ends a period still running."""
+    period = Period(start, end, now)
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    on_time = or_(WORK.due_at.is_(None), WORK.completed_at <= WORK.due_at)
+    opened = Event.state.not_in(NOT_CASES)
+    done: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for staff, step, *values in session.execute(
+        select(
+            WORK.completed_by,
+            WORK.bpmn_id,
+            func.count(),
+            count_if(on_time),
+            count_if(opened),
+            count_if(and_(opened, on_time)),
+            count_if(Event.state == VOIDED),
+            count_if(and_(WORK.bpmn_id == "dispatch", _misdispatched())),
+        )
+        .join(Event, Event.id == WORK.event_id)
+        .where(
+            in_scope,
+            period.settled(WORK.completed_at),
+            checked_on_rows(
+                and_(WORK.status == "completed", WORK.bpmn_id.in_(STEPS), WORK.completed_by.is_not(None))
+            ),
+        )
+        .group_by(WORK.completed_by, WORK.bpmn_id)
+    ):
+        names = ("steps", "on_time", "opened", "opened_on_time", "voided", "misdispatched")
+        for name, value in zip(names, values, strict=True):
+            done[staff][step][name] += int(value)
+    reports = {
+        reporter: (int(reported), int(accepted))
+        for reporter, reported, accepted in session.execute(
+            select(Event.reporter, func.count(), count_if(Event.state.not_in((*NOT_CASES, VOIDED))))
+            .where(in_scope, period.holds(Event.reported_at), Event.channel == "grid")
+            .group_by(Event.reporter)
+        )
+    }
+    leader_weights = settings.get(session, "shift_leader_weights")
+    dispatcher_weights = settings.get(session, "dispatcher_weights")
+
+    def total(staff: str, steps: tuple[str, ...], name: str) -> int:
+        return sum(done[staff][step][name] for step in steps if step in done[staff])
+
+    rows: list[dict[str, Any]] = []
+    for staff in sorted(set(done) | set(reports)):
+        accepts, opened_cases = total(staff, INTAKE_STEPS, "steps"), total(staff, INTAKE_STEPS, "opened")
+        opening = {
+            "on_time_opening_rate": rate(total(staff, INTAKE_STEPS, "opened_on_time"), opened_cases),
+            "accurate_opening_rate": rate(opened_cases - total(staff, INTAKE_STEPS, "voided"), opened_cases),
+        }
+        if accepts:
+            rows.append(
+                {
+                    "position": "intake",
+                    "staff": staff,
+                    "accepts": accepts,
+                    "accepts_on_time": total(staff, INTAKE_STEPS, "on_time"),
+                    "on_time_intake_rate": rate(total(staff, INTAKE_STEPS, "on_time"), accepts),
+                    "opened": opened_cases,
+                    "voided": total(staff, INTAKE_STEPS, "voided"),
+                    **opening,
+                }
+            )
+        closes = total(staff, CLOSING_STEPS, "steps")
+        if closes:
+            rates = {**opening, "on_time_closing_rate": rate(total(staff, CLOSING_STEPS, "on_time"), closes)}
+            rows.append(
+                {
+                    "position": "shift_leader",
+                    "staff": staff,
+                    "closes": closes,
+                    "closes_on_time": total(staff, CLOSING_STEPS, "on_time"),
+                    **rates,
+                    "composite": composite(rates, leader_weights),
+                }
+            )
+        dispatches = total(staff, DISPATCH_STEPS, "steps")
+        if dispatches:
+            misdispatches = total(staff, DISPATCH_STEPS, "misdispatched")
+            rows.append(
+                {
+                    "position": "dispatcher",
+                    "staff": staff,
+                    "dispatches": dispatches,
+                    "dispatches_on_time": total(staff, DISPATCH_STEPS, "on_time"),
+                    "misdispatches": misdispatches,
+                    "dispatch_on_time_rate": rate(total(staff, DISPATCH_STEPS, "on_time"), dispatches),
+                    "accurate_dispatch_rate": rate(dispatches - misdispatches, dispatches),
+                }
+            )
+        verifications, checks = total(staff, VERIFY_STEPS, "steps"), total(staff, CHECK_STEPS, "steps")
+        reported, accepted = reports.get(staff, (0, 0))
+        if reported or verifications or checks:
+            rows.append(
+                {
+                    "position": "supervisor",
+                    "staff": staff,
+                    "reported": reported,
+                    "accepted_reports": accepted,
+                    "valid_report_rate": rate(accepted, reported),
+                    "verifications": verifications,
+                    "verification_on_time_rate": rate(total(staff, VERIFY_STEPS, "on_time"), verifications),
+                    "checks": checks,
+                    "check_on_time_rate": rate(total(staff, CHECK_STEPS, "on_time"), checks),
+                }
+            )
+    busiest = max((r["dispatches"] for r in rows if r["position"] == "dispatcher"), default=0)
+    for row in rows:
+        if row["position"] == "dispatcher":
+            row["dispatch_count_score"] = rate(row["dispatches"], busiest)
+            terms = ("dispatch_count_score", "dispatch_on_time_rate", "accurate_dispatch_rate")
+            row["composite"] = composite({t: row[t] for t in terms}, dispatcher_weights)
+    rows.sort(key=lambda r: (POSITIONS.index(r["position"]), -(r.get("composite") or 0), r["staff"]))
+    return rows
