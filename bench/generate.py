@@ -5,7 +5,7 @@ path in its realistic shares — rejected, handled on the spot, reassigned, rewo
 reported up, joint meetings, dissatisfied and reopened), each a real command through the pipeline. Those
 finished cases are the templates: each generated case is a copy of one of them, moved to another grid of the
 same town and to another week of the last ``--years`` years (whole weeks, so that working hours and the lights
-they gave stay right), written in bulk — PostgreSQL's COPY, SQLite's executemany — ten thousand cases at a
+they gave stay right; the copies in time order, as cases arrive), written in bulk — PostgreSQL's COPY, SQLite's executemany — ten thousand cases at a
 time: the case, its inbox rows, its supervision sheets and its history, the history re-chained under the run's
 audit key for its new event and task ids.
 
@@ -78,7 +78,9 @@ class Template:
 
 def build_templates(gl: Gridloop, count: int, seed: int) -> list[Template]:
     """Drive ``count`` cases through the loop and keep the finished ones as templates."""
-    simulate(gl, count, seed=seed)
+    # dated in the weeks before the templates' clock, with supervision scanning as the scheduler would (so the
+    # late cases carry their sheets and cards); the few left under way are not templates
+    simulate(gl, count, seed=seed, past=timedelta(days=count // 10 + 7))
     with gl.db.engine.connect() as conn:
         units = {row.code: row.parent_code for row in conn.execute(select(OrgUnit.code, OrgUnit.parent_code))}
         found = {
@@ -149,14 +151,27 @@ def copies(
     secret = keys.secret(key_id)
     assert secret is not None
     weeks = max(1, years * 52)
+    # the weeks back of each copy, oldest first: the cases arrive in time order, as a district's do (a month's
+    # cases lie together in the tables, ids rising with time)
+    weeks_back = sorted((rng.randrange(weeks) for _ in range(events)), reverse=True)
     batch: dict[Table, list[dict[str, Any]]] = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
     for n in range(events):
         template = templates[rng.randrange(len(templates))]
-        shift = -WEEK * rng.randrange(weeks)
+        shift = -WEEK * weeks_back[n]
         event_id = ids.take(EVENTS)
         event = _moved(EVENTS, template.event, shift)
         event["id"] = event_id
         event["grid_code"] = rng.choice(grids[template.town])
+        # the copy's grid and community in place of the template's, wherever the case names them
+        moves = tuple(
+            (old, new)
+            for old, new in (
+                (template.event["grid_code"], event["grid_code"]),
+                (template.event["grid_code"][:12], event["grid_code"][:12]),
+            )
+            if old != new
+        )
+        event["workflow_state"] = _relocate(event["workflow_state"], moves)
         if event["code"] is not None:
             event["code"] = f"E{event['reported_at'] + timedelta(hours=8):%Y%m%d}{event_id:07d}"
         task_ids = {}
@@ -164,6 +179,7 @@ def copies(
             row = _moved(TASKS, task, shift)
             row["id"] = task_ids[task["id"]] = ids.take(TASKS)
             row["event_id"] = event_id
+            row["scope_code"] = dict(moves).get(row["scope_code"], row["scope_code"])
             batch[TASKS].append(row)
         for sheet in template.sheets:
             row = _moved(SHEETS, sheet, shift)
@@ -181,6 +197,9 @@ def copies(
             )
             if row["task_id"] is not None:
                 row["task_id"] = task_ids.get(row["task_id"], row["task_id"])
+            data_text = _json_text(row["data"])
+            if moves:
+                row["data"] = data_text = Relocated(_relocate(data_text, moves))
             row["hash"] = head = history.record_hash(
                 event_id,
                 row["seq"],
@@ -190,9 +209,9 @@ def copies(
                 row["process_version_id"],
                 row["bpmn_id"],
                 row["task_id"],
-                row["data"],
+                {},  # (the data's canonical text is given)
                 head,
-                _json_text(row["data"]),
+                data_text,
                 key=secret,
             )
             batch[HISTORY].append(row)
@@ -201,6 +220,16 @@ def copies(
         if len(batch[EVENTS]) == BATCH or n == events - 1:
             yield batch
             batch = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
+
+
+class Relocated(str):
+    """A record's data as canonical JSON text, rewritten for the copy's grid (written as it is)."""
+
+
+def _relocate(text: str, moves: tuple[tuple[str, str], ...]) -> str:
+    for old, new in moves:
+        text = text.replace(old, new)
+    return text
 
 
 # the canonical JSON text of the templates' JSON values, by the value's identity: every copy of a template shares
@@ -230,7 +259,13 @@ def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
         if not rows:
             continue
         if conn.dialect.name != "postgresql":
-            conn.execute(insert(table), rows)
+            conn.execute(
+                insert(table),
+                [
+                    {k: json.loads(v) if isinstance(v, Relocated) else v for k, v in row.items()}
+                    for row in rows
+                ],
+            )
             continue
         columns = [c.name for c in table.columns]
         json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
@@ -239,7 +274,9 @@ def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
             for row in rows:
                 copy.write_row(
                     [
-                        _json_text(row[c]) if c in json_columns and row[c] is not None else row[c]
+                        _json_text(row[c])
+                        if c in json_columns and row[c] is not None and not isinstance(row[c], Relocated)
+                        else row[c]
                         for c in columns
                     ]
                 )

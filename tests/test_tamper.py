@@ -823,3 +823,31 @@ def test_another_databases_checkpoints_in_the_same_instance_are_not_held_against
         assert findings(driver.gl) == [] and findings(other) == []
     finally:
         other.db.dispose()
+
+
+# ------------------------------------------------------------------ the report's columns (what evaluation groups by)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        (
+            "grid_code",
+            "'330199001002001'",
+            "grid_code is '330199001002001' but the history says '330199001001001'",
+        ),
+        ("category", "'1102'", "category is '1102' but the history says '0101'"),
+        ("channel", "'hotline'", "channel is 'hotline' but the history says 'grid'"),
+        ("reporter", "'gw_la1'", "reporter is 'gw_la1' but the history says 'gw_hb1'"),
+    ],
+)
+def test_a_case_moved_to_another_grid_category_channel_or_reporter_is_named(
+    driver: Driver, column: str, value: str, reason: str
+) -> None:
+    """Evaluation groups by these columns: moving a case between grids (or counting it for another worker) behind
+    the history's back would change the figures, so the audit holds them to the report record."""
+    gl = driver.gl
+    event_id, _dispatch = claimed_case(driver)
+    assert reasons_of(gl, event_id) == []
+    _sql(gl, f"UPDATE events SET {column} = {value} WHERE id = :e", e=event_id)
+    assert reasons_of(gl, event_id) == [f"the event: {reason}"]

@@ -200,6 +200,34 @@ def _data(entry: Any) -> dict[str, Any]:
     return entry.data if isinstance(entry.data, dict) else {}
 
 
+# the event's columns a report sets, and the field of the report (its first record's data) each comes from: what
+# evaluation groups by (grid, category, channel, reporter) and the period a report counts in (reported_at)
+REPORT_COLUMNS = {
+    "grid_code": "grid",
+    "category": "category",
+    "channel": "channel",
+    "description": "description",
+}
+
+
+def _report_problems(event: Any, entries: Sequence[Any]) -> list[str]:
+    """What in the event's report columns differs from its report record (none for an instance started rather
+    than reported: its first record is ``start``)."""
+    if not entries or entries[0].action != "report":
+        return []
+    first = entries[0]
+    report = _data(first).get("report")
+    if not isinstance(report, dict):
+        return ["history record 1 (report) holds no report"]
+    expected = {column: report.get(field) for column, field in REPORT_COLUMNS.items()}
+    expected |= {"reporter": first.actor, "reported_at": first.at}
+    return [
+        _differs("the event", column, getattr(event, column), value)
+        for column, value in expected.items()
+        if getattr(event, column) != value
+    ]
+
+
 def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
     """The inbox rows against the records: each row offered by a record (the records' ``offered`` lists, in
     the order the rows were created), then claimed, given back, completed — or cancelled by a later step of
@@ -522,6 +550,7 @@ def audit_event(
     result.reasons.extend(chain_problems(event, entries, keys))
     macs = {entry.seq: entry.hash for entry in entries}
     result.reasons.extend(checkpoints.claim_problems(claim, macs, len(entries), "history records"))
+    result.reasons.extend(_report_problems(event, entries))
     result.reasons.extend(_task_problems(entries, mirrors.tasks))
     result.reasons.extend(_sheet_problems(entries, mirrors.sheets))
     result.reasons.extend(_light_problems(event, entries))
