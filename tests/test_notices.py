@@ -195,3 +195,19 @@ def test_read_and_unread_and_only_ones_own(driver):
     assert gl.notices("dispatcher").total == 0, "nobody sees another's notices"
     assert gl.mark_all_notices_read("intake") == 1
     assert gl.notices("intake").counts["unread"] == 0
+
+
+def test_a_yellow_light_warns_the_whole_department_before_the_limit(driver):
+    """The standard's early warning (预警): a department's task nobody has taken yet turns yellow before its
+    limit, and every handler of the department is told — before any sheet is issued."""
+    gl = driver.gl
+    gl.add_user("test", "h_dh_hw2", "环卫所处置员二", "handler", "330199001", "DH-HW")
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    mark = last_id(gl)
+    gl.clock.set(START + timedelta(hours=5, minutes=40))  # 14:40: past 80 % of the limit, which is 15:00
+    gl.supervise()
+    new = since(gl, mark)
+    assert new == {"h_dh_hw": ["light"], "h_dh_hw2": ["light"]}, new
+    colours = {n["data"]["colour"] for n in notices(gl, "light")["h_dh_hw2"]}
+    assert colours == {"yellow"}, "a warning, not yet overdue"

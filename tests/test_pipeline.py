@@ -103,6 +103,10 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
         gl.clock.advance(timedelta(days=days))
         gl.supervise()
     driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    # the check fails: the rework is the same step run anew, and its sheet carries on to it
+    driver.complete("gw_hb1", event_id, "verify", {"passed": False, "note": "仍有残留"})
+    gl.supervise()
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已彻底清运"})
     driver.complete("gw_hb1", event_id, "verify", {"passed": True})
     driver.complete("leader", event_id, "close", {"opinion": "同意"})  # closing clears the sheets
     # a case on hold whose review date passes while it waits to be resumed: its timer fires

@@ -476,3 +476,31 @@ def test_void_refused_returns_the_case_to_dispatch(driver):
         "dispatch",
     ]
     audited(driver.gl)
+
+
+def test_a_refused_late_extension_keeps_the_sheet_and_its_escalation_clock(driver):
+    """The department's task went red and got its sheet; a late request for more time is refused and the task
+    comes back: the same sheet follows it (no second sheet, no second deduction), and it takes its yellow card a
+    working day after it was first issued, not after the task came back."""
+    gl = driver.gl
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    gl.clock.set(DUE_0101 + timedelta(minutes=1))
+    assert gl.supervise()["issued"] == 1
+    [sheet] = [s for s in gl.sheets("supervisor") if s["event_id"] == event_id and s["department"]]
+    first_task = sheet["task_id"]
+    gl.clock.advance(timedelta(hours=2))
+    request_extension(driver, event_id)  # after the deadline: refused by rule, the task back
+    back = driver.open_task(event_id, "handle")
+    assert back["id"] != first_task
+    assert gl.supervise()["issued"] == 0, "the sheet is carried on, not issued again"
+    [carried] = [s for s in gl.sheets("supervisor") if s["event_id"] == event_id and s["department"]]
+    assert (carried["id"], carried["task_id"], carried["card"]) == (sheet["id"], back["id"], "notice")
+    assert carried["issued_at"] == sheet["issued_at"]
+    gl.clock.set(sheet["issued_at"] + timedelta(days=1, minutes=1))  # a working day after the first issue
+    assert gl.supervise()["escalated"] == 1
+    [yellow] = [s for s in gl.sheets("supervisor") if s["event_id"] == event_id and s["department"]]
+    assert (yellow["id"], yellow["card"]) == (sheet["id"], "yellow")
+    actions = [r["action"] for r in driver.gl.event_detail("admin", event_id)["history"]]
+    assert actions.count("sheet_issued") == 1 and actions.count("sheet_carried") == 1
+    audited(gl)

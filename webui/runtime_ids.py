@@ -58,6 +58,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("action.start"),
         N_("action.sheet_cleared"),
         N_("action.sheet_escalated"),
+        N_("action.sheet_carried"),
         N_("action.sheet_issued"),
         N_("action.sheet_replied"),
         N_("action.timer"),

@@ -144,7 +144,7 @@ def chain_problems(event: Any, entries: Sequence[Any], keys: AuditKeys | None = 
 # ------------------------------------------------------------------ the rows that mirror the history
 
 TASK_ACTIONS = ("claim", "unclaim", "complete", "light", "assigned", "delegated")
-SHEET_ACTIONS = ("sheet_issued", "sheet_escalated", "sheet_replied", "sheet_cleared")
+SHEET_ACTIONS = ("sheet_issued", "sheet_escalated", "sheet_carried", "sheet_replied", "sheet_cleared")
 TIMER_COLUMNS = ("bpmn_id", "due_at", "status", "created_at", "fired_at", "fired_by")
 SHEET_COLUMNS = (
     "task_id",
@@ -349,6 +349,8 @@ def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             continue
         elif entry.action == "sheet_escalated":
             want["escalated_at"] = entry.at
+        elif entry.action == "sheet_carried":
+            want["task_id"] = entry.task_id
         elif entry.action == "sheet_replied":
             want["replied_at"], want["replied_by"] = entry.at, entry.actor
         else:

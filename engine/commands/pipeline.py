@@ -66,6 +66,7 @@ HISTORY_ACTIONS = frozenset(
         "light",
         "sheet_issued",
         "sheet_escalated",
+        "sheet_carried",
         "sheet_replied",
         "sheet_cleared",
         "assigned",

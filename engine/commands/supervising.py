@@ -119,7 +119,8 @@ def record_lights(step: Step, event_id: int) -> int:
 
 
 def issue_auto(step: Step, item: rules.Overdue) -> int:
-    """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already.
+    """Issue the automatic sheet (超时督办) of a limit that has gone red, unless it has one already — or carry
+    the open sheet of an earlier run of the same step on to this one (:func:`rules.sheet_to_carry`).
 
     The reason says the limit in the district's time; a platform step's sheet (a task with no department) names
     the step, and the unit and role it is charged to (the task, which the sheet points at, holds them too)."""
@@ -131,6 +132,11 @@ def issue_auto(step: Step, item: rules.Overdue) -> int:
     zone = step.parts.settings.calendar(session).timezone
     reason = f"{what}已超时（时限 {item.due_at.astimezone(zone):%Y-%m-%d %H:%M}），超时督办"
     task = session.get(Task, item.task_id) if item.task_id is not None else None
+    carried = rules.sheet_to_carry(session, task) if task is not None else None
+    if carried is not None:
+        carried.task_id = item.task_id
+        step.record(event, "sheet_carried", rules.sheet_record(carried), task_id=item.task_id)
+        return 0
     if task is not None and task.department_code is None:
         unit = step.parts.org.directory(session).units.get(task.scope_code)
         role = ROLE_LABELS.get(task.role, task.role)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from engine.org import scope
 from engine.store import statements
@@ -106,6 +106,31 @@ def has_sheet(session: Session, event_id: int, task_id: int | None) -> bool:
         SupervisionSheet.task_id == task_id if task_id is not None else SupervisionSheet.task_id.is_(None)
     )
     return session.scalar(query.limit(1)) is not None
+
+
+def sheet_to_carry(session: Session, task: Task) -> SupervisionSheet | None:
+    """The open automatic sheet a department's task should carry on rather than get a new one: the sheet of an
+    earlier run of the same step of the case for the same department (a rework after a failed check, the task
+    back after a refused request). It keeps its card and the moment it was issued — the escalation clock runs
+    on from the first time the step went red, and the department is charged one sheet, not one per run."""
+    if task.department_code is None:
+        return None
+    earlier = aliased(Task)
+    return session.scalar(
+        select(SupervisionSheet)
+        .join(earlier, earlier.id == SupervisionSheet.task_id)
+        .where(
+            SupervisionSheet.event_id == task.event_id,
+            SupervisionSheet.kind == "auto",
+            SupervisionSheet.status == "open",
+            SupervisionSheet.department_code == task.department_code,
+            earlier.bpmn_id == task.bpmn_id,
+            earlier.id != task.id,
+            earlier.status != "open",
+        )
+        .order_by(SupervisionSheet.issued_at.desc(), SupervisionSheet.id.desc())
+        .limit(1)
+    )
 
 
 def red_items(
