@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event as _events
+from sqlalchemy import select, update
 
+from engine.audit import verification
 from engine.errors import Forbidden
-from engine.evaluation import metrics
+from engine.evaluation import metrics, positions
+from engine.store.models import Event, Task
 from tests.conftest import GRID_HB2, START, Driver
 from webui.cli import main
 
@@ -356,3 +362,83 @@ def test_each_position_is_judged_on_its_own_steps(week, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("dispatcher") and "misdispatches 1" in line for line in lines), lines
     assert any("accurate_dispatch_rate 75.00%" in line for line in lines), "rates print with two decimals"
+
+
+# the tables the evaluation's statements name, by the names they give them
+EVALUATED_TABLES = {
+    "events": Event,
+    "evaluated_tasks": Task,
+    "step_tasks": Task,
+    "worked": Task,
+    "later_step": Task,
+    "between_step": Task,
+    "tasks": Task,
+}
+
+
+def _columns_read(gl) -> set[tuple[type, str]]:
+    """Every column of the cases and their tasks that the evaluation's statements read (each grouping, each
+    drill-down, the positions), caught as the database receives them."""
+    seen: list[str] = []
+
+    def caught(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    _events.listen(gl.db.engine, "before_cursor_execute", caught)
+    try:
+        with gl.db.reading() as session:
+            for by in metrics.GROUPINGS:
+                metrics.evaluate(session, *SH_WEEK, by, now=gl.now())
+                for figure in metrics.FIGURES:
+                    metrics.cases(session, *SH_WEEK, by, None, figure, now=gl.now())
+            positions.evaluate(session, *SH_WEEK, now=gl.now())
+    finally:
+        _events.remove(gl.db.engine, "before_cursor_execute", caught)
+    named = re.compile(r"\b(" + "|".join(EVALUATED_TABLES) + r")\.(\w+)")
+    return {(EVALUATED_TABLES[t], c) for text in seen for t, c in named.findall(text)}
+
+
+def _changed(value: Any, column: str) -> Any:
+    """Another value of the column's kind (a grid that exists, for the grid: it is a foreign key)."""
+    if column == "grid_code":
+        return GRID_HB2 if value != GRID_HB2 else "330199001001001"
+    if isinstance(value, bool) or value is None and column == "closed_on_time":
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, datetime):
+        return value + timedelta(minutes=7)
+    if value is None:
+        return datetime(2026, 11, 24, 3, 0, tzinfo=UTC) if column.endswith("_at") else "x"
+    return f"{value}9"
+
+
+def test_every_column_the_evaluation_reads_is_held_to_the_history_by_the_audit(week):
+    """Each figure can be recomputed from the recorded history: whatever column of a case or of its inbox rows
+    the evaluation reads, changing it behind the history's back is named by `audit verify`."""
+    read = _columns_read(week)
+    assert {(Event, "opened_at"), (Event, "grid_code"), (Task, "completed_by"), (Task, "bpmn_id")} <= read
+    read -= {(Event, "id"), (Task, "id"), (Task, "event_id")}  # the rows' identities
+    with week.db.reading() as session:
+        late = session.scalar(select(Event.id).where(Event.rework_count > 0))
+        handle = session.scalar(
+            select(Task.id).where(Task.event_id == late, Task.department_code.is_not(None))
+        )
+        verify = session.scalar(select(Task.id).where(Task.event_id == late, Task.bpmn_id == "verify"))
+    [clean] = verification.audit_events(week, [late])
+    assert clean.reasons == []
+    unnoticed = []
+    for model, column in sorted(read, key=lambda mc: (mc[0].__name__, mc[1])):
+        rows = [late] if model is Event else [handle, verify]
+        for row_id in rows:
+            with week.db.engine.begin() as connection:
+                before = connection.scalar(select(getattr(model, column)).where(model.id == row_id))
+                connection.execute(
+                    update(model).where(model.id == row_id).values({column: _changed(before, column)})
+                )
+            [audited] = verification.audit_events(week, [late])
+            if not audited.reasons:
+                unnoticed.append(f"{model.__tablename__}.{column} (row {row_id})")
+            with week.db.engine.begin() as connection:
+                connection.execute(update(model).where(model.id == row_id).values({column: before}))
+    assert unnoticed == [], "columns the evaluation reads that the audit does not hold to the history"
