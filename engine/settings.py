@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # supervision sheets escalate while the case stays overdue: card -> [after, unit]
     "supervision_escalation": {"yellow": [1, "work_days"], "red": [3, "work_days"]},
+    # the reply deadline of a sheet that asks for a reply, by its kind: a leader's instruction (领导批示) is
+    # answered within this limit of its issue, and shows its own light until it is
+    "sheet_reply_limits": {"leader": [1, "work_days"]},
     # evaluation (考核评价): what 返工率 divides by ("opened" = 立案数 or "due" = 应结案数), which follow-up
     # answers count as satisfied, the weights of the composite score, and grid workers' rewards per report
     "rework_rate_base": "opened",
@@ -139,6 +142,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": _LIMIT,
         "x-gridloop-widget": "limits",
         "x-gridloop-rows": "cards",
+    },
+    "sheet_reply_limits": {
+        "type": "object",
+        "additionalProperties": _LIMIT,
+        "x-gridloop-widget": "limits",
+        "x-gridloop-rows": "sheet_kinds",
     },
     "rework_rate_base": {"type": "string", "enum": ["opened", "due"]},
     "satisfied_answers": {
@@ -282,9 +291,9 @@ def _validate(key: str, value: Any) -> None:
     elif key == "step_limits":
         for step, limit in dict(value).items():
             _check_limit(f"step_limits.{step}", limit)
-    elif key == "supervision_escalation":
-        for card, limit in dict(value).items():
-            _check_limit(f"supervision_escalation.{card}", limit)
+    elif key in ("supervision_escalation", "sheet_reply_limits"):
+        for row, limit in dict(value).items():
+            _check_limit(f"{key}.{row}", limit)
     elif key == "rework_rate_base" and value not in ("opened", "due"):
         raise ValidationFailed(
             "rework_rate_base is 'opened' or 'due'",

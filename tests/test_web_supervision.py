@@ -213,3 +213,30 @@ def test_a_reply_names_the_sheets_own_event_or_task_else_the_sheet_is_not_found(
         page=f"/tasks/{handle['id']}",
     )
     assert right.status_code == 303 and gl.sheets("leader")[0]["reply"] == "已处置"
+
+
+def test_a_leaders_instruction_has_a_reply_deadline_with_its_own_light(app, gl):
+    """领导批示: answered within the district's reply limit (a working day by default) of its issue; the board
+    shows the deadline and its light — yellow near it, red past it — until the department replies."""
+    event_id = at_handle(gl)
+    sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "领导批示：请今日处置完毕")
+    assert sheet["reply_due_at"] == gl.calendar.due_at(sheet["issued_at"], 1, "work_days")
+
+    def board() -> str:  # signed in afresh: the clock moves past a session's idle limit
+        return sheet_item(html(staff(app, "supervisor").get("/supervision")), sheet["id"])
+
+    def reply_light() -> str:
+        found = re.search(r'data-reply-light="(\w*)"', board())
+        assert found, "the board shows the reply deadline"
+        return found.group(1)
+
+    assert reply_light() == "green" and "请于" in board()
+    gl.clock.set(sheet["reply_due_at"] - timedelta(minutes=30))
+    assert reply_light() == "yellow"
+    gl.clock.set(sheet["reply_due_at"] + timedelta(minutes=1))
+    assert reply_light() == "red"
+    gl.reply_to_sheet("h_dh_hw", sheet["id"], "已安排清运")
+    assert "data-reply-light" not in board()
+    gl.change_setting("admin", "sheet_reply_limits", {"leader": [4, "work_hours"]})
+    other = gl.issue_sheet("supervisor", at_handle(gl), "DH-HW", "请加快")
+    assert other["reply_due_at"] == gl.calendar.due_at(other["issued_at"], 4, "work_hours")

@@ -93,15 +93,16 @@ def _titled(node: dict[str, Any], key: str) -> None:
 
 def _rows(key: str, schema: dict[str, Any], value: Any) -> list[tuple[str, str]]:
     """The rows of a ``limits`` table as (key, name): every step of the latest version (its name in the reader's
-    language), or the supervision cards; then any other key the value holds, by its key."""
+    language), the supervision cards or the kinds of sheet; then any other key the value holds, by its key."""
     source = schema.get("x-gridloop-rows")
     if source == "steps":  # the user tasks: the start event's report form has no limit to run out
         bundle = reader().bundle()
         start = start_event_id(bundle)
         found = [(info.bpmn_id, info.name) for info in bundle.user_tasks.values() if info.bpmn_id != start]
-    else:
+    else:  # the supervision cards, or the kinds of sheet (a leader's instruction)
+        label = "sheet.kind" if source == "sheet_kinds" else "sheet.card"
         cards = dict.fromkeys([*district_settings.DEFAULTS[key], *value])
-        found = [(card, translate(f"sheet.card.{card}", default=card)) for card in cards]
+        found = [(card, translate(f"{label}.{card}", default=card)) for card in cards]
     known = {row for row, _name in found}
     return found + [(row, row) for row in value if row not in known]
 

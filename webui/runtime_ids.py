@@ -124,6 +124,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting.dispatcher_weights"),
         N_("setting.step_limits"),
         N_("setting.supervision_escalation"),
+        N_("setting.sheet_reply_limits"),
         N_("setting.time_lights"),
         N_("setting.timezone"),
         N_("setting.working_hours"),
@@ -147,6 +148,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_hint.dispatcher_weights"),
         N_("setting_hint.step_limits"),
         N_("setting_hint.supervision_escalation"),
+        N_("setting_hint.sheet_reply_limits"),
         N_("setting_hint.time_lights"),
         N_("setting_hint.timezone"),
         N_("setting_hint.working_hours"),
@@ -170,6 +172,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_help.dispatcher_weights"),
         N_("setting_help.step_limits"),
         N_("setting_help.supervision_escalation"),
+        N_("setting_help.sheet_reply_limits"),
         N_("setting_help.time_lights"),
         N_("setting_help.timezone"),
         N_("setting_help.working_hours"),
@@ -196,6 +199,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_field.dispatcher_weights"),
         N_("setting_field.step_limits"),
         N_("setting_field.supervision_escalation"),
+        N_("setting_field.sheet_reply_limits"),
         N_("setting_field.time_lights"),
         N_("setting_field.timezone"),
         N_("setting_field.valid"),
@@ -212,6 +216,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "setting_col.row.": (
         N_("setting_col.row.step_limits"),
         N_("setting_col.row.supervision_escalation"),
+        N_("setting_col.row.sheet_reply_limits"),
     ),
     # a time light's colour by name (macros/settings.html)
     "colour.": (

@@ -362,6 +362,8 @@ def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             reason=data.get("reason"),
             reply=data.get("reply"),
         )
+        if "due" in data:  # the records name it since the reply deadlines (older ones do not)
+            want["due_reference"] = _moment(data["due"])
     for row in rows:
         want = expected.get(row.id)
         if want is None:
@@ -369,7 +371,7 @@ def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             continue
         problems.extend(
             _differs(f"sheet {row.id}", column, getattr(row, column), want[column])
-            for column in SHEET_COLUMNS
+            for column in (*SHEET_COLUMNS, *(("due_reference",) if "due_reference" in want else ()))
             if getattr(row, column) != want[column]
         )
     stored = {r.id for r in rows}

@@ -207,6 +207,7 @@ def issue(step: Step, event_id: int, department_code: str, reason: str) -> dict[
             event=event.code,
             state=event.state,
         )
+    reply_limit = settings.get(session, "sheet_reply_limits").get("leader")
     sheet = SupervisionSheet(
         event_id=event.id,
         department_code=department_code,
@@ -216,6 +217,12 @@ def issue(step: Step, event_id: int, department_code: str, reason: str) -> dict[
         status="open",
         issued_at=step.now,
         issued_by=actor.username,
+        # the reply deadline (批示回复时限): the instruction's own light runs to it
+        due_reference=step.parts.settings.calendar(session).due_at(
+            step.now, float(reply_limit[0]), reply_limit[1]
+        )
+        if reply_limit
+        else None,
     )
     session.add(sheet)
     session.flush()

@@ -27,16 +27,20 @@ EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin
 def supervision_board(reader: Reader, status: str = "open") -> dict[str, Any]:
     """The supervision board: the sheets of ``status`` the actor may see (:func:`engine.reads.queries.sheet_board`),
     grouped by whom they are charged to — a department, or a platform step's role within its scope — the most
-    severe card first, with the names people read, each case's light (:meth:`engine.reads.lights.Lights.case`)
-    and the number of sheets of each card."""
+    severe card first, with the names people read, each case's light (:meth:`engine.reads.lights.Lights.case`),
+    a leader's instruction's reply light (:meth:`engine.reads.lights.Lights.reply`) and the number of sheets of
+    each card."""
     session = reader.session
     rows = queries.sheet_board(session, reader.actor, status)
     lights = Lights.of(reader, reader.bundle())
     directory = reader.directory()
     names = display_names(session, {r["issued_by"] for r in rows} | {r["replied_by"] for r in rows})
     steps = queries.open_steps(session, {r["event_id"] for r in rows})
+    reply_limits = reader.settings.value("sheet_reply_limits", session)
     groups: dict[str | None, dict[str, Any]] = {}
     for row in rows:
+        limit = reply_limits.get(row["kind"])
+        row["reply_light"] = lights.reply(row, limit[1]) if limit else None
         describe_category(row, lights.categories, reader.process_name)
         row["grid_name"] = unit_name(directory, row["grid"])
         row["scope_name"] = unit_name(directory, row["scope"]) if row["scope"] else None

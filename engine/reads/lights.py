@@ -70,6 +70,20 @@ class Lights:
         unit = self.step_units.get(task["step"]) or self.case_unit(task["category"])
         return timelights.task_light(self.calendar, self.scheme, task, event, unit, self.now)
 
+    def reply(self, sheet: dict[str, Any], unit: str) -> timelights.TimeLight | None:
+        """The light of a leader's instruction (领导批示) still unanswered, from its issue to its reply deadline
+        (a row of :func:`engine.supervision.rules.sheet_row`, the limit in ``unit``); None once answered, or for
+        a sheet with no reply deadline."""
+        if (
+            sheet.get("reply_due_at") is None
+            or sheet.get("reply") is not None
+            or sheet.get("status") != "open"
+        ):
+            return None
+        return timelights.light(
+            self.calendar, self.scheme, sheet["issued_at"], sheet["reply_due_at"], self.now, unit
+        )
+
     def event(self, event: dict[str, Any]) -> timelights.TimeLight | None:
         """The light of a case; a case on hold (挂账) shows its hold (:data:`HOLD`), not its clock."""
         if event.get("state") == "on_hold":

@@ -204,6 +204,7 @@ def sheet_record(sheet: SupervisionSheet) -> dict[str, Any]:
         "card": sheet.card,
         "reason": sheet.reason,
         "reply": sheet.reply,
+        "due": sheet.due_reference,
     }
 
 
@@ -225,6 +226,8 @@ def sheet_row(sheet: SupervisionSheet) -> dict:
         "replied_at": sheet.replied_at,
         "replied_by": sheet.replied_by,
         "cleared_at": sheet.cleared_at,
+        # a leader's instruction is answered by this moment (None for an automatic sheet: cleared, not answered)
+        "reply_due_at": sheet.due_reference if sheet.kind == "leader" else None,
     }
 
 
