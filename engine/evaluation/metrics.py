@@ -21,8 +21,18 @@ Definitions (shared/DOMAIN.md):
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
   and a department that sent a case back is not charged with the case's lateness.
 - By worker: grid workers' valid reports (those that became cases and were not voided), major ones (handled at
-  the district) and
-  their reward (``report_rewards``).
+  the district) and their reward (``report_rewards``).
+- 上报数 ``reported`` and 有效上报数 ``accepted_reports`` (the period's reports on any channel, and those that
+  became cases not voided since; 有效上报率 ``valid_report_rate``) — for those who report, not by department;
+  自行处置数 ``self_handled``: closed with no department.
+- The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
+  派遣数 and 按时派遣, 错误派遣 (dispatched anew after a send-back; 准确派遣率 = (派遣 − 错误派遣) / 派遣), 核实 and
+  核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either. By
+  department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数).
+
+Every figure is a conditional count (:func:`count_if`) the database computes over the rows of the period's indexed
+ranges, grouped by the grouping's column; :func:`cases` lists the rows behind one count by the same conditions.
+The position evaluation (岗位评价) is :mod:`engine.evaluation.positions`.
 """
 
 from __future__ import annotations
@@ -151,12 +161,14 @@ class Period:
     now: datetime | None
 
     def settled(self, moment: Column) -> ColumnElement[bool]:
+        """SQL: ``moment`` falls in the period and has come by ``now``."""
         clauses = [moment.is_not(None), moment >= self.start, moment < self.end]
         if self.now is not None:
             clauses.append(moment <= self.now)
         return and_(*clauses)
 
     def holds(self, column: Column) -> ColumnElement[bool]:
+        """SQL: ``column`` lies in ``[start, end)`` (one range, which an index on the column serves)."""
         return and_(column >= self.start, column < self.end)
 
 
