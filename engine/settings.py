@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
         "rework_rate": -0.1,
     },
     "report_rewards": {"valid": 2.0, "major": 10.0},
+    # whether a report whose case was voided later (作废) still counts as a valid report (有效上报数): districts
+    # differ; the common choice does not count it
+    "voided_reports_valid": False,
     # points off a department's score for each supervision sheet issued to it in the period, by the card it reached
     "sheet_deductions": {"notice": 0.5, "yellow": 1.0, "red": 2.0},
     # the weights of the positions' 综合指标值 (engine.evaluation.positions): a shift leader's (值班长) and a
@@ -150,6 +153,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "x-gridloop-rows": "sheet_kinds",
     },
     "rework_rate_base": {"type": "string", "enum": ["opened", "due"]},
+    "voided_reports_valid": {"type": "boolean"},
     "satisfied_answers": {
         "type": "array",
         "items": {"type": "string", "x-gridloop-options": "answers"},

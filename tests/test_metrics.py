@@ -150,6 +150,12 @@ def test_a_voided_case_stays_opened_counts_as_voided_and_is_never_due(gl, driver
     assert district["accurate_opening_rate"] == 0.5, "准确立案率 = (立案数 − 作废数) / 立案数"
     assert district["closure_rate"] == 1.0, "a voided case is never due"
     assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 1
+    assert (district["reported"], district["accepted_reports"]) == (2, 1), "a voided report is no valid one"
+    gl.change_setting("admin", "voided_reports_valid", True)  # a district that counts it
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["reported"], district["accepted_reports"], district["valid_report_rate"]) == (2, 2, 1.0)
+    assert _row(gl.evaluate("evaluator", *SH_WEEK, by="worker"), "gw_hb1")["valid_reports"] == 2
+    assert district["accurate_opening_rate"] == 0.5, "still voided: 准确立案率 does not change"
 
 
 def test_grid_workers_rewards_count_valid_reports(week):

@@ -172,8 +172,17 @@ class Period:
         return and_(column >= self.start, column < self.end)
 
 
-def _event_figures(period: Period, satisfied_answers: list[str]) -> dict[str, ColumnElement[bool]]:
-    """Each event figure as an SQL condition on one event row (the definitions of the module's docstring)."""
+def not_valid_states(session: Session) -> tuple[str, ...]:
+    """The states of a report that is no valid report (有效上报): never a case, or — unless the district counts
+    them (``voided_reports_valid``) — voided since."""
+    return NOT_CASES if settings.get(session, "voided_reports_valid") else (*NOT_CASES, VOIDED)
+
+
+def _event_figures(
+    period: Period, satisfied_answers: list[str], not_valid: tuple[str, ...]
+) -> dict[str, ColumnElement[bool]]:
+    """Each event figure as an SQL condition on one event row (the definitions of the module's docstring);
+    ``not_valid``: the states of a report that does not count as valid (:func:`not_valid_states`)."""
     # a case settles at the earlier of its closing and its deadline (at its closing when it has no deadline)
     settles = case(
         (Event.due_at.is_(None), Event.closed_at),
@@ -184,7 +193,7 @@ def _event_figures(period: Period, satisfied_answers: list[str]) -> dict[str, Co
     reported = period.holds(Event.reported_at)
     due = and_(Event.state.not_in((*NOT_CASES, VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
     closed = and_(due, Event.state == "closed", Event.closed_at < period.end)
-    valid = and_(opened, Event.channel == "grid", Event.state != VOIDED)
+    valid = and_(opened, Event.channel == "grid", Event.state.not_in(not_valid))
     return {
         "opened": opened,
         "voided": and_(opened, Event.state == VOIDED),
@@ -201,7 +210,7 @@ def _event_figures(period: Period, satisfied_answers: list[str]) -> dict[str, Co
         "major_reports": and_(valid, Event.handling_level == "district"),
         # 上报数 and 有效上报数: every report of the period, and those that became cases not voided since
         "reported": reported,
-        "accepted_reports": and_(reported, Event.state.not_in((*NOT_CASES, VOIDED))),
+        "accepted_reports": and_(reported, Event.state.not_in(not_valid)),
         # 自行处置数: closed by the grid or community that found it, without a department (no department answers)
         "self_handled": and_(closed, Event.department_code.is_(None)),
     }
@@ -319,7 +328,7 @@ def evaluate(
     weights = settings.get(session, "score_weights")
     rewards = settings.get(session, "report_rewards")
     in_scope = scope.event_filter(actor) if actor is not None else true()
-    figures = _event_figures(period, satisfied_answers)
+    figures = _event_figures(period, satisfied_answers, not_valid_states(session))
     if by == "department":
         figures = {name: condition for name, condition in figures.items() if name not in REPORT_FIGURES}
     sums = [
@@ -471,7 +480,8 @@ def cases(
             )
         )
     else:
-        condition = _event_figures(period, list(settings.get(session, "satisfied_answers")))[figure]
+        answers = list(settings.get(session, "satisfied_answers"))
+        condition = _event_figures(period, answers, not_valid_states(session))[figure]
         if by == "department" and figure in REPORT_FIGURES:
             condition = false()
         query = select(Event.id).where(_events_of_period(period, in_scope, by), in_group, condition)

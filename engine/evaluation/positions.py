@@ -31,7 +31,15 @@ from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from engine import settings
-from engine.evaluation.metrics import NOT_CASES, VOIDED, Period, checked_on_rows, count_if, rate
+from engine.evaluation.metrics import (
+    NOT_CASES,
+    VOIDED,
+    Period,
+    checked_on_rows,
+    count_if,
+    not_valid_states,
+    rate,
+)
 from engine.org import people, scope
 from engine.store.models import Event, Task
 
@@ -114,7 +122,7 @@ def evaluate(
     reports = {
         reporter: (int(reported), int(accepted))
         for reporter, reported, accepted in session.execute(
-            select(Event.reporter, func.count(), count_if(Event.state.not_in((*NOT_CASES, VOIDED))))
+            select(Event.reporter, func.count(), count_if(Event.state.not_in(not_valid_states(session))))
             .where(in_scope, period.holds(Event.reported_at), Event.channel == "grid")
             .group_by(Event.reporter)
         )
