@@ -52,10 +52,15 @@ def test_the_dashboards_charts_draw_and_their_tables_drill_into_the_cases(
     [task] = [t for t in gl.event_detail("admin", event["id"])["tasks"] if t["status"] == "open"]
     gl.claim("intake", task["id"])
     gl.complete("intake", task["id"], {"decision": "accept"})
+    # dispatched: a department's open task for the time-light board
+    [dispatch] = [t for t in gl.event_detail("admin", event["id"])["tasks"] if t["status"] == "open"]
+    gl.claim("dispatcher", dispatch["id"])
+    gl.complete("dispatcher", dispatch["id"], {"department": "DH-HW"})
+    gl.supervise()
     for viewport, extra in ((DESKTOP, {}), (PHONE, {"is_mobile": True, "has_touch": True})):
         page = browse.sign_in("auditor", viewport=viewport, **extra)
         page.goto("/dashboard")
-        for chart in ("trend", "categories", "channels", "ranking"):
+        for chart in ("trend", "categories", "channels", "ranking", "lights"):
             expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         page.screenshot(path=str(tmp_path / f"dashboard-{viewport['width']}.png"), full_page=True)

@@ -230,3 +230,21 @@ def test_by_position_shows_a_table_per_position_with_its_composite(app, gl):
     assert value("shift_leader", "leader", "on_time_opening_rate") == "—", "the leader opened no case"
     assert [value("supervisor", "gw_hb1", c) for c in ("reported", "valid_report_rate")] == ["2", "50.00%"]
     assert 'data-group="' not in page, "no evaluation table by group"
+
+
+def test_the_light_board_counts_each_departments_open_tasks_by_light(app, gl):
+    """One case left at DH-HW's handling past its limit (red once the scan has recorded it), another just
+    arrived (green): the board shows DH-HW with one red and one green task, as its data table says."""
+    closed, late = _one_closed_one_late(gl)
+    at_handle(gl)  # a fresh one, inside its limit
+    gl.supervise()  # the scheduler's scan records the lights
+    page = html(staff(app, "evaluator").get(NOVEMBER))
+    assert "时间灯看板" in page and 'id="chart-lights"' in page
+    start = page.index('<tr data-lights="DH-HW">')
+    row = page[start : page.index("</tr>", start)]
+    counts = dict(re.findall(r'data-colour="(\w+)">(\d+)</td>', row))
+    assert (counts["red"], counts["green"], counts["yellow"]) == ("1", "1", "0")
+    charts = json.loads(re.search(r'id="dashboard-charts">(.*?)</script>', page, re.S).group(1))
+    [hw] = [d for d in charts["lights"]["departments"] if d["group"] == "DH-HW"]
+    assert (hw["counts"]["red"], hw["total"]) == (1, 2), "the chart draws what the table says"
+    assert gl.event_detail("admin", late)["state"] != "closed"

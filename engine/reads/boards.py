@@ -20,6 +20,7 @@ from engine.reads.labels import (
 from engine.reads.lights import Lights
 from engine.reads.reader import Reader
 from engine.supervision import rules
+from engine.time import timelights
 
 EVALUATION_ROLES = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")
 
@@ -188,6 +189,7 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
         if r["group"] is not None
     ]
     return {
+        "lights": light_board(reader),
         "trend": trend,
         "categories": [
             {
@@ -202,6 +204,28 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
         "departments": departments,
         "terms": [*SCORE_TERMS, "deductions"],
     }
+
+
+def light_board(reader: Reader) -> dict[str, Any]:
+    """The time-light board (时间灯看板): the departments' open tasks in the actor's scope counted by the light
+    each was last recorded with (a task not yet recorded shows the scheme's first colour), worst first — what is
+    red, then yellow, now; counted by the database, as the scheduler's scans keep the lights."""
+    scheme = timelights.load_scheme(reader.session)
+    colours = list(scheme.colours)
+    counts: dict[str | None, dict[str, int]] = {}
+    for department, colour, number in queries.department_task_lights(reader.session, reader.actor):
+        shown = colour if colour in colours else colours[0]
+        row = counts.setdefault(department, dict.fromkeys(colours, 0))
+        row[shown] += number
+    directory = reader.directory()
+    worst_first = sorted(
+        counts.items(), key=lambda item: ([-item[1][c] for c in reversed(colours)], str(item[0]))
+    )
+    rows = [
+        {"group": code, "name": department_name(directory, code), "counts": row, "total": sum(row.values())}
+        for code, row in worst_first
+    ]
+    return {"colours": colours, "departments": rows}
 
 
 def evaluation_cases(

@@ -221,6 +221,17 @@ def opened_by_channel(
     return [(channel, count) for channel, count in rows]
 
 
+def department_task_lights(session: Session, actor: Actor) -> list[tuple[str | None, str | None, int]]:
+    """The departments' open tasks in the actor's scope, counted by department and recorded light."""
+    rows = session.execute(
+        select(Task.department_code, Task.light, func.count())
+        .join(Event, Event.id == Task.event_id)
+        .where(scope.event_filter(actor), Task.status == "open", Task.department_code.is_not(None))
+        .group_by(Task.department_code, Task.light)
+    )
+    return [(department, light, count) for department, light, count in rows]
+
+
 def visible_event(session: Session, actor: Actor, event_id: int) -> Event:
     """The event if the actor may see it; :class:`NotFound` otherwise (out of scope looks like absent)."""
     event = session.scalar(select(Event).where(Event.id == event_id, scope.event_filter(actor)))

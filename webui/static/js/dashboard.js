@@ -1,6 +1,7 @@
 /* The dashboard's charts (templates/dashboard.html), drawn by ECharts (vendor/echarts.min.js) from the figures the
    page carries (#dashboard-charts, the same numbers as the data tables under each chart): the twelve months' trend,
-   the period's cases by category and by channel, and the departments' ranking with the terms of their score.
+   the period's cases by category and by channel, the departments' ranking with the terms of their score, and
+   the time-light board (the departments' open tasks by light).
    A month opens that month's dashboard; a category or a department opens the list of the cases behind its count. */
 (function () {
   'use strict';
@@ -82,6 +83,22 @@
     })
   }, function (event) {
     cases('department', departments[event.dataIndex].group, 'opened');
+  });
+
+  // the time-light board: each department's open tasks by the light they show, worst on top
+  var palette = {green: '#2e9d5b', blue: '#1d5fbf', yellow: '#e0a800', orange: '#e67e22', red: '#c0392b'};
+  var lit = data.lights.departments.slice().reverse();
+  draw('chart-lights', {
+    tooltip: {trigger: 'axis', axisPointer: {type: 'shadow'}},
+    legend: {top: 0},
+    grid: {left: 8, right: 24, top: 36, bottom: 8, containLabel: true},
+    xAxis: {type: 'value', minInterval: 1},
+    yAxis: {type: 'category', data: lit.map(function (d) { return d.name; })},
+    series: data.lights.colours.map(function (colour) {
+      return {name: texts.lights[colour] || colour, type: 'bar', stack: 'lights', barMaxWidth: 28,
+              itemStyle: {color: palette[colour] || '#888'},
+              data: lit.map(function (d) { return d.counts[colour]; })};
+    })
   });
 
   window.addEventListener('resize', function () {
