@@ -218,6 +218,12 @@ def test_each_supervision_sheet_takes_its_cards_points_off_the_departments_score
     sheet = week.issue_sheet("supervisor", open_case, "DH-HW", "请加快处置")
     after = _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
     assert (after["sheets"], after["deductions"]) == (1, 0.5), "a leader's sheet at its first card: 0.5"
+    assert (after["leader_sheets"], after["auto_sheets"], after["yellow_cards"], after["red_cards"]) == (
+        1,
+        0,
+        0,
+        0,
+    )
     assert after["score"] == round(before["score"] - 0.5, 2)
     week.change_setting("admin", "sheet_deductions", {"notice": 3, "yellow": 5, "red": 8})
     assert _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")["score"] == round(

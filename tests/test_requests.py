@@ -503,4 +503,7 @@ def test_a_refused_late_extension_keeps_the_sheet_and_its_escalation_clock(drive
     assert (yellow["id"], yellow["card"]) == (sheet["id"], "yellow")
     actions = [r["action"] for r in driver.gl.event_detail("admin", event_id)["history"]]
     assert actions.count("sheet_issued") == 1 and actions.count("sheet_carried") == 1
+    week = (gl.now() - timedelta(days=7), gl.now() + timedelta(days=1))
+    [hw] = [r for r in gl.evaluate("evaluator", *week, by="department") if r["group"] == "DH-HW"]
+    assert (hw["sheets"], hw["auto_sheets"], hw["yellow_cards"]) == (1, 1, 1), "charged once, at its card"
     audited(gl)

@@ -352,6 +352,10 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "dashboard.": (
         N_("dashboard.from"),
         N_("dashboard.to"),
+        N_("dashboard.auto_sheets"),
+        N_("dashboard.leader_sheets"),
+        N_("dashboard.yellow_cards"),
+        N_("dashboard.red_cards"),
         N_("dashboard.accepts"),
         N_("dashboard.accepts_on_time"),
         N_("dashboard.on_time_intake_rate"),

@@ -16,7 +16,8 @@ Definitions (shared/DOMAIN.md):
   answered again.
 - ``score``: the weighted sum of the rates (``score_weights``), ×100; by department, less the points of each
   supervision sheet issued to it in the period by the card it reached (``sheet_deductions``: ``sheets`` and
-  ``deductions`` in its row).
+  ``deductions`` in its row, and 督办数 by type — ``auto_sheets`` 超时督办, ``leader_sheets`` 领导督办 — and by
+  card: ``yellow_cards``, ``red_cards``).
 - By department, cases count against the department that holds them, and each department task against its
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
   and a department that sent a case back is not charged with the case's lateness.
@@ -357,6 +358,8 @@ def evaluate(
 
     deductions: dict[str | None, float] = defaultdict(float)
     sheets: dict[str | None, int] = defaultdict(int)
+    by_kind: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_card: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if by == "department":
         tasks = _task_figures(period)
         for department, *values in session.execute(
@@ -368,17 +371,22 @@ def evaluate(
             for name, value in zip(tasks, values, strict=True):
                 setattr(counts[department], name, int(value))
         points = settings.get(session, "sheet_deductions")
-        for department, card, number in session.execute(
-            select(SupervisionSheet.department_code, SupervisionSheet.card, func.count())
+        for department, kind, card, number in session.execute(
+            select(
+                SupervisionSheet.department_code, SupervisionSheet.kind, SupervisionSheet.card, func.count()
+            )
             .join(Event, Event.id == SupervisionSheet.event_id)
             .where(
                 in_scope,
                 SupervisionSheet.department_code.is_not(None),
                 period.holds(SupervisionSheet.issued_at),
             )
-            .group_by(SupervisionSheet.department_code, SupervisionSheet.card)
+            .group_by(SupervisionSheet.department_code, SupervisionSheet.kind, SupervisionSheet.card)
         ):
             sheets[department] += number
+            # 督办数 by type (超时 / 领导) and by the card reached
+            by_kind[department][kind] += number
+            by_card[department][card] += number
             deductions[department] += number * points.get(card, 0)
             counts[department]  # a department charged with sheets is listed, even without a case of its own
     if by in UNIT_LEVELS:
@@ -405,6 +413,8 @@ def evaluate(
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
         if by == "department":
             row["sheets"], row["deductions"] = sheets[group], round(deductions[group], 2)
+            row["auto_sheets"], row["leader_sheets"] = by_kind[group]["auto"], by_kind[group]["leader"]
+            row["yellow_cards"], row["red_cards"] = by_card[group]["yellow"], by_card[group]["red"]
         if by == "worker":
             row["reward"] = c.valid_reports * rewards.get("valid", 0) + c.major_reports * rewards.get(
                 "major", 0
