@@ -163,6 +163,21 @@ def test_lead_and_two_supports_work_in_parallel_and_only_the_late_support_is_lat
     ]
     assert data["level_history"] == ["grid", "town", "district"]
     assert data["meeting_participants"] == MEETING["meeting_participants"]
+    # evaluated (考核): each department carries its own lateness — the late support alone is charged, the
+    # lead's case closed within its limit
+    period = (datetime(2026, 11, 22, 16, 0, tzinfo=UTC), datetime(2026, 12, 31, 16, 0, tzinfo=UTC))
+    rows = {r["group"]: r for r in driver.gl.evaluate("evaluator", *period, by="department")}
+    assert {d: (rows[d]["tasks_due"], rows[d]["tasks_late"]) for d in HANDLERS} == {
+        "QH-ZJ": (1, 0),
+        "DH-CG": (1, 0),
+        "QH-ST": (1, 1),
+    }
+    assert (rows["QH-ZJ"]["due"], rows["QH-ZJ"]["closed_on_time"], rows["QH-ZJ"]["task_on_time_rate"]) == (
+        1,
+        1,
+        1.0,
+    )
+    assert (rows["QH-ST"]["due"], rows["QH-ST"]["task_on_time_rate"]) == (0, 0.0), "a support holds no case"
     audited(driver.gl)
 
 
