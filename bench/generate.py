@@ -16,7 +16,8 @@ verify, the replays of moved cases do not (see issue 16).
 
     python bench/generate.py --events 1000000 --db postgresql://postgres@127.0.0.1:5432/big
 
-Prints ``events``, ``templates``, ``grids``, ``seconds`` and the rows written per table (``--json``: as JSON).
+Prints ``events`` (all: the simulated ones and the copies), ``simulated``, ``templates`` (the simulated cases that
+finished), ``grids``, ``seconds`` and the rows written per table (``--json``: as JSON).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def build_templates(gl: Gridloop, count: int, seed: int) -> list[Template]:
     """Drive ``count`` cases through the loop and keep the finished ones as templates."""
     # dated in the weeks before the templates' clock, with supervision scanning as the scheduler would (so the
     # late cases carry their sheets and cards); the few left under way are not templates
-    simulate(gl, count, seed=seed, past=timedelta(days=count // 10 + 7))
+    simulate(gl, count, seed=seed, past=timedelta(days=count // 10 + 7), left_open=max(1, count // 20))
     with gl.db.engine.connect() as conn:
         units = {row.code: row.parent_code for row in conn.execute(select(OrgUnit.code, OrgUnit.parent_code))}
         found = {
@@ -91,6 +92,8 @@ def build_templates(gl: Gridloop, count: int, seed: int) -> list[Template]:
             for row in conn.execute(select(table).order_by(table.c.id)).mappings():
                 if row["event_id"] in found:
                     getattr(found[row["event_id"]], into).append(dict(row))
+    if not found:
+        raise SystemExit(f"none of the {count} simulated cases finished: simulate more templates")
     return [t for _, t in sorted(found.items())]
 
 
@@ -290,7 +293,17 @@ def _advance_sequences(conn: Connection) -> None:
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"
                 )
             )
-            conn.execute(text(f"ANALYZE {table.name}"))
+
+
+def _vacuum(gl: Gridloop) -> None:
+    """Leave the tables as a database that has been running is left by its autovacuum: the visibility map set
+    and the hint bits written (the first reads after a bulk load would otherwise write them), the statistics
+    current."""
+    if gl.db.engine.dialect.name != "postgresql":
+        return
+    with gl.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in (EVENTS, TASKS, SHEETS, HISTORY):
+            conn.execute(text(f"VACUUM (ANALYZE) {table.name}"))
 
 
 def _progress(done: int, total: int, started: float) -> None:
@@ -325,6 +338,7 @@ def generate(
     copying = time.perf_counter()
     with gl.db.engine.begin() as conn:
         ids = Ids(conn)
+        simulated = conn.scalar(select(func.count()).select_from(EVENTS))
     done = 0
     for batch in copies(found, by_town, events, years, ids, rng):
         with gl.db.engine.begin() as conn:
@@ -337,10 +351,12 @@ def generate(
     with gl.db.engine.begin() as conn:
         _advance_sequences(conn)
         total = conn.scalar(select(func.count()).select_from(EVENTS))
+    _vacuum(gl)
     gl.db.dispose()
     return {
         "events": total,
         "generated": events,
+        "simulated": simulated,
         "templates": len(found),
         "grids": sum(len(g) for g in by_town.values()),
         "rows": written,

@@ -63,11 +63,12 @@ def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_ev
     with empty_database(backend, tmp_path, POSTGRES_URL, name="generated") as url:
         made = _run("generate.py", "--events", "150", "--templates", "12", "--grids", "40", "--db", url)
         assert (made["generated"], made["grids"]) == (150, 40)
-        assert made["events"] == made["templates"] + 150 and made["rows"]["events"] == 150
+        assert made["events"] == made["simulated"] + 150 and made["rows"]["events"] == 150
+        assert 0 < made["templates"] <= made["simulated"]
         assert made["rows"]["history"] > made["rows"]["tasks"] > 150
         db = Database(url)
         with db.reading() as session:
-            generated = list(session.scalars(select(Event).where(Event.id > made["templates"])))
+            generated = list(session.scalars(select(Event).where(Event.id > made["simulated"])))
             assert len(generated) == 150 and len({e.grid_code for e in generated}) > 12
             assert {e.grid_code[:9] for e in generated} <= {"330199001", "330199002"}
             # each copy's history is chained anew under its own id, and its head is the event's
@@ -82,7 +83,7 @@ def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_ev
                 assert entries and verification.chain_problems(event, entries) == []
                 # moved to its grid wherever the case names it: the report, the inbox's scopes
                 assert entries[0].data["report"]["grid"] == event.grid_code
-            tasks = session.scalars(select(Task).where(Task.event_id > made["templates"]))
+            tasks = session.scalars(select(Task).where(Task.event_id > made["simulated"]))
             assert all(
                 e.grid_code.startswith(t.scope_code) for t in tasks for e in [session.get(Event, t.event_id)]
             )

@@ -35,10 +35,10 @@ from engine.evaluation.metrics import (
     NOT_CASES,
     VOIDED,
     Period,
-    checked_on_rows,
     count_if,
     not_valid_states,
     rate,
+    unindexed,
 )
 from engine.org import people, scope
 from engine.store.models import Event, Task
@@ -58,13 +58,14 @@ WORK, LATER, BETWEEN = (aliased(Task, name=n) for n in ("worked", "later_step", 
 def _misdispatched() -> Any:
     """SQL: the worked step is a dispatch whose case came back to be dispatched anew — the first dispatching
     step of the case after it is a re-dispatch (``reassign``)."""
+    # looked up by the case (the index on its tasks), not by the step (every re-dispatch there is)
     return exists().where(
         LATER.event_id == WORK.event_id,
-        LATER.bpmn_id == "reassign",
+        unindexed(LATER.bpmn_id) == "reassign",
         LATER.created_at >= WORK.completed_at,
         ~exists().where(
-            BETWEEN.event_id == WORK.event_id,
-            BETWEEN.bpmn_id.in_(DISPATCH_STEPS),
+            BETWEEN.event_id == LATER.event_id,
+            unindexed(BETWEEN.bpmn_id).in_(DISPATCH_STEPS),
             BETWEEN.created_at >= WORK.completed_at,
             BETWEEN.created_at < LATER.created_at,
         ),
@@ -110,9 +111,9 @@ def evaluate(
         .where(
             in_scope,
             period.settled(WORK.completed_at),
-            checked_on_rows(
-                and_(WORK.status == "completed", WORK.bpmn_id.in_(STEPS), WORK.completed_by.is_not(None))
-            ),
+            WORK.bpmn_id.in_(STEPS),
+            unindexed(WORK.status) == "completed",
+            WORK.completed_by.is_not(None),
         )
         .group_by(WORK.completed_by, WORK.bpmn_id)
     ):

@@ -207,6 +207,8 @@ class Task(Base):
     # written on every insert
     __table_args__ = (
         Index("ix_tasks_status_role", "status", "role"),
+        # the platform's steps completed in a period (the evaluation's 派遣, 核实, 核查 … counts)
+        Index("ix_tasks_bpmn_id_completed_at", "bpmn_id", "completed_at"),
         UniqueConstraint("event_id", "spiff_task_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
