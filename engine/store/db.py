@@ -99,11 +99,15 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=_json_text)
 
     @event.listens_for(engine, "connect")
-    def _no_jit(dbapi_connection: Any, _record: Any) -> None:
-        # gridloop's statements are short: compiling them (PostgreSQL's JIT, on for costly plans) costs more than
-        # it saves — 188 ms of a month's 898 ms step aggregate at a million cases (bench/evaluation_bench.py)
+    def _planning(dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
+            # gridloop's statements are short: compiling them (PostgreSQL's JIT, on for costly plans) costs more
+            # than it saves — 188 ms of a month's 898 ms step aggregate at a million cases
             cursor.execute("SET jit = off")
+            # a statement psycopg has prepared is planned for its parameters each time: the evaluation's ranges
+            # differ by orders of magnitude (a month, a year), and a generic plan made for a month's took a
+            # year's steps from 4.6 s to 15 s (bench/evaluation_bench.py)
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_connection.commit()
 
     return engine
