@@ -233,9 +233,9 @@ def test_each_supervision_sheet_takes_its_cards_points_off_the_departments_score
 
 
 def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(week):
-    """The week by hand: five reports, one rejected (有效上报率 4/5); three dispatches, all within their hour,
-    one of them sent back and dispatched anew (准确派遣率 2/3); four checks (核查: the late case was checked
-    twice), all within their limits; no public report to verify (核实), no extension, no hold."""
+    """The week by hand: five reports, one rejected (有效上报率 4/5); three dispatches and a re-dispatch, all
+    within their hour, one dispatch sent back and dispatched anew (准确派遣率 3/4); four checks (核查: the late
+    case was checked twice), all within their limits; no public report to verify (核实), no extension, no hold."""
     [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
     figures = (
         "reported",
@@ -259,10 +259,10 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
         "reported": 5,
         "accepted_reports": 4,
         "valid_report_rate": 0.8,
-        "dispatches": 3,
-        "dispatches_on_time": 3,
+        "dispatches": 4,
+        "dispatches_on_time": 4,
         "redispatches": 1,
-        "accurate_dispatch_rate": 0.6667,
+        "accurate_dispatch_rate": 0.75,
         "dispatch_on_time_rate": 1.0,
         "checks": 4,
         "checks_on_time": 4,
@@ -454,3 +454,26 @@ def test_every_column_the_evaluation_reads_is_held_to_the_history_by_the_audit(w
             with week.db.engine.begin() as connection:
                 connection.execute(update(model).where(model.id == row_id).values({column: before}))
     assert unnoticed == [], "columns the evaluation reads that the audit does not hold to the history"
+
+
+def test_a_wrong_re_dispatch_is_charged_as_a_wrong_dispatch_too(gl, driver):
+    """Dispatched to 城管 (sent back), re-dispatched to 司法所 (sent back again), then to 环卫所: three dispatches,
+    two of them wrong — the first dispatch and the first re-dispatch — and the last one right."""
+    case = driver.report("gw_hb1")
+    driver.complete("intake", case, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", case, "dispatch", {"department": "DH-CG"})
+    back = {"action": "send_back", "send_back_reason": "非本部门职责"}
+    driver.complete("h_dh_cg", case, "handle", back)
+    driver.complete("dispatcher", case, "reassign", {"department": "DH-SF", "reason": "改派"})
+    driver.complete("h_dh_sf", case, "handle", back)
+    driver.complete("dispatcher", case, "reassign", {"department": "DH-HW", "reason": "再次改派"})
+    rows = {(r["position"], r["staff"]): r for r in gl.evaluate_positions("evaluator", *SH_WEEK)}
+    dispatcher = rows["dispatcher", "dispatcher"]
+    assert (dispatcher["dispatches"], dispatcher["misdispatches"]) == (3, 2)
+    assert dispatcher["accurate_dispatch_rate"] == 0.3333
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["dispatches"], district["redispatches"], district["accurate_dispatch_rate"]) == (
+        3,
+        2,
+        0.3333,
+    )

@@ -27,7 +27,8 @@ Definitions (shared/DOMAIN.md):
   became cases not voided since; 有效上报率 ``valid_report_rate``) — for those who report, not by department;
   自行处置数 ``self_handled``: closed with no department.
 - The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
-  派遣数 and 按时派遣, 错误派遣 (dispatched anew after a send-back; 准确派遣率 = (派遣 − 错误派遣) / 派遣), 核实 and
+  派遣数 (re-dispatches included) and 按时派遣, 错误派遣 (dispatched anew after a send-back; 准确派遣率 =
+  (派遣 − 错误派遣) / 派遣), 核实 and
   核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either. By
   department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数).
 
@@ -134,21 +135,19 @@ FIGURES = (
 )
 REPORT_FIGURES = ("reported", "accepted_reports")  # counted for those who report, not by department
 TASK_FIGURES = ("tasks_due", "tasks_late", "tasks_overdue_done", "tasks_overdue_open")
-# the platform's own steps the standard counts, by the step (the BPMN's user task) completed in the period and
-# whether it was completed within its step limit: figure → (step, on time only)
-STEPS = {
-    "dispatches": ("dispatch", False),  # 派遣数
-    "dispatches_on_time": ("dispatch", True),  # 按时派遣数
-    "redispatches": (
-        "reassign",
-        False,
-    ),  # 错误派遣数: a department sent the case back and it was dispatched anew
-    "verifications": ("check_exists", False),  # 核实数
-    "verifications_on_time": ("check_exists", True),  # 按时核实数
-    "checks": ("verify", False),  # 核查数
-    "checks_on_time": ("verify", True),  # 按时核查数
-    "extension_requests": ("approve_extension", False),  # 延期数 (requests decided)
-    "hold_requests": ("approve_hold", False),  # 挂账数 (requests decided)
+# the platform's own steps the standard counts, by the steps (the BPMN's user tasks) completed in the period and
+# whether each was completed within its step limit: figure → (steps, on time only)
+DISPATCHING = ("dispatch", "reassign")
+STEPS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "dispatches": (DISPATCHING, False),  # 派遣数: every dispatch, a re-dispatch too
+    "dispatches_on_time": (DISPATCHING, True),  # 按时派遣数
+    "redispatches": (("reassign",), False),  # 错误派遣数: sent back by a department, dispatched anew
+    "verifications": (("check_exists",), False),  # 核实数
+    "verifications_on_time": (("check_exists",), True),  # 按时核实数
+    "checks": (("verify",), False),  # 核查数
+    "checks_on_time": (("verify",), True),  # 按时核查数
+    "extension_requests": (("approve_extension",), False),  # 延期数 (requests decided)
+    "hold_requests": (("approve_hold",), False),  # 挂账数 (requests decided)
 }
 
 
@@ -253,8 +252,8 @@ def _step_figures() -> dict[str, ColumnElement[bool]]:
     """Each platform-step figure (:data:`STEPS`) as an SQL condition on one task row of :data:`STEP_TASKS`."""
     on_time = or_(STEP_TASKS.due_at.is_(None), STEP_TASKS.completed_at <= STEP_TASKS.due_at)
     return {
-        name: and_(STEP_TASKS.bpmn_id == step, on_time) if timely else STEP_TASKS.bpmn_id == step
-        for name, (step, timely) in STEPS.items()
+        name: and_(STEP_TASKS.bpmn_id.in_(steps), on_time) if timely else STEP_TASKS.bpmn_id.in_(steps)
+        for name, (steps, timely) in STEPS.items()
     }
 
 
@@ -264,7 +263,7 @@ def _steps_of_period(period: Period, in_scope: ColumnElement[bool]) -> ColumnEle
     return and_(
         in_scope,
         # the steps and their completion range: what the index on (step, completion) serves
-        STEP_TASKS.bpmn_id.in_(sorted({step for step, _ in STEPS.values()})),
+        STEP_TASKS.bpmn_id.in_(sorted({step for steps, _ in STEPS.values() for step in steps})),
         period.settled(STEP_TASKS.completed_at),
         unindexed(STEP_TASKS.status) == "completed",
     )

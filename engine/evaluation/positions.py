@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine import settings
 from engine.evaluation.metrics import (
+    DISPATCHING,
     NOT_CASES,
     VOIDED,
     Period,
@@ -46,7 +47,7 @@ from engine.store.models import Event, Task
 POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
 INTAKE_STEPS = ("accept",)
 CLOSING_STEPS = ("close", "close_self")
-DISPATCH_STEPS = ("dispatch", "reassign")
+DISPATCH_STEPS = DISPATCHING
 VERIFY_STEPS = ("check_exists",)  # 核实: does the reported problem exist
 CHECK_STEPS = ("verify",)  # 核查: was it handled
 STEPS = (*INTAKE_STEPS, *CLOSING_STEPS, *DISPATCH_STEPS, *VERIFY_STEPS, *CHECK_STEPS)
@@ -56,19 +57,26 @@ WORK, LATER, BETWEEN = (aliased(Task, name=n) for n in ("worked", "later_step", 
 
 
 def _misdispatched() -> Any:
-    """SQL: the worked step is a dispatch whose case came back to be dispatched anew — the first dispatching
-    step of the case after it is a re-dispatch (``reassign``)."""
-    # looked up by the case (the index on its tasks), not by the step (every re-dispatch there is)
-    return exists().where(
-        LATER.event_id == WORK.event_id,
-        unindexed(LATER.bpmn_id) == "reassign",
-        LATER.created_at >= WORK.completed_at,
-        ~exists().where(
-            BETWEEN.event_id == LATER.event_id,
-            unindexed(BETWEEN.bpmn_id).in_(DISPATCH_STEPS),
-            BETWEEN.created_at >= WORK.completed_at,
-            BETWEEN.created_at < LATER.created_at,
-        ),
+    """SQL: the worked step (a dispatch or a re-dispatch) sent the case where it came back from to be dispatched
+    anew — the first dispatching step of the case after it is a re-dispatch (``reassign``)."""
+    # looked up by the case (the index on its tasks), not by the step (every re-dispatch there is); "after" by
+    # the inbox rows' ids, which rise as rows are created (a step and the next may share their moment)
+    return (
+        exists()
+        .where(
+            LATER.event_id == WORK.event_id,
+            unindexed(LATER.bpmn_id) == "reassign",
+            LATER.id > WORK.id,
+            ~exists()
+            .where(
+                BETWEEN.event_id == LATER.event_id,
+                unindexed(BETWEEN.bpmn_id).in_(DISPATCH_STEPS),
+                BETWEEN.id > WORK.id,
+                BETWEEN.id < LATER.id,
+            )
+            .correlate(WORK, LATER),
+        )
+        .correlate(WORK)
     )
 
 
@@ -105,7 +113,7 @@ def evaluate(
             count_if(opened),
             count_if(and_(opened, on_time)),
             count_if(Event.state == VOIDED),
-            count_if(and_(WORK.bpmn_id == "dispatch", _misdispatched())),
+            count_if(and_(WORK.bpmn_id.in_(DISPATCH_STEPS), _misdispatched())),
         )
         .join(Event, Event.id == WORK.event_id)
         .where(
