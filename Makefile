@@ -114,7 +114,14 @@ $(VENDOR)/echarts.min.js: webui/node_modules/.package-lock.json
 	mkdir -p $(VENDOR)
 	cp webui/node_modules/echarts/dist/echarts.min.js $@
 
-vendor: $(VENDOR_FILES) $(DESIGNER_FILES) $(VENDOR)/echarts.min.js
+# the grid map: Leaflet's prebuilt bundle and its style sheet with its images (the district's own GeoJSON is
+# drawn on a plain background: no tile server)
+$(VENDOR)/leaflet/leaflet.js: webui/node_modules/.package-lock.json
+	mkdir -p $(VENDOR)/leaflet/images
+	cp webui/node_modules/leaflet/dist/leaflet.js webui/node_modules/leaflet/dist/leaflet.css $(VENDOR)/leaflet/
+	cp webui/node_modules/leaflet/dist/images/* $(VENDOR)/leaflet/images/
+
+vendor: $(VENDOR_FILES) $(DESIGNER_FILES) $(VENDOR)/echarts.min.js $(VENDOR)/leaflet/leaflet.js
 
 # the browser tests drive Debian's chromium, and their screenshots need a Chinese font (Noto CJK); install
 # what is missing (as root), else say how

@@ -34,6 +34,7 @@ from engine.bpmn.replay import RuntimeFor
 from engine.commands import (
     admin,
     assignment,
+    grids,
     migration,
     reports,
     retention,
@@ -49,7 +50,7 @@ from engine.commands.versions import REPORT_FORM_FIELDS, Deployment
 from engine.demo.district import DEMO_PASSWORD, DemoUser
 from engine.errors import Conflict, NotDeployed, NotFound
 from engine.notices import outbox
-from engine.org import auth, people
+from engine.org import auth, geography, people
 from engine.org.cache import OrgCache
 from engine.org.people import Actor
 from engine.org.scope import event_filter
@@ -64,7 +65,7 @@ from engine.reads.reader import Reader
 from engine.settings import SettingsCache
 from engine.store import attachments
 from engine.store.db import Database, is_initialized, migrate
-from engine.store.models import User
+from engine.store.models import OrgUnit, User
 from engine.time import clock as clockmod
 from engine.time import timers as timer_rows
 from engine.time.calendar import BusinessCalendar
@@ -432,6 +433,16 @@ class Gridloop:
         """Write and keep the evaluation report of month ``period`` (``YYYY-MM``): evaluators, auditors and
         administrators, or the system (see :mod:`engine.commands.reports`)."""
         return self.pipeline.run(by, reports.write, period)
+
+    def set_boundaries(self, by: str | Actor, document: Any, dry_run: bool = False) -> dict[str, Any]:
+        """Load the units' boundaries from a GeoJSON FeatureCollection (administrators, or the system), checked
+        whole; ``dry_run`` says what would change and writes nothing (see :mod:`engine.commands.grids`)."""
+        return self.pipeline.run(by, grids.set_boundaries, document, dry_run)
+
+    def boundaries(self) -> dict[str, Any]:
+        """The units' boundaries as a GeoJSON FeatureCollection, units without one left out."""
+        with self.db.reading() as session:
+            return geography.feature_collection(session.scalars(select(OrgUnit).order_by(OrgUnit.code)))
 
     def write_due_monthly_report(self, by: str = "scheduler") -> dict[str, Any] | None:
         """Write the report of the month just ended unless one is kept (None then): the scheduler's monthly job."""

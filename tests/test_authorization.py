@@ -89,6 +89,8 @@ MATRIX: tuple[Route, ...] = (
           only(WORKERS, (LISTED, UNLISTED))),
     Route("GET",  "/events",                     "event_search", 200, (LISTED, UNLISTED)),
     Route("GET",  "/events/<int:event_id>",      "event",        200, (ALLOWED, HIDDEN)),
+    # the grid map: every member of staff; the cases on it are those of their scope (tests/test_web_map.py)
+    Route("GET",  "/map",                        "page",         200, ALLOWED),
     # the report form only for those who may report: to anyone else it could only lead to a 403
     Route("GET",  "/report",                     "page",         200, DENIED, only(REPORTERS, ALLOWED)),
     Route("POST", "/report",                     "report",       303, (DENIED, DENIED),

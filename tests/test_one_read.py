@@ -188,6 +188,7 @@ GET_ROUTES: dict[str, Variants] = {
     "audit.history_json": lambda w, r: [{"event_id": w.closed_event}],
     "audit.history_csv": lambda w, r: [{"event_id": w.closed_event}],
     "supervision.board": lambda w, r: [{}, {"status": "cleared"}],
+    "gridmap.index": lambda w, r: [{}, {"category": "01", "light": "green"}, {"light": "no-such-light"}],
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
     "dashboard.reports": _one(),
     "dashboard.cases": lambda w, r: [

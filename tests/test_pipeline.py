@@ -20,6 +20,7 @@ from sqlalchemy import select
 from engine.audit import history
 from engine.commands import pipeline
 from engine.commands.pipeline import system
+from engine.demo import boundaries
 from engine.demo.simulate import simulate
 from engine.org import auth
 from engine.store.models import AdminLogEntry, HistoryEntry
@@ -158,6 +159,7 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     gl.set_user_active(system("test"), "gw_new", False)
     gl.set_user_active(system("test"), "gw_new", True)
     gl.write_monthly_report("evaluator", "2026-11")
+    gl.set_boundaries("admin", boundaries.feature_collection())  # the map: the demo's own, loaded again
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

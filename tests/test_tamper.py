@@ -839,6 +839,8 @@ def test_another_databases_checkpoints_in_the_same_instance_are_not_held_against
         ("category", "'1102'", "category is '1102' but the history says '0101'"),
         ("channel", "'hotline'", "channel is 'hotline' but the history says 'grid'"),
         ("reporter", "'gw_la1'", "reporter is 'gw_la1' but the history says 'gw_hb1'"),
+        # a case named as placed with its community (属地兜底) where its report named its grid
+        ("placement", "'fallback'", "placement is 'fallback' but the history says None"),
     ],
 )
 def test_a_case_moved_to_another_grid_category_channel_or_reporter_is_named(

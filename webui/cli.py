@@ -586,6 +586,46 @@ def users_sign_out(ctx: click.Context, username: str) -> None:
 
 
 @cli.group()
+def boundaries() -> None:
+    """The grid on the map: load the units' boundaries (GeoJSON), export them."""
+
+
+@boundaries.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="check the file and say what would change; write nothing")
+@json_option
+@click.pass_context
+def boundaries_load(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
+    """Load a GeoJSON FeatureCollection of unit boundaries (each feature's properties.code names its unit;
+    longitude-latitude, WGS-84 or CGCS2000). The whole file is checked first: each problem is named by its
+    feature, and nothing is written while any is left."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GridloopError(
+            "{path} is not a JSON file: {reason}", code="cli.not_json", path=str(path), reason=str(exc)
+        ) from None
+    summary = _gridloop(ctx).set_boundaries(system("cli"), document, dry_run=dry_run)
+    if as_json:
+        _print_json(summary)
+        return
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"{summary['units']} unit(s) in the file; {verb} {len(summary['changed'])}: "
+        f"{', '.join(summary['changed']) or '-'}"
+    )
+    for code, area in sorted(summary["uncovered"].items()):
+        click.echo(f"{code}: {area} m² covered by none of its units (reports there fall to {code} itself)")
+
+
+@boundaries.command("export")
+@click.pass_context
+def boundaries_export(ctx: click.Context) -> None:
+    """Print the units' boundaries as a GeoJSON FeatureCollection (what `boundaries load` reads)."""
+    _print_json(_gridloop(ctx).boundaries())
+
+
+@cli.group()
 def tokens() -> None:
     """Live web sessions and API tokens: list, revoke."""
 

@@ -207,6 +207,7 @@ REPORT_COLUMNS = {
     "category": "category",
     "channel": "channel",
     "description": "description",
+    "placement": "placement",  # a report placed by its point: in a grid, or with the unit covering it (属地兜底)
 }
 
 

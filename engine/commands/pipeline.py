@@ -98,6 +98,7 @@ ADMIN_ACTIONS = frozenset(
         "token_revoked",
         "archived",
         "monthly_report",
+        "boundaries",
     }
 )
 

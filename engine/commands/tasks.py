@@ -17,7 +17,7 @@ from engine.bpmn.state import STATE_FORMAT
 from engine.commands.pipeline import Step, offered
 from engine.commands.versions import REPORT_FORM_FIELDS
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from engine.org import scope
+from engine.org import geography, scope
 from engine.store import attachments, statements
 from engine.store.models import Event
 from engine.supervision import rules
@@ -82,8 +82,9 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
             fields=", ".join(lacking),
         )
     data = dict(data)
+    placed, outside = _place(step, data)
     own_grids = [a.scope_code for a in actor.assignments if a.role == "grid_worker"]
-    if not data.get("grid") and len(own_grids) == 1:
+    if not data.get("grid") and not outside and len(own_grids) == 1:
         data["grid"] = own_grids[0]
     schema = bundle.forms[start_form]
     channels = forms.choices(schema, "channel")
@@ -99,10 +100,15 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
         own = [c["const"] for c in channels if forms.ROLES_KEY in c and forms.open_to(c, roles_here)]
         data["channel"] = own[0] if own else schema["properties"]["channel"].get("default")
     data.setdefault("self_handle", False)
+    # a case placed with a unit above the grids (属地兜底) names that unit, which the form's grid choices do not
+    # offer: the form checks the rest
+    checked = {k: v for k, v in data.items() if k != "grid"} if placed and placed.fallback else data
     errors = forms.validate(
-        step.parts.forms.validator(session, deployed.version_id, bundle, start_form), data
+        step.parts.forms.validator(session, deployed.version_id, bundle, start_form), checked
     )
-    if not data.get("grid") and "grid" not in errors:
+    if outside:
+        errors["location"] = [FieldError("report.location_outside")]
+    elif not data.get("grid") and "grid" not in errors:
         errors["grid"] = [FieldError("required")]
     errors.update(forms.photo_errors(session, schema, data, actor.username))
     if errors:
@@ -127,6 +133,8 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
         )
     start_data = {key: data[key] for key in REPORT_FIELDS if key in data}
     start_data["reporter"] = actor.username
+    if placed is not None:  # how the case was placed, in its process data and its report record
+        start_data["placement"] = placed.how
     return _open(
         step,
         deployed,
@@ -144,8 +152,24 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
             "reporter_name": data.get("reporter_name"),
             "reporter_phone": data.get("reporter_phone"),
             "channel_ref": data.get("channel_ref"),
+            "placement": placed.how if placed else None,
         },
     )
+
+
+def _place(step: Step, data: dict[str, Any]) -> tuple[geography.Placement | None, bool]:
+    """Place a report that gives a point and no grid (:meth:`engine.org.geography.Geography.locate`, as of
+    now): its grid (or, in no grid, the smallest unit covering it) becomes the report's ``grid``. Returns the
+    placement (None: the report named its grid, or gave no point) and whether the point lies outside every
+    unit."""
+    point = geography.point_of(data.get("location"))
+    if data.get("grid") or point is None:
+        return None, False
+    placed = step.parts.org.directory(step.session).geography.locate(*point, step.now)
+    if placed is None:
+        return None, True
+    data["grid"] = placed.unit
+    return placed, False
 
 
 def start(step: Step, process_id: str, data: dict[str, Any], unit: str | None = None) -> dict[str, Any]:

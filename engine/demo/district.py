@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.org import people, tree
+from engine.demo import boundaries
+from engine.org import geography, people, tree
+from engine.store.models import OrgUnit
 
 DEMO_PASSWORD = "gridloop-demo"
 DISTRICT = ("330199", "清河区")
@@ -54,6 +57,7 @@ GRID_WORKER_NAMES = [
     "徐丽",
     "孙浩",
 ]
+GRID_LEADER_NAMES = ["何军", "冯雪", "曹勇", "彭燕"]
 ORDINALS = ["一", "二", "三"]
 
 
@@ -100,6 +104,10 @@ def demo_users() -> list[DemoUser]:
                 )
             )
             index += 1
+    # each community's grid leader (网格长): a grid worker of the whole community, who also takes the grid
+    # steps of a case placed with the community because no grid covers its place (属地兜底)
+    for (code, name, _town, short), leader in zip(COMMUNITIES, GRID_LEADER_NAMES, strict=True):
+        users.append(DemoUser(f"gz_{short}", f"{name}网格长 {leader}", "grid_worker", code))
     for town_code, town_name, prefix in TOWNS:
         for _kind, dept_name, abbr in TOWN_DEPARTMENTS:
             users.append(
@@ -136,6 +144,8 @@ def create_demo_district(session: Session, password: str | None = DEMO_PASSWORD)
             tree.add_department(session, f"{prefix}-{abbr}", f"{town_name}{dept_name}", kind, town_code)
     for kind, dept_name, abbr in DISTRICT_DEPARTMENTS:
         tree.add_department(session, f"QH-{abbr}", dept_name, kind, district_code)
+    units = {u.code: u for u in session.scalars(select(OrgUnit))}
+    geography.store(units, geography.read_boundaries(boundaries.feature_collection(), units))
     users = demo_users()
     for user in users:
         people.add_user(session, user.username, user.display_name, password)

@@ -374,7 +374,12 @@ def _run(
     with gl.db.reading() as session:
         directory = gl.directory(session)
         departments = sorted(directory.departments)
-        grid_workers = {a.assignments[0].scope_code: a.username for a in staff.with_role("grid_worker")}
+        grid_workers = {  # each grid's own worker (a community's grid leader reports in none of them alone)
+            a.assignments[0].scope_code: a.username
+            for a in staff.with_role("grid_worker")
+            if a.assignments[0].scope_code in directory.units
+            and directory.units[a.assignments[0].scope_code].level == "grid"
+        }
     intake = staff.with_role("intake")[0].username
     photos: dict[str, str] = {}  # one photo per member of staff: a form names only its own user's uploads
 

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import GridloopError
+from engine.org.geography import Geography
 from engine.store.models import Department, OrgUnit
 
 LEVELS: tuple[str, ...] = ("district", "town", "community", "grid")
@@ -53,11 +56,25 @@ class OrgDirectory:
             unit = self.units.get(unit.parent_code) if unit.parent_code else None
         return chain
 
+    @cached_property
+    def geography(self) -> Geography:
+        """The units' boundaries, indexed for placing reports (:mod:`engine.org.geography`)."""
+        return Geography(self.units.values())
+
     def unit_at_level(self, code: str, level: str) -> OrgUnit:
-        """The ancestor-or-self of ``code`` at ``level`` (e.g. the community a grid belongs to)."""
-        for unit in self.ancestors(code):
+        """The ancestor-or-self of ``code`` at ``level`` (e.g. the community a grid belongs to); for a case
+        placed with a unit above ``level`` (属地兜底: a place in no grid falls to its community), that unit —
+        its own staff of the lane's role take the step."""
+        chain = self.ancestors(code)
+        for unit in chain:
             if unit.level == level:
                 return unit
+        if (
+            level in LEVELS
+            and chain[0].level in LEVELS
+            and LEVELS.index(chain[0].level) < LEVELS.index(level)
+        ):
+            return chain[0]
         raise OrgError(
             "org unit {unit!r} has no ancestor at level {level!r}",
             code="org.no_ancestor",

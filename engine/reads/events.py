@@ -19,7 +19,7 @@ from engine.bpmn.definitions import ProcessBundle
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.org.people import Actor
 from engine.org.tree import OrgDirectory
-from engine.reads import contacts, queries
+from engine.reads import contacts, geography, queries
 from engine.reads.labels import (
     department_name,
     describe_category,
@@ -204,6 +204,7 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     detail["department_name"] = department_name(directory, detail["department"])
     detail["own_light"] = lights.event(detail)
     detail["light"] = lights.case(detail, open_tasks)
+    detail["map"] = geography.around(reader, detail["grid"])  # the event's map: its community and its point
     detail["holders"] = [
         {
             "task": t["id"],

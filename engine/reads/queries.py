@@ -135,6 +135,7 @@ def event_row(event: Event) -> dict[str, Any]:
         "description": event.description,
         "address": event.address,
         "location": event.location,
+        "placement": event.placement,
         "reporter": event.reporter,
         "reporter_name": event.reporter_name,
         "reporter_phone": event.reporter_phone,

@@ -7,6 +7,7 @@ from typing import Any
 from engine import settings
 from engine.bpmn import forms
 from engine.errors import Forbidden
+from engine.reads import geography
 from engine.reads.labels import category_groups
 from engine.reads.reader import Reader
 
@@ -53,4 +54,6 @@ def report_form(reader: Reader) -> dict[str, Any]:
         "default_channel": kept[0] if kept else None,
         # only the channels whose choice says so may be self-handled: nobody else is offered the choice
         "can_self_handle": any(c.get(forms.SELF_HANDLE_KEY) for c in channels),
+        # the boundaries the form's map draws, to place the report by a tap
+        "units": geography.units(reader, scopes[0] if len(scopes) == 1 else None),
     }

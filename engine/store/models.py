@@ -75,6 +75,12 @@ class OrgUnit(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(16))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), nullable=True)
+    # the unit's boundary: a GeoJSON Polygon or MultiPolygon in WGS-84 / CGCS2000 longitude-latitude
+    # (engine.org.geography); None while none has been loaded
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the span the unit is valid in (a re-divided grid ends and keeps its history): None is open
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Department(Base):
@@ -156,6 +162,8 @@ class Event(Base):
     """A grid event and its process instance."""
 
     __tablename__ = "events"
+    # the open cases, newest first (the map's points): a few among the years kept
+    __table_args__ = (Index("ix_events_completed_reported_at", "completed", "reported_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
@@ -165,6 +173,10 @@ class Event(Base):
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)
     location: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    # how the case was placed when the report gave a point and no grid: "point" (in the grid whose boundary
+    # holds it) or "fallback" (属地兜底: in no grid, placed with the smallest unit covering it); None: the
+    # report named its grid
+    placement: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reporter: Mapped[str] = mapped_column(String(64))
     # a public channel's reporter (the caller of a hotline, a WeChat user) and the channel's own reference
     # number (the 12345 work-order number): None for staff reports
