@@ -77,6 +77,10 @@ DEFAULTS: dict[str, Any] = {
         "dispatch_on_time_rate": 0.40,
         "accurate_dispatch_rate": 0.40,
     },
+    # similar cases (相似案件, engine.reads.similar): an open case of the same sub-category reported within
+    # window_hours of a new report, within distance_m metres of it (in its grid when either has no point) and
+    # whose description is at least min_similarity alike (0–1) is proposed to whoever accepts the report
+    "similar_cases": {"distance_m": 50, "window_hours": 24, "min_similarity": 0.2},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -181,6 +185,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "additionalProperties": False,
         }
         for key in ("shift_leader_weights", "dispatcher_weights")
+    },
+    "similar_cases": {
+        "type": "object",
+        "properties": {
+            "distance_m": {"type": "number", "minimum": 0, "maximum": 100_000},
+            "window_hours": {"type": "number", "minimum": 0, "maximum": 8760},
+            "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["distance_m", "window_hours", "min_similarity"],
+        "additionalProperties": False,
     },
     "report_roles": {
         "type": "array",

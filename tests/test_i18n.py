@@ -131,6 +131,13 @@ def test_every_id_family_built_at_run_time_is_named():
         assert family and all(msgid.startswith(prefix) for msgid in family), prefix
 
 
+def test_every_history_and_admin_log_action_is_named():
+    from engine.commands.pipeline import HISTORY_ACTIONS
+
+    named = {msgid[len("action.") :] for msgid in RUNTIME_IDS["action."]}
+    assert named >= HISTORY_ACTIONS, f"history actions the pages would show by key: {HISTORY_ACTIONS - named}"
+
+
 # ------------------------------------------------------------------ error codes
 
 

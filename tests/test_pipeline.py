@@ -160,6 +160,10 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     gl.set_user_active(system("test"), "gw_new", True)
     gl.write_monthly_report("evaluator", "2026-11")
     gl.set_boundaries("admin", boundaries.feature_collection())  # the map: the demo's own, loaded again
+    # a report of the same problem as an open case, linked to it at intake (相似案件)
+    same = driver.report("gw_hb1")
+    code = gl.event_detail("admin", held)["code"]
+    driver.complete("intake", same, "accept", {"decision": "similar", "similar_to": code})
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

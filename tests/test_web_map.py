@@ -1,6 +1,7 @@
-"""The grid map through the web: the map page draws the district's boundaries with each grid's workers and the
+"""The grid on the map and similar cases through the web — the map: the map page draws the district's boundaries with each grid's workers and the
 open cases of the reader's scope as points, filtered by category and light; the event page draws the event's
-community and point; the report form places a report by a point (and says when one lies outside the district)."""
+community and point; the report form places a report by a point (and says when one lies outside the district);
+intake sees the similar open cases on the accept page, links the report to one, and the case lists it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import GRID_HB1, GRID_LA1
-from web_support import app_with_staff, html, post, report, staff
+from web_support import app_with_staff, html, open_task, post, report, staff
 
 from engine.app import Gridloop
 from engine.demo import boundaries
@@ -144,3 +145,28 @@ def test_a_report_posted_with_a_point_and_no_grid_is_placed_and_intake_sees_a_fa
     )
     assert outside.status_code == 400
     assert "不在本区任何网格或单元的范围内" in html(outside)
+
+
+def test_intake_sees_the_similar_cases_and_links_the_report_to_one(app: Any, gl: Gridloop) -> None:
+    case = report(gl, location=_point(GRID_HB1))["id"]
+    complete_accept = open_task(gl, case)
+    gl.complete("intake", complete_accept["id"], {"decision": "accept"})
+    code = gl.event_detail("admin", case)["code"]
+    again = report(gl, location=_point(GRID_HB1), description="路边一堆暴露垃圾，好几天没人清运")["id"]
+    accept = open_task(gl, again)
+    client = staff(app, "intake")
+    page = html(client.get(f"/tasks/{accept['id']}"))
+    assert 'id="similar-cases"' in page and f'data-similar="{case}"' in page
+    assert f'data-fill-value="{code}"' in page and "相距 0 米" in page
+    linked = post(client, f"/tasks/{accept['id']}", {"decision": "similar", "similar_to": code})
+    assert linked.status_code == 303, html(linked)
+    shown = html(client.get(f"/events/{case}"))
+    assert 'id="similar-reports"' in shown and "相似上报（1）" in shown
+    wrong = report(gl, location=_point(GRID_HB1))["id"]
+    refused = post(
+        client,
+        f"/tasks/{open_task(gl, wrong)['id']}",
+        {"decision": "similar", "similar_to": "E20260101999999"},
+    )
+    assert refused.status_code == 400
+    assert "没有可关联的案件 E20260101999999" in html(refused)

@@ -67,6 +67,7 @@ HISTORY_ACTIONS = frozenset(
         "sheet_issued",
         "sheet_escalated",
         "sheet_carried",
+        "similar_linked",
         "sheet_replied",
         "sheet_cleared",
         "assigned",

@@ -16,8 +16,9 @@ from engine.bpmn import forms, runtime
 from engine.bpmn.state import STATE_FORMAT
 from engine.commands.pipeline import Step, offered
 from engine.commands.versions import REPORT_FORM_FIELDS
-from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from engine.org import geography, scope
+from engine.reads import similar
 from engine.store import attachments, statements
 from engine.store.models import Event
 from engine.supervision import rules
@@ -406,6 +407,7 @@ def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(
             "the form of task {task} has errors", errors, code="task.form_invalid", task=task_id
         )
+    linked = _similar_cases(step, event, bundle.forms[task.form] if task.form else {}, data, task_id)
     if task.form:
         attachments.link(session, _photos(bundle.forms[task.form], data), event.id)
     workflow = step.instance(event, deployed)
@@ -440,4 +442,33 @@ def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
     step.record(event, "complete", done, task.bpmn_id, task.id)
     for sheet in cleared:
         step.record(event, "sheet_cleared", rules.sheet_record(sheet), task_id=sheet.task_id)
+    for case in linked:  # the case the report is the same problem as carries its reporter from now on
+        step.record(
+            step.event(case.id),
+            "similar_linked",
+            {"event": event.id, "code": event.code, "reporter": event.reporter, "channel": event.channel},
+        )
     return {"task": task_id, "event": event.id, "state": event.state, "next": [r.id for r in moved.created]}
+
+
+def _similar_cases(
+    step: Step, event: Any, schema: dict[str, Any], data: dict[str, Any], task_id: int
+) -> list[Any]:
+    """The cases a form's similar-case fields (:data:`engine.reads.similar.SIMILAR_CASE_KEY`) link the report
+    to — each open, of the report's sub-category and in the actor's scope, else the field's error."""
+    found: list[Any] = []
+    errors: FieldErrors = {}
+    for name, prop in schema.get("properties", {}).items():
+        code = data.get(name)
+        if not prop.get(similar.SIMILAR_CASE_KEY) or not isinstance(code, str) or not code:
+            continue
+        case = similar.linkable(step.session, step.actor, event, code)
+        if isinstance(case, FieldError):
+            errors[name] = [case]
+        else:
+            found.append(case)
+    if errors:
+        raise ValidationFailed(
+            "the form of task {task} has errors", errors, code="task.form_invalid", task=task_id
+        )
+    return found

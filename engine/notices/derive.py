@@ -13,6 +13,8 @@ of its own. The rules, each by what was recorded rather than by step names (the 
   to), or for the case's own light the holders of the case's open tasks;
 - ``sheet_issued`` / ``sheet_escalated``: the sheet's department's staff (else the holders as for a light); a
   leader's sheet is a ``leader_instruction``; ``sheet_replied``: whoever issued it; ``sheet_cleared``: both;
+- a case the command closed (or ended without closing it: voided) that reports were linked to as similar
+  (``similar_linked`` records): ``similar_closed`` to each linked report's reporter;
 - a ``complete`` of a step whose BPMN names a ``decisionVariable`` (an approval: 延期审批, 挂账审批, 作废审批):
   ``request_approved`` or ``request_refused`` — by that boolean of the form — to whoever completed the step
   whose completion offered the approval (the request), who then gets no offer notice for the same case.
@@ -31,7 +33,7 @@ from sqlalchemy import bindparam, insert, select
 
 from engine.notices import outbox
 from engine.org.cache import Reachable
-from engine.store.models import Notice, RoleAssignment, SupervisionSheet, Task, User
+from engine.store.models import HistoryEntry, Notice, RoleAssignment, SupervisionSheet, Task, User
 from engine.time import timelights
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ KINDS: tuple[str, ...] = (
     "leader_instruction",
     "request_approved",
     "request_refused",
+    "similar_closed",
 )
 # history actions whose data names the one user they concern in ``to`` (a task assigned or delegated to them)
 ADDRESSED_ACTIONS: tuple[str, ...] = ("assigned", "delegated")
@@ -284,7 +287,32 @@ def _drafts(
             drafts += _light(resolver, record, first_colour)
         elif record.action == "complete":
             drafts += _decision(resolver, record)
+    finished = {r.event.id: r.event for r in records if _finished_now(r.event)}
+    for event in finished.values():
+        drafts += _similar_closed(resolver, event)
     return drafts
+
+
+def _finished_now(event: Any) -> bool:
+    """Whether the command closed the case (结案), or ended one that was never closed (voided)."""
+    changes = getattr(event, "changes", None)
+    changed = changes() if changes is not None else {}
+    if "closed_at" in changed:
+        return event.closed_at is not None
+    return "completed" in changed and event.completed and event.closed_at is None
+
+
+def _similar_closed(resolver: _Resolver, event: Any) -> list[_Draft]:
+    """The reporters of the reports linked to a case just finished, told that it is."""
+    linked = resolver.conn.scalars(
+        select(HistoryEntry.data).where(
+            HistoryEntry.event_id == event.id, HistoryEntry.action == "similar_linked"
+        )
+    ).all()
+    reporters = {d["reporter"] for d in linked if isinstance(d, dict) and isinstance(d.get("reporter"), str)}
+    if not reporters:
+        return []
+    return [_Draft("similar_closed", event, None, _common(event), reporters)]
 
 
 def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from engine.bpmn.definitions import ProcessBundle
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.org.people import Actor
 from engine.org.tree import OrgDirectory
-from engine.reads import contacts, geography, queries
+from engine.reads import contacts, geography, queries, similar
 from engine.reads.labels import (
     department_name,
     describe_category,
@@ -205,6 +205,7 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     detail["own_light"] = lights.event(detail)
     detail["light"] = lights.case(detail, open_tasks)
     detail["map"] = geography.around(reader, detail["grid"])  # the event's map: its community and its point
+    detail["similar_reports"] = similar_reports(reader, detail, whole)
     detail["holders"] = [
         {
             "task": t["id"],
@@ -247,3 +248,25 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     )
     detail["can_issue_sheet"] = bool(detail["sheet_departments"])
     return detail
+
+
+def similar_reports(reader: Reader, detail: dict[str, Any], whole: bool) -> list[dict[str, Any]]:
+    """The reports linked to the case as similar (相似案件), each with its code, reporter (a public one's contact
+    as the actor may read the case's own: ``whole``), channel and time."""
+    found = []
+    reports = similar.linked_reports(reader.session, detail["id"])
+    names = display_names(reader.session, {e.reporter for e in reports})
+    for report in reports:
+        row = {
+            "id": report.id,
+            "code": report.code,
+            "reporter": names.get(report.reporter, report.reporter),
+            "reporter_name": report.reporter_name,
+            "reporter_phone": report.reporter_phone,
+            "channel": report.channel,
+            "channel_ref": report.channel_ref,
+            "reported_at": report.reported_at,
+            "description": report.description,
+        }
+        found.append(row if whole else contacts.masked(row))
+    return found

@@ -9,7 +9,7 @@ from uuid import UUID
 from engine.bpmn import forms
 from engine.errors import NotFound
 from engine.org import scope
-from engine.reads import contacts, queries
+from engine.reads import contacts, queries, similar
 from engine.reads.events import event_page
 from engine.reads.labels import describe_category, display_names, translate_step_names, unit_name
 from engine.reads.lights import Lights
@@ -84,7 +84,24 @@ def task_page(reader: Reader, task_id: int) -> dict[str, Any]:
     detail["sheets"] = open_sheets_by_task(reader.session, reader.actor, [task]).get(task["id"], [])
     detail["tools"] = task_tools(reader, task)
     detail["call"] = _whom_to_call(reader, detail)
+    detail["similar"] = _similar_proposals(reader, detail)
     return detail
+
+
+def _similar_proposals(reader: Reader, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """For an open task whose form may link the report to a similar case
+    (:data:`engine.reads.similar.SIMILAR_CASE_KEY`): the field's name and the open cases proposed
+    (:func:`engine.reads.similar.candidates`, by the ``similar_cases`` setting); None for other tasks."""
+    task = detail["task"]
+    fields = [n for n, p in detail["form"].get("properties", {}).items() if p.get(similar.SIMILAR_CASE_KEY)]
+    if not fields or task["status"] != "open":
+        return None
+    rule = similar.Rule.of(reader.settings.value("similar_cases", reader.session))
+    found = similar.candidates(reader.session, reader.actor, detail["event"], rule)
+    directory = reader.directory()
+    for case in found:
+        case["grid_name"] = unit_name(directory, case["grid"])
+    return {"field": fields[0], "cases": found, "rule": rule}
 
 
 def _whom_to_call(reader: Reader, detail: dict[str, Any]) -> dict[str, Any] | None:

@@ -101,4 +101,46 @@
     form.addEventListener("change", function () { fitAll(form, fields); });
     form.addEventListener("input", function () { fitAll(form, fields); });
   });
+
+  // a button that fills a field of the page's form (a similar case proposed to intake: data-fill-field names the
+  // field, data-fill-value its value): the choices its condition asks for are chosen first, so it is shown
+  function choose(form, name, value) {
+    var controls = form.querySelectorAll("[name='" + name + "']");
+    controls.forEach(function (control) {
+      if (control.type === "radio" || control.type === "checkbox") {
+        control.checked = control.value === value;
+      } else {
+        control.value = value;
+      }
+    });
+    if (controls.length) {
+      controls[0].dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-fill-field]") : null;
+    if (!button) {
+      return;
+    }
+    var form = document.querySelector("form.schema-form");
+    if (!form) {
+      return;
+    }
+    var name = button.getAttribute("data-fill-field");
+    var field = form.querySelector("#field-" + name);
+    var show = field ? condition(field, "data-show-when") : null;
+    if (show && !show.allOf && !show.anyOf) {
+      Object.keys(show).forEach(function (other) {
+        if (Array.isArray(show[other]) && show[other].length) {
+          choose(form, other, String(show[other][0]));
+        }
+      });
+    }
+    choose(form, name, button.getAttribute("data-fill-value"));
+    var input = form.querySelector("[name='" + name + "']");
+    if (input) {
+      input.focus();
+    }
+  });
 }());
