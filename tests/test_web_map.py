@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import GRID_HB1, GRID_LA1
-from web_support import app_with_staff, html, open_task, post, report, staff
+from web_support import app_fixtures, html, open_task, post, report, staff
 
 from engine.app import Gridloop
 from engine.demo import boundaries
@@ -22,16 +19,7 @@ from engine.store.models import Event
 STAFF = ("gw_hb1", "intake", "admin", "h_dh_hw", "gz_xs")
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Any]:
-    """The app with a grid worker, intake, an administrator, a handler and 西山村's grid leader."""
-    yield from app_with_staff(tmp_path, STAFF)
-
-
-@pytest.fixture
-def gl(app: Any) -> Gridloop:
-    """The app's engine (on a manual clock)."""
-    return app.extensions["gridloop"]
+app, gl = app_fixtures(STAFF)
 
 
 def _point(code: str) -> dict[str, float]:

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import GRID_HB1, POSTGRES_URL, START
 from flask.testing import FlaskClient
 from seeding import seeded_database
@@ -38,6 +39,21 @@ def app_with_staff(tmp_path: Path, staff: tuple[str, ...], backend: str = "sqlit
                 people.add_user(session, username).password_hash = password_hash()
         yield app
         gl.db.dispose()
+
+
+def app_fixtures(staff: tuple[str, ...]) -> tuple[Any, Any]:
+    """The ``app`` and ``gl`` fixtures of a module whose tests sign in as ``staff``: ``app, gl =
+    app_fixtures(STAFF)`` at its top (the app of :func:`app_with_staff`, and its engine on the manual clock)."""
+
+    @pytest.fixture
+    def app(tmp_path: Path) -> Iterator[Any]:
+        yield from app_with_staff(tmp_path, staff)
+
+    @pytest.fixture
+    def gl(app: Any) -> Gridloop:
+        return app.extensions["gridloop"]
+
+    return app, gl
 
 
 @cache

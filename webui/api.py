@@ -407,9 +407,10 @@ def list_events(query: EventQuery) -> Response:
     """Events in the caller's scope, newest first, filtered and paginated."""
     rows, total = _gridloop().list_events(
         g.api_user,
-        **query.model_dump(exclude={"reported_from", "reported_to"}),
+        **query.model_dump(exclude={"reported_from", "reported_to", "contacts"}),
         reported_from=_local_moment(query.reported_from),
         reported_to=_local_moment(query.reported_to, end_of_day=True),
+        exported=query.contacts == "whole",
     )
     return _page([{**r, "light": _listed_light(r["light"])} for r in rows], total, query.page, query.per_page)
 

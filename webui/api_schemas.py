@@ -307,6 +307,11 @@ class EventQuery(ListFilters):
         alias="to",
         description="reported on or before this ISO date (local day), or before this datetime",
     )
+    contacts: Literal["masked", "whole"] = Field(
+        "masked",
+        description="whole: the public reporters' contacts and the phone and identity numbers in the texts "
+        "unmasked, for the roles the reporter_contact_roles setting names (everyone else gets them masked)",
+    )
 
 
 class NoticeQuery(PageQuery):

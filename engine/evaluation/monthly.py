@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.evaluation import metrics, positions
+from engine.privacy import mask_text
 from engine.store.models import Event
 
 TOP = 5  # categories, departments and places the analysis names
@@ -237,7 +238,8 @@ def analysis(found: Figures, names: dict[str, dict[str, str]]) -> list[str]:
         told = "；".join(f"{units.get(code, code)} {n} 件" for code, n in found.places)
         lines.append(f"立案最多的网格：{told}。")
     if found.addresses:
-        told = "；".join(f"{units.get(g, g)} {a} {n} 次" for g, a, n in found.addresses)
+        # an address as typed may hold a phone or identity number: a report sent out masks it
+        told = "；".join(f"{units.get(g, g)} {mask_text(a)} {n} 次" for g, a, n in found.addresses)
         lines.append(f"反复出现的地点：{told}。")
     return lines
 

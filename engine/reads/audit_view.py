@@ -100,6 +100,7 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
         }
     return {
         "event": detail,
+        "exports_whole": contacts.may_export_whole(reader),
         "ok": result.ok,
         "reasons": result.reasons,
         "steps": [_replayed_step(s, step_names) for s in result.steps],
@@ -110,14 +111,14 @@ def audit_page(reader: Reader, event_id: int, step: int | None = None) -> dict[s
     }
 
 
-def history_export(reader: Reader, event_id: int) -> dict[str, Any]:
+def history_export(reader: Reader, event_id: int, whole_asked: bool = False) -> dict[str, Any]:
     """An event's full history for export: the event's id, code and process version, and every record (seq,
     time, actor, action, step, task, process version, data, previous hash, hash) exactly as stored — enough to
-    recompute every hash with :func:`engine.audit.history.record_hash` outside gridloop — for those who read
-    public reporters' contacts whole (:mod:`engine.reads.contacts`); for everyone else the contact is masked,
-    ``contact_masked`` says so, and the records that hold it no longer match their hashes."""
+    recompute every hash with :func:`engine.audit.history.record_hash` outside gridloop — when asked for whole
+    (``whole_asked``) by a role that reads public reporters' contacts whole (:func:`engine.reads.contacts.exported`);
+    otherwise the contacts and every phone or identity number in the records' texts are masked,
+    ``contact_masked`` says so, and the records that held them no longer match their hashes."""
     detail = queries.event_detail(reader.session, reader.actor, event_id)
-    whole = contacts.sees_whole(reader, event_id, detail["process_version_id"])
     export = {
         "event": {
             "id": detail["id"],
@@ -140,4 +141,5 @@ def history_export(reader: Reader, event_id: int) -> dict[str, Any]:
             for h in detail["history"]
         ],
     }
-    return export if whole else {**contacts.masked(export), "contact_masked": True}
+    found, whole = contacts.exported(reader, export, whole_asked)
+    return found if whole else {**found, "contact_masked": True}

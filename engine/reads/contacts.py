@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.org import scope
+from engine.privacy import mask_name, mask_phone, mask_text
 from engine.reads.reader import Reader
 from engine.store.models import Task
 
@@ -24,25 +25,30 @@ from engine.store.models import Task
 CONTACT_FORM_KEY = "x-gridloop-reporter-contact"
 
 
-def mask_name(name: str) -> str:
-    """The first character kept, the rest starred: 张三 → 张*, 张先生 → 张**."""
-    return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
-
-
-def mask_phone(phone: str) -> str:
-    """The first three and last four characters kept, four stars between: 13812345678 → 138****5678,
-    0571-88001234 → 057****1234; a number too short to keep anything is all stars."""
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 8 else "****"
-
-
 # the contact's fields, wherever they appear (event columns, report data, process data), and how each is masked
 MASKS: dict[str, Callable[[str], str]] = {"reporter_name": mask_name, "reporter_phone": mask_phone}
 
 
 def masked(value: Any) -> Any:
-    """A copy of ``value`` (dicts and lists walked to any depth) with every text under a contact field masked;
-    the one masking function of the pages, lists, API answers and history views."""
+    """A copy of ``value`` (dicts and lists walked to any depth) with every text under a contact field masked
+    and every identity or phone number in any other text masked (:func:`mask_text`); the one masking function
+    of the pages, lists, API answers, history views and exports."""
     return _mask(value, None)
+
+
+def exported(reader: Reader, value: Any, whole_asked: bool) -> tuple[Any, bool]:
+    """``value`` as an export gives it (a history file, an API list): masked (:func:`masked`) unless the
+    caller asked for it whole and holds a role of the ``reporter_contact_roles`` setting — holding a task of
+    the case is not enough for an export. Returns the value and whether it is whole."""
+    if whole_asked and may_export_whole(reader):
+        return value, True
+    return masked(value), False
+
+
+def may_export_whole(reader: Reader) -> bool:
+    """Whether the actor may ask for an export with personal data whole: a role of ``reporter_contact_roles``."""
+    roles = reader.settings.value("reporter_contact_roles", reader.session)
+    return any(reader.actor.has_role(role) for role in roles)
 
 
 def _mask(value: Any, mask: Callable[[str], str] | None) -> Any:
@@ -53,8 +59,8 @@ def _mask(value: Any, mask: Callable[[str], str] | None) -> Any:
         }
     if isinstance(value, list):
         return [_mask(item, mask) for item in value]
-    if isinstance(value, str) and mask is not None and value:
-        return mask(value)
+    if isinstance(value, str) and value:
+        return mask(value) if mask is not None else mask_text(value)
     return value
 
 

@@ -52,10 +52,13 @@ def matching_events(
     reported_to: datetime | None = None,
     page: int = 1,
     per_page: int = 50,
+    exported: bool | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the events in the actor's scope matching the filters, newest first, and their total
     (:func:`engine.reads.queries.list_events`), each with the ``light`` it is listed with
-    (:meth:`engine.reads.lights.Lights.case`); a ``state`` the process does not know is refused."""
+    (:meth:`engine.reads.lights.Lights.case`); a ``state`` the process does not know is refused. Personal data
+    as a page shows it (``exported`` None: :func:`engine.reads.contacts.shown`), or as an export gives it
+    (``exported``: whether it was asked for whole, :func:`engine.reads.contacts.exported`)."""
     if state is not None:
         states = event_states(reader)
         if state not in states:
@@ -84,6 +87,8 @@ def matching_events(
         translate_step_names(found, reader.bundle())
     for row in rows:
         row["light"] = lights.case(row, steps.get(row["id"], []))
+    if exported is not None:  # an export (the API's list): masked unless asked for whole by a role that may
+        return contacts.exported(reader, rows, exported)[0], total
     return contacts.shown(reader, rows), total  # reporters' contacts as the actor may read them
 
 
