@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GRID_HB1, GRID_LA1
 from web_support import app_with_staff, at_handle, complete, html, report, staff
 
 from engine.app import Gridloop
+from engine.evaluation import metrics
 from engine.reads.labels import display_names
 
 STAFF = ("evaluator", "auditor", "gw_hb1")
 NOVEMBER = "/dashboard?from=2026-11-01&to=2026-11-30"
+NOVEMBER_RANGE = (datetime(2026, 10, 31, 16, tzinfo=UTC), datetime(2026, 11, 30, 16, tzinfo=UTC))  # Shanghai
 
 
 @pytest.fixture
@@ -248,3 +251,23 @@ def test_the_light_board_counts_each_departments_open_tasks_by_light(app, gl):
     [hw] = [d for d in charts["lights"]["departments"] if d["group"] == "DH-HW"]
     assert (hw["counts"]["red"], hw["total"]) == (1, 2), "the chart draws what the table says"
     assert gl.event_detail("admin", late)["state"] != "closed"
+
+
+def test_the_grid_heat_map_colours_each_grid_by_its_cases_on_the_districts_boundaries(app, gl):
+    """Every current grid is drawn from its stored boundary; a grid's count is its cases opened in the period, as
+    the data table beside it says, and a grid without cases counts 0."""
+    _one_closed_one_late(gl)
+    page = html(staff(app, "evaluator").get(NOVEMBER))
+    assert 'id="chart-heat"' in page and "网格热力图" in page
+    charts = json.loads(re.search(r'id="dashboard-charts">(.*?)</script>', page, re.S).group(1))
+    heat = charts["heat"]
+    assert len(heat["map"]["features"]) == len(heat["grids"]) == 12
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in heat["map"]["features"])
+    opened = {g["group"]: g["opened"] for g in heat["grids"]}
+    with gl.db.reading() as session:
+        [district] = metrics.evaluate(session, *NOVEMBER_RANGE, "district", now=gl.now())
+    assert sum(opened.values()) == district["opened"] and opened[GRID_HB1] == district["opened"]
+    assert opened[GRID_LA1] == 0
+    start = page.index(f'<tr data-grid="{GRID_HB1}">')
+    row = page[start : page.index("</tr>", start)]
+    assert f">{opened[GRID_HB1]}</a>" in row

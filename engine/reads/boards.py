@@ -9,7 +9,7 @@ from typing import Any
 from engine.errors import FieldError, Forbidden, ValidationFailed
 from engine.evaluation import metrics, positions
 from engine.org.people import Actor
-from engine.reads import queries
+from engine.reads import geography, queries
 from engine.reads.labels import (
     categories_by_code,
     department_name,
@@ -144,6 +144,30 @@ def _months_back(first: datetime, count: int) -> list[tuple[datetime, datetime]]
     return list(reversed(months))
 
 
+def grid_heat(reader: Reader, start: datetime, end: datetime) -> dict[str, Any] | None:
+    """The grid heat-map: the current grids' boundaries (:func:`engine.reads.geography.units`) and each grid's
+    cases opened in the period with its closure and on-time rates (:func:`evaluation` by grid, in the actor's
+    scope; a grid without cases counts 0); None when no grid has a boundary."""
+    features = [f for f in geography.units(reader)["features"] if f["properties"]["level"] == "grid"]
+    if not features:
+        return None
+    found = {r["group"]: r for r in evaluation(reader, start, end, "grid")}
+    grids = []
+    for feature in features:
+        code = feature["properties"]["code"]
+        row = found.get(code, {})
+        grids.append(
+            {
+                "group": code,
+                "name": feature["properties"]["name"],
+                "opened": row.get("opened", 0),
+                "closure_rate": row.get("closure_rate"),
+                "on_time_rate": row.get("on_time_rate"),
+            }
+        )
+    return {"map": {"type": "FeatureCollection", "features": features}, "grids": grids}
+
+
 def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str, Any]:
     """What the dashboard's charts draw, for the events in the actor's scope: the trend of the twelve months up to
     the period's end (cases opened and closed, closure and on-time rates), the period's cases by category and by
@@ -190,6 +214,7 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
     ]
     return {
         "lights": light_board(reader),
+        "heat": grid_heat(reader, start, end),
         "trend": trend,
         "categories": [
             {

@@ -101,6 +101,26 @@
     })
   });
 
+  // the grid heat-map: the district's own grid boundaries, each grid coloured by its cases opened in the period;
+  // a grid opens the list of those cases
+  if (data.heat) {
+    window.echarts.registerMap('gridloop-grids', data.heat.map);
+    var most = Math.max(1, Math.max.apply(null, data.heat.grids.map(function (g) { return g.opened; })));
+    var names = {};
+    data.heat.grids.forEach(function (g) { names[g.group] = g.name; });
+    draw('chart-heat', {
+      tooltip: {trigger: 'item', formatter: function (p) {
+        return (names[p.name] || p.name) + '<br>' + texts.opened + ': ' + (p.value || 0);
+      }},
+      visualMap: {min: 0, max: most, calculable: true, left: 8, bottom: 8, itemHeight: 100,
+                  inRange: {color: ['#eef4fb', '#9cc3e6', '#2f6fb0', '#c0392b']}},
+      series: [{type: 'map', map: 'gridloop-grids', nameProperty: 'code', roam: true, selectedMode: false,
+                label: {show: false}, emphasis: {label: {show: false}, itemStyle: {areaColor: '#f5d76e'}},
+                itemStyle: {borderColor: '#5a7894', borderWidth: 1},
+                data: data.heat.grids.map(function (g) { return {name: g.group, value: g.opened}; })}]
+    }, function (p) { cases('grid', p.name, 'opened'); });
+  }
+
   window.addEventListener('resize', function () {
     charts.forEach(function (chart) { chart.resize(); });
   });
