@@ -439,6 +439,13 @@ class Gridloop:
         whole; ``dry_run`` says what would change and writes nothing (see :mod:`engine.commands.grids`)."""
         return self.pipeline.run(by, grids.set_boundaries, document, dry_run)
 
+    def redivide(
+        self, by: str | Actor, community: str, document: Any, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Re-divide a community's grids into those a GeoJSON FeatureCollection gives (administrators, or the
+        system); ``dry_run`` previews what would move (see :func:`engine.commands.grids.redivide`)."""
+        return self.pipeline.run(by, grids.redivide, community, document, dry_run)
+
     def boundaries(self) -> dict[str, Any]:
         """The units' boundaries as a GeoJSON FeatureCollection, units without one left out."""
         with self.db.reading() as session:

@@ -214,7 +214,11 @@ FORMS: dict[str, Form] = {
     "accept": Form(
         lambda gl: at(gl, reported(gl), "accept"),
         "decision",
-        {"accept": (set(), set()), "reject": ({"reason"}, {"reason"})},
+        {
+            "accept": (set(), set()),
+            "reject": ({"reason"}, {"reason"}),
+            "similar": ({"similar_to"}, {"similar_to"}),
+        },
     ),
     "dispatch": Form(
         lambda gl: at(gl, dispatched(gl), "dispatch"),

@@ -25,8 +25,10 @@ DESK = {"width": 1280, "height": 900}
 def test_a_report_is_placed_by_a_tap_on_the_map_on_a_phone(browse: Browse, live_server: LiveServer) -> None:
     page = browse.sign_in("intake", viewport=PHONE, is_mobile=True, has_touch=True)
     page.goto("/report")
+    page.locator("#field-map summary").click()  # the map is folded away until asked for
     area = page.locator("#report-map")
     expect(area).to_have_attribute("data-ready", "true")
+    expect(area).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # the grids are drawn: one path per unit
     assert (

@@ -311,3 +311,32 @@ def test_simulate_and_audit_verify_draw_a_progress_bar_on_a_terminal(capsys, mon
             assert json.loads(out)["events"] == 3
         else:
             assert "3 of 3 event(s) verified" in out
+
+
+def test_boundaries_export_load_and_redivide_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    status, out, _ = run(capsys, "--db", db, "boundaries", "export")
+    assert status == 0
+    exported = json.loads(out)
+    assert len(exported["features"]) == 19
+    path = tmp_path / "b.geojson"
+    path.write_text(out, encoding="utf-8")
+    status, out, _ = run(capsys, "--db", db, "boundaries", "load", "--dry-run", str(path))
+    assert status == 0 and "would change 0" in out
+    assert "330199002001: " in out and "covered by none of its units" in out  # 西山村's hillside
+    broken = dict(
+        exported, features=[{**exported["features"][0], "geometry": {"type": "Point", "coordinates": [1, 2]}}]
+    )
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    status, _, err = run(capsys, "--db", db, "boundaries", "load", str(path))
+    assert status == 2 and "features.0:" in err and "Polygon or MultiPolygon" in err
+    path.write_text("{not json", encoding="utf-8")
+    assert run(capsys, "--db", db, "boundaries", "load", str(path))[0] == 2
+    from test_redivision import split_second_grid
+
+    path.write_text(json.dumps(split_second_grid()), encoding="utf-8")
+    status, out, _ = run(capsys, "--db", db, "boundaries", "redivide", "330199001001", str(path), "--dry-run")
+    assert status == 0 and "would end 330199001001002" in out and "330199001001002 → 330199001001005" in out
+    status, out, _ = run(capsys, "--db", db, "boundaries", "redivide", "330199001001", str(path), "--json")
+    assert status == 0 and json.loads(out)["new"][0]["code"] == "330199001001004"

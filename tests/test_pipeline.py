@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import GRID_HB2, REPO
 from sqlalchemy import select
+from test_redivision import split_second_grid
 
 from engine.audit import history
 from engine.commands import pipeline
@@ -65,6 +66,15 @@ def test_only_the_pipeline_opens_a_unit_of_work_or_writes_history_and_the_admin_
                 if attr == "unit_of_work" and relative != "engine/commands/pipeline.py":
                     offenders.append(f"{relative}:{line}: {owner}.unit_of_work()")
     assert offenders == []
+
+
+HOTLINE_REPORT = {
+    "category": "0101",
+    "description": "市民来电：路边有一堆暴露垃圾",
+    "channel": "hotline",
+    "reporter_name": "周先生",
+    "reporter_phone": "13812349999",
+}
 
 
 def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
@@ -164,6 +174,9 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     same = driver.report("gw_hb1")
     code = gl.event_detail("admin", held)["code"]
     driver.complete("intake", same, "accept", {"decision": "similar", "similar_to": code})
+    # a re-division of 湖滨's grids while a public report waits at its second grid's check (rescoped)
+    gl.report("intake", {**HOTLINE_REPORT, "grid": GRID_HB2})
+    gl.redivide("admin", "330199001001", split_second_grid())
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

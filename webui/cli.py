@@ -587,7 +587,7 @@ def users_sign_out(ctx: click.Context, username: str) -> None:
 
 @cli.group()
 def boundaries() -> None:
-    """The grid on the map: load the units' boundaries (GeoJSON), export them."""
+    """The grid on the map: load the units' boundaries (GeoJSON), export them, redivide a community's grids."""
 
 
 @boundaries.command("load")
@@ -599,13 +599,7 @@ def boundaries_load(ctx: click.Context, path: Path, dry_run: bool, as_json: bool
     """Load a GeoJSON FeatureCollection of unit boundaries (each feature's properties.code names its unit;
     longitude-latitude, WGS-84 or CGCS2000). The whole file is checked first: each problem is named by its
     feature, and nothing is written while any is left."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GridloopError(
-            "{path} is not a JSON file: {reason}", code="cli.not_json", path=str(path), reason=str(exc)
-        ) from None
-    summary = _gridloop(ctx).set_boundaries(system("cli"), document, dry_run=dry_run)
+    summary = _gridloop(ctx).set_boundaries(system("cli"), _json_file(path), dry_run=dry_run)
     if as_json:
         _print_json(summary)
         return
@@ -616,6 +610,39 @@ def boundaries_load(ctx: click.Context, path: Path, dry_run: bool, as_json: bool
     )
     for code, area in sorted(summary["uncovered"].items()):
         click.echo(f"{code}: {area} m² covered by none of its units (reports there fall to {code} itself)")
+
+
+@boundaries.command("redivide")
+@click.argument("community")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="say what would end, be added and move; change nothing")
+@json_option
+@click.pass_context
+def boundaries_redivide(ctx: click.Context, community: str, path: Path, dry_run: bool, as_json: bool) -> None:
+    """Re-divide COMMUNITY's grids into those the GeoJSON FeatureCollection PATH gives: a feature naming a
+    current grid in properties.code keeps it, one without a code is a new grid (properties.name), a grid left
+    out ends — its cases keep it, its workers and open steps move to the new grid with the largest share of it."""
+    summary = _gridloop(ctx).redivide(system("cli"), community, _json_file(path), dry_run=dry_run)
+    if as_json:
+        _print_json(summary)
+        return
+    verb = "would" if dry_run else "did"
+    click.echo(
+        f"{community}: {verb} end {', '.join(summary['ended']) or '-'}; add "
+        f"{', '.join(g['code'] + ' ' + g['name'] for g in summary['new']) or '-'}"
+    )
+    for old, new in sorted(summary["successors"].items()):
+        click.echo(f"{old} → {new or '(no successor: its area is no grid now)'}")
+    click.echo(f"{len(summary['staff'])} staff assignment(s) and {len(summary['tasks'])} open task(s) move")
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GridloopError(
+            "{path} is not a JSON file: {reason}", code="cli.not_json", path=str(path), reason=str(exc)
+        ) from None
 
 
 @boundaries.command("export")

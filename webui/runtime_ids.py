@@ -62,6 +62,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("action.sheet_carried"),
         N_("action.sheet_issued"),
         N_("action.similar_linked"),
+        N_("action.rescoped"),
         N_("action.sheet_replied"),
         N_("action.timer"),
         N_("action.unclaim"),

@@ -238,8 +238,11 @@ def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
     moves: list[Any] = []
     expected: dict[int, dict[str, Any]] = {}
     renamed: dict[int, str] = {}  # rows a migration moved to a renamed step's new id
+    rescoped: dict[int, str] = {}  # rows a re-division of the grids moved to an ended grid's successor
     for entry in entries:
         data = _data(entry)
+        if entry.action == "rescoped":
+            rescoped.update({int(row_id): scope for row_id, scope in (data.get("rows") or {}).items()})
         if entry.action in replay_records.WORKFLOW_ACTIONS:
             moves.append(entry)
             offers.extend((entry, offer) for offer in data.get("offered") or ())
@@ -274,7 +277,7 @@ def _task_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             want.update(
                 bpmn_id=renamed.get(row.id, offer.get("step")),
                 role=offer.get("role"),
-                scope_code=offer.get("scope"),
+                scope_code=rescoped.get(row.id, offer.get("scope")),
                 department_code=offer.get("department"),
                 due_at=_moment(offer.get("due_at")),
                 created_at=offering.at,

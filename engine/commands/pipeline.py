@@ -68,6 +68,7 @@ HISTORY_ACTIONS = frozenset(
         "sheet_escalated",
         "sheet_carried",
         "similar_linked",
+        "rescoped",
         "sheet_replied",
         "sheet_cleared",
         "assigned",
@@ -100,6 +101,7 @@ ADMIN_ACTIONS = frozenset(
         "archived",
         "monthly_report",
         "boundaries",
+        "redivided",
     }
 )
 

@@ -64,11 +64,11 @@ class OrgDirectory:
     def unit_at_level(self, code: str, level: str) -> OrgUnit:
         """The ancestor-or-self of ``code`` at ``level`` (e.g. the community a grid belongs to); for a case
         placed with a unit above ``level`` (属地兜底: a place in no grid falls to its community), that unit —
-        its own staff of the lane's role take the step."""
+        its own staff of the lane's role take the step. A grid ended by a re-division answers with its successor."""
         chain = self.ancestors(code)
         for unit in chain:
             if unit.level == level:
-                return unit
+                return self.current(unit)  # a re-divided grid's steps go to its successor
         if (
             level in LEVELS
             and chain[0].level in LEVELS
@@ -83,8 +83,20 @@ class OrgDirectory:
         )
 
     def grids(self) -> list[OrgUnit]:
-        """Every grid, by code."""
-        return sorted((u for u in self.units.values() if u.level == "grid"), key=lambda u: u.code)
+        """Every grid not ended by a re-division (the grids a report may name), by code."""
+        return sorted(
+            (u for u in self.units.values() if u.level == "grid" and u.valid_to is None), key=lambda u: u.code
+        )
+
+    def current(self, unit: OrgUnit) -> OrgUnit:
+        """``unit``, or for a grid ended by a re-division its successor (and so on, to the grid valid now)."""
+        seen = {unit.code}
+        while unit.valid_to is not None and unit.successor_code and unit.successor_code in self.units:
+            unit = self.units[unit.successor_code]
+            if unit.code in seen:  # a loop in the data: stop at what was reached
+                break
+            seen.add(unit.code)
+        return unit
 
     def find_department(self, kind: str, grid_code: str) -> str:
         """The department of ``kind`` nearest to ``grid_code``: its community's, else its town's, else the district's."""

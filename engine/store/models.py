@@ -81,6 +81,9 @@ class OrgUnit(Base):
     # the span the unit is valid in (a re-divided grid ends and keeps its history): None is open
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a re-divided grid's successor: the new grid that took the largest share of its area, where the steps of
+    # its cases still open are offered (engine.commands.grids.redivide)
+    successor_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Department(Base):

@@ -102,6 +102,16 @@
     if (focus) map.fitBounds(focus, {padding: [24, 24], maxZoom: 17});
   }
 
+  // a map drawn inside a closed <details> (the report form's) has no size yet: fit it when opened
+  var folded = element.closest ? element.closest('details') : null;
+  if (folded) {
+    folded.addEventListener('toggle', function () {
+      if (!folded.open) return;
+      map.invalidateSize();
+      if (bounds.isValid() && !element.hasAttribute('data-placed')) map.fitBounds(bounds, {padding: [8, 8]});
+    });
+  }
+
   if (kind === 'report') {
     var latInput = document.querySelector('[name="location.lat"]');
     var lngInput = document.querySelector('[name="location.lng"]');
