@@ -35,6 +35,7 @@ from engine.commands import (
     admin,
     assignment,
     grids,
+    ledger,
     migration,
     reports,
     retention,
@@ -49,6 +50,7 @@ from engine.commands.pipeline import Pipeline, system
 from engine.commands.versions import REPORT_FORM_FIELDS, Deployment
 from engine.demo.district import DEMO_PASSWORD, DemoUser
 from engine.errors import Conflict, NotDeployed, NotFound
+from engine.ledger.personal import PersonalKey, personal_key
 from engine.notices import outbox
 from engine.org import auth, geography, people
 from engine.org.cache import OrgCache
@@ -103,6 +105,7 @@ class Parts:
     forms: forms.FormCache
     audit_keys: AuditKeys  # the HMAC keys history and admin-log records are signed with (kept outside the db)
     checkpoints: Checkpoints  # where signed audit checkpoints are written, and with which key
+    personal_key: PersonalKey  # seals the household ledger's identity and phone numbers (kept outside the db)
     timer_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
     # a notice's title, text and link in its recipient's language, for the outbox (the web UI sets its catalogs')
     notice_texts: outbox.Texts = outbox.untranslated
@@ -144,6 +147,7 @@ class Gridloop:
             forms=form_cache,
             audit_keys=audit_keys or audit_keyring(),
             checkpoints=checkpoints or Checkpoints(database_url=database_url),
+            personal_key=personal_key(),
         )
         self.pipeline = Pipeline(self.parts)
         self.db = db
@@ -445,6 +449,16 @@ class Gridloop:
         """Re-divide a community's grids into those a GeoJSON FeatureCollection gives (administrators, or the
         system); ``dry_run`` previews what would move (see :func:`engine.commands.grids.redivide`)."""
         return self.pipeline.run(by, grids.redivide, community, document, dry_run)
+
+    def import_ledger(
+        self, by: str | Actor, filename: str, content: bytes, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Import a household-ledger file (CSV or XLSX; see :mod:`engine.commands.ledger`)."""
+        return self.pipeline.run(by, ledger.import_rows, filename, content, dry_run)
+
+    def unmask_person(self, by: str | Actor, person_id: int) -> dict[str, Any]:
+        """A ledger person's identity and phone numbers whole, the viewing logged (see :mod:`engine.commands.ledger`)."""
+        return self.pipeline.run(by, ledger.unmask, person_id)
 
     def boundaries(self) -> dict[str, Any]:
         """The units' boundaries as a GeoJSON FeatureCollection, units without one left out."""

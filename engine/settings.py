@@ -81,6 +81,11 @@ DEFAULTS: dict[str, Any] = {
     # window_hours of a new report, within distance_m metres of it (in its grid when either has no point) and
     # whose description is at least min_similarity alike (0–1) is proposed to whoever accepts the report
     "similar_cases": {"distance_m": 50, "window_hours": 24, "min_similarity": 0.2},
+    # the household ledger (人房台账, engine.commands.ledger): who imports and edits it (in their scope), and
+    # who may read a person's identity and phone numbers whole (each viewing logged); everyone else sees them
+    # masked
+    "ledger_edit_roles": ["grid_worker", "shift_leader", "admin"],
+    "ledger_unmask_roles": ["shift_leader", "admin"],
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -201,6 +206,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "items": {"type": "string", "x-gridloop-options": "roles"},
         "minItems": 1,
         "uniqueItems": True,
+    },
+    **{
+        key: {
+            "type": "array",
+            "items": {"type": "string", "x-gridloop-options": "roles"},
+            "uniqueItems": True,
+        }
+        for key in ("ledger_edit_roles", "ledger_unmask_roles")
     },
     "retention_years": {
         "type": ["integer", "null"],

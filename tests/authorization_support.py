@@ -56,6 +56,7 @@ from engine.store.models import (
     CalendarDay,
     Event,
     HistoryEntry,
+    LedgerPerson,
     Notice,
     ProcessVersion,
     Setting,
@@ -198,6 +199,20 @@ def step_data(step: str, place: Place) -> dict[str, Any]:
     }[step]
 
 
+def ledger_file(place: Place, name: str | None = None) -> bytes:
+    """A ledger file of one person in the place's grid: its resident (an identity number of the place's own),
+    or a newcomer ``name`` without numbers."""
+    header = "网格编码,楼栋,单元,房号,姓名,身份证号,联系电话,人员类别,标签,地址"
+    if name is None:
+        body = "33010219900101" + f"{ord(place.name):03d}"
+        weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+        number = body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+        row = f"{place.grid},{place.name}区1幢,1,101,居民{place.name},{number},13812345678,户籍,独居老人,"
+    else:
+        row = f"{place.grid},{place.name}区1幢,1,102,{name},,,流动,,"
+    return f"{header}\n{row}\n".encode()
+
+
 def as_form(data: dict[str, Any]) -> dict[str, str]:
     """JSON form data as a page's form posts it."""
     return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in data.items()}
@@ -213,6 +228,7 @@ class Targets:
     report_photo: str
     task_photo: str
     sheet: int
+    person: int  # a person of the household ledger living in the place's grid
     tasks: dict[str, int] = field(default_factory=dict)
 
 
@@ -334,8 +350,17 @@ class World:
             report_photo=self._photos(event_id, "report")[0],
             task_photo=self._photos(close_event, "complete")[0],
             sheet=self.issue(place, event_id),
+            person=self.resident(place),
             tasks=tasks,
         )
+
+    def resident(self, place: Place) -> int:
+        """A person of the ledger in the place's grid, with an identity and a phone number; their id."""
+        self.gl.import_ledger(system("authorization"), "ledger.csv", ledger_file(place))
+        with self.gl.db.reading() as session:
+            return session.scalars(
+                select(LedgerPerson.id).where(LedgerPerson.name == f"居民{place.name}")
+            ).one()
 
     def _photos(self, event_id: int, action: str) -> list[str]:
         """The attachment ids in the event's history records of ``action`` (its report, its completions)."""
@@ -864,6 +889,23 @@ def task_reply(world: World, ask: Ask) -> Call:
     )
 
 
+def ledger_page(world: World, ask: Ask) -> Call:
+    """The household ledger: shows the place's resident in scope, nothing of them out of it."""
+    person = world.targets(ask).person
+    return Call(shows=lambda r: f'data-person="{person}"' in r.get_data(as_text=True))
+
+
+def ledger_import(world: World, ask: Ask) -> Call:
+    """Check a ledger file of a newcomer in the place's grid (a dry run: nothing is stored)."""
+    content = ledger_file(world.place(ask), "新住户")
+    return Call(form={"file": (io.BytesIO(content), "ledger.csv"), "dry_run": "1"})
+
+
+def unmask(world: World, ask: Ask) -> Call:
+    """Read the place's resident's numbers whole (the viewing is logged)."""
+    return Call(view_args={"person_id": world.targets(ask).person}, compared=("person_id",))
+
+
 def sheet_board(world: World, ask: Ask) -> Call:
     """The supervision board: shows the sheet on the place's event in scope, nothing of it out of scope."""
     sheet_id = world.targets(ask).sheet
@@ -1143,6 +1185,9 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         reply,
         task_reply,
         sheet_board,
+        ledger_page,
+        ledger_import,
+        unmask,
         notices,
         others_notices,
         own_notice,
@@ -1183,6 +1228,9 @@ SCOPED = frozenset(
         "reply",
         "task_reply",
         "sheet_board",
+        "ledger_page",
+        "ledger_import",
+        "unmask",
     }
 )
 

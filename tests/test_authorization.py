@@ -51,7 +51,12 @@ ASSIGNERS = ("shift_leader", "supervisor")  # assign tasks of their scope: the a
 EVALUATORS = ("evaluator", "supervisor", "shift_leader", "auditor", "admin")  # see the evaluation
 REPORT_READERS = ("evaluator", "auditor", "admin")  # write and download the monthly reports
 DESIGNERS = ("designer", "admin")  # deploy, activate, retire and roll back process versions
-STARTERS = ("grid_worker", "shift_leader")  # start a household visit: its process_model.json's start_roles
+STARTERS = ("grid_worker", "shift_leader")
+LEDGER_EDITORS = ("grid_worker", "shift_leader", "admin")  # the ledger_edit_roles setting's default
+UNMASKERS = (
+    "shift_leader",
+    "admin",
+)  # the ledger_unmask_roles setting's default  # start a household visit: its process_model.json's start_roles
 
 
 def only(roles: Iterable[str], outcome: Outcome | tuple[Outcome, Outcome]) -> dict[str, Any]:
@@ -91,6 +96,15 @@ MATRIX: tuple[Route, ...] = (
     Route("GET",  "/events/<int:event_id>",      "event",        200, (ALLOWED, HIDDEN)),
     # the grid map: every member of staff; the cases on it are those of their scope (tests/test_web_map.py)
     Route("GET",  "/map",                        "page",         200, ALLOWED),
+    # the household ledger: the territory's staff see their scope's (a department's handler none), its editors
+    # check files for their grids (another's is a row error), the permitted roles read numbers whole in scope
+    Route("GET",  "/ledger",                     "ledger_page",  200, (LISTED, UNLISTED),
+          {"handler": (DENIED, DENIED)}),
+    Route("GET",  "/ledger/template.csv",        "page",         200, ALLOWED),
+    Route("POST", "/ledger/import",              "ledger_import", 200, (DENIED, DENIED),
+          only(LEDGER_EDITORS, (ALLOWED, 400))),
+    Route("POST", "/ledger/people/<int:person_id>/unmask", "unmask", 200, (DENIED, DENIED),
+          only(UNMASKERS, (ALLOWED, HIDDEN))),
     # the report form only for those who may report: to anyone else it could only lead to a 403
     Route("GET",  "/report",                     "page",         200, DENIED, only(REPORTERS, ALLOWED)),
     Route("POST", "/report",                     "report",       303, (DENIED, DENIED),

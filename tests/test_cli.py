@@ -340,3 +340,17 @@ def test_boundaries_export_load_and_redivide_from_the_command_line(
     assert status == 0 and "would end 330199001001002" in out and "330199001001002 → 330199001001005" in out
     status, out, _ = run(capsys, "--db", db, "boundaries", "redivide", "330199001001", str(path), "--json")
     assert status == 0 and json.loads(out)["new"][0]["code"] == "330199001001004"
+
+
+def test_the_ledger_imports_from_the_command_line_naming_each_bad_row(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    status, out, _ = run(capsys, "ledger", "template")
+    assert status == 0 and out.startswith("网格编码,楼栋,单元,房号,姓名,身份证号")
+    path = tmp_path / "ledger.csv"
+    path.write_text(out, encoding="utf-8")
+    status, out, _ = run(capsys, "--db", db, "ledger", "import", "--dry-run", str(path))
+    assert status == 0 and "would add 1 people" in out
+    path.write_text("网格编码,楼栋,房号,姓名,人员类别\n330199001001001,1幢,101,张三,外星\n", encoding="utf-8")
+    status, _, err = run(capsys, "--db", db, "ledger", "import", str(path))
+    assert status == 2 and "rows.2.kind" in err

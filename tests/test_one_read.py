@@ -30,7 +30,7 @@ from engine.commands.pipeline import system
 from engine.demo.district import demo_users
 from engine.demo.simulate import simulate
 from engine.org.roles import ROLE_KEYS
-from engine.store.models import ProcessVersion
+from engine.store.models import LedgerPerson, ProcessVersion
 from engine.time.clock import ManualClock
 from webui import create_app
 
@@ -189,6 +189,8 @@ GET_ROUTES: dict[str, Variants] = {
     "audit.history_csv": lambda w, r: [{"event_id": w.closed_event}],
     "supervision.board": lambda w, r: [{}, {"status": "cleared"}],
     "gridmap.index": lambda w, r: [{}, {"category": "01", "light": "green"}, {"light": "no-such-light"}],
+    "ledger.index": lambda w, r: [{}, {"grid": "330199001", "flag": "elderly_alone"}],
+    "ledger.template": _one(),
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
     "dashboard.reports": _one(),
     "dashboard.cases": lambda w, r: [
@@ -272,6 +274,8 @@ def test_every_get_route_reads_on_one_connection_as_every_role(world: World) -> 
 
 # Every POST route; test_posts_take_one_connection_to_read_and_one_for_each_command posts to each.
 POST_ROUTES = {
+    "ledger.import_file",
+    "ledger.unmask",
     "auth.login",
     "auth.logout",
     "i18n.switch",
@@ -476,6 +480,15 @@ def _posts(world: World) -> Iterator[Post]:
     yield Post("intake", f"/api/v1/notices/{third}/read", api={}, status=200)
     yield Post("intake", "/notices/read-all", {})
     yield Post("admin", "/admin/users/designer/sign-out", {}, status=303)
+    # the household ledger: an import (one command) and a person's numbers read whole (one, logged)
+    ledger = (
+        "网格编码,楼栋,单元,房号,姓名,身份证号,联系电话,人员类别,标签,地址\n"
+        "330199001001001,湖滨花园1幢,1,101,陈一,330102199001011234,13812345678,户籍,,\n"
+    ).encode()
+    yield Post("admin", "/ledger/import", {"file": (io.BytesIO(ledger), "ledger.csv")}, status=200)
+    with gl.db.reading() as session:
+        person = session.scalars(select(LedgerPerson.id).where(LedgerPerson.name == "陈一")).one()
+    yield Post("admin", f"/ledger/people/{person}/unmask", {}, status=200)
     yield Post("intake", "/logout", {})  # signing out ends the session in the database
 
 

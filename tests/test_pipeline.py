@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import GRID_HB2, REPO
 from sqlalchemy import select
+from test_ledger import GOOD as LEDGER
 from test_redivision import split_second_grid
 
 from engine.audit import history
@@ -24,7 +25,7 @@ from engine.commands.pipeline import system
 from engine.demo import boundaries
 from engine.demo.simulate import simulate
 from engine.org import auth
-from engine.store.models import AdminLogEntry, HistoryEntry
+from engine.store.models import AdminLogEntry, HistoryEntry, LedgerPerson
 
 PRODUCT = [REPO / "engine", REPO / "webui"]
 # (module, callable) → the only files allowed to call it
@@ -177,6 +178,11 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     # a re-division of 湖滨's grids while a public report waits at its second grid's check (rescoped)
     gl.report("intake", {**HOTLINE_REPORT, "grid": GRID_HB2})
     gl.redivide("admin", "330199001001", split_second_grid())
+    # the household ledger: an import, and a person's numbers read whole (logged)
+    gl.import_ledger("admin", "ledger.csv", LEDGER)
+    with gl.db.reading() as session:
+        resident = session.scalars(select(LedgerPerson.id)).first()
+    gl.unmask_person("admin", resident)
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

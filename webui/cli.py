@@ -39,6 +39,7 @@ from engine.commands.retention import cut_off as retention_cut_off
 from engine.demo.district import DEMO_PASSWORD
 from engine.errors import GridloopError
 from engine.evaluation.metrics import GROUPINGS
+from engine.ledger import rows as template_rows
 from engine.org import people
 from engine.org.roles import ROLE_KEYS, ROLE_LABELS
 from engine.reads import contacts, queries
@@ -650,6 +651,36 @@ def _json_file(path: Path) -> Any:
 def boundaries_export(ctx: click.Context) -> None:
     """Print the units' boundaries as a GeoJSON FeatureCollection (what `boundaries load` reads)."""
     _print_json(_gridloop(ctx).boundaries())
+
+
+@cli.group()
+def ledger() -> None:
+    """The household ledger (人房台账): import the template's rows, print the template."""
+
+
+@ledger.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="check every row and say what would be added; store nothing")
+@json_option
+@click.pass_context
+def ledger_import(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
+    """Import a ledger file (CSV or XLSX, the template's columns) as the system; every bad row is named by its
+    line and column first, and nothing is stored while any is left."""
+    summary = _gridloop(ctx).import_ledger(system("cli"), path.name, path.read_bytes(), dry_run=dry_run)
+    if as_json:
+        _print_json({k: v for k, v in summary.items() if k != "rows_read"})
+        return
+    verb = "would add" if dry_run else "added"
+    click.echo(
+        f"{summary['rows']} row(s): {verb} {summary['added']} people, {summary['updated']} updated, "
+        f"{summary['buildings']} building(s), {summary['dwellings']} dwelling(s) new"
+    )
+
+
+@ledger.command("template")
+def ledger_template() -> None:
+    """Print the import template (CSV: the columns and an example row)."""
+    click.echo(template_rows.template().decode("utf-8-sig"), nl=False)
 
 
 @cli.group()

@@ -102,6 +102,8 @@ ADMIN_ACTIONS = frozenset(
         "monthly_report",
         "boundaries",
         "redivided",
+        "ledger_imported",
+        "personal_viewed",
     }
 )
 

@@ -469,3 +469,46 @@ class MonthlyReport(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+class LedgerBuilding(Base):
+    """A building of a grid's household ledger (人房台账: 楼栋)."""
+
+    __tablename__ = "ledger_buildings"
+    __table_args__ = (UniqueConstraint("grid_code", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class LedgerDwelling(Base):
+    """A dwelling of a building: its unit (单元) and room (房号)."""
+
+    __tablename__ = "ledger_dwellings"
+    __table_args__ = (UniqueConstraint("building_id", "unit", "room"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("ledger_buildings.id"), index=True)
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+
+
+class LedgerPerson(Base):
+    """A person living in a dwelling. The identity and phone numbers are kept sealed (engine.ledger.personal:
+    AES-GCM under a key the database does not hold), with a keyed index to find them and their masked form."""
+
+    __tablename__ = "ledger_people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("ledger_dwellings.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # registered (户籍), migrant (流动) or foreign (境外)
+    kind: Mapped[str] = mapped_column(String(16))
+    # people of concern and people needing care: key_person, elderly_alone, disabled …
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    id_cipher: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    id_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    id_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    phone_cipher: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    phone_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))

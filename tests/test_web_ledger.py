@@ -1,0 +1,64 @@
+"""The household ledger's pages: the import with its dry run naming every bad row, the ledger of the reader's
+scope masked, and a person's numbers whole on one answer only, for a permitted role."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from conftest import GRID_HB1, GRID_LA1
+from test_ledger import GOOD, LI_ID, ZHANG_ID
+from web_support import app_fixtures, html, staff, token
+
+STAFF = ("gw_hb1", "leader_hb", "admin")
+app, gl = app_fixtures(STAFF)
+
+
+def _upload(client: Any, content: bytes, dry_run: bool) -> Any:
+    data: dict[str, Any] = {
+        "file": (io.BytesIO(content), "ledger.csv"),
+        "csrf_token": token(client, "/ledger"),
+    }
+    if dry_run:
+        data["dry_run"] = "1"
+    return client.post("/ledger/import", data=data, content_type="multipart/form-data")
+
+
+def test_an_upload_is_checked_first_then_imported_and_each_level_sees_its_own(app: Any, gl: Any) -> None:
+    admin = staff(app, "admin")
+    page = html(admin.get("/ledger"))
+    assert "导入台账" in page and "下载导入模板" in page
+    checked = _upload(admin, GOOD, dry_run=True)
+    assert checked.status_code == 200 and "试导入：共 3 行均可导入" in html(checked)
+    assert 'data-person="' not in html(checked)
+    done = html(_upload(admin, GOOD, dry_run=False))
+    assert "已导入 3 行" in done and done.count('data-person="') == 3
+    assert "3301**********1234" in done and ZHANG_ID not in done and LI_ID not in done
+    worker = html(staff(app, "gw_hb1").get("/ledger"))
+    assert f'data-grid="{GRID_HB1}"' in worker and f'data-grid="{GRID_LA1}"' not in worker
+    assert "查看完整信息" not in worker and "证件号和电话已脱敏显示" in worker
+    bad = GOOD.decode("utf-8-sig").replace(ZHANG_ID, "330102199001011235").encode()
+    refused = _upload(admin, bad, dry_run=True)
+    assert refused.status_code == 400
+    said = html(refused)
+    assert 'data-line="2" data-column="id_number"' in said and "身份证号校验位不正确" in said
+
+
+def test_a_permitted_role_sees_the_numbers_on_that_answer_only(app: Any, gl: Any) -> None:
+    gl.import_ledger("admin", "ledger.csv", GOOD)
+    leader = staff(app, "leader_hb")
+    page = html(leader.get("/ledger"))
+    person = re.search(r'action="/ledger/people/(\d+)/unmask"', page)
+    assert person
+    shown = leader.post(
+        f"/ledger/people/{person.group(1)}/unmask", data={"csrf_token": token(leader, "/ledger")}
+    )
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "private, no-store"
+    assert ZHANG_ID in html(shown) and "已记录查看" in html(shown)
+    assert ZHANG_ID not in html(leader.get("/ledger"))  # the next answer is masked again
+    worker = staff(app, "gw_hb1")
+    refused = worker.post(
+        f"/ledger/people/{person.group(1)}/unmask", data={"csrf_token": token(worker, "/ledger")}
+    )
+    assert refused.status_code == 403 and ZHANG_ID not in html(refused)
