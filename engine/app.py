@@ -43,6 +43,7 @@ from engine.commands import (
     tasks,
     timers,
     versions,
+    visits,
 )
 from engine.commands import notices as notice_commands
 from engine.commands.admin import LANGUAGES
@@ -459,6 +460,11 @@ class Gridloop:
     def unmask_person(self, by: str | Actor, person_id: int) -> dict[str, Any]:
         """A ledger person's identity and phone numbers whole, the viewing logged (see :mod:`engine.commands.ledger`)."""
         return self.pipeline.run(by, ledger.unmask, person_id)
+
+    def start_due_visits(self, by: str = "visits") -> dict[str, Any]:
+        """Start the visit duties due as of the engine clock's today (see :mod:`engine.commands.visits`): the
+        schedulers ask each morning and at start."""
+        return self.pipeline.run(system(by), visits.start_due)
 
     def boundaries(self) -> dict[str, Any]:
         """The units' boundaries as a GeoJSON FeatureCollection, units without one left out."""

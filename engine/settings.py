@@ -86,6 +86,14 @@ DEFAULTS: dict[str, Any] = {
     # masked
     "ledger_edit_roles": ["grid_worker", "shift_leader", "admin"],
     "ledger_unmask_roles": ["shift_leader", "admin"],
+    # the grid workers' visit duties (走访, engine.commands.visits): every dwelling (flag null) or every person
+    # with the flag, visited once every so many days — an instance of visit_process started for each on its
+    # date, its visit task in the grid's inbox
+    "visit_process": "household_visit",
+    "visit_duties": [
+        {"flag": "elderly_alone", "every_days": 7, "purpose": "care"},
+        {"flag": None, "every_days": 90, "purpose": "routine"},
+    ],
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -200,6 +208,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["distance_m", "window_hours", "min_similarity"],
         "additionalProperties": False,
+    },
+    "visit_process": {"type": "string", "minLength": 1, "maxLength": 64},
+    "visit_duties": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "flag": {"type": ["string", "null"], "maxLength": 32},
+                "every_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+                "purpose": {"type": "string", "enum": ["routine", "care", "dispute"]},
+            },
+            "required": ["flag", "every_days", "purpose"],
+            "additionalProperties": False,
+        },
+        "maxItems": 20,
     },
     "report_roles": {
         "type": "array",

@@ -684,6 +684,27 @@ def ledger_template() -> None:
 
 
 @cli.group()
+def visits() -> None:
+    """The grid workers' visit duties (走访): start those due today."""
+
+
+@visits.command("start")
+@json_option
+@click.pass_context
+def visits_start(ctx: click.Context, as_json: bool) -> None:
+    """Start the visit duties due today (the schedulers do it each morning): a household visit for each
+    dwelling or person whose cycle (the visit_duties setting) has come round."""
+    done = _gridloop(ctx).start_due_visits(by="cli")
+    if as_json:
+        _print_json(done)
+        return
+    click.echo(
+        f"{len(done['events'])} visit(s) started"
+        + "".join(f"; {k}: {n}" for k, n in sorted(done["started"].items()))
+    )
+
+
+@cli.group()
 def tokens() -> None:
     """Live web sessions and API tokens: list, revoke."""
 

@@ -512,3 +512,18 @@ class LedgerPerson(Base):
     phone_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerVisit(Base):
+    """A visit duty started (走访: engine.commands.visits): which duty, for which dwelling (and person, for a
+    duty of a flag), as which instance, when — what says when the next is due."""
+
+    __tablename__ = "ledger_visits"
+    __table_args__ = (UniqueConstraint("duty", "dwelling_id", "person_id", "due_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    duty: Mapped[str] = mapped_column(String(64))
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("ledger_dwellings.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_people.id"), nullable=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)

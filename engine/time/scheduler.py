@@ -44,6 +44,7 @@ NEXT_TIMER_JOB = "gridloop-next-timer"
 BACKSTOP_JOB = "gridloop-backstop"
 POLL_JOB = "gridloop-poll"
 NOTICES_JOB = "gridloop-notices"
+VISITS_JOB = "gridloop-visit-duties"
 MONTHLY_REPORT_JOB = "gridloop-monthly-report"
 # how long the listening thread waits for a notification before it looks whether it is to stop
 LISTEN_WAIT_SECONDS = 1.0
@@ -119,6 +120,15 @@ class TimerScheduler:
             timezone=self.gl.parts.settings.calendar().timezone,
             id=MONTHLY_REPORT_JOB,
         )
+        # the visit duties due today (engine.commands.visits), started each morning at 07:00 in the calendar's
+        # time zone (and at start-up): whichever scheduler comes first starts each, once
+        self._scheduler.add_job(
+            self._start_visits,
+            "cron",
+            hour=7,
+            timezone=self.gl.parts.settings.calendar().timezone,
+            id=VISITS_JOB,
+        )
         # the outbox's due notices, sent on through the channels this process has adapters for
         self._scheduler.add_job(
             self._deliver_notices, "interval", seconds=self.notices.total_seconds(), id=NOTICES_JOB
@@ -126,6 +136,7 @@ class TimerScheduler:
         if not paused:
             self.catch_up()
             self._write_monthly_report()
+            self._start_visits()
         # what other processes announce from now on (what they did before, the re-arm below reads)
         if self._listener is not None:
             self._listener.start()
@@ -181,6 +192,15 @@ class TimerScheduler:
         except Exception:  # a failing timer must not stop the scheduler; the next wake retries it
             log.exception("firing timers failed")
         self._rearm_from_database()
+
+    def _start_visits(self) -> None:
+        try:
+            done = self.gl.start_due_visits(by=self.name)
+        except Exception:  # noqa: BLE001 — a duty that cannot start must not stop the timers
+            log.exception("the visit duties could not be started")
+            return
+        if done["events"]:
+            log.info("visit duties started: %s", done["started"])
 
     def _write_monthly_report(self) -> None:
         try:

@@ -6,7 +6,8 @@ Create Date: 2026-12-02 05:10:00
 
 Buildings of a grid, their dwellings (unit and room) and the people living there. A person's identity and phone
 numbers are stored sealed (AES-GCM under the personal-data key kept outside the database), with a keyed index of
-the identity number and the masked forms shown to those who do not need the numbers.
+the identity number and the masked forms shown to those who do not need the numbers. The visit duties started for each dwelling or
+person (``ledger_visits``) say when the next falls due.
 """
 
 import sqlalchemy as sa
@@ -62,9 +63,26 @@ def upgrade() -> None:
     )
     op.create_index("ix_ledger_people_dwelling_id", "ledger_people", ["dwelling_id"])
     op.create_index("ix_ledger_people_id_index", "ledger_people", ["id_index"])
+    op.create_table(
+        "ledger_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("duty", sa.String(length=64), nullable=False),
+        sa.Column("dwelling_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("started_at", UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["dwelling_id"], ["ledger_dwellings.id"]),
+        sa.ForeignKeyConstraint(["person_id"], ["ledger_people.id"]),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("duty", "dwelling_id", "person_id", "due_on"),
+    )
+    op.create_index("ix_ledger_visits_dwelling_id", "ledger_visits", ["dwelling_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("ledger_visits")
     op.drop_table("ledger_people")
     op.drop_table("ledger_dwellings")
     op.drop_table("ledger_buildings")
