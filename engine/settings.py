@@ -94,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
         {"flag": "elderly_alone", "every_days": 7, "purpose": "care"},
         {"flag": None, "every_days": 90, "purpose": "routine"},
     ],
+    # 漏报 (engine.evaluation.positions.missed_reports): a case opened from a public report of a sub-category
+    # whose code starts with one of these, in a grid its worker patrolled (an instance of patrol_process) within
+    # window_hours before the report, counts as missed by that worker
+    "missed_report_rule": {"categories": ["01"], "window_hours": 48, "patrol_process": "patrol"},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -210,6 +214,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
     "visit_process": {"type": "string", "minLength": 1, "maxLength": 64},
+    "missed_report_rule": {
+        "type": "object",
+        "properties": {
+            "categories": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[0-9]{1,8}$"},
+                "uniqueItems": True,
+            },
+            "window_hours": {"type": "number", "minimum": 0, "maximum": 8760},
+            "patrol_process": {"type": "string", "minLength": 1, "maxLength": 64},
+        },
+        "required": ["categories", "window_hours", "patrol_process"],
+        "additionalProperties": False,
+    },
     "visit_duties": {
         "type": "array",
         "items": {

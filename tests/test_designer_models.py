@@ -128,6 +128,7 @@ def test_only_designers_deploy_and_a_grid_worker_is_refused(app):
     assert [m["id"] for m in client.get("/api/v1/processes", headers=auth).get_json()] == [
         "grid_event",
         "household_visit",
+        "patrol",
     ]
 
 

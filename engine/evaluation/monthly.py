@@ -198,6 +198,8 @@ POSITION_COLUMNS = [
     ("valid_report_rate", "有效上报率"),
     ("verification_on_time_rate", "按时核实率"),
     ("check_on_time_rate", "按时核查率"),
+    ("missed_reports", "漏报数"),
+    ("missed_report_rate", "漏报率"),
     ("composite", "综合指标值"),
 ]
 LEVELS = {"grid": "网格", "community": "社区", "town": "街镇", "district": "区县"}

@@ -15,7 +15,8 @@ A position is judged on the steps it completes (shared/DOMAIN.md, "Positions"), 
   ``dispatch_count_score`` (the dispatcher's dispatches over the busiest dispatcher's) and 综合指标值 weighed by
   ``dispatcher_weights`` (the common choice 20 / 40 / 40 %).
 - 监督员 / 网格员 ``supervisor`` — 上报数 ``reported`` and 有效上报率 (reports that became cases not voided since),
-  核实 ``verifications`` (``check_exists``) and 核查 ``checks`` (``verify``) with their on-time rates.
+  核实 ``verifications`` (``check_exists``) and 核查 ``checks`` (``verify``) with their on-time rates, and 漏报数
+  ``missed_reports`` with 漏报率 ``missed_report_rate`` = 漏报数 ÷ (上报数 + 漏报数) (:func:`missed_reports`).
 
 A 综合指标值 is ×100 and weighs only the terms that can be computed (a rate of 0/0 is left out, and the weights
 of the rest carry it), so a shift leader who opened no case is judged on closing alone.
@@ -24,7 +25,7 @@ of the rest carry it), so a shift leader who opened no case is judged on closing
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, true
@@ -42,7 +43,7 @@ from engine.evaluation.metrics import (
     unindexed,
 )
 from engine.org import people, scope
-from engine.store.models import Event, Task
+from engine.store.models import Event, ProcessVersion, Task
 
 POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
 INTAKE_STEPS = ("accept",)
@@ -136,6 +137,7 @@ def evaluate(
             .group_by(Event.reporter)
         )
     }
+    missed = missed_reports(session, period, in_scope)
     leader_weights = settings.get(session, "shift_leader_weights")
     dispatcher_weights = settings.get(session, "dispatcher_weights")
 
@@ -143,7 +145,7 @@ def evaluate(
         return sum(done[staff][step][name] for step in steps if step in done[staff])
 
     rows: list[dict[str, Any]] = []
-    for staff in sorted(set(done) | set(reports)):
+    for staff in sorted(set(done) | set(reports) | set(missed)):
         accepts, opened_cases = total(staff, INTAKE_STEPS, "steps"), total(staff, INTAKE_STEPS, "opened")
         opening = {
             "on_time_opening_rate": rate(total(staff, INTAKE_STEPS, "opened_on_time"), opened_cases),
@@ -191,7 +193,7 @@ def evaluate(
             )
         verifications, checks = total(staff, VERIFY_STEPS, "steps"), total(staff, CHECK_STEPS, "steps")
         reported, accepted = reports.get(staff, (0, 0))
-        if reported or verifications or checks:
+        if reported or verifications or checks or staff in missed:
             rows.append(
                 {
                     "position": "supervisor",
@@ -203,6 +205,8 @@ def evaluate(
                     "verification_on_time_rate": rate(total(staff, VERIFY_STEPS, "on_time"), verifications),
                     "checks": checks,
                     "check_on_time_rate": rate(total(staff, CHECK_STEPS, "on_time"), checks),
+                    "missed_reports": missed.get(staff, 0),
+                    "missed_report_rate": rate(missed.get(staff, 0), reported + missed.get(staff, 0)),
                 }
             )
     busiest = max((r["dispatches"] for r in rows if r["position"] == "dispatcher"), default=0)
@@ -213,3 +217,52 @@ def evaluate(
             row["composite"] = composite({t: row[t] for t in terms}, dispatcher_weights)
     rows.sort(key=lambda r: (POSITIONS.index(r["position"]), -(r.get("composite") or 0), r["staff"]))
     return rows
+
+
+def missed_reports(session: Session, period: Period, in_scope: Any) -> dict[str, int]:
+    """漏报: per grid worker, the cases opened in the period from a public report (any channel but the grid's own
+    patrol) of a sub-category the ``missed_report_rule`` setting says a patrol should find, in a grid the worker
+    patrolled (an instance of the rule's patrol process started there) within its window before the report. A
+    case counts once for each worker who patrolled its grid then. The cases are those of the period (its
+    opened range, indexed); the patrols are matched to them here, as the two databases do time arithmetic
+    differently."""
+    rule = settings.get(session, "missed_report_rule")
+    prefixes = [str(p) for p in rule.get("categories", [])]
+    if not prefixes:
+        return {}
+    window = timedelta(hours=float(rule.get("window_hours", 48)))
+    cases = session.execute(
+        select(Event.id, Event.grid_code, Event.reported_at).where(
+            in_scope,
+            period.holds(Event.opened_at),
+            Event.channel != "grid",
+            or_(*(Event.category.startswith(p) for p in prefixes)),
+            Event.state.not_in(NOT_CASES),
+        )
+    ).all()
+    if not cases:
+        return {}
+    earliest = min(c.reported_at for c in cases) - window
+    latest = max(c.reported_at for c in cases)
+    patrols: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for grid, at, reporter in session.execute(
+        select(Event.grid_code, Event.reported_at, Event.reporter)
+        .join(ProcessVersion, ProcessVersion.id == Event.process_version_id)
+        .where(
+            ProcessVersion.process_id == rule.get("patrol_process", "patrol"),
+            Event.reported_at >= earliest,
+            Event.reported_at <= latest,
+            Event.grid_code.in_(sorted({c.grid_code for c in cases})),
+        )
+    ):
+        patrols[grid].append((at, reporter))
+    found: dict[str, int] = defaultdict(int)
+    for case in cases:
+        workers = {
+            who
+            for at, who in patrols.get(case.grid_code, ())
+            if case.reported_at - window <= at <= case.reported_at
+        }
+        for worker in workers:
+            found[worker] += 1
+    return dict(found)
