@@ -457,6 +457,10 @@ class Gridloop:
         """Import a household-ledger file (CSV or XLSX; see :mod:`engine.commands.ledger`)."""
         return self.pipeline.run(by, ledger.import_rows, filename, content, dry_run)
 
+    def edit_person(self, by: str | Actor, person_id: int, values: dict[str, str]) -> dict[str, Any]:
+        """Change a ledger person's details (see :func:`engine.commands.ledger.edit_person`)."""
+        return self.pipeline.run(by, ledger.edit_person, person_id, values)
+
     def unmask_person(self, by: str | Actor, person_id: int) -> dict[str, Any]:
         """A ledger person's identity and phone numbers whole, the viewing logged (see :mod:`engine.commands.ledger`)."""
         return self.pipeline.run(by, ledger.unmask, person_id)

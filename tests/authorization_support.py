@@ -901,6 +901,22 @@ def ledger_import(world: World, ask: Ask) -> Call:
     return Call(form={"file": (io.BytesIO(content), "ledger.csv"), "dry_run": "1"})
 
 
+def ledger_edit(world: World, ask: Ask) -> Call:
+    """Save the place's resident's details as they stand (nothing changes, the command says so)."""
+    place = world.place(ask)
+    return Call(
+        view_args={"person_id": world.targets(ask).person},
+        form={
+            "name": f"居民{place.name}",
+            "kind": "registered",
+            "flags": "elderly_alone",
+            "id_number": "",
+            "phone": "",
+        },
+        compared=("person_id",),
+    )
+
+
 def unmask(world: World, ask: Ask) -> Call:
     """Read the place's resident's numbers whole (the viewing is logged)."""
     return Call(view_args={"person_id": world.targets(ask).person}, compared=("person_id",))
@@ -1187,6 +1203,7 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         sheet_board,
         ledger_page,
         ledger_import,
+        ledger_edit,
         unmask,
         notices,
         others_notices,
@@ -1230,6 +1247,7 @@ SCOPED = frozenset(
         "sheet_board",
         "ledger_page",
         "ledger_import",
+        "ledger_edit",
         "unmask",
     }
 )

@@ -103,6 +103,8 @@ MATRIX: tuple[Route, ...] = (
     Route("GET",  "/ledger/template.csv",        "page",         200, ALLOWED),
     Route("POST", "/ledger/import",              "ledger_import", 200, (DENIED, DENIED),
           only(LEDGER_EDITORS, (ALLOWED, 400))),
+    Route("POST", "/ledger/people/<int:person_id>", "ledger_edit", 200, (DENIED, DENIED),
+          only(LEDGER_EDITORS, (ALLOWED, HIDDEN))),
     Route("POST", "/ledger/people/<int:person_id>/unmask", "unmask", 200, (DENIED, DENIED),
           only(UNMASKERS, (ALLOWED, HIDDEN))),
     # the report form only for those who may report: to anyone else it could only lead to a 403

@@ -58,9 +58,10 @@ class World:
     closed_event: int
     open_event: int
     photo_event: int
-    version: int
+    version: int  # the household visit's draft
     attachment: str
     monthly_report: int = 0
+    active_visit: int = 0  # the household visit's active version, the draft's predecessor
     tasks: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -114,7 +115,12 @@ def world(backend: str, tmp_path: Path) -> Iterator[World]:
         gl.deploy_files(system("test"), _visit_files(0))
         with gl.db.reading() as session:
             version = session.scalar(select(ProcessVersion.id).order_by(ProcessVersion.id.desc()))
-        world = World(app, closed, waiting, with_photo, version, photo)
+            active_visit = session.scalar(
+                select(ProcessVersion.id)
+                .where(ProcessVersion.process_id == "household_visit", ProcessVersion.id < version)
+                .order_by(ProcessVersion.id.desc())
+            )
+        world = World(app, closed, waiting, with_photo, version, photo, active_visit=active_visit)
         world.monthly_report = gl.write_monthly_report(system("test"), "2026-11")["id"]
         for role, username in STAFF.items():
             world.tasks[role] = _a_task_of(gl, username) or open_task(gl, waiting)["id"]
@@ -173,10 +179,10 @@ GET_ROUTES: dict[str, Variants] = {
     "designer.index": _one(),
     "designer.edit": _one(process_id="household_visit"),
     "designer.migration_plan": lambda w, r: [
-        {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
+        {"process_id": "household_visit", "from": w.active_visit, "to": w.version}
     ],
     "designer.step_mapping": lambda w, r: [
-        {"process_id": "household_visit", "from": w.version - 1, "to": w.version}
+        {"process_id": "household_visit", "from": w.active_visit, "to": w.version}
     ],
     "designer.model_file": lambda w, r: [{"process_id": "household_visit", "name": "visit_record.json"}],
     "designer.what_if": lambda w, r: [
@@ -276,6 +282,7 @@ def test_every_get_route_reads_on_one_connection_as_every_role(world: World) -> 
 POST_ROUTES = {
     "ledger.import_file",
     "ledger.unmask",
+    "ledger.edit",
     "auth.login",
     "auth.logout",
     "i18n.switch",
@@ -489,6 +496,7 @@ def _posts(world: World) -> Iterator[Post]:
     with gl.db.reading() as session:
         person = session.scalars(select(LedgerPerson.id).where(LedgerPerson.name == "陈一")).one()
     yield Post("admin", f"/ledger/people/{person}/unmask", {}, status=200)
+    yield Post("admin", f"/ledger/people/{person}", {"name": "陈一", "kind": "migrant"}, status=200)
     yield Post("intake", "/logout", {})  # signing out ends the session in the database
 
 

@@ -183,6 +183,7 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     with gl.db.reading() as session:
         resident = session.scalars(select(LedgerPerson.id)).first()
     gl.unmask_person("admin", resident)
+    gl.edit_person("admin", resident, {"name": "张三", "kind": "migrant", "flags": ""})
 
     with gl.db.reading() as session:
         actions = set(session.scalars(select(HistoryEntry.action)))

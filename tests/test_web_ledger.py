@@ -11,6 +11,8 @@ from conftest import GRID_HB1, GRID_LA1
 from test_ledger import GOOD, LI_ID, ZHANG_ID
 from web_support import app_fixtures, html, staff, token
 
+from engine.store.models import AdminLogEntry, LedgerPerson
+
 STAFF = ("gw_hb1", "leader_hb", "admin")
 app, gl = app_fixtures(STAFF)
 
@@ -62,3 +64,51 @@ def test_a_permitted_role_sees_the_numbers_on_that_answer_only(app: Any, gl: Any
         f"/ledger/people/{person.group(1)}/unmask", data={"csrf_token": token(worker, "/ledger")}
     )
     assert refused.status_code == 403 and ZHANG_ID not in html(refused)
+
+
+def test_a_visit_raises_an_event_on_the_spot_with_its_grid_and_place(app: Any, gl: Any) -> None:
+    visit = gl.start(
+        "gw_hb1",
+        "household_visit",
+        {"grid": GRID_HB1, "household": "湖滨花园3幢2单元401室", "purpose": "care"},
+    )
+    task = next(t for t in gl.event_detail("admin", visit["id"])["tasks"] if t["status"] == "open")
+    worker = staff(app, "gw_hb1")
+    page = html(worker.get(f"/tasks/{task['id']}"))
+    link = re.search(r'id="raise-event" href="([^"]+)"', page)
+    assert link and "就地上报事件" in page
+    form = html(worker.get(link.group(1).replace("&amp;", "&")))
+    assert f'<option value="{GRID_HB1}" selected' in form and 'value="湖滨花园3幢2单元401室"' in form
+
+
+def test_a_person_is_edited_on_the_page_each_value_checked(app: Any, gl: Any) -> None:
+    gl.import_ledger("admin", "ledger.csv", GOOD)
+    worker = staff(app, "gw_hb1")
+    page = html(worker.get("/ledger"))
+    person = re.search(r'action="/ledger/people/(\d+)" ', page) or re.search(
+        r'action="/ledger/people/(\d+)"', page
+    )
+    assert person
+    path = f"/ledger/people/{person.group(1)}"
+    form = {
+        "name": "张三",
+        "kind": "registered",
+        "flags": ["elderly_alone", "disabled"],
+        "phone": "13900001111",
+        "id_number": "",
+        "csrf_token": token(worker, "/ledger"),
+    }
+    saved = worker.post(path, data=form)
+    assert saved.status_code == 200 and "已保存" in html(saved)
+    assert "139****1111" in html(saved) and "13900001111" not in html(saved)
+    refused = worker.post(
+        path, data={**form, "id_number": "330102199001011235", "csrf_token": token(worker, "/ledger")}
+    )
+    assert refused.status_code == 400 and "身份证号校验位不正确" in html(refused)
+    with gl.db.reading() as session:
+        person_row = session.get(LedgerPerson, int(person.group(1)))
+        assert (
+            person_row.flags == ["disabled", "elderly_alone"] and person_row.id_masked == "3301**********1234"
+        )
+        [logged] = session.query(AdminLogEntry).filter(AdminLogEntry.action == "ledger_edited").all()
+    assert logged.data["changed"] == ["flags", "phone"]

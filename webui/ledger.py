@@ -83,3 +83,15 @@ def import_file() -> tuple[Response, int]:
 def unmask(person_id: int) -> tuple[Response, int]:
     """A person's numbers whole, on this answer only; the viewing is logged."""
     return _render(whole=gridloop().unmask_person(username(), person_id))
+
+
+@bp.post("/ledger/people/<int:person_id>")
+def edit(person_id: int) -> tuple[Response, int]:
+    """Change a person's details; the page again with what was changed, or the fields' errors."""
+    values = {name: request.form.get(name, "") for name in ("name", "kind", "id_number", "phone")}
+    values["flags"] = "、".join(request.form.getlist("flags"))
+    try:
+        done = gridloop().edit_person(username(), person_id, values)
+    except ValidationFailed as refused:
+        return _render(400, edited={"person": person_id, "errors": _row_errors(refused.errors)})
+    return _render(edited={"person": person_id, "changed": done["changed"]})

@@ -15,6 +15,10 @@ from webui.context import gridloop, reader, username
 
 bp = Blueprint("report", __name__)
 
+# the fields a link may fill in before the form is shown (``/report?grid=…&address=…``), and how much of each
+PREFILLED = ("grid", "address", "description", "category")
+PREFILL_LIMIT = 200
+
 
 def _render(
     form: dict[str, Any],
@@ -36,7 +40,13 @@ def may_report_global() -> bool:
 def new() -> tuple[str, int]:
     """The empty report form, the grid preset to the user's own, the channel to the one kept for their role."""
     form = report_form(reader())
-    return _render(form, {"grid": form["default_grid"] or "", "channel": form["default_channel"] or ""})
+    values = {"grid": form["default_grid"] or "", "channel": form["default_channel"] or ""}
+    # a report raised on the spot from a visit or a patrol (its task page links here) starts with its place
+    for name in PREFILLED:
+        given = request.args.get(name, "").strip()
+        if given:
+            values[name] = given[:PREFILL_LIMIT]
+    return _render(form, values)
 
 
 @bp.post("/report")

@@ -151,3 +151,64 @@ def unmask(step: Step, person_id: int) -> dict[str, Any]:
         {"person": person.id, "grid": grid, "fields": [k for k in ("id_number", "phone") if shown[k]]},
     )
     return shown
+
+
+EDITABLE = ("name", "kind", "flags", "id_number", "phone")
+
+
+def edit_person(step: Step, person_id: int, values: dict[str, str]) -> dict[str, Any]:
+    """Change a person's name, kind, flags and — when given anew — identity or phone number (by a role of
+    ``ledger_edit_roles`` in scope), each value checked as an import's cell is; the change (which fields, not
+    the numbers) is in the admin log as ``ledger_edited``."""
+    scopes = _scopes(step, "ledger_edit_roles")
+    if not scopes and not step.actor.is_system:
+        raise Forbidden("your roles do not edit the ledger", code="ledger.edit_not_allowed")
+    session = step.session
+    found = session.execute(
+        select(LedgerPerson, LedgerDwelling, LedgerBuilding)
+        .join(LedgerDwelling, LedgerDwelling.id == LedgerPerson.dwelling_id)
+        .join(LedgerBuilding, LedgerBuilding.id == LedgerDwelling.building_id)
+        .where(LedgerPerson.id == person_id)
+    ).one_or_none()
+    if found is None or not (step.actor.is_system or any(found[2].grid_code.startswith(s) for s in scopes)):
+        raise NotFound("no person {person} in the ledger", code="ledger.unknown_person", person=person_id)
+    person, dwelling, building = found
+    row = {
+        "grid": building.grid_code,
+        "building": building.name,
+        "unit": dwelling.unit,
+        "room": dwelling.room,
+        **{k: str(values.get(k) or "") for k in EDITABLE},
+    }
+    good, errors = template.check([row])
+    if errors:  # keyed by the field alone (rows.<line>.<field> in an import)
+        raise ValidationFailed(
+            "the person's details have errors; nothing was changed",
+            {path.split(".", 2)[2]: problems for path, problems in errors.items()},
+            code="ledger.person_invalid",
+        )
+    [checked] = good
+    changed = [k for k in ("name", "kind") if getattr(person, k) != getattr(checked, k)]
+    if sorted(person.flags or []) != list(checked.flags):
+        changed.append("flags")
+    person.name, person.kind, person.flags = checked.name, checked.kind, list(checked.flags)
+    key = step.parts.personal_key
+    if checked.id_number:
+        sealed = key.seal(checked.id_number, "id_number")
+        person.id_cipher, person.id_index, person.id_masked = (
+            sealed.cipher,
+            sealed.index,
+            mask_id_number(checked.id_number),
+        )
+        changed.append("id_number")
+    if checked.phone:
+        person.phone_cipher, person.phone_masked = (
+            key.seal(checked.phone, "phone").cipher,
+            mask_phone(checked.phone),
+        )
+        changed.append("phone")
+    if not changed:
+        raise Abandon({"person": person.id, "changed": []})
+    person.updated_at, person.updated_by = step.now, step.actor.username
+    step.log("ledger_edited", {"person": person.id, "grid": building.grid_code, "changed": changed})
+    return {"person": person.id, "changed": changed}

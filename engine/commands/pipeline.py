@@ -103,6 +103,7 @@ ADMIN_ACTIONS = frozenset(
         "boundaries",
         "redivided",
         "ledger_imported",
+        "ledger_edited",
         "personal_viewed",
     }
 )
