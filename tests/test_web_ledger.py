@@ -7,10 +7,12 @@ import io
 import re
 from typing import Any
 
+import pytest
 from conftest import GRID_HB1, GRID_LA1
 from test_ledger import GOOD, LI_ID, ZHANG_ID
 from web_support import app_fixtures, html, staff, token
 
+from engine.errors import ValidationFailed
 from engine.store.models import AdminLogEntry, LedgerPerson
 
 STAFF = ("gw_hb1", "leader_hb", "admin")
@@ -112,3 +114,35 @@ def test_a_person_is_edited_on_the_page_each_value_checked(app: Any, gl: Any) ->
         )
         [logged] = session.query(AdminLogEntry).filter(AdminLogEntry.action == "ledger_edited").all()
     assert logged.data["changed"] == ["flags", "phone"]
+
+
+def test_a_report_raised_from_a_duty_visit_names_the_household(app: Any, gl: Any) -> None:
+    gl.import_ledger("admin", "ledger.csv", GOOD)
+    gl.change_setting(
+        "admin", "visit_duties", [{"flag": "elderly_alone", "every_days": 7, "purpose": "care"}]
+    )
+    [visit] = gl.start_due_visits()["events"]
+    task = next(t for t in gl.event_detail("admin", visit)["tasks"] if t["status"] == "open")
+    worker = staff(app, "gw_hb1")
+    link = re.search(r'id="raise-event" href="([^"]+)"', html(worker.get(f"/tasks/{task['id']}")))
+    assert link and "dwelling=" in link.group(1)
+    form = html(worker.get(link.group(1).replace("&amp;", "&")))
+    dwelling = re.search(r'name="dwelling" value="(\d+)"', form)
+    assert dwelling and "本事件将关联台账中的住户" in form
+    reported = gl.report(
+        "gw_hb1",
+        {
+            "category": "0101",
+            "description": "楼道堆放杂物，存在消防隐患",
+            "grid": GRID_HB1,
+            "dwelling": int(dwelling.group(1)),
+        },
+    )
+    page = html(worker.get(f"/events/{reported['id']}"))
+    assert "涉及住户" in page and "湖滨花园3幢 2-401" in page
+    # a household of another grid, or none, is refused on its field
+    with pytest.raises(ValidationFailed) as refused:
+        gl.report(
+            "gw_hb1", {"category": "0101", "description": "楼道堆放杂物", "grid": GRID_HB1, "dwelling": 999}
+        )
+    assert [e.code for e in refused.value.errors["dwelling"]] == ["report.dwelling_unknown"]

@@ -16,7 +16,7 @@ from webui.context import gridloop, reader, username
 bp = Blueprint("report", __name__)
 
 # the fields a link may fill in before the form is shown (``/report?grid=…&address=…``), and how much of each
-PREFILLED = ("grid", "address", "description", "category")
+PREFILLED = ("grid", "address", "description", "category", "dwelling")
 PREFILL_LIMIT = 200
 
 

@@ -208,6 +208,7 @@ REPORT_COLUMNS = {
     "channel": "channel",
     "description": "description",
     "placement": "placement",  # a report placed by its point: in a grid, or with the unit covering it (属地兜底)
+    "dwelling_id": "dwelling",  # the ledger's household the report names
 }
 
 

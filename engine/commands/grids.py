@@ -13,7 +13,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from engine.commands.pipeline import Abandon, Step
-from engine.org import geography
+from engine.org import division, geography
 from engine.store.models import OrgUnit, RoleAssignment, Task, User
 
 
@@ -51,7 +51,7 @@ def set_boundaries(step: Step, document: Any, dry_run: bool = False) -> dict[str
 
 def redivide(step: Step, community: str, document: Any, dry_run: bool = False) -> dict[str, Any]:
     """Re-divide a community's grids into those a GeoJSON FeatureCollection gives
-    (:func:`engine.org.geography.plan_division`; administrators, or the system). What moves, by one rule —
+    (:func:`engine.org.division.plan_division`; administrators, or the system). What moves, by one rule —
     each grid that ends goes to its successor, the grid of the new division with the largest share of its area:
 
     - the grid that ends gets an end date (now) and its successor, and keeps its code, its cases, their history
@@ -68,7 +68,7 @@ def redivide(step: Step, community: str, document: Any, dry_run: bool = False) -
         step.require_role("admin", message="only administrators re-divide grids", code="geo.admin_only")
     session = step.session
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
-    plan = geography.plan_division(units, community, document)
+    plan = division.plan_division(units, community, document)
     moving = {old: new for old, new in plan.successors.items() if new is not None}
     staff = session.scalars(
         select(RoleAssignment).where(

@@ -20,7 +20,7 @@ from engine.errors import Conflict, FieldError, FieldErrors, Forbidden, NotFound
 from engine.org import geography, scope
 from engine.reads import similar
 from engine.store import attachments, statements
-from engine.store.models import Event
+from engine.store.models import Event, LedgerBuilding, LedgerDwelling
 from engine.supervision import rules
 
 REPORT_FIELDS = (
@@ -35,6 +35,7 @@ REPORT_FIELDS = (
     "reporter_name",
     "reporter_phone",
     "channel_ref",
+    "dwelling",
 )
 
 
@@ -112,6 +113,8 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
     elif not data.get("grid") and "grid" not in errors:
         errors["grid"] = [FieldError("required")]
     errors.update(forms.photo_errors(session, schema, data, actor.username))
+    if "dwelling" in data and "dwelling" not in errors and data.get("grid"):
+        errors.update(_dwelling_errors(session, data["dwelling"], data["grid"]))
     if errors:
         raise ValidationFailed("the report is incomplete or invalid", errors, code="report.invalid")
     grid = data["grid"]
@@ -154,8 +157,23 @@ def report(step: Step, data: dict[str, Any], process_id: str | None = None) -> d
             "reporter_phone": data.get("reporter_phone"),
             "channel_ref": data.get("channel_ref"),
             "placement": placed.how if placed else None,
+            "dwelling_id": data.get("dwelling"),
         },
     )
+
+
+def _dwelling_errors(session: Any, dwelling_id: Any, grid: str) -> dict[str, list[FieldError | str]]:
+    """Why a report cannot name the ledger's dwelling ``dwelling_id``: none such, or it lies in another grid."""
+    found = session.execute(
+        select(LedgerBuilding.grid_code)
+        .join(LedgerDwelling, LedgerDwelling.building_id == LedgerBuilding.id)
+        .where(LedgerDwelling.id == dwelling_id)
+    ).scalar_one_or_none()
+    if found is None:
+        return {"dwelling": [FieldError("report.dwelling_unknown")]}
+    if not found.startswith(grid) and not grid.startswith(found):
+        return {"dwelling": [FieldError("report.dwelling_elsewhere", {"grid": found})]}
+    return {}
 
 
 def _place(step: Step, data: dict[str, Any]) -> tuple[geography.Placement | None, bool]:

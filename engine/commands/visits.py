@@ -57,7 +57,12 @@ def start_due(step: Step, limit: int = LIMIT) -> dict[str, Any]:
             household = f"{building.name} {dwelling.unit}-{dwelling.room}".replace(" -", " ")
             if person is not None:
                 household += f" {person.name}"
-            data = {"grid": building.grid_code, "household": household, "purpose": duty["purpose"]}
+            data = {
+                "grid": building.grid_code,
+                "household": household,
+                "purpose": duty["purpose"],
+                "dwelling": dwelling.id,
+            }
             opened = tasks.start(step, process, data, unit=building.grid_code)
             session.add(
                 LedgerVisit(

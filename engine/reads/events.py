@@ -32,7 +32,7 @@ from engine.reads.listing import Listing
 from engine.reads.processes import diagram_marks, start_event_id
 from engine.reads.reader import Reader
 from engine.store import attachments
-from engine.store.models import SupervisionSheet, Task
+from engine.store.models import LedgerBuilding, LedgerDwelling, SupervisionSheet, Task
 from engine.supervision import rules
 
 
@@ -211,6 +211,7 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     detail["light"] = lights.case(detail, open_tasks)
     detail["map"] = geography.around(reader, detail["grid"])  # the event's map: its community and its point
     detail["similar_reports"] = similar_reports(reader, detail, whole)
+    detail["dwelling_label"] = _dwelling_label(reader, detail.get("dwelling"))
     detail["holders"] = [
         {
             "task": t["id"],
@@ -275,3 +276,18 @@ def similar_reports(reader: Reader, detail: dict[str, Any], whole: bool) -> list
         }
         found.append(row if whole else contacts.masked(row))
     return found
+
+
+def _dwelling_label(reader: Reader, dwelling_id: int | None) -> str | None:
+    """The ledger's household an event names, as its building, unit and room (None: it names none)."""
+    if dwelling_id is None:
+        return None
+    found = reader.session.execute(
+        select(LedgerBuilding.name, LedgerDwelling.unit, LedgerDwelling.room)
+        .join(LedgerDwelling, LedgerDwelling.building_id == LedgerBuilding.id)
+        .where(LedgerDwelling.id == dwelling_id)
+    ).one_or_none()
+    if found is None:
+        return None
+    name, unit, room = found
+    return f"{name} {unit}-{room}" if unit else f"{name} {room}"

@@ -136,6 +136,7 @@ def event_row(event: Event) -> dict[str, Any]:
         "address": event.address,
         "location": event.location,
         "placement": event.placement,
+        "dwelling": event.dwelling_id,
         "reporter": event.reporter,
         "reporter_name": event.reporter_name,
         "reporter_phone": event.reporter_phone,

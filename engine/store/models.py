@@ -180,6 +180,8 @@ class Event(Base):
     # holds it) or "fallback" (属地兜底: in no grid, placed with the smallest unit covering it); None: the
     # report named its grid
     placement: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the household of the ledger the event concerns (a report raised on the spot from a visit), if any
+    dwelling_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     reporter: Mapped[str] = mapped_column(String(64))
     # a public channel's reporter (the caller of a hotline, a WeChat user) and the channel's own reference
     # number (the 12345 work-order number): None for staff reports
