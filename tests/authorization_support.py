@@ -48,6 +48,7 @@ from engine import settings
 from engine.app import Gridloop
 from engine.bpmn.folders import collect_models
 from engine.commands.pipeline import system
+from engine.demo import boundaries as demo_boundaries
 from engine.demo.district import DISTRICT, create_demo_district, demo_users
 from engine.org import people, tree
 from engine.store.models import (
@@ -58,6 +59,7 @@ from engine.store.models import (
     HistoryEntry,
     LedgerPerson,
     Notice,
+    OrgUnit,
     ProcessVersion,
     Setting,
     SupervisionSheet,
@@ -889,6 +891,28 @@ def task_reply(world: World, ask: Ask) -> Call:
     )
 
 
+def load_boundaries(world: World, ask: Ask) -> Call:
+    """Check the demo district's own boundary file (a dry run: nothing is stored)."""
+    content = json.dumps(demo_boundaries.feature_collection()).encode()
+    return Call(form={"file": (io.BytesIO(content), "boundaries.geojson"), "dry_run": "1"})
+
+
+def redivide_grids(world: World, ask: Ask) -> Call:
+    """Preview re-dividing 湖滨's grids as they are (a dry run: nothing changes)."""
+    community = "330199001001"
+    with world.gl.db.reading() as session:
+        grids = session.scalars(
+            select(OrgUnit).where(OrgUnit.parent_code == community, OrgUnit.valid_to.is_(None))
+        )
+        features = [
+            {"type": "Feature", "properties": {"code": g.code}, "geometry": g.boundary} for g in grids
+        ]
+    content = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    return Call(
+        form={"community": community, "file": (io.BytesIO(content), "division.geojson"), "dry_run": "1"}
+    )
+
+
 def ledger_page(world: World, ask: Ask) -> Call:
     """The household ledger: shows the place's resident in scope, nothing of them out of it."""
     person = world.targets(ask).person
@@ -1201,6 +1225,8 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         reply,
         task_reply,
         sheet_board,
+        load_boundaries,
+        redivide_grids,
         ledger_page,
         ledger_import,
         ledger_edit,

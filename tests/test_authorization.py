@@ -98,6 +98,10 @@ MATRIX: tuple[Route, ...] = (
     Route("GET",  "/map",                        "page",         200, ALLOWED),
     # the household ledger: the territory's staff see their scope's (a department's handler none), its editors
     # check files for their grids (another's is a row error), the permitted roles read numbers whole in scope
+    # the grids and their boundaries: administrators only (checks and previews here: nothing changes)
+    Route("GET",  "/admin/grids",                "page",         200, DENIED, only(("admin",), ALLOWED)),
+    Route("POST", "/admin/grids/boundaries",     "load_boundaries", 200, DENIED, only(("admin",), ALLOWED)),
+    Route("POST", "/admin/grids/redivide",       "redivide_grids", 200, DENIED, only(("admin",), ALLOWED)),
     Route("GET",  "/ledger",                     "ledger_page",  200, (LISTED, UNLISTED),
           {"handler": (DENIED, DENIED)}),
     Route("GET",  "/ledger/template.csv",        "page",         200, ALLOWED),

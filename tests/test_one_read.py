@@ -11,6 +11,7 @@ On SQLite and, when ``GRIDLOOP_TEST_POSTGRES_URL`` is set, PostgreSQL.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from web_support import PASSWORD, at_handle, closed_with_rework, open_task, repo
 from engine.app import Gridloop
 from engine.bpmn.folders import collect_models
 from engine.commands.pipeline import system
+from engine.demo import boundaries as demo_boundaries
 from engine.demo.district import demo_users
 from engine.demo.simulate import simulate
 from engine.org.roles import ROLE_KEYS
@@ -197,6 +199,7 @@ GET_ROUTES: dict[str, Variants] = {
     "gridmap.index": lambda w, r: [{}, {"category": "01", "light": "green"}, {"light": "no-such-light"}],
     "ledger.index": lambda w, r: [{}, {"grid": "330199001", "flag": "elderly_alone"}],
     "ledger.template": _one(),
+    "admin.grids": _one(),
     "dashboard.index": lambda w, r: [{}, {"by": "worker"}, {"by": "category", "from": "2026-11-01"}],
     "dashboard.reports": _one(),
     "dashboard.cases": lambda w, r: [
@@ -283,6 +286,8 @@ POST_ROUTES = {
     "ledger.import_file",
     "ledger.unmask",
     "ledger.edit",
+    "admin.load_boundaries",
+    "admin.redivide",
     "auth.login",
     "auth.logout",
     "i18n.switch",
@@ -497,6 +502,22 @@ def _posts(world: World) -> Iterator[Post]:
         person = session.scalars(select(LedgerPerson.id).where(LedgerPerson.name == "陈一")).one()
     yield Post("admin", f"/ledger/people/{person}/unmask", {}, status=200)
     yield Post("admin", f"/ledger/people/{person}", {"name": "陈一", "kind": "migrant"}, status=200)
+    # the grids page: a boundary file checked (no command: a dry run is one command abandoned)
+    demo = json.dumps(demo_boundaries.feature_collection()).encode()
+    yield Post(
+        "admin",
+        "/admin/grids/boundaries",
+        {"file": (io.BytesIO(demo), "b.geojson"), "dry_run": "1"},
+        status=200,
+        commands=1,
+    )
+    yield Post(
+        "admin",
+        "/admin/grids/redivide",
+        {"community": "330199001001", "file": (io.BytesIO(b"{}"), "d.geojson")},
+        status=400,
+        commands=1,
+    )
     yield Post("intake", "/logout", {})  # signing out ends the session in the database
 
 

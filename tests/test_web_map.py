@@ -5,16 +5,17 @@ intake sees the similar open cases on the accept page, links the report to one, 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
 from conftest import GRID_HB1, GRID_LA1
-from web_support import app_fixtures, html, open_task, post, report, staff
+from web_support import app_fixtures, html, open_task, post, report, staff, token
 
 from engine.app import Gridloop
 from engine.demo import boundaries
-from engine.store.models import Event
+from engine.store.models import Event, OrgUnit
 
 STAFF = ("gw_hb1", "intake", "admin", "h_dh_hw", "gz_xs")
 
@@ -158,3 +159,50 @@ def test_intake_sees_the_similar_cases_and_links_the_report_to_one(app: Any, gl:
     )
     assert refused.status_code == 400
     assert "没有可关联的案件 E20260101999999" in html(refused)
+
+
+def _file(document: Any) -> tuple[io.BytesIO, str]:
+    return io.BytesIO(json.dumps(document).encode()), "file.geojson"
+
+
+def test_an_administrator_checks_boundaries_and_previews_a_redivision_on_the_grids_page(
+    app: Any, gl: Gridloop
+) -> None:
+    from test_redivision import split_second_grid
+
+    admin = staff(app, "admin")
+    page = html(admin.get("/admin/grids"))
+    assert f'data-grid="{GRID_HB1}"' in page and "网格员 张伟" in page
+    assert staff(app, "gw_hb1").get("/admin/grids").status_code == 403
+    checked = admin.post(
+        "/admin/grids/boundaries",
+        data={
+            "file": _file(boundaries.feature_collection()),
+            "dry_run": "1",
+            "csrf_token": token(admin, "/admin/grids"),
+        },
+    )
+    assert checked.status_code == 200 and "检查通过" in html(checked) and "330199002001 有" in html(checked)
+    preview = admin.post(
+        "/admin/grids/redivide",
+        data={
+            "community": "330199001001",
+            "file": _file(split_second_grid()),
+            "dry_run": "1",
+            "csrf_token": token(admin, "/admin/grids"),
+        },
+    )
+    said = html(preview)
+    assert (
+        preview.status_code == 200
+        and 'data-ended="330199001001002"' in said
+        and 'data-new="330199001001004"' in said
+    )
+    assert "gw_hb2：330199001001002 → 330199001001005" in said
+    with gl.db.reading() as session:
+        assert session.get(OrgUnit, "330199001001004") is None  # a preview changes nothing
+    broken = admin.post(
+        "/admin/grids/boundaries",
+        data={"file": (io.BytesIO(b"{not json"), "x.geojson"), "csrf_token": token(admin, "/admin/grids")},
+    )
+    assert broken.status_code == 400 and 'data-path="file"' in html(broken)

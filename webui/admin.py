@@ -32,7 +32,7 @@ from engine import settings as district_settings
 from engine.bpmn.forms import MAX_DEPTH, resolve_schema
 from engine.errors import FieldError, FieldErrors, ValidationFailed
 from engine.org.roles import ROLE_KEYS
-from engine.reads.admin import holiday_table, sessions_table, settings_table
+from engine.reads.admin import grids_table, holiday_table, sessions_table, settings_table
 from engine.reads.processes import start_event_id
 from engine.settings import CALENDAR_NOTE_LENGTH, LIGHT_COLOURS, NOTICE_CHANNELS
 from engine.time.calendar import UNITS, CalendarError
@@ -341,3 +341,55 @@ def sign_out_everywhere(name: str) -> Response:
     count = gridloop().sign_out_everywhere(username(), name)
     flash(translate("admin.signed_out_everywhere", user=name, count=count), "success")
     return redirect(url_for("admin.sessions"), code=303)
+
+
+# ------------------------------------------------------------------ the grids and their boundaries
+
+
+def _grids_page(status: int = 200, **outcome: Any) -> tuple[str, int]:
+    return render_template("admin_grids.html", table=grids_table(reader()), **outcome), status
+
+
+def _uploaded_json() -> tuple[Any, FieldErrors]:
+    """The uploaded GeoJSON file, or why it cannot be read."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return None, {"file": [FieldError("required")]}
+    try:
+        return json.loads(upload.read().decode("utf-8-sig")), {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, {"file": [FieldError("geo.not_a_collection")]}
+
+
+@bp.get("/grids")
+def grids() -> tuple[str, int]:
+    """The communities and their grids, with the forms that load boundaries and re-divide a community."""
+    return _grids_page()
+
+
+@bp.post("/grids/boundaries")
+def load_boundaries() -> tuple[str, int]:
+    """Load (or with ``dry_run`` check) an uploaded boundary file; the page again with what it did or its errors."""
+    document, errors = _uploaded_json()
+    if errors:
+        return _grids_page(400, loaded={"errors": errors})
+    try:
+        summary = gridloop().set_boundaries(username(), document, dry_run=request.form.get("dry_run") == "1")
+    except ValidationFailed as refused:
+        return _grids_page(400, loaded={"errors": refused.errors})
+    return _grids_page(loaded={"summary": summary})
+
+
+@bp.post("/grids/redivide")
+def redivide() -> tuple[str, int]:
+    """Re-divide (or with ``dry_run`` preview re-dividing) a community's grids by an uploaded division file."""
+    community = request.form.get("community", "")
+    document, errors = _uploaded_json()
+    if errors:
+        return _grids_page(400, divided={"errors": errors, "community": community})
+    dry_run = request.form.get("dry_run") == "1"
+    try:
+        summary = gridloop().redivide(username(), community, document, dry_run=dry_run)
+    except ValidationFailed as refused:
+        return _grids_page(400, divided={"errors": refused.errors, "community": community})
+    return _grids_page(divided={"summary": summary, "community": community})

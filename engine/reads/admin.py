@@ -16,7 +16,7 @@ from engine import settings
 from engine.errors import Forbidden
 from engine.org import auth
 from engine.reads.reader import Reader
-from engine.store.models import CalendarDay, Setting, User
+from engine.store.models import CalendarDay, RoleAssignment, Setting, User
 
 # The holiday table page shows whether these years, counted from the current one, have known holidays.
 YEARS_AHEAD = 2
@@ -102,3 +102,48 @@ def sessions_table(reader: Reader) -> list[dict[str, Any]]:
         }
         for t in tokens
     ]
+
+
+def grids_table(reader: Reader) -> dict[str, Any]:
+    """The communities with their grids for the administrators' grids page: each community's current grids
+    (code, name, workers), how many it has ended by re-divisions, whether it has a boundary; and whether the
+    district has boundaries at all."""
+    _require_admin(reader)
+    directory = reader.directory()
+    workers: dict[str, list[str]] = {}
+    for code, name in reader.session.execute(
+        select(RoleAssignment.scope_code, User.display_name)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == "grid_worker", User.active.is_(True))
+        .order_by(User.id)
+    ):
+        workers.setdefault(code, []).append(name)
+    communities = []
+    for unit in sorted(directory.units.values(), key=lambda u: u.code):
+        if unit.level != "community":
+            continue
+        grids = sorted(
+            (u for u in directory.units.values() if u.parent_code == unit.code), key=lambda u: u.code
+        )
+        communities.append(
+            {
+                "code": unit.code,
+                "name": unit.name,
+                "has_boundary": unit.boundary is not None,
+                "grids": [
+                    {
+                        "code": g.code,
+                        "name": g.name,
+                        "workers": workers.get(g.code, []),
+                        "boundary": g.boundary is not None,
+                    }
+                    for g in grids
+                    if g.valid_to is None
+                ],
+                "ended": sum(1 for g in grids if g.valid_to is not None),
+            }
+        )
+    return {
+        "communities": communities,
+        "has_boundaries": any(u.boundary is not None for u in directory.units.values()),
+    }
