@@ -141,6 +141,7 @@ demo: install vendor
 		echo "seeding the last 30 days of cases (gridloop simulate $(DEMO_SEED)), about half a minute"; \
 		$(BIN)/gridloop simulate $(DEMO_SEED) --json | $(BIN)/python -c \
 			'import json, sys; s = json.load(sys.stdin); print(s["events"], "events,", s["open_tasks"], "tasks open")'; \
+		$(BIN)/gridloop ledger import engine/demo/ledger.csv; \
 	fi
 	@echo "demo accounts (password for every one: gridloop-demo):"
 	@$(BIN)/gridloop users list

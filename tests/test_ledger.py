@@ -4,6 +4,7 @@ read whole only by a permitted role, each viewing logged; every page scoped like
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,3 +166,9 @@ def test_a_permitted_role_reads_the_numbers_whole_and_the_viewing_is_logged(
         gl.unmask_person("leader_la", zhang)  # another community's person looks like none
     gl.change_setting("admin", "ledger_unmask_roles", ["grid_worker"])
     assert gl.unmask_person("gw_hb1", zhang)["id_number"] == ZHANG_ID
+
+
+def test_the_demo_ledger_imports_cleanly(gl: Gridloop) -> None:
+    shipped = (Path(__file__).resolve().parent.parent / "engine" / "demo" / "ledger.csv").read_bytes()
+    checked = gl.import_ledger("admin", "ledger.csv", shipped, dry_run=True)
+    assert (checked["added"], checked["buildings"]) == (10, 6)
