@@ -461,6 +461,14 @@ class Gridloop:
         """Change a ledger person's details (see :func:`engine.commands.ledger.edit_person`)."""
         return self.pipeline.run(by, ledger.edit_person, person_id, values)
 
+    def add_person(self, by: str | Actor, dwelling_id: int, values: dict[str, str]) -> dict[str, Any]:
+        """Add a person to a ledger dwelling (see :func:`engine.commands.ledger.add_person`)."""
+        return self.pipeline.run(by, ledger.add_person, dwelling_id, values)
+
+    def move_out(self, by: str | Actor, person_id: int) -> dict[str, Any]:
+        """Mark a ledger person as moved out (see :func:`engine.commands.ledger.move_out`)."""
+        return self.pipeline.run(by, ledger.move_out, person_id)
+
     def unmask_person(self, by: str | Actor, person_id: int) -> dict[str, Any]:
         """A ledger person's identity and phone numbers whole, the viewing logged (see :mod:`engine.commands.ledger`)."""
         return self.pipeline.run(by, ledger.unmask, person_id)

@@ -231,6 +231,7 @@ class Targets:
     task_photo: str
     sheet: int
     person: int  # a person of the household ledger living in the place's grid
+    dwelling: int  # where they live
     tasks: dict[str, int] = field(default_factory=dict)
 
 
@@ -352,9 +353,15 @@ class World:
             report_photo=self._photos(event_id, "report")[0],
             task_photo=self._photos(close_event, "complete")[0],
             sheet=self.issue(place, event_id),
-            person=self.resident(place),
+            person=(person := self.resident(place)),
+            dwelling=self.dwelling_of(person),
             tasks=tasks,
         )
+
+    def dwelling_of(self, person: int) -> int:
+        """The dwelling a ledger person lives in."""
+        with self.gl.db.reading() as session:
+            return session.scalars(select(LedgerPerson.dwelling_id).where(LedgerPerson.id == person)).one()
 
     def resident(self, place: Place) -> int:
         """A person of the ledger in the place's grid, with an identity and a phone number; their id."""
@@ -941,6 +948,27 @@ def ledger_edit(world: World, ask: Ask) -> Call:
     )
 
 
+def ledger_add(world: World, ask: Ask) -> Call:
+    """Add a newcomer to the place's resident's dwelling."""
+    return Call(
+        view_args={"dwelling_id": world.targets(ask).dwelling},
+        form={"name": "新住户", "kind": "migrant"},
+        compared=("dwelling_id",),
+    )
+
+
+def move_out(world: World, ask: Ask) -> Call:
+    """Mark a person of the place's dwelling as moved out: a newcomer when the cell is to succeed (the resident
+    stays for the other cells), the resident otherwise (nothing changes)."""
+    found = world.targets(ask)
+    person = found.person
+    if ask.allowed:
+        person = world.gl.add_person(
+            system("authorization"), found.dwelling, {"name": "将迁出", "kind": "migrant"}
+        )["person"]
+    return Call(view_args={"person_id": person}, compared=("person_id",))
+
+
 def unmask(world: World, ask: Ask) -> Call:
     """Read the place's resident's numbers whole (the viewing is logged)."""
     return Call(view_args={"person_id": world.targets(ask).person}, compared=("person_id",))
@@ -1230,6 +1258,8 @@ KINDS: dict[str, Callable[[World, Ask], Call]] = {
         ledger_page,
         ledger_import,
         ledger_edit,
+        ledger_add,
+        move_out,
         unmask,
         notices,
         others_notices,
@@ -1274,6 +1304,8 @@ SCOPED = frozenset(
         "ledger_page",
         "ledger_import",
         "ledger_edit",
+        "ledger_add",
+        "move_out",
         "unmask",
     }
 )

@@ -109,6 +109,10 @@ MATRIX: tuple[Route, ...] = (
           only(LEDGER_EDITORS, (ALLOWED, 400))),
     Route("POST", "/ledger/people/<int:person_id>", "ledger_edit", 200, (DENIED, DENIED),
           only(LEDGER_EDITORS, (ALLOWED, HIDDEN))),
+    Route("POST", "/ledger/dwellings/<int:dwelling_id>/people", "ledger_add", 200, (DENIED, DENIED),
+          only(LEDGER_EDITORS, (ALLOWED, HIDDEN))),
+    Route("POST", "/ledger/people/<int:person_id>/move-out", "move_out", 200, (DENIED, DENIED),
+          only(LEDGER_EDITORS, (ALLOWED, HIDDEN))),
     Route("POST", "/ledger/people/<int:person_id>/unmask", "unmask", 200, (DENIED, DENIED),
           only(UNMASKERS, (ALLOWED, HIDDEN))),
     # the report form only for those who may report: to anyone else it could only lead to a 403

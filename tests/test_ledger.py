@@ -172,3 +172,25 @@ def test_the_demo_ledger_imports_cleanly(gl: Gridloop) -> None:
     shipped = (Path(__file__).resolve().parent.parent / "engine" / "demo" / "ledger.csv").read_bytes()
     checked = gl.import_ledger("admin", "ledger.csv", shipped, dry_run=True)
     assert (checked["added"], checked["buildings"]) == (10, 6)
+
+
+def test_an_xlsx_file_imports_like_a_csv(gl: Gridloop) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(rows.COLUMNS))
+    sheet.append([GRID_HB1, "湖滨花园3幢", 2, 401, "张三", ZHANG_ID, 13812345678, "户籍", "独居老人", None])
+    content = io.BytesIO()
+    book.save(content)
+    done = gl.import_ledger("admin", "ledger.xlsx", content.getvalue())
+    assert (done["added"], done["dwellings"]) == (1, 1)
+    with gl.db.reading() as session:
+        [person] = session.scalars(select(LedgerPerson)).all()
+    assert (person.name, person.id_masked, person.phone_masked) == (
+        "张三",
+        "3301**********1234",
+        "138****5678",
+    )

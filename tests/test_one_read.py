@@ -286,6 +286,8 @@ POST_ROUTES = {
     "ledger.import_file",
     "ledger.unmask",
     "ledger.edit",
+    "ledger.add",
+    "ledger.move_out",
     "admin.load_boundaries",
     "admin.redivide",
     "auth.login",
@@ -502,6 +504,12 @@ def _posts(world: World) -> Iterator[Post]:
         person = session.scalars(select(LedgerPerson.id).where(LedgerPerson.name == "陈一")).one()
     yield Post("admin", f"/ledger/people/{person}/unmask", {}, status=200)
     yield Post("admin", f"/ledger/people/{person}", {"name": "陈一", "kind": "migrant"}, status=200)
+    with gl.db.reading() as session:
+        home = session.scalars(select(LedgerPerson.dwelling_id).where(LedgerPerson.id == person)).one()
+    yield Post(
+        "admin", f"/ledger/dwellings/{home}/people", {"name": "陈二", "kind": "registered"}, status=200
+    )
+    yield Post("admin", f"/ledger/people/{person}/move-out", {}, status=200)
     # the grids page: a boundary file checked (no command: a dry run is one command abandoned)
     demo = json.dumps(demo_boundaries.feature_collection()).encode()
     yield Post(

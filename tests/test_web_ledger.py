@@ -146,3 +146,43 @@ def test_a_report_raised_from_a_duty_visit_names_the_household(app: Any, gl: Any
             "gw_hb1", {"category": "0101", "description": "楼道堆放杂物", "grid": GRID_HB1, "dwelling": 999}
         )
     assert [e.code for e in refused.value.errors["dwelling"]] == ["report.dwelling_unknown"]
+
+
+def test_a_person_is_added_to_a_dwelling_and_moved_out_on_the_page(app: Any, gl: Any) -> None:
+    gl.import_ledger("admin", "ledger.csv", GOOD)
+    worker = staff(app, "gw_hb1")
+    page = html(worker.get("/ledger"))
+    dwelling = re.search(r'action="/ledger/dwellings/(\d+)/people"', page)
+    assert dwelling and page.count('data-person="') == 2
+    path = f"/ledger/dwellings/{dwelling.group(1)}/people"
+    form = {
+        "name": "张大妈",
+        "kind": "registered",
+        "flags": ["elderly_alone"],
+        "csrf_token": token(worker, "/ledger"),
+    }
+    added = worker.post(path, data=form)
+    assert added.status_code == 200 and "已添加" in html(added) and html(added).count('data-person="') == 3
+    refused = worker.post(path, data={**form, "name": "", "csrf_token": token(worker, "/ledger")})
+    assert refused.status_code == 400 and 'data-column="name"' in html(refused)
+    with gl.db.reading() as session:
+        newcomer = session.query(LedgerPerson).filter(LedgerPerson.name == "张大妈").one()
+    moved = worker.post(
+        f"/ledger/people/{newcomer.id}/move-out", data={"csrf_token": token(worker, "/ledger")}
+    )
+    assert moved.status_code == 200 and "已登记迁出" in html(moved) and "张大妈" not in html(moved)
+    gone = worker.post(
+        f"/ledger/people/{newcomer.id}/move-out", data={"csrf_token": token(worker, "/ledger")}
+    )
+    assert gone.status_code == 404
+    # a moved-out person is no longer visited
+    gl.change_setting(
+        "admin", "visit_duties", [{"flag": "elderly_alone", "every_days": 7, "purpose": "care"}]
+    )
+    assert gl.start_due_visits()["started"] == {"flag:elderly_alone": 1}  # 张三 only
+    with gl.db.reading() as session:
+        logged = [
+            e.data["changed"]
+            for e in session.query(AdminLogEntry).filter(AdminLogEntry.action == "ledger_edited")
+        ]
+    assert logged == [["added"], ["moved_out"]]

@@ -95,3 +95,22 @@ def edit(person_id: int) -> tuple[Response, int]:
     except ValidationFailed as refused:
         return _render(400, edited={"person": person_id, "errors": _row_errors(refused.errors)})
     return _render(edited={"person": person_id, "changed": done["changed"]})
+
+
+@bp.post("/ledger/dwellings/<int:dwelling_id>/people")
+def add(dwelling_id: int) -> tuple[Response, int]:
+    """Add a person to a dwelling; the page again with the person, or the fields' errors."""
+    values = {name: request.form.get(name, "") for name in ("name", "kind", "id_number", "phone")}
+    values["flags"] = "、".join(request.form.getlist("flags"))
+    try:
+        done = gridloop().add_person(username(), dwelling_id, values)
+    except ValidationFailed as refused:
+        return _render(400, added={"dwelling": dwelling_id, "errors": _row_errors(refused.errors)})
+    return _render(added={"dwelling": dwelling_id, "person": done["person"]})
+
+
+@bp.post("/ledger/people/<int:person_id>/move-out")
+def move_out(person_id: int) -> tuple[Response, int]:
+    """Mark a person as moved out; the page again without them."""
+    gridloop().move_out(username(), person_id)
+    return _render(moved={"person": person_id})

@@ -98,13 +98,8 @@ def import_rows(step: Step, filename: str, content: bytes, dry_run: bool = False
             row.kind,
             list(row.flags),
         )
-        if row.id_number:
-            sealed = key.seal(row.id_number, "id_number")
-            person.id_cipher, person.id_index = sealed.cipher, sealed.index
-            person.id_masked = mask_id_number(row.id_number)
-        if row.phone:
-            person.phone_cipher = key.seal(row.phone, "phone").cipher
-            person.phone_masked = mask_phone(row.phone)
+        person.left_on = None  # listed again: living there (moved back, or in)
+        _seal_numbers(step, person, row)
         person.updated_at, person.updated_by = step.now, step.actor.username
         session.flush()
     summary = {**counts, "dry_run": dry_run, "rows_read": [template.as_dict(r) for r in good[:20]]}
@@ -173,42 +168,110 @@ def edit_person(step: Step, person_id: int, values: dict[str, str]) -> dict[str,
     if found is None or not (step.actor.is_system or any(found[2].grid_code.startswith(s) for s in scopes)):
         raise NotFound("no person {person} in the ledger", code="ledger.unknown_person", person=person_id)
     person, dwelling, building = found
-    row = {
-        "grid": building.grid_code,
-        "building": building.name,
-        "unit": dwelling.unit,
-        "room": dwelling.room,
-        **{k: str(values.get(k) or "") for k in EDITABLE},
-    }
-    good, errors = template.check([row])
-    if errors:  # keyed by the field alone (rows.<line>.<field> in an import)
-        raise ValidationFailed(
-            "the person's details have errors; nothing was changed",
-            {path.split(".", 2)[2]: problems for path, problems in errors.items()},
-            code="ledger.person_invalid",
-        )
-    [checked] = good
+    checked = _checked_person(building, dwelling, values)
     changed = [k for k in ("name", "kind") if getattr(person, k) != getattr(checked, k)]
     if sorted(person.flags or []) != list(checked.flags):
         changed.append("flags")
     person.name, person.kind, person.flags = checked.name, checked.kind, list(checked.flags)
-    key = step.parts.personal_key
-    if checked.id_number:
-        sealed = key.seal(checked.id_number, "id_number")
-        person.id_cipher, person.id_index, person.id_masked = (
-            sealed.cipher,
-            sealed.index,
-            mask_id_number(checked.id_number),
-        )
-        changed.append("id_number")
-    if checked.phone:
-        person.phone_cipher, person.phone_masked = (
-            key.seal(checked.phone, "phone").cipher,
-            mask_phone(checked.phone),
-        )
-        changed.append("phone")
+    changed += _seal_numbers(step, person, checked)
     if not changed:
         raise Abandon({"person": person.id, "changed": []})
     person.updated_at, person.updated_by = step.now, step.actor.username
     step.log("ledger_edited", {"person": person.id, "grid": building.grid_code, "changed": changed})
     return {"person": person.id, "changed": changed}
+
+
+def _dwelling_in_scope(step: Step, dwelling_id: int, scopes: list[str]) -> tuple[Any, Any]:
+    found = step.session.execute(
+        select(LedgerDwelling, LedgerBuilding)
+        .join(LedgerBuilding, LedgerBuilding.id == LedgerDwelling.building_id)
+        .where(LedgerDwelling.id == dwelling_id)
+    ).one_or_none()
+    if found is None or not (step.actor.is_system or any(found[1].grid_code.startswith(s) for s in scopes)):
+        raise NotFound(
+            "no dwelling {dwelling} in the ledger", code="ledger.unknown_dwelling", dwelling=dwelling_id
+        )
+    return found[0], found[1]
+
+
+def add_person(step: Step, dwelling_id: int, values: dict[str, str]) -> dict[str, Any]:
+    """Add a person to a dwelling (by a role of ``ledger_edit_roles`` in scope), each value checked as an
+    import's cell; in the admin log as ``ledger_edited`` (``added``)."""
+    scopes = _scopes(step, "ledger_edit_roles")
+    if not scopes and not step.actor.is_system:
+        raise Forbidden("your roles do not edit the ledger", code="ledger.edit_not_allowed")
+    dwelling, building = _dwelling_in_scope(step, dwelling_id, scopes)
+    checked = _checked_person(building, dwelling, values)
+    person = LedgerPerson(
+        dwelling_id=dwelling.id,
+        name=checked.name,
+        kind=checked.kind,
+        flags=list(checked.flags),
+        updated_at=step.now,
+        updated_by=step.actor.username,
+    )
+    _seal_numbers(step, person, checked)
+    step.session.add(person)
+    step.session.flush()
+    step.log("ledger_edited", {"person": person.id, "grid": building.grid_code, "changed": ["added"]})
+    return {"person": person.id, "changed": ["added"]}
+
+
+def move_out(step: Step, person_id: int) -> dict[str, Any]:
+    """Mark a person as moved out today (kept for the ledger's history, left out of its pages and of the visit
+    duties); in the admin log as ``ledger_edited`` (``moved_out``)."""
+    scopes = _scopes(step, "ledger_edit_roles")
+    if not scopes and not step.actor.is_system:
+        raise Forbidden("your roles do not edit the ledger", code="ledger.edit_not_allowed")
+    found = step.session.execute(
+        select(LedgerPerson, LedgerBuilding)
+        .join(LedgerDwelling, LedgerDwelling.id == LedgerPerson.dwelling_id)
+        .join(LedgerBuilding, LedgerBuilding.id == LedgerDwelling.building_id)
+        .where(LedgerPerson.id == person_id, LedgerPerson.left_on.is_(None))
+    ).one_or_none()
+    # a person outside the scope answers as one that does not exist (or moved out already)
+    if found is None or not (step.actor.is_system or any(found[1].grid_code.startswith(s) for s in scopes)):
+        raise NotFound("no person {person} in the ledger", code="ledger.unknown_person", person=person_id)
+    person, building = found
+    zone = step.parts.settings.calendar(step.session).timezone
+    person.left_on = step.now.astimezone(zone).date()
+    person.updated_at, person.updated_by = step.now, step.actor.username
+    step.log("ledger_edited", {"person": person.id, "grid": building.grid_code, "changed": ["moved_out"]})
+    return {"person": person.id, "changed": ["moved_out"]}
+
+
+def _seal_numbers(step: Step, person: LedgerPerson, row: template.Row) -> list[str]:
+    """Seal the identity and phone numbers a checked row gives into ``person`` (with their masked forms);
+    the fields set."""
+    key, done = step.parts.personal_key, []
+    if row.id_number:
+        sealed = key.seal(row.id_number, "id_number")
+        person.id_cipher, person.id_index = sealed.cipher, sealed.index
+        person.id_masked = mask_id_number(row.id_number)
+        done.append("id_number")
+    if row.phone:
+        person.phone_cipher = key.seal(row.phone, "phone").cipher
+        person.phone_masked = mask_phone(row.phone)
+        done.append("phone")
+    return done
+
+
+def _checked_person(
+    building: LedgerBuilding, dwelling: LedgerDwelling, values: dict[str, str]
+) -> template.Row:
+    """A person's details from a page, checked as an import's row in their dwelling is; the fields' errors
+    (keyed by the field alone) otherwise."""
+    row = {
+        "grid": building.grid_code,
+        "building": building.name,
+        "unit": dwelling.unit,
+        "room": dwelling.room,
+    }
+    good, errors = template.check([{**row, **{k: str(values.get(k) or "") for k in EDITABLE}}])
+    if errors:
+        raise ValidationFailed(
+            "the person's details have errors; nothing was changed",
+            {path.split(".", 2)[2]: problems for path, problems in errors.items()},
+            code="ledger.person_invalid",
+        )
+    return good[0]

@@ -99,4 +99,8 @@ def _subjects(step: Step, flag: str | None) -> list[tuple[Any, Any, Any]]:
         .join(LedgerPerson, LedgerPerson.dwelling_id == LedgerDwelling.id)
         .order_by(LedgerPerson.id)
     )
-    return [(d, b, p) for d, b, p in people if b.grid_code in current and flag in (p.flags or [])]
+    return [
+        (d, b, p)
+        for d, b, p in people
+        if b.grid_code in current and p.left_on is None and flag in (p.flags or [])
+    ]

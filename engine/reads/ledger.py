@@ -47,7 +47,7 @@ def ledger_page(reader: Reader, grid: str | None = None, flag: str | None = None
         select(LedgerPerson, LedgerDwelling, LedgerBuilding)
         .join(LedgerDwelling, LedgerDwelling.id == LedgerPerson.dwelling_id)
         .join(LedgerBuilding, LedgerBuilding.id == LedgerDwelling.building_id)
-        .where(or_(*within))
+        .where(or_(*within), LedgerPerson.left_on.is_(None))
         .order_by(
             LedgerBuilding.grid_code,
             LedgerBuilding.name,

@@ -514,6 +514,8 @@ class LedgerPerson(Base):
     phone_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
+    # the day the person moved out (the ledger keeps them for its history; pages and visit duties leave them out)
+    left_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class LedgerVisit(Base):

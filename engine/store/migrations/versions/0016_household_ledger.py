@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("phone_masked", sa.String(length=32), nullable=True),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
+        sa.Column("left_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(["dwelling_id"], ["ledger_dwellings.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
