@@ -101,7 +101,9 @@ def test_no_label_of_a_shipped_diagram_overlaps_another_label_or_shape(
     """In every interface language: the diagram as a reader of that language is served it (its names replaced
     by their labels; English labels run wider than the Chinese names)."""
     drawn = draw(browser, localize_bpmn(path.read_text(encoding="utf-8"), language))
-    assert len(drawn["lines"]) > 10 and len(drawn["shapes"]) > 5  # the diagram was drawn and measured
+    assert (
+        len(drawn["lines"]) >= 5 and len(drawn["shapes"]) > 5
+    )  # the diagram was drawn and measured (a patrol: 7 labels)
     found = collisions(drawn["lines"], drawn["shapes"])
     assert not found, (
         f"{path.relative_to(REPO)} ({language}): move these labels (their BPMNLabel bounds):\n"
