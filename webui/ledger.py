@@ -85,11 +85,17 @@ def unmask(person_id: int) -> tuple[Response, int]:
     return _render(whole=gridloop().unmask_person(username(), person_id))
 
 
+def _person_form() -> dict[str, str]:
+    """A person's details as the page's form posts them (the flags' checkboxes joined as the template's cell)."""
+    values = {name: request.form.get(name, "") for name in ("name", "kind", "id_number", "phone")}
+    values["flags"] = "、".join(request.form.getlist("flags"))
+    return values
+
+
 @bp.post("/ledger/people/<int:person_id>")
 def edit(person_id: int) -> tuple[Response, int]:
     """Change a person's details; the page again with what was changed, or the fields' errors."""
-    values = {name: request.form.get(name, "") for name in ("name", "kind", "id_number", "phone")}
-    values["flags"] = "、".join(request.form.getlist("flags"))
+    values = _person_form()
     try:
         done = gridloop().edit_person(username(), person_id, values)
     except ValidationFailed as refused:
@@ -100,8 +106,7 @@ def edit(person_id: int) -> tuple[Response, int]:
 @bp.post("/ledger/dwellings/<int:dwelling_id>/people")
 def add(dwelling_id: int) -> tuple[Response, int]:
     """Add a person to a dwelling; the page again with the person, or the fields' errors."""
-    values = {name: request.form.get(name, "") for name in ("name", "kind", "id_number", "phone")}
-    values["flags"] = "、".join(request.form.getlist("flags"))
+    values = _person_form()
     try:
         done = gridloop().add_person(username(), dwelling_id, values)
     except ValidationFailed as refused:
