@@ -59,7 +59,15 @@ EVENTS, TASKS, SHEETS, HISTORY = (
     HistoryEntry.__table__,
 )
 TIMES = {
-    EVENTS: ("reported_at", "updated_at", "opened_at", "due_at", "closed_at"),
+    EVENTS: (
+        "reported_at",
+        "updated_at",
+        "opened_at",
+        "due_at",
+        "handling_started_at",
+        "handled_at",
+        "closed_at",
+    ),
     TASKS: ("due_at", "created_at", "claimed_at", "completed_at", "follow_up_at"),
     SHEETS: ("issued_at", "due_reference", "escalated_at", "replied_at", "cleared_at"),
     HISTORY: ("at",),

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "step_limits": {
         "check_exists": [4, "work_hours"],
         "accept": [1, "work_hours"],
+        "register": [1, "work_hours"],
         "dispatch": [1, "work_hours"],
         "reassign": [1, "work_hours"],
         "verify": [4, "work_hours"],
@@ -98,6 +99,10 @@ DEFAULTS: dict[str, Any] = {
     # whose code starts with one of these, in a grid its worker patrolled (an instance of patrol_process) within
     # window_hours before the report, counts as missed by that worker
     "missed_report_rule": {"categories": ["01"], "window_hours": 48, "patrol_process": "patrol"},
+    # the standard's stages a district keeps apart or merges (CJ/T 315: 受理 then 立案 by the shift leader;
+    # many grid platforms open the case at intake): each key is given to every instance started as a process
+    # variable of that name, which the diagram's gateways read
+    "case_stages": {"separate_registration": False},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -214,6 +219,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
     "visit_process": {"type": "string", "minLength": 1, "maxLength": 64},
+    "case_stages": {
+        "type": "object",
+        "properties": {"separate_registration": {"type": "boolean"}},
+        "required": ["separate_registration"],
+        "additionalProperties": False,
+    },
     "missed_report_rule": {
         "type": "object",
         "properties": {

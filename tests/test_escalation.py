@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from conftest import GRID_HB1
 from test_loop_paths import ACCEPT, CLOSE, SATISFIED, VERIFY_PASSED, assert_closed, completed_steps, step
 from test_requests import audited, data_of
+
+from engine.evaluation import metrics
 
 GRID_XS1 = "330199002001001"
 UP = {"dispatch_action": "report_up", "dispatch_reason": "本级调解未果，需上级协调"}
@@ -83,12 +86,26 @@ def test_the_community_reports_a_dispute_up_and_the_towns_justice_office_resolve
         not_for=(other_justice,),
     )
     step(driver, event_id, "verify", worker, VERIFY_PASSED, not_for=())
-    step(driver, event_id, "close", "leader", CLOSE, not_for=())
+    # closed by the shift leader of the level that handled it: the town's, not the community's
+    town_leader, community_leader = (
+        who.replace("dispatcher_", "leader_") for who in (town_dispatcher, community)
+    )
+    step(driver, event_id, "close", town_leader, CLOSE, not_for=(community_leader,))
     step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())
 
     event = driver.event(event_id)
     assert_closed(event)
     assert (event["department"], event["handling_level"], event["closed_on_time"]) == (justice, "town", True)
+    assert event["opened_level"] == "community"
+    # each level's part (逐级上报): the grid and the community reported it up, the town closed it
+    with driver.gl.db.reading() as session:
+        flow = metrics.levels(session, event["opened_at"], event["opened_at"] + timedelta(days=1))
+    assert [(f["level"], f["entered"], f["reported_up"], f["closed_here"]) for f in flow] == [
+        ("grid", 1, 1, 0),
+        ("community", 1, 1, 0),
+        ("town", 1, 0, 1),
+        ("district", 0, 0, 0),
+    ]
     data = data_of(driver, event_id)
     assert data["level_history"] == ["grid", "community", "town"]
     assert [(h["department"], h["level"]) for h in data["departments_history"]] == [(justice, "town")]

@@ -27,8 +27,9 @@ VERIFY_PASSED = {"passed": True, "note": "现场已处置到位"}
 VERIFY_FAILED = {"passed": False, "note": "现场仍有残留垃圾"}
 CLOSE = {"opinion": "同意结案"}
 SATISFIED = {"satisfaction": "satisfied", "note": "居民表示满意"}
-# 0101 暴露垃圾: 4 working hours from Monday 09:00 Shanghai = 09-12 + 14-15 → 15:00 Shanghai.
-DUE_0101 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+# 0101 暴露垃圾: the department's handling limit (处置时限), 4 working hours from its dispatch, a quarter of an
+# hour after the opening at Monday 09:00 Shanghai (:func:`step` lets that pass): 09:15-12 + 14-15:15 → 15:15.
+DUE_0101 = datetime(2026, 11, 23, 7, 15, tzinfo=UTC)
 
 
 def advance(driver: Any, minutes: int = 15) -> datetime:
@@ -76,7 +77,7 @@ def handle_to_follow_up(driver: Any, event_id: int, satisfaction: dict[str, Any]
     """From an open DH-HW handle task on gw_hb1's grid through verify and close to the follow-up."""
     step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=("h_dh_cg", "h_xs_hw"))
     step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=("gw_hb2", "gw_la1"))
-    step(driver, event_id, "close", "leader", CLOSE, not_for=("leader_hb", "leader_la"))
+    step(driver, event_id, "close", "leader_hb", CLOSE, not_for=("leader_la", "leader_xs"))
     step(driver, event_id, "follow_up", "intake", satisfaction, not_for=("dispatcher",))
 
 
@@ -125,24 +126,57 @@ def test_grid_report_runs_the_whole_loop_and_closes_on_time(driver):
         ("dispatch", "dispatcher"),
         ("handle", "h_dh_hw"),
         ("verify", "gw_hb1"),
-        ("close", "leader"),
+        ("close", "leader_hb"),
         ("follow_up", "intake"),
     ]
 
 
-def test_closing_after_the_deadline_is_not_on_time(driver):
+def test_a_report_back_after_the_handling_limit_is_not_on_time(driver):
     event_id = driver.report("gw_hb1")
     accept_and_dispatch(driver, event_id)
-    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=())
-    step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=())
     driver.gl.clock.set(DUE_0101 + timedelta(minutes=1))
+    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=())
+    assert driver.event(event_id)["handled_at"] == DUE_0101 + timedelta(minutes=1)
+    step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=())
     step(driver, event_id, "close", "leader", CLOSE, not_for=())
     step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())
 
     event = driver.event(event_id)
     assert_closed(event)
-    assert event["closed_at"] == DUE_0101 + timedelta(minutes=1)
     assert event["closed_on_time"] is False
+
+
+def test_the_platforms_own_steps_after_an_on_time_report_back_do_not_make_the_case_late(driver):
+    """The department reported back inside its handling limit; 核查 and 结案 came after the limit ran out: the
+    case is on time (the standard's verdict follows the department's limit), the late 核查 is late on its own
+    step limit, and the case's light stays as it stood at the report back instead of running on to red."""
+    gl = driver.gl
+    event_id = driver.report("gw_hb1")
+    accept_and_dispatch(driver, event_id)
+    step(driver, event_id, "handle", "h_dh_hw", handle_done(driver), not_for=())
+    reported_back = driver.event(event_id)
+    assert reported_back["handled_at"] is not None and reported_back["handled_at"] < DUE_0101
+    gl.clock.set(DUE_0101 + timedelta(hours=2))  # 核查 is waited for past the department's limit
+    verify = driver.open_task(event_id, "verify")
+    assert verify["due_at"] < DUE_0101 + timedelta(hours=2)  # the step's own limit ran out
+    assert gl.supervise()["issued"] == 1
+    # the one sheet is the late step's (charged to the grid's workers), none the case's or its department's
+    assert [(s["task_id"], s["department"]) for s in gl.sheets("leader")] == [(verify["id"], None)]
+    waiting = gl.event_detail("leader", event_id)
+    # listed by its late step; the case's own light stands as it was at the report back
+    assert (waiting["light"].step, waiting["light"].colour) == ("verify", "red")
+    [listed], _ = gl.list_events("leader", code=waiting["code"])
+    assert listed["light"].step == "verify"
+    step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=())
+    step(driver, event_id, "close", "leader", CLOSE, not_for=())
+    step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())
+
+    event = driver.event(event_id)
+    assert_closed(event)
+    assert event["closed_at"] > DUE_0101
+    assert event["closed_on_time"] is True
+    late = next(t for t in event["tasks"] if t["step"] == "verify")
+    assert late["completed_at"] > late["due_at"]
 
 
 def test_public_report_not_found_on_site_is_never_opened(driver):

@@ -29,13 +29,13 @@ from engine.audit import verification
 from engine.errors import ValidationFailed
 from engine.store.models import Timer
 
-# 0101 opened Monday 09:00 Shanghai is due 15:00 (DUE_0101); one more working day: Tuesday 15:00.
-DUE_EXTENDED = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-# A hold from Monday 10:00 (3 working hours left) resumed on Wednesday 2026-12-23 10:00: due 15:00 that day.
+# 0101 dispatched Monday 09:15 Shanghai is due 15:15 (DUE_0101); one more working day: Tuesday 15:15.
+DUE_EXTENDED = datetime(2026, 11, 24, 7, 15, tzinfo=UTC)
+# A hold from Monday 10:00 (3¼ working hours left) resumed on Wednesday 2026-12-23 10:00: due 15:15 that day.
 HELD_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 REVIEW_AT = datetime(2026, 12, 23, 1, 0, tzinfo=UTC)
 RESUMED_AT = datetime(2026, 12, 23, 2, 0, tzinfo=UTC)
-DUE_AFTER_HOLD = datetime(2026, 12, 23, 7, 0, tzinfo=UTC)
+DUE_AFTER_HOLD = datetime(2026, 12, 23, 7, 15, tzinfo=UTC)
 
 
 def audited(gl: Any) -> None:
@@ -74,7 +74,7 @@ def finish(driver: Any, event_id: int, handler: str = "h_dh_hw") -> None:
     """From the open handle task: done, verified on site, closed by the district, followed up satisfied."""
     step(driver, event_id, "handle", handler, handle_done(driver), not_for=("h_xs_hw",))
     step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=("gw_hb2",))
-    step(driver, event_id, "close", "leader", CLOSE, not_for=("leader_hb",))
+    step(driver, event_id, "close", "leader_hb", CLOSE, not_for=("leader_la",))
     step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())
 
 
@@ -105,17 +105,20 @@ def test_send_back_closes_the_first_department_row_and_the_reassigned_department
         not_for=("dispatcher_la", "dispatcher_xsz", "intake"),
     )
     second = driver.open_task(event_id, "handle")
-    # reassigned at 10:15: four working hours of its own, 16:15 Shanghai; the case keeps its deadline
-    assert (second["department"], second["due_at"]) == ("DH-HW", datetime(2026, 11, 23, 8, 15, tzinfo=UTC))
-    assert driver.event(event_id)["due_at"] == DUE_0101
+    # reassigned at 10:15: four working hours of its own, 16:15 Shanghai; the case's handling limit (处置时限)
+    # is now that department's: the first one, which sent it back, answers for none of it
+    reassigned_due = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
+    assert (second["department"], second["due_at"]) == ("DH-HW", reassigned_due)
+    assert driver.event(event_id)["due_at"] == reassigned_due
+    assert driver.event(event_id)["handling_started_at"] == START + timedelta(hours=1, minutes=15)
 
-    driver.gl.clock.set(datetime(2026, 11, 23, 7, 30, tzinfo=UTC))  # 15:30: after the case deadline
+    driver.gl.clock.set(datetime(2026, 11, 23, 7, 30, tzinfo=UTC))  # 15:30: after the first dispatch's limit
     finish(driver, event_id)
 
     event = driver.event(event_id)
     assert_closed(event)
-    assert (event["department"], event["reassign_count"], event["due_at"]) == ("DH-HW", 1, DUE_0101)
-    assert event["closed_on_time"] is False, "the case deadline did not move"
+    assert (event["department"], event["reassign_count"], event["due_at"]) == ("DH-HW", 1, reassigned_due)
+    assert event["closed_on_time"] is True, "reported back inside the reassigned department's own limit"
     rows = [t for t in event["tasks"] if t["step"] == "handle"]
     assert [(t["department"], t["status"]) for t in rows] == [("DH-CG", "completed"), ("DH-HW", "completed")]
     for row in rows:
@@ -247,9 +250,10 @@ def test_a_reassigned_department_may_ask_for_an_extension_inside_its_own_limit(d
     driver.gl.clock.set(DUE_0101 + timedelta(minutes=30))  # the case is overdue, the department is not
     request_extension(driver, event_id, 2, "work_hours")
     step(driver, event_id, "approve_extension", "dispatcher_hb", {"extension_approved": True}, not_for=())
-    # the department's 16:15 plus two working hours runs past 18:00 into Tuesday 08:15; the case's 15:00 → 17:00
+    # the department's 16:15 plus two working hours runs past 18:00 into Tuesday 08:15: the case's handling
+    # limit is that department's
     assert driver.open_task(event_id, "handle")["due_at"] == datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
-    assert driver.event(event_id)["due_at"] == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert driver.event(event_id)["due_at"] == datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
     finish(driver, event_id)
     event = driver.event(event_id)
     assert_closed(event)

@@ -24,6 +24,7 @@ from engine.reads.boards import (
     dashboard_charts,
     evaluation_board,
     evaluation_cases,
+    level_flow,
     position_board,
 )
 from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
@@ -75,6 +76,7 @@ def index() -> tuple[str, int]:
     rows: list[dict[str, Any]] = []
     positions: dict[str, list[dict[str, Any]]] = {}
     charts: dict[str, Any] | None = None
+    flow: list[dict[str, Any]] = []
     if errors:
         if not sees_dashboard():
             abort(403)
@@ -86,11 +88,14 @@ def index() -> tuple[str, int]:
                 positions.setdefault(row["position"], []).append(row)
         else:
             rows = evaluation_board(reader(), start, end, values["by"])
+            if values["by"] == "level":
+                flow = level_flow(reader(), start, end)
         charts = dashboard_charts(reader(), start, end)
     page = render_template(
         "dashboard.html",
         rows=rows,
         positions=positions,
+        flow=flow,
         values=values,
         errors=errors,
         groupings=PAGE_GROUPINGS,

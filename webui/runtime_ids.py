@@ -156,6 +156,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting.score_weights"),
         N_("setting.sheet_deductions"),
         N_("setting.voided_reports_valid"),
+        N_("setting.case_stages"),
         N_("setting.shift_leader_weights"),
         N_("setting.dispatcher_weights"),
         N_("setting.step_limits"),
@@ -187,6 +188,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_hint.score_weights"),
         N_("setting_hint.sheet_deductions"),
         N_("setting_hint.voided_reports_valid"),
+        N_("setting_hint.case_stages"),
         N_("setting_hint.shift_leader_weights"),
         N_("setting_hint.dispatcher_weights"),
         N_("setting_hint.step_limits"),
@@ -218,6 +220,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_help.score_weights"),
         N_("setting_help.sheet_deductions"),
         N_("setting_help.voided_reports_valid"),
+        N_("setting_help.case_stages"),
         N_("setting_help.shift_leader_weights"),
         N_("setting_help.dispatcher_weights"),
         N_("setting_help.step_limits"),
@@ -257,6 +260,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_field.score_weights"),
         N_("setting_field.sheet_deductions"),
         N_("setting_field.voided_reports_valid"),
+        N_("setting_field.separate_registration"),
         N_("setting_field.shift_leader_weights"),
         N_("setting_field.dispatcher_weights"),
         N_("setting_field.step_limits"),
@@ -407,6 +411,12 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("dashboard.position.shift_leader"),
         N_("dashboard.position.supervisor"),
     ),
+    # the level-by-level table's columns (dashboard.html: "dashboard.levels." ~ name)
+    "dashboard.levels.": (
+        N_("dashboard.levels.entered"),
+        N_("dashboard.levels.reported_up"),
+        N_("dashboard.levels.closed_here"),
+    ),
     # the evaluation form's date fields (dashboard.html: "dashboard." ~ name)
     # and the second table's columns (dashboard.html: "dashboard." ~ name of step_columns)
     "dashboard.": (
@@ -446,6 +456,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("dashboard.tasks_overdue_done"),
         N_("dashboard.tasks_overdue_open"),
         N_("dashboard.valid_report_rate"),
+        N_("dashboard.registrations"),
         N_("dashboard.missed_reports"),
         N_("dashboard.missed_report_rate"),
         N_("dashboard.verification_on_time_rate"),

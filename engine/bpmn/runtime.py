@@ -383,6 +383,9 @@ EVENT_FACTS: tuple[str, ...] = (
     "handling_level",
     "opened_at",
     "due_at",
+    "handling_started_at",
+    "handled_at",
+    "opened_level",
     "closed_at",
     "closed_on_time",
     "satisfaction",
@@ -411,7 +414,11 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
         "department_code": data.get("department"),
         "handling_level": data.get("level") or data.get("handling_level"),
         "opened_at": parse_time(data["case_opened_at"]) if data.get("case_opened_at") else None,
-        "due_at": parse_time(data["case_due_at"]) if data.get("case_due_at") else None,
+        # the department's handling limit where the diagram keeps one apart (处置时限), else the case's
+        "due_at": _moment(data.get("handle_due_at") or data.get("case_due_at")),
+        "handling_started_at": _moment(data.get("handling_started_at")),
+        "handled_at": _moment(data.get("handled_at")),
+        "opened_level": data.get("handling_level"),
         "closed_at": parse_time(data["case_closed_at"]) if closed and data.get("case_closed_at") else None,
         "closed_on_time": data.get("closed_on_time") if closed else None,
         "satisfaction": data.get("satisfaction"),
@@ -420,6 +427,10 @@ def event_facts(workflow: BpmnWorkflow, data: dict[str, Any]) -> dict[str, Any]:
         "reopen_count": int(data.get("reopen_count") or 0),
         "completed": is_completed(workflow),
     }
+
+
+def _moment(value: Any) -> datetime | None:
+    return parse_time(value) if value else None
 
 
 def _diffs(

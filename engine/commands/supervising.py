@@ -65,13 +65,18 @@ def _limits(session: Session, unit: Callable[[Event, Task | None], str]) -> list
     ).all()
     for task, event in rows:
         assert task.due_at is not None  # the query asks for tasks with a due time
-        start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
+        start = timelights.limit_start(
+            task.due_at, task.created_at, timelights.case_start(event), event.due_at
+        )
         limits.append((event, task, start, task.due_at, unit(event, task)))
     for event in session.scalars(
         select(Event).where(Event.state == "open", Event.due_at.is_not(None), Event.opened_at.is_not(None))
     ):
-        assert event.opened_at is not None and event.due_at is not None  # as the query asks
-        limits.append((event, None, event.opened_at, event.due_at, unit(event, None)))
+        if not timelights.case_running(event):
+            continue  # its department reported back: the platform's steps answer to their own limits
+        case_start = timelights.case_start(event)
+        assert case_start is not None and event.due_at is not None  # as the query asks
+        limits.append((event, None, case_start, event.due_at, unit(event, None)))
     return limits
 
 

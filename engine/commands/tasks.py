@@ -284,6 +284,8 @@ def _open(
     """Start the instance with ``start_data``, insert its event with ``columns``, offer its first tasks and
     record ``action`` (``report`` or ``start``): what a report and a start have in common."""
     session, now = step.session, step.now
+    # the district's choice of stages (case_stages) as process variables, unless the start data names them
+    start_data = {**settings.get(session, "case_stages"), **start_data}
     workflow, journal, ids = step.run_engine(
         lambda: runtime.start(deployed.bundle, deployed.engine, start_data)
     )

@@ -3,12 +3,16 @@
 A position is judged on the steps it completes (shared/DOMAIN.md, "Positions"), each against its own step limit
 (a step without a limit is on time):
 
-- 受理员 ``intake`` — 受理数 ``accepts`` (the ``accept`` steps completed) and 按时受理率; of them the reports
-  opened as cases (立案数 ``opened``: this process merges 受理 and 立案 in one step), opened on time (按时立案率
-  ``on_time_opening_rate``) and voided since (准确立案率 ``accurate_opening_rate`` = (立案数 − 作废数) / 立案数).
-- 值班长 ``shift_leader`` — 结案数 ``closes`` (``close`` and ``close_self``), 按时结案率 ``on_time_closing_rate``,
-  and, when the same person also opened cases, the opening rates above; 综合指标值 ``composite`` weighs the three
-  (``shift_leader_weights``; the common choice 25 / 40 / 35 %).
+- 立案 is the step that opened the case: the shift leader's ``register`` where the district keeps it apart
+  (``case_stages``), else the intake's ``accept`` (受理即立案) — the last of the two a case went through (a report
+  sent back to intake is opened by its last decision, counted once). Per staff member over the steps that opened
+  cases: 立案数 ``opened``, opened on time (按时立案率 ``on_time_opening_rate``, each step against its own limit)
+  and voided since (准确立案率 ``accurate_opening_rate`` = (立案数 − 作废数) / 立案数).
+- 受理员 ``intake`` — 受理数 ``accepts`` (the ``accept`` steps completed) and 按时受理率, and the opening rates
+  above where intake opens the cases.
+- 值班长 ``shift_leader`` — 立案审核数 ``registrations`` (``register``), 结案数 ``closes`` (``close`` and
+  ``close_self``), 按时结案率 ``on_time_closing_rate``, and the opening rates of the cases the shift leader opened;
+  综合指标值 ``composite`` weighs the three (``shift_leader_weights``; the common choice 25 / 40 / 35 %).
 - 派遣员 ``dispatcher`` — 派遣数 ``dispatches`` (``dispatch`` and ``reassign``), 按时派遣率, 错误派遣数
   ``misdispatches`` (a dispatch whose department sent the case back: the next dispatching step of the case is a
   re-dispatch — charged to the one who dispatched it, not to the one who re-dispatched), 准确派遣率, 派遣数分值
@@ -47,11 +51,13 @@ from engine.store.models import Event, ProcessVersion, Task
 
 POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
 INTAKE_STEPS = ("accept",)
+REGISTER_STEPS = ("register",)  # 立案 by the shift leader, where the district keeps it apart from 受理
+OPENING_STEPS = (*INTAKE_STEPS, *REGISTER_STEPS)
 CLOSING_STEPS = ("close", "close_self")
 DISPATCH_STEPS = DISPATCHING
 VERIFY_STEPS = ("check_exists",)  # 核实: does the reported problem exist
 CHECK_STEPS = ("verify",)  # 核查: was it handled
-STEPS = (*INTAKE_STEPS, *CLOSING_STEPS, *DISPATCH_STEPS, *VERIFY_STEPS, *CHECK_STEPS)
+STEPS = (*INTAKE_STEPS, *REGISTER_STEPS, *CLOSING_STEPS, *DISPATCH_STEPS, *VERIFY_STEPS, *CHECK_STEPS)
 
 # the steps worked, and the later dispatching steps of the same case (a re-dispatch tells a wrong dispatch)
 WORK, LATER, BETWEEN = (aliased(Task, name=n) for n in ("worked", "later_step", "between_step"))
@@ -81,6 +87,22 @@ def _misdispatched() -> Any:
     )
 
 
+def _opened_by_it() -> Any:
+    """SQL: the worked step opened its case — the case became one, and no later 受理 or 立案 step of it followed
+    (a merged 受理 is followed by none; a 受理 the shift leader decides on is followed by the 立案)."""
+    return and_(
+        WORK.bpmn_id.in_(OPENING_STEPS),
+        Event.state.not_in(NOT_CASES),
+        ~exists()
+        .where(
+            LATER.event_id == WORK.event_id,
+            unindexed(LATER.bpmn_id).in_(OPENING_STEPS),
+            LATER.id > WORK.id,
+        )
+        .correlate(WORK),
+    )
+
+
 def composite(rates: dict[str, float | None], weights: dict[str, float]) -> float | None:
     """The weighted 综合指标值 (×100, two decimals) of the terms that can be computed; None when none can."""
     known = {name: value for name, value in rates.items() if value is not None and weights.get(name)}
@@ -103,7 +125,7 @@ def evaluate(
     period = Period(start, end, now)
     in_scope = scope.event_filter(actor) if actor is not None else true()
     on_time = or_(WORK.due_at.is_(None), WORK.completed_at <= WORK.due_at)
-    opened = Event.state.not_in(NOT_CASES)
+    opened = _opened_by_it()
     done: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for staff, step, *values in session.execute(
         select(
@@ -113,7 +135,7 @@ def evaluate(
             count_if(on_time),
             count_if(opened),
             count_if(and_(opened, on_time)),
-            count_if(Event.state == VOIDED),
+            count_if(and_(opened, Event.state == VOIDED)),
             count_if(and_(WORK.bpmn_id.in_(DISPATCH_STEPS), _misdispatched())),
         )
         .join(Event, Event.id == WORK.event_id)
@@ -146,10 +168,10 @@ def evaluate(
 
     rows: list[dict[str, Any]] = []
     for staff in sorted(set(done) | set(reports) | set(missed)):
-        accepts, opened_cases = total(staff, INTAKE_STEPS, "steps"), total(staff, INTAKE_STEPS, "opened")
+        accepts, opened_cases = total(staff, INTAKE_STEPS, "steps"), total(staff, OPENING_STEPS, "opened")
         opening = {
-            "on_time_opening_rate": rate(total(staff, INTAKE_STEPS, "opened_on_time"), opened_cases),
-            "accurate_opening_rate": rate(opened_cases - total(staff, INTAKE_STEPS, "voided"), opened_cases),
+            "on_time_opening_rate": rate(total(staff, OPENING_STEPS, "opened_on_time"), opened_cases),
+            "accurate_opening_rate": rate(opened_cases - total(staff, OPENING_STEPS, "voided"), opened_cases),
         }
         if accepts:
             rows.append(
@@ -160,17 +182,19 @@ def evaluate(
                     "accepts_on_time": total(staff, INTAKE_STEPS, "on_time"),
                     "on_time_intake_rate": rate(total(staff, INTAKE_STEPS, "on_time"), accepts),
                     "opened": opened_cases,
-                    "voided": total(staff, INTAKE_STEPS, "voided"),
+                    "voided": total(staff, OPENING_STEPS, "voided"),
                     **opening,
                 }
             )
-        closes = total(staff, CLOSING_STEPS, "steps")
-        if closes:
+        closes, registrations = total(staff, CLOSING_STEPS, "steps"), total(staff, REGISTER_STEPS, "steps")
+        if closes or registrations:
             rates = {**opening, "on_time_closing_rate": rate(total(staff, CLOSING_STEPS, "on_time"), closes)}
             rows.append(
                 {
                     "position": "shift_leader",
                     "staff": staff,
+                    "registrations": registrations,
+                    "opened": opened_cases,
                     "closes": closes,
                     "closes_on_time": total(staff, CLOSING_STEPS, "on_time"),
                     **rates,

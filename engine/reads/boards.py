@@ -124,6 +124,14 @@ def position_board(
     return rows
 
 
+def level_flow(reader: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Each level's part in the period's cases — came to it, reported up (上报), closed by it (办结) — from the grid
+    up (:func:`engine.evaluation.metrics.levels`), for the events in the actor's scope. Refused to those without
+    an evaluation role."""
+    _require_evaluator(reader.actor)
+    return metrics.levels(reader.session, start, end, reader.actor)
+
+
 TREND_MONTHS = 12
 TOP_CATEGORIES = 10
 SCORE_TERMS = ("closure_rate", "on_time_rate", "rework_rate", "satisfaction_rate", "task_on_time_rate")

@@ -30,9 +30,19 @@ def _event_deadlines(session: Session, event_ids: set[int]) -> dict[int, dict[st
     if not event_ids:
         return {}
     rows = session.execute(
-        select(Event.id, Event.opened_at, Event.due_at).where(Event.id.in_(sorted(event_ids)))
+        select(Event.id, Event.opened_at, Event.due_at, Event.handling_started_at, Event.handled_at).where(
+            Event.id.in_(sorted(event_ids))
+        )
     ).all()
-    return {r.id: {"opened_at": r.opened_at, "due_at": r.due_at} for r in rows}
+    return {
+        r.id: {
+            "opened_at": r.opened_at,
+            "due_at": r.due_at,
+            "handling_started_at": r.handling_started_at,
+            "handled_at": r.handled_at,
+        }
+        for r in rows
+    }
 
 
 def _by_due(rows: list[dict[str, Any]], descending: bool) -> list[dict[str, Any]]:

@@ -147,6 +147,9 @@ def event_row(event: Event) -> dict[str, Any]:
         "reported_at": event.reported_at,
         "opened_at": event.opened_at,
         "due_at": event.due_at,
+        "handling_started_at": event.handling_started_at,
+        "handled_at": event.handled_at,
+        "opened_level": event.opened_level,
         "closed_at": event.closed_at,
         "closed_on_time": event.closed_on_time,
         "satisfaction": event.satisfaction,
@@ -289,6 +292,8 @@ def sheet_board(session: Session, actor: Actor, status: str = "open") -> list[di
             grid=event.grid_code,
             opened_at=event.opened_at,
             due_at=event.due_at,
+            handling_started_at=event.handling_started_at,
+            handled_at=event.handled_at,
             closed_at=event.closed_at,
             **rules.charged_to(sheet, task),
         )

@@ -197,6 +197,13 @@ class Event(Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # the department's handling limit (处置时限, ``due_at``) runs from its dispatch to its report back: the case's
+    # light follows it while a department holds the case, and the on-time verdict is the report back's
+    handling_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the level the routing table first gave the case (``handling_level`` is the level that handles it now):
+    # the levels between reported it up (上报)
+    opened_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     satisfaction: Mapped[str | None] = mapped_column(String(32), nullable=True)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)

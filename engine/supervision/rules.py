@@ -151,7 +151,9 @@ def red_items(
     ).all()
     for task, event in rows:
         assert task.due_at is not None  # the query asks for tasks with a due time
-        start = timelights.limit_start(task.due_at, task.created_at, event.opened_at, event.due_at)
+        start = timelights.limit_start(
+            task.due_at, task.created_at, timelights.case_start(event), event.due_at
+        )
         moment = red_at(calendar, start, task.due_at, unit_of(event, task), threshold)
         if (until is None or moment < until) and not has_sheet(session, event.id, task.id):
             items.append(Overdue(event.id, task.id, task.department_code, moment, task.due_at))
@@ -160,10 +162,11 @@ def red_items(
     )
     in_department_hands = {event.id for task, event in rows if task.department_code is not None}
     for event in cases:
-        if event.id in in_department_hands:
-            continue  # the department's own task sheet covers it
-        assert event.opened_at is not None and event.due_at is not None  # as the query asks
-        moment = red_at(calendar, event.opened_at, event.due_at, unit_of(event, None), threshold)
+        if event.id in in_department_hands or not timelights.case_running(event):
+            continue  # the department's own task sheet covers it; or it reported back: the steps' limits run
+        case_start = timelights.case_start(event)
+        assert case_start is not None and event.due_at is not None  # as the query asks
+        moment = red_at(calendar, case_start, event.due_at, unit_of(event, None), threshold)
         if (until is None or moment < until) and not has_sheet(session, event.id, None):
             items.append(Overdue(event.id, None, event.department_code, moment, event.due_at))
     return items

@@ -86,24 +86,36 @@ def task_light(
 ) -> TimeLight | None:
     """The light of an inbox task (a row of :func:`engine.reads.queries.task_row`), frozen when it was completed.
 
-    A task carrying the case's deadline (the department's handling) is measured from the moment the case was
-    opened, so that a rework task, whose deadline is not reset, shows the case's colour; any other task is
-    measured from its own arrival.
+    A task carrying the case's handling limit (the department's) is measured from the moment that limit started
+    (its dispatch), so that a rework task, whose deadline is not reset, shows the case's colour; any other task
+    is measured from its own arrival.
     """
     due = task.get("due_at")
-    opened = event.get("opened_at")
-    carries_case_deadline = opened is not None and due is not None and due == event.get("due_at")
-    start = opened if carries_case_deadline else task["created_at"]
+    start = limit_start(due, task["created_at"], case_start(event), event.get("due_at"))
     return light(calendar, scheme, start, due, task.get("completed_at") or now, unit)
+
+
+def case_start(event: Any) -> datetime | None:
+    """Where a case's handling limit (处置时限) started: its dispatch to the department holding it, or its
+    opening while no department has it yet (an event row or its dict)."""
+    if isinstance(event, dict):
+        return event.get("handling_started_at") or event.get("opened_at")
+    return event.handling_started_at or event.opened_at
+
+
+def case_running(event: Any) -> bool:
+    """Whether an open case's own limit runs (an event row): until its department has reported back — then the
+    platform's steps answer to their own limits; a rework or a reopening starts it running again."""
+    return bool(event.state == "open" and event.handled_at is None)
 
 
 def event_light(
     calendar: BusinessCalendar, scheme: Scheme, event: dict[str, Any], unit: str, now: datetime
 ) -> TimeLight | None:
-    """The light of a case from its opening (立案) to its deadline, frozen at its closing."""
-    return light(
-        calendar, scheme, event.get("opened_at"), event.get("due_at"), event.get("closed_at") or now, unit
-    )
+    """The light of a case's handling limit from its start (:func:`case_start`) to its deadline, frozen at the
+    department's report back (while it stands) or at the closing."""
+    frozen = event.get("handled_at") or event.get("closed_at")
+    return light(calendar, scheme, case_start(event), event.get("due_at"), frozen or now, unit)
 
 
 def reached_at(
@@ -124,7 +136,8 @@ def reached_at(
 def limit_start(
     task_due: datetime | None, task_created: datetime, case_opened: datetime | None, case_due: datetime | None
 ) -> datetime:
-    """Where a task's limit starts: the case's opening when the task carries the case deadline, else its arrival."""
+    """Where a task's limit starts: where the case's handling limit started (``case_opened``: :func:`case_start`)
+    when the task carries the case's deadline, else its arrival."""
     if case_opened is not None and task_due is not None and task_due == case_due:
         return case_opened
     return task_created
