@@ -75,7 +75,13 @@ STEPS_PER_EVENT = len(ANSWERS)
 def _raw_start(bundle: Any, engine: PythonScriptEngine) -> BpmnWorkflow:
     workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=engine)
     # what gridloop's report gives every instance besides the form: the district's choice of stages (case_stages)
-    data = dict(REPORT, self_handle=False, reporter="gw_hb1", separate_registration=False)
+    data = dict(
+        REPORT,
+        self_handle=False,
+        reporter="gw_hb1",
+        separate_registration=False,
+        platform_dispatches_checks=False,
+    )
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
     workflow.do_engine_steps()

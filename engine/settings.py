@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "check_exists": [4, "work_hours"],
         "accept": [1, "work_hours"],
         "register": [1, "work_hours"],
+        "dispatch_check": [1, "work_hours"],
         "dispatch": [1, "work_hours"],
         "reassign": [1, "work_hours"],
         "verify": [4, "work_hours"],
@@ -99,10 +100,11 @@ DEFAULTS: dict[str, Any] = {
     # whose code starts with one of these, in a grid its worker patrolled (an instance of patrol_process) within
     # window_hours before the report, counts as missed by that worker
     "missed_report_rule": {"categories": ["01"], "window_hours": 48, "patrol_process": "patrol"},
-    # the standard's stages a district keeps apart or merges (CJ/T 315: 受理 then 立案 by the shift leader;
-    # many grid platforms open the case at intake): each key is given to every instance started as a process
+    # the standard's stages a district keeps apart or merges (CJ/T 315: 受理 then 立案 by the shift leader, and
+    # 核查 sent out by the platform once the department reported back; many grid platforms open the case at
+    # intake and offer the check straight to the grid's workers): each key is given to every instance started as a process
     # variable of that name, which the diagram's gateways read
-    "case_stages": {"separate_registration": False},
+    "case_stages": {"separate_registration": False, "platform_dispatches_checks": False},
     # the roles whose members may report events (上报): patrols, intake of public reports, supervisors
     "report_roles": ["grid_worker", "intake", "dispatcher", "shift_leader", "supervisor"],
     # the roles that see a public reporter's name and phone whole (engine.reads.contacts); everybody else reads
@@ -221,8 +223,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "visit_process": {"type": "string", "minLength": 1, "maxLength": 64},
     "case_stages": {
         "type": "object",
-        "properties": {"separate_registration": {"type": "boolean"}},
-        "required": ["separate_registration"],
+        "properties": {
+            "separate_registration": {"type": "boolean"},
+            "platform_dispatches_checks": {"type": "boolean"},
+        },
+        "required": ["separate_registration", "platform_dispatches_checks"],
         "additionalProperties": False,
     },
     "missed_report_rule": {

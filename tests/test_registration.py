@@ -1,7 +1,8 @@
-"""受理 and 立案 as the standard keeps them apart: where the district chooses it (``case_stages``), the shift leader
-decides on each accepted report — open a case, decline one (不予立案), or send it back to intake — with a step
-limit of its own; elsewhere intake opens the case as it accepts (受理即立案, the default). Both paths are walked
-here, and the position evaluation credits the opening to whoever made it.
+"""The standard's stages a district keeps apart (``case_stages``): 受理 and 立案 — the shift leader decides on each
+accepted report, open a case, decline one (不予立案) or send it back to intake, with a step limit of its own;
+elsewhere intake opens the case as it accepts (受理即立案, the default) — and 核查 sent out by the platform once
+the department reported back (elsewhere offered straight to the grid's workers). Both paths of each are walked
+here, and the position evaluation credits each step to whoever took it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ OPEN = {"registration": "open"}
 PERIOD = (START - timedelta(days=1), START + timedelta(days=2))
 
 
-def separate(driver) -> None:
-    driver.gl.change_setting("admin", "case_stages", {"separate_registration": True})
+def separate(driver, checks: bool = False) -> None:
+    stages = {"separate_registration": not checks, "platform_dispatches_checks": checks}
+    driver.gl.change_setting("admin", "case_stages", stages)
 
 
 def rows_of(driver, position: str) -> dict[str, dict]:
@@ -124,3 +126,44 @@ def test_a_self_handled_case_is_settled_in_its_grid(driver):
         flow = {f["level"]: f for f in metrics.levels(session, *PERIOD)}
     assert (flow["grid"]["entered"], flow["grid"]["reported_up"], flow["grid"]["closed_here"]) == (1, 0, 1)
     assert flow["community"]["entered"] == 0
+
+
+def test_the_platform_sends_out_the_check_where_the_district_chooses_it(driver):
+    separate(driver, checks=True)
+    event_id = driver.report("gw_hb1")
+    step(driver, event_id, "accept", "intake", ACCEPT, not_for=())
+    step(driver, event_id, "dispatch", "dispatcher", {"department": "DH-HW"}, not_for=())
+    step(driver, event_id, "handle", "h_dh_hw", {"action": "done", "result": "已清运"}, not_for=())
+    sent = driver.open_task(event_id, "dispatch_check")
+    assert (sent["role"], sent["scope"]) == ("intake", "330199001001")
+    assert sent["due_at"] is not None, "sending out the check has a step limit of its own"
+    assert [t["step"] for t in driver.open_tasks(event_id)] == ["dispatch_check"], (
+        "no check before it is sent"
+    )
+    step(
+        driver,
+        event_id,
+        "dispatch_check",
+        "intake",
+        {"check_instructions": "核查垃圾是否清运干净"},
+        not_for=(),
+    )
+    verify = driver.open_task(event_id, "verify")
+    assert verify["id"] in driver.claimable("gw_hb1") and verify["id"] not in driver.claimable("gw_hb2")
+    step(driver, event_id, "verify", "gw_hb1", {"passed": True, "note": "已清运"}, not_for=())
+    step(driver, event_id, "close", "leader_hb", {"opinion": "同意结案"}, not_for=())
+    step(driver, event_id, "follow_up", "intake", {"satisfaction": "satisfied"}, not_for=())
+    event = driver.event(event_id)
+    assert (event["state"], event["closed_on_time"]) == ("closed", True)
+    intake = rows_of(driver, "intake")["intake"]
+    assert (intake["check_dispatches"], intake["check_dispatch_on_time_rate"]) == (1, 1.0)
+    audited(driver.gl)
+
+
+def test_by_default_the_check_goes_straight_to_the_grids_workers(driver):
+    event_id = driver.report("gw_hb1")
+    step(driver, event_id, "accept", "intake", ACCEPT, not_for=())
+    step(driver, event_id, "dispatch", "dispatcher", {"department": "DH-HW"}, not_for=())
+    step(driver, event_id, "handle", "h_dh_hw", {"action": "done", "result": "已清运"}, not_for=())
+    assert [t["step"] for t in driver.open_tasks(event_id)] == ["verify"]
+    assert rows_of(driver, "intake")["intake"]["check_dispatches"] == 0

@@ -8,8 +8,9 @@ A position is judged on the steps it completes (shared/DOMAIN.md, "Positions"), 
   sent back to intake is opened by its last decision, counted once). Per staff member over the steps that opened
   cases: 立案数 ``opened``, opened on time (按时立案率 ``on_time_opening_rate``, each step against its own limit)
   and voided since (准确立案率 ``accurate_opening_rate`` = (立案数 − 作废数) / 立案数).
-- 受理员 ``intake`` — 受理数 ``accepts`` (the ``accept`` steps completed) and 按时受理率, and the opening rates
-  above where intake opens the cases.
+- 受理员 ``intake`` — 受理数 ``accepts`` (the ``accept`` steps completed) and 按时受理率, the opening rates above
+  where intake opens the cases, and 核查派发数 ``check_dispatches`` with 按时派发核查率
+  ``check_dispatch_on_time_rate`` where the platform sends out the checks (``dispatch_check``).
 - 值班长 ``shift_leader`` — 立案审核数 ``registrations`` (``register``), 结案数 ``closes`` (``close`` and
   ``close_self``), 按时结案率 ``on_time_closing_rate``, and the opening rates of the cases the shift leader opened;
   综合指标值 ``composite`` weighs the three (``shift_leader_weights``; the common choice 25 / 40 / 35 %).
@@ -51,13 +52,24 @@ from engine.store.models import Event, ProcessVersion, Task
 
 POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
 INTAKE_STEPS = ("accept",)
-REGISTER_STEPS = ("register",)  # 立案 by the shift leader, where the district keeps it apart from 受理
+REGISTER_STEPS = ("register",)
+CHECK_DISPATCH_STEPS = (
+    "dispatch_check",
+)  # 核查 sent out by the platform, where the district does  # 立案 by the shift leader, where the district keeps it apart from 受理
 OPENING_STEPS = (*INTAKE_STEPS, *REGISTER_STEPS)
 CLOSING_STEPS = ("close", "close_self")
 DISPATCH_STEPS = DISPATCHING
 VERIFY_STEPS = ("check_exists",)  # 核实: does the reported problem exist
 CHECK_STEPS = ("verify",)  # 核查: was it handled
-STEPS = (*INTAKE_STEPS, *REGISTER_STEPS, *CLOSING_STEPS, *DISPATCH_STEPS, *VERIFY_STEPS, *CHECK_STEPS)
+STEPS = (
+    *INTAKE_STEPS,
+    *REGISTER_STEPS,
+    *CHECK_DISPATCH_STEPS,
+    *CLOSING_STEPS,
+    *DISPATCH_STEPS,
+    *VERIFY_STEPS,
+    *CHECK_STEPS,
+)
 
 # the steps worked, and the later dispatching steps of the same case (a re-dispatch tells a wrong dispatch)
 WORK, LATER, BETWEEN = (aliased(Task, name=n) for n in ("worked", "later_step", "between_step"))
@@ -173,7 +185,8 @@ def evaluate(
             "on_time_opening_rate": rate(total(staff, OPENING_STEPS, "opened_on_time"), opened_cases),
             "accurate_opening_rate": rate(opened_cases - total(staff, OPENING_STEPS, "voided"), opened_cases),
         }
-        if accepts:
+        check_dispatches = total(staff, CHECK_DISPATCH_STEPS, "steps")
+        if accepts or check_dispatches:
             rows.append(
                 {
                     "position": "intake",
@@ -181,6 +194,10 @@ def evaluate(
                     "accepts": accepts,
                     "accepts_on_time": total(staff, INTAKE_STEPS, "on_time"),
                     "on_time_intake_rate": rate(total(staff, INTAKE_STEPS, "on_time"), accepts),
+                    "check_dispatches": check_dispatches,
+                    "check_dispatch_on_time_rate": rate(
+                        total(staff, CHECK_DISPATCH_STEPS, "on_time"), check_dispatches
+                    ),
                     "opened": opened_cases,
                     "voided": total(staff, OPENING_STEPS, "voided"),
                     **opening,
