@@ -27,6 +27,7 @@ from test_loop_paths import (
 
 from engine.audit import verification
 from engine.errors import ValidationFailed
+from engine.evaluation import metrics
 from engine.store.models import Timer
 
 # 0101 dispatched Monday 09:15 Shanghai is due 15:15 (DUE_0101); one more working day: Tuesday 15:15.
@@ -359,6 +360,12 @@ def test_a_thirty_day_hold_stops_the_clock_reminds_at_the_review_date_and_closes
         RESUMED_AT.isoformat(),
         1,
     )
+    # 挂账时长: the hold's own span, from its start to its resumption, counted in the period it ended in
+    with gl.db.reading() as session:
+        [held_month] = metrics.evaluate(session, HELD_AT, RESUMED_AT + timedelta(days=1), by="district")
+        [before] = metrics.evaluate(session, HELD_AT, RESUMED_AT - timedelta(days=1), by="district")
+    assert held_month["hold_hours"] == round((RESUMED_AT - HELD_AT).total_seconds() / 3600, 2) == 720.0
+    assert before["hold_hours"] == 0, "a hold not yet ended is not counted"
     audited(gl)
 
 

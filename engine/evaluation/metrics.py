@@ -29,7 +29,9 @@ Definitions (shared/DOMAIN.md):
 - The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
   派遣数 (re-dispatches included) and 按时派遣, 错误派遣 (dispatched anew after a send-back; 准确派遣率 =
   (派遣 − 错误派遣) / 派遣), 核实 and
-  核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either. By
+  核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either;
+  挂账时长 ``hold_hours``: the hours of the holds (挂账) ended in the period, each hold from its start to its
+  resumption (the ``resume_hold`` step's span, kept per hold, never overwritten), natural hours. By
   department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数).
 
 Every figure is a conditional count (:func:`count_if`) the database computes over the rows of the period's indexed
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Float, and_, case, false, func, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -94,6 +96,7 @@ class Counts:
     checks_on_time: int = 0
     extension_requests: int = 0
     hold_requests: int = 0
+    hold_hours: float = 0.0
 
     def add(self, other: Counts) -> None:
         for name, value in other.__dict__.items():
@@ -354,6 +357,20 @@ def evaluate(
         for name, value in zip(steps, values, strict=True):
             setattr(counts[group], name, int(value))
 
+    for group, hours in session.execute(
+        select(key, func.coalesce(func.sum(hours_between(HOLDS.created_at, HOLDS.completed_at)), 0))
+        .select_from(HOLDS)
+        .join(Event, Event.id == HOLDS.event_id)
+        .where(
+            in_scope,
+            HOLDS.bpmn_id.in_(HOLD_STEPS),
+            period.settled(HOLDS.completed_at),
+            unindexed(HOLDS.status) == "completed",
+        )
+        .group_by(key)
+    ):
+        counts[group].hold_hours = round(float(hours), 2)
+
     deductions: dict[str | None, float] = defaultdict(float)
     sheets: dict[str | None, int] = defaultdict(int)
     by_kind: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -420,6 +437,34 @@ def evaluate(
         rows.append(row)
     rows.sort(key=lambda r: (-r["score"], str(r["group"])))
     return rows
+
+
+# a hold's span: the step that waits for its resumption (挂账恢复), from the hold's start to its end
+HOLD_STEPS = ("resume_hold",)
+HOLDS = aliased(Task, name="holds")
+
+
+class hours_between(FunctionElement[Any]):
+    """SQL: the hours from one moment to another (a fraction), as each database does time arithmetic."""
+
+    name = "hours_between"
+    inherit_cache = True
+
+    def __init__(self, start: Column, end: Column) -> None:
+        super().__init__(start, end)
+        self.type = Float()
+
+
+@compiles(hours_between)
+def _epoch_hours(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0)"
+
+
+@compiles(hours_between, "sqlite")
+def _julian_hours(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 24.0)"
 
 
 class unindexed(FunctionElement[Any]):

@@ -138,6 +138,7 @@ PLATFORM = [
     ("check_on_time_rate", "按时核查率"),
     ("extension_requests", "延期数"),
     ("hold_requests", "挂账数"),
+    ("hold_hours", "挂账时长（小时）"),
 ]
 SHEETS = {
     "district": ("区县", "区县", [*COUNTS, *PLATFORM]),

@@ -108,7 +108,8 @@
     status.textContent = texts.checking;
     return diagram().then(function (body) { return post(setup.check, body); }).then(function (answer) {
       serverProblems = answer.body.problems || [];
-      status.textContent = '';
+      // a deployment answered meanwhile keeps its word on the status line
+      if (status.textContent === texts.checking) status.textContent = '';
       render();
     });
   }
@@ -131,6 +132,7 @@
   });
 
   document.getElementById('designer-deploy').addEventListener('click', function () {
+    window.clearTimeout(timer);  // the deployment checks the diagram itself
     status.textContent = texts.deploying;
     diagram().then(function (body) { return post(setup.deploy, body); }).then(function (answer) {
       if (answer.status >= 400) {
