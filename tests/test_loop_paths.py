@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from engine.audit import history
 from engine.bpmn.definitions import FLOW_NODE_TAGS
+from engine.reads.lights import Lights
 from engine.store.models import Event, HistoryEntry
 
 ACCEPT = {"decision": "accept", "note": "信息完整，予以受理"}
@@ -167,6 +168,9 @@ def test_the_platforms_own_steps_after_an_on_time_report_back_do_not_make_the_ca
     assert (waiting["light"].step, waiting["light"].colour) == ("verify", "red")
     [listed], _ = gl.list_events("leader", code=waiting["code"])
     assert listed["light"].step == "verify"
+    with gl.reading("leader") as reader:
+        own = Lights.of(reader, reader.bundle(waiting["process_version_id"])).event(waiting)
+    assert own is not None and own.colour == "green", "the case's own light stood still at the report back"
     step(driver, event_id, "verify", "gw_hb1", VERIFY_PASSED, not_for=())
     step(driver, event_id, "close", "leader", CLOSE, not_for=())
     step(driver, event_id, "follow_up", "intake", SATISFIED, not_for=())

@@ -24,6 +24,16 @@ def separate(driver, checks: bool = False) -> None:
     driver.gl.change_setting("admin", "case_stages", stages)
 
 
+def accepted_and_decided(driver, registration: str, reason: str) -> int:
+    """A grid worker's report, accepted at intake and decided on by the district's shift leader."""
+    separate(driver)
+    event_id = driver.report("gw_hb1")
+    step(driver, event_id, "accept", "intake", ACCEPT, not_for=())
+    decision = {"registration": registration, "registration_reason": reason}
+    step(driver, event_id, "register", "leader", decision, not_for=())
+    return event_id
+
+
 def rows_of(driver, position: str) -> dict[str, dict]:
     with driver.gl.db.reading() as session:
         rows = positions.evaluate(session, *PERIOD, now=driver.gl.clock.now())
@@ -61,17 +71,7 @@ def test_the_shift_leader_opens_the_case_after_intake_where_the_district_keeps_t
 
 
 def test_a_case_the_shift_leader_declines_is_never_opened(driver):
-    separate(driver)
-    event_id = driver.report("gw_hb1")
-    step(driver, event_id, "accept", "intake", ACCEPT, not_for=())
-    step(
-        driver,
-        event_id,
-        "register",
-        "leader",
-        {"registration": "not_open", "registration_reason": "属物业管理范围，已告知上报人"},
-        not_for=(),
-    )
+    event_id = accepted_and_decided(driver, "not_open", "属物业管理范围，已告知上报人")
     event = driver.event(event_id)
     assert (event["state"], event["completed"], event["opened_at"]) == ("rejected", True, None)
     with driver.gl.db.reading() as session:
@@ -82,17 +82,7 @@ def test_a_case_the_shift_leader_declines_is_never_opened(driver):
 
 
 def test_a_report_sent_back_to_intake_is_accepted_again_and_opened_once(driver):
-    separate(driver)
-    event_id = driver.report("gw_hb1")
-    step(driver, event_id, "accept", "intake", ACCEPT, not_for=())
-    step(
-        driver,
-        event_id,
-        "register",
-        "leader",
-        {"registration": "back", "registration_reason": "地址不详，请与上报人核对"},
-        not_for=(),
-    )
+    event_id = accepted_and_decided(driver, "back", "地址不详，请与上报人核对")
     assert [t["step"] for t in driver.open_tasks(event_id)] == ["accept"]
     step(driver, event_id, "accept", "intake", {**ACCEPT, "note": "已核对地址"}, not_for=())
     step(driver, event_id, "register", "leader", OPEN, not_for=())
