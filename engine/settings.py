@@ -49,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
     # supervision sheets escalate while the case stays overdue: card -> [after, unit]
     "supervision_escalation": {"yellow": [1, "work_days"], "red": [3, "work_days"]},
     # the reply deadline of a sheet that asks for a reply, by its kind: a leader's instruction (领导批示) is
-    # answered within this limit of its issue, and shows its own light until it is
+    # answered within this limit of its issue, and shows its own light until it is; unanswered past it, it takes
+    # the next card (yellow, then red after one more limit), and each card deducts as sheet_deductions says
     "sheet_reply_limits": {"leader": [1, "work_days"]},
     # evaluation (考核评价): what 返工率 divides by ("opened" = 立案数 or "due" = 应结案数), which follow-up
     # answers count as satisfied, the weights of the composite score, and grid workers' rewards per report
@@ -67,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     "voided_reports_valid": False,
     # points off a department's score for each supervision sheet issued to it in the period, by the card it reached
     "sheet_deductions": {"notice": 0.5, "yellow": 1.0, "red": 2.0},
+    # appeals (申诉) against a sheet's deduction: the process a department starts for it, and how long after the
+    # sheet's issue it may (engine.commands.appeals); an upheld appeal lifts the deduction
+    "sheet_appeals": {"process": "sheet_appeal", "within": [10, "work_days"]},
     # the weights of the positions' 综合指标值 (engine.evaluation.positions): a shift leader's (值班长) and a
     # dispatcher's (派遣员), the common choices
     "shift_leader_weights": {
@@ -228,6 +232,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "platform_dispatches_checks": {"type": "boolean"},
         },
         "required": ["separate_registration", "platform_dispatches_checks"],
+        "additionalProperties": False,
+    },
+    "sheet_appeals": {
+        "type": "object",
+        "properties": {"process": {"type": "string", "minLength": 1, "maxLength": 64}, "within": _LIMIT},
+        "required": ["process", "within"],
         "additionalProperties": False,
     },
     "missed_report_rule": {

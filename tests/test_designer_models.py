@@ -129,6 +129,7 @@ def test_only_designers_deploy_and_a_grid_worker_is_refused(app):
         "grid_event",
         "household_visit",
         "patrol",
+        "sheet_appeal",
     ]
 
 

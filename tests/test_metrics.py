@@ -477,3 +477,33 @@ def test_a_wrong_re_dispatch_is_charged_as_a_wrong_dispatch_too(gl, driver):
         2,
         0.3333,
     )
+
+
+def test_the_trend_counts_each_month_as_its_own_evaluation_in_one_statement(week):
+    """The dashboard's trend: each month's 立案数 / 应结案数 / 结案数 / 按期结案数 equal the evaluation of that
+    month alone, for a case reported in one month and settled in the next as well, in a single statement."""
+    weeks = [(SH_WEEK[0] + timedelta(days=7 * i), SH_WEEK[1] + timedelta(days=7 * i)) for i in (-1, 0, 1)]
+    week.report("gw_hb2", {"category": "1102", "grid": GRID_HB2, "description": "工资拖欠，请求协调处理"})
+    week.complete("intake", week.inbox("intake", "claimable")[0][0]["id"], {"decision": "accept"})
+    week.clock.set(SH_WEEK[1] + timedelta(days=3))  # next week: the open cases' limits run out in it
+    expected = []
+    for start, end in weeks:
+        rows = week.evaluate("evaluator", start, end, by="district")
+        expected.append(tuple(sum(r[k] for r in rows) for k in metrics.TREND_FIGURES))
+    statements: list[str] = []
+
+    def caught(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    _events.listen(week.db.engine, "before_cursor_execute", caught)
+    try:
+        with week.db.reading() as session:
+            found = metrics.trend(session, weeks, now=week.now())
+    finally:
+        _events.remove(week.db.engine, "before_cursor_execute", caught)
+    assert [tuple(r[k] for k in metrics.TREND_FIGURES) for r in found] == expected
+    # this week: the fixture's four cases and the new one opened, three due and closed (two on time); next
+    # week: the two still open fall due when their limits run out, none closed
+    assert expected == [(0, 0, 0, 0), (5, 3, 3, 2), (0, 2, 0, 0)]
+    assert len([s for s in statements if "events" in s]) == 1
+    assert (found[1]["on_time_rate"], found[2]["closure_rate"]) == (round(2 / 3, 4), 0.0)

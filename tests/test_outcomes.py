@@ -75,7 +75,9 @@ def test_both_catalogs_name_every_state() -> None:
 def test_the_catalog_extraction_names_every_state_and_no_other() -> None:
     from webui.runtime_ids import RUNTIME_IDS
 
-    assert set(RUNTIME_IDS["state."]) == {f"state.{s}" for s in load_bundle(REPO, "grid_event").outcomes}
+    shipped = sorted(folder.name for folder in (REPO / "processes").iterdir() if folder.is_dir())
+    outcomes = {s for process in shipped for s in load_bundle(REPO, process).outcomes}
+    assert set(RUNTIME_IDS["state."]) == {f"state.{s}" for s in outcomes}
 
 
 def test_searching_for_a_state_nobody_sets_is_refused_by_name(gl: Gridloop) -> None:

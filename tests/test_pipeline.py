@@ -111,6 +111,9 @@ def test_every_action_is_produced_and_every_record_came_through_the_pipeline(
     # a leader's sheet, the department's reply; then the case goes overdue: lights, a sheet, its escalation
     sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "请加快处置")
     gl.reply_to_sheet("h_dh_hw", sheet["id"], "正在处置")
+    gl.start(
+        "h_dh_hw", "sheet_appeal", {"sheet": sheet["id"], "reason": "超时非本部门原因"}
+    )  # sheet_appealed
     for days in (2, 5, 12):
         gl.clock.advance(timedelta(days=days))
         gl.supervise()

@@ -67,7 +67,7 @@ def _quick_check(tmp_path: Path) -> Path:
 
 def test_each_folder_under_processes_is_a_model_with_only_the_shared_forms_it_names():
     models = {m.model_id: m for m in collect_models(REPO)}
-    assert set(models) == {"grid_event", "household_visit", "patrol"}
+    assert set(models) == {"grid_event", "household_visit", "patrol", "sheet_appeal"}
     grid = models["grid_event"].files
     assert (
         "processes/grid_event/grid_event.bpmn" in grid and "processes/grid_event/joint_meeting.bpmn" in grid
@@ -344,15 +344,16 @@ def test_the_life_cycle_and_a_start_on_the_command_line(tmp_path, capsys):
     run = _command_line(tmp_path, capsys)
     assert run("init", "--demo")[0] == 0
     status, out, _ = run("deploy", str(_visit_variant(tmp_path, "v2")))
-    assert status == 0 and out.startswith("household_visit: version 4 (") and out.endswith(" new, draft\n")
+    assert status == 0 and out.startswith("household_visit: version 5 (") and out.endswith(" new, draft\n")
     lines = run("versions")[1].splitlines()
     assert [line.split("\t")[:3] for line in lines] == [
         ["grid_event", "version 1", "active"],
-        ["household_visit", "version 4", "draft"],
+        ["household_visit", "version 5", "draft"],
         ["household_visit", "version 2", "active"],
         ["patrol", "version 3", "active"],
+        ["sheet_appeal", "version 4", "active"],
     ]
-    assert run("activate", "4")[1].endswith("active\n")
+    assert run("activate", "5")[1].endswith("active\n")
     status, out, err = run("rollback", "household_visit")
     assert (status, out.split()[:3]) == (0, ["household_visit:", "version", "2"])
     status, _, err = run("rollback", "household_visit")
@@ -375,20 +376,20 @@ def test_what_if_and_a_mapped_migration_on_the_command_line(tmp_path, capsys):
         .replace(">record_visit<", ">record_it<"),
         encoding="utf-8",
     )
-    assert run("deploy", str(variant))[0] == 0  # version 4, a draft (the patrol is version 3)
-    status, out, _ = run("what-if", "4", "--as", "designer")
+    assert run("deploy", str(variant))[0] == 0  # version 5, a draft (the appeal is version 4)
+    status, out, _ = run("what-if", "5", "--as", "designer")
     assert status == 0 and json.loads(out)["first"].endswith("-01"), "last month by default"
     today = date.today().isoformat()
-    status, out, _ = run("what-if", "4", "--from", "2020-01-01", "--to", "2030-12-31", "--as", "designer")
+    status, out, _ = run("what-if", "5", "--from", "2020-01-01", "--to", "2030-12-31", "--as", "designer")
     assert (status, json.loads(out)["played"], json.loads(out)["outcomes"]["same"]) == (0, 1, 1)
-    assert run("what-if", "4", "--from", today)[0] == 2, "half a period is a usage error"
-    status, _, err = run("what-if", "4", "--as", "gw_hb1")
+    assert run("what-if", "5", "--from", today)[0] == 2, "half a period is a usage error"
+    status, _, err = run("what-if", "5", "--as", "gw_hb1")
     assert status != 0 and "designers" in err
 
     status, out, _ = run(
-        "migrate", "--event", str(started["id"]), "--to", "4", "--dry-run", "--map", "record_visit=record_it"
+        "migrate", "--event", str(started["id"]), "--to", "5", "--dry-run", "--map", "record_visit=record_it"
     )
     assert status == 0 and json.loads(out)["aligned"] == {"record_visit": "record_it"}
-    assert run("migrate", "--event", str(started["id"]), "--to", "4", "--map", "record_visit")[0] == 2
-    status, out, _ = run("migrate", "--from", "2", "--to", "4", "--map", "record_visit=record_it")
+    assert run("migrate", "--event", str(started["id"]), "--to", "5", "--map", "record_visit")[0] == 2
+    status, out, _ = run("migrate", "--from", "2", "--to", "5", "--map", "record_visit=record_it")
     assert (status, json.loads(out)) == (0, {"migrated": [started["id"]], "refused": []})

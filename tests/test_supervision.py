@@ -179,3 +179,56 @@ def test_in_a_joint_meeting_only_the_late_support_department_gets_a_sheet(gl, dr
     close_and_follow_up(driver, event_id)
     assert _sheets(gl) == [] and [s["department"] for s in _sheets(gl, status="cleared")] == ["QH-ST"]
     assert verification.verify_all(gl)["mismatches"] == []
+
+
+def test_an_instruction_unanswered_past_its_reply_deadline_escalates_until_it_is_answered(gl, driver):
+    """领导批示 issued Monday 09:00 (Shanghai) is answered within one working day: by Tuesday 09:00. Unanswered,
+    it takes the yellow card then, and the red card one working day later; an answer stops it."""
+    answered_case, silent_case = _at_handle(driver), _at_handle(driver)
+    answered = gl.issue_sheet("supervisor", answered_case, "DH-HW", "领导批示：请今日处置完毕")
+    silent = gl.issue_sheet("supervisor", silent_case, "DH-HW", "领导批示：请今日处置完毕")
+    reply_due = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    assert answered["reply_due_at"] == reply_due
+
+    def cards() -> dict[int, str]:
+        return {s["id"]: s["card"] for s in _sheets(gl) if s["kind"] == "leader"}
+
+    gl.clock.set(reply_due)
+    assert _sheet_counts(gl)[1] == 0, (
+        "not before the deadline has passed"
+    )  # (the late tasks' own sheets aside)
+    gl.clock.set(reply_due + timedelta(seconds=1))
+    assert _sheet_counts(gl)[1] == 2
+    assert cards() == {answered["id"]: "yellow", silent["id"]: "yellow"}
+    kinds = [n["kind"] for n in gl.notices("h_dh_hw").rows if n["event_id"] == silent_case]
+    assert "sheet_escalated" in kinds, "the department hears that its instruction went unanswered"
+
+    gl.reply_to_sheet("h_dh_hw", answered["id"], "已按批示处置")
+    gl.clock.set(datetime(2026, 11, 25, 1, 0, 1, tzinfo=UTC))
+    gl.supervise()
+    assert cards() == {answered["id"]: "yellow", silent["id"]: "red"}, "an answer stops the escalation"
+    records = [h for h in driver.event(silent_case)["history"] if h["data"].get("sheet") == silent["id"]]
+    assert [h["action"] for h in records] == ["sheet_issued", "sheet_escalated", "sheet_escalated"]
+    assert verification.verify_all(gl)["mismatches"] == []
+
+
+def test_a_case_under_a_leaders_instruction_leads_the_inbox_until_the_instruction_is_cleared(gl, driver):
+    first = _at_handle(driver)
+    gl.clock.advance(timedelta(minutes=10))
+    second = driver.report("gw_hb1")  # due ten minutes later: behind the first, by the limit
+    driver.complete("intake", second, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", second, "dispatch", {"department": "DH-HW"})
+    rows, _total = gl.inbox("h_dh_hw", "claimable")
+    assert [(r["event_id"], r["priority"]) for r in rows] == [(first, False), (second, False)]
+    sheet = gl.issue_sheet("supervisor", second, "DH-HW", "领导批示：请今日处置完毕")
+    rows, _total = gl.inbox("h_dh_hw", "claimable")
+    assert [(r["event_id"], r["priority"]) for r in rows] == [(second, True), (first, False)]
+    driver.complete("h_dh_hw", second, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", second, "verify", {"passed": True})
+    driver.complete("leader", second, "close", {"opinion": "同意"})
+    follow_up = driver.open_task(second, "follow_up")
+    assert [r["priority"] for r in gl.inbox("intake", "claimable")[0] if r["id"] == follow_up["id"]] == [True]
+    gl.reply_to_sheet("h_dh_hw", sheet["id"], "已按批示处置")  # answered after closing: cleared (销号)
+    assert [r["priority"] for r in gl.inbox("intake", "claimable")[0] if r["id"] == follow_up["id"]] == [
+        False
+    ]

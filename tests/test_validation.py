@@ -226,7 +226,7 @@ def test_gridloop_deploy_refuses_with_each_problem_and_changes_nothing(capsys, t
     assert err.splitlines() == [problem, "error: 1 problem(s) in the definitions; nothing was changed"]
     gl = Gridloop(url)
     try:
-        assert _versions(gl) == [1, 2, 3]
+        assert _versions(gl) == [1, 2, 3, 4]
     finally:
         gl.db.dispose()
 
@@ -260,8 +260,8 @@ def test_a_stored_version_without_the_report_fields_is_a_clear_400_not_a_500(app
         "a process designer has to add them and deploy again."
     )
     with gl.db.reading() as session:
-        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 4, (
-            "the shipped three models and the stored version"
+        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 5, (
+            "the shipped four models and the stored version"
         )
 
 

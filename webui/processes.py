@@ -111,12 +111,15 @@ def start_form(process_id: str) -> BaseResponse | tuple[str, int]:
     page = start_page(reader(), process_id)
     if page["takes_reports"]:
         return redirect(url_for("report.new"), code=303)
+    properties = page["schema"].get("properties", {})
     defaults = {
         name: formdata.raw(prop["default"])
-        for name, prop in page["schema"].get("properties", {}).items()
+        for name, prop in properties.items()
         if "default" in prop and not isinstance(prop["default"], list | dict)
     }
-    return _render_start(page, {**defaults, "grid": page["default_unit"] or ""})
+    # a page that links here may fill single fields in (an appeal names its sheet: ?sheet=12)
+    given = {name: value for name, value in request.args.items() if name in properties and value}
+    return _render_start(page, {**defaults, **given, "grid": page["default_unit"] or ""})
 
 
 @bp.post("/processes/<process_id>/start")

@@ -144,7 +144,14 @@ def chain_problems(event: Any, entries: Sequence[Any], keys: AuditKeys | None = 
 # ------------------------------------------------------------------ the rows that mirror the history
 
 TASK_ACTIONS = ("claim", "unclaim", "complete", "light", "assigned", "delegated")
-SHEET_ACTIONS = ("sheet_issued", "sheet_escalated", "sheet_carried", "sheet_replied", "sheet_cleared")
+SHEET_ACTIONS = (
+    "sheet_issued",
+    "sheet_escalated",
+    "sheet_carried",
+    "sheet_replied",
+    "sheet_appealed",
+    "sheet_cleared",
+)
 TIMER_COLUMNS = ("bpmn_id", "due_at", "status", "created_at", "fired_at", "fired_by")
 SHEET_COLUMNS = (
     "task_id",
@@ -160,6 +167,7 @@ SHEET_COLUMNS = (
     "replied_at",
     "replied_by",
     "cleared_at",
+    "appeal_event_id",
 )
 
 
@@ -345,6 +353,7 @@ def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
                 "replied_at": None,
                 "replied_by": None,
                 "cleared_at": None,
+                "appeal_event_id": None,
             }
         elif want is None:
             problems.append(
@@ -358,6 +367,8 @@ def _sheet_problems(entries: Sequence[Any], rows: Sequence[Any]) -> list[str]:
             want["task_id"] = entry.task_id
         elif entry.action == "sheet_replied":
             want["replied_at"], want["replied_by"] = entry.at, entry.actor
+        elif entry.action == "sheet_appealed":
+            want["appeal_event_id"] = data.get("appeal")
         else:
             want["status"], want["cleared_at"] = "cleared", entry.at
         want.update(

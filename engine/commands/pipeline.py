@@ -67,6 +67,7 @@ HISTORY_ACTIONS = frozenset(
         "sheet_issued",
         "sheet_escalated",
         "sheet_carried",
+        "sheet_appealed",
         "similar_linked",
         "rescoped",
         "sheet_replied",

@@ -165,12 +165,15 @@ def issue_auto(step: Step, item: rules.Overdue) -> int:
 
 
 def escalate(step: Step, sheet_id: int, escalation: dict[str, list]) -> int:
-    """Raise an overdue automatic sheet to its next card (yellow, then red) when its moment has passed."""
+    """Raise an overdue automatic sheet, or a leader's instruction unanswered past its reply deadline, to its
+    next card (yellow, then red) when its moment has passed (:func:`engine.supervision.rules.escalation_at`)."""
     session = step.session
     sheet = session.get(SupervisionSheet, sheet_id)
     if sheet is None or sheet.status != "open" or not rules.sheet_still_overdue(session, sheet):
         return 0
-    moment = rules.escalation_at(step.parts.settings.calendar(session), sheet, escalation)
+    moment = rules.escalation_at(
+        step.parts.settings.calendar(session), sheet, escalation, settings.get(session, "sheet_reply_limits")
+    )
     card = rules.next_card(sheet.card)
     if moment is None or card is None or moment >= step.now:
         return 0
@@ -300,11 +303,11 @@ def next_due(gl: Gridloop, session: Session) -> datetime | None:
     threshold = rules.red_threshold(settings.get(session, "time_lights"))
     moments += [item.red_at for item in rules.red_items(session, calendar, threshold, unit, None)]
     escalation = settings.get(session, "supervision_escalation")
+    reply_limits = settings.get(session, "sheet_reply_limits")
     for sheet in session.scalars(select(SupervisionSheet).where(SupervisionSheet.status == "open")):
-        if sheet.kind == "auto":
-            moment = rules.escalation_at(calendar, sheet, escalation)
-            if moment is not None and rules.sheet_still_overdue(session, sheet):
-                moments.append(moment)
+        moment = rules.escalation_at(calendar, sheet, escalation, reply_limits)
+        if moment is not None and rules.sheet_still_overdue(session, sheet):
+            moments.append(moment)
     return min(moments) if moments else None
 
 
@@ -325,12 +328,11 @@ def scan(gl: Gridloop, fired_by: str = SCHEDULER) -> dict[str, int]:
     with gl.db.reading() as session:
         threshold = rules.red_threshold(settings.get(session, "time_lights"))
         escalation = settings.get(session, "supervision_escalation")
+        reply_limits = settings.get(session, "sheet_reply_limits")
         red = rules.red_items(session, calendar, threshold, unit_of(gl.parts.versions, session), now)
         due_escalations = []
-        for sheet in session.scalars(
-            select(SupervisionSheet).where(SupervisionSheet.status == "open", SupervisionSheet.kind == "auto")
-        ):
-            moment = rules.escalation_at(calendar, sheet, escalation)
+        for sheet in session.scalars(select(SupervisionSheet).where(SupervisionSheet.status == "open")):
+            moment = rules.escalation_at(calendar, sheet, escalation, reply_limits)
             if moment is not None and moment < now and rules.sheet_still_overdue(session, sheet):
                 due_escalations.append(sheet.id)
     for item in red:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine import settings
 from engine.bpmn import forms, runtime
 from engine.bpmn.state import STATE_FORMAT
+from engine.commands import appeals
 from engine.commands.pipeline import Step, offered
 from engine.commands.versions import REPORT_FORM_FIELDS
 from engine.errors import Conflict, FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
@@ -247,14 +248,18 @@ def start(step: Step, process_id: str, data: dict[str, Any], unit: str | None = 
             unit=unit,
             process=process_id,
         )
+    # an appeal against a sheet's deduction (申诉): the sheet is checked, and its facts go to the evaluator
+    sheet = appeals.appealed_sheet(step, data) if appeals.is_appeal(step, process_id) else None
     start_data = dict(data, grid=unit, starter=actor.username)
+    if sheet is not None:
+        start_data.update(appeals.facts(sheet, step.event(sheet.event_id)))
     initiator = next(
         (info.initiator_variable for info in bundle.user_tasks.values() if info.initiator_variable), None
     )
     if initiator:  # camunda:initiator: the start event names where the starter's username goes
         start_data[initiator] = actor.username
     description = data.get("description") or data.get("title") or (model.name if model else process_id)
-    return _open(
+    started = _open(
         step,
         deployed,
         schema,
@@ -270,6 +275,9 @@ def start(step: Step, process_id: str, data: dict[str, Any], unit: str | None = 
             "location": data.get("location") if isinstance(data.get("location"), dict) else None,
         },
     )
+    if sheet is not None:
+        appeals.link(step, sheet, started)
+    return started
 
 
 def _open(

@@ -17,7 +17,8 @@ Definitions (shared/DOMAIN.md):
 - ``score``: the weighted sum of the rates (``score_weights``), ×100; by department, less the points of each
   supervision sheet issued to it in the period by the card it reached (``sheet_deductions``: ``sheets`` and
   ``deductions`` in its row, and 督办数 by type — ``auto_sheets`` 超时督办, ``leader_sheets`` 领导督办 — and by
-  card: ``yellow_cards``, ``red_cards``).
+  card: ``yellow_cards``, ``red_cards``); a sheet whose appeal (申诉) the evaluator upheld deducts nothing
+  (``upheld_appeals``).
 - By department, cases count against the department that holds them, and each department task against its
   own department: ``tasks_due``/``tasks_late`` — so in a joint meeting only a late support department is charged,
   and a department that sent a case back is not charged with the case's lateness.
@@ -63,6 +64,7 @@ UNIT_LEVELS = ("district", "community", "town")
 NOT_CASES = ("rejected", "not_found", "reported")
 VOIDED = "voided"
 OFF_THE_CLOCK = ("on_hold", "legacy")
+STARTED = "start"  # the channel of an instance started from its start form, which is no report
 
 
 @dataclass
@@ -195,7 +197,8 @@ def _event_figures(
         else_=Event.due_at,
     )
     opened = and_(period.holds(Event.opened_at), Event.state.not_in(NOT_CASES))
-    reported = period.holds(Event.reported_at)
+    # a report: an event reported on a channel, not an instance a member of staff started (a patrol, an appeal)
+    reported = and_(period.holds(Event.reported_at), Event.channel != STARTED)
     due = and_(Event.state.not_in((*NOT_CASES, VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
     closed = and_(due, Event.state == "closed", Event.closed_at < period.end)
     valid = and_(opened, Event.channel == "grid", Event.state.not_in(not_valid))
@@ -375,6 +378,7 @@ def evaluate(
     sheets: dict[str | None, int] = defaultdict(int)
     by_kind: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_card: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    upheld_appeals: dict[str | None, int] = defaultdict(int)
     if by == "department":
         tasks = _task_figures(period)
         for department, *values in session.execute(
@@ -386,11 +390,16 @@ def evaluate(
             for name, value in zip(tasks, values, strict=True):
                 setattr(counts[department], name, int(value))
         points = settings.get(session, "sheet_deductions")
-        for department, kind, card, number in session.execute(
+        for department, kind, card, number, upheld in session.execute(
             select(
-                SupervisionSheet.department_code, SupervisionSheet.kind, SupervisionSheet.card, func.count()
+                SupervisionSheet.department_code,
+                SupervisionSheet.kind,
+                SupervisionSheet.card,
+                func.count(),
+                count_if(APPEALS.state == APPEAL_UPHELD),
             )
             .join(Event, Event.id == SupervisionSheet.event_id)
+            .outerjoin(APPEALS, APPEALS.id == SupervisionSheet.appeal_event_id)
             .where(
                 in_scope,
                 SupervisionSheet.department_code.is_not(None),
@@ -402,7 +411,9 @@ def evaluate(
             # 督办数 by type (超时 / 领导) and by the card reached
             by_kind[department][kind] += number
             by_card[department][card] += number
-            deductions[department] += number * points.get(card, 0)
+            # an appeal (申诉) the evaluator upheld lifts its sheet's deduction; the sheet still counts as issued
+            upheld_appeals[department] += int(upheld)
+            deductions[department] += (number - int(upheld)) * points.get(card, 0)
             counts[department]  # a department charged with sheets is listed, even without a case of its own
     if by in UNIT_LEVELS:
         counts = _fold(counts, _unit_paths(session), by)
@@ -430,6 +441,7 @@ def evaluate(
             row["sheets"], row["deductions"] = sheets[group], round(deductions[group], 2)
             row["auto_sheets"], row["leader_sheets"] = by_kind[group]["auto"], by_kind[group]["leader"]
             row["yellow_cards"], row["red_cards"] = by_card[group]["yellow"], by_card[group]["red"]
+            row["upheld_appeals"] = upheld_appeals[group]
         if by == "worker":
             row["reward"] = c.valid_reports * rewards.get("valid", 0) + c.major_reports * rewards.get(
                 "major", 0
@@ -438,6 +450,11 @@ def evaluate(
     rows.sort(key=lambda r: (-r["score"], str(r["group"])))
     return rows
 
+
+# the appeal instances sheets were appealed by (engine.commands.appeals), under a name of their own, and the
+# state an appeal ends in when the evaluator upholds it: the appealed sheet then costs its department no points
+APPEALS = aliased(Event, name="appeals")
+APPEAL_UPHELD = "appeal_upheld"
 
 # a hold's span: the step that waits for its resumption (挂账恢复), from the hold's start to its end
 HOLD_STEPS = ("resume_hold",)
@@ -586,6 +603,44 @@ def _unit_paths(session: Session) -> dict[str, dict[str, str]]:
             current = units[current][1]
         paths[code] = path
     return paths
+
+
+TREND_FIGURES = ("opened", "due", "closed", "closed_on_time")
+
+
+def trend(
+    session: Session,
+    months: list[tuple[datetime, datetime]],
+    actor: people.Actor | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The district's 立案数, 应结案数, 结案数 and 按期结案数 of each of ``months`` (``[start, end)`` spans, in
+    order) — each as :func:`evaluate` counts it for that period alone — in one query of conditional counts over
+    the events of the whole span (indexed ranges), with each month's closure and on-time rates."""
+    if not months:
+        return []
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    answers = list(settings.get(session, "satisfied_answers"))
+    not_valid = not_valid_states(session)
+    sums = []
+    for start, end in months:
+        figures = _event_figures(Period(start, end, now), answers, not_valid)
+        sums += [count_if(figures[name]) for name in TREND_FIGURES]
+    whole = Period(months[0][0], months[-1][1], now)
+    values = session.execute(select(*sums).where(_events_of_period(whole, in_scope, "district"))).one()
+    rows = []
+    for i, (start, end) in enumerate(months):
+        counts = dict(zip(TREND_FIGURES, map(int, values[4 * i : 4 * i + 4]), strict=True))
+        rows.append(
+            {
+                "start": start,
+                "end": end,
+                **counts,
+                "closure_rate": rate(counts["closed"], counts["due"]),
+                "on_time_rate": rate(counts["closed_on_time"], counts["due"]),
+            }
+        )
+    return rows
 
 
 # the levels from the grid up, as cases are reported up (逐级上报)

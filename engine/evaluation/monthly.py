@@ -158,6 +158,7 @@ SHEETS = {
             ("leader_sheets", "领导督办数"),
             ("yellow_cards", "黄牌数"),
             ("red_cards", "红牌数"),
+            ("upheld_appeals", "申诉成立数"),
             ("deductions", "督办扣分"),
             COUNTS[-1],
         ],

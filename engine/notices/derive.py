@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, insert, select
 
 from engine.notices import outbox
 from engine.org.cache import Reachable
-from engine.store.models import HistoryEntry, Notice, RoleAssignment, SupervisionSheet, Task, User
+from engine.store.models import Event, HistoryEntry, Notice, RoleAssignment, SupervisionSheet, Task, User
 from engine.time import timelights
 
 if TYPE_CHECKING:
@@ -172,8 +172,9 @@ class _Resolver:
         return found is not None
 
     def requester(self, event_id: int, approval: Any) -> str | None:
-        """Who completed the step whose completion offered ``approval`` (the same command: the same instant)."""
-        return self.conn.scalar(
+        """Who completed the step whose completion offered ``approval`` (the same command: the same instant), or
+        who started the instance when its start offered it (an appeal's decision)."""
+        completed_by = self.conn.scalar(
             select(Task.completed_by)
             .where(
                 Task.event_id == event_id,
@@ -184,6 +185,12 @@ class _Resolver:
             .order_by(Task.id.desc())
             .limit(1)
         )
+        if completed_by is not None:
+            return str(completed_by)
+        starter = self.conn.scalar(
+            select(Event.reporter).where(Event.id == event_id, Event.reported_at == approval.created_at)
+        )
+        return None if starter is None else str(starter)
 
 
 def _common(event: Any, step_name: str | None = None) -> dict[str, Any]:
@@ -279,7 +286,8 @@ def _drafts(
     for record in records:
         if record.action in ADDRESSED_ACTIONS:
             drafts += _addressed(resolver, record)
-        elif record.action.startswith("sheet_"):
+        elif record.action.startswith("sheet_") and record.action != "sheet_appealed":
+            # (an appeal offers its decision to the evaluators: that offer is its notice)
             drafts += _sheet(resolver, record)
         elif record.action == "light":
             if first_colour is None:

@@ -52,7 +52,8 @@ def task_filter(actor: Actor) -> ColumnElement[bool]:
 
 
 def event_filter(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition: the events ``actor`` may see — inside one of their scopes, or worked by their department."""
+    """SQL condition: the events ``actor`` may see — inside one of their scopes, or worked by their department;
+    a department's staff also see what they started themselves (their department's appeal, say)."""
     clauses = []
     departments = set()
     for a in actor.assignments:
@@ -62,5 +63,5 @@ def event_filter(actor: Actor) -> ColumnElement[bool]:
             clauses.append(Event.grid_code.startswith(a.scope_code))
     if departments:
         worked = select(Task.event_id).where(Task.department_code.in_(sorted(departments)))
-        clauses.append(Event.id.in_(worked))
+        clauses += [Event.id.in_(worked), Event.reporter == actor.username]
     return or_(*clauses) if clauses else false()

@@ -183,22 +183,17 @@ def dashboard_charts(reader: Reader, start: datetime, end: datetime) -> dict[str
     negative one). Every figure is
     :func:`evaluation`'s (the table's), each a rate as a fraction."""
     zone = start.tzinfo
-    trend = []
-    for month_start, month_end in _months_back(
-        _month_start((end - timedelta(seconds=1)).astimezone(zone)), TREND_MONTHS
-    ):
-        rows = evaluation(reader, month_start, month_end, "district")
-        total = {k: sum(r[k] for r in rows) for k in ("opened", "due", "closed", "closed_on_time")}
-        trend.append(
-            {
-                "month": f"{month_start.year:04d}-{month_start.month:02d}",
-                "from": month_start.date().isoformat(),
-                "to": (month_end - timedelta(days=1)).date().isoformat(),
-                **total,
-                "closure_rate": metrics.rate(total["closed"], total["due"]),
-                "on_time_rate": metrics.rate(total["closed_on_time"], total["due"]),
-            }
-        )
+    _require_evaluator(reader.actor)
+    months = _months_back(_month_start((end - timedelta(seconds=1)).astimezone(zone)), TREND_MONTHS)
+    trend = [
+        {
+            "month": f"{row['start'].year:04d}-{row['start'].month:02d}",
+            "from": row["start"].date().isoformat(),
+            "to": (row["end"] - timedelta(days=1)).date().isoformat(),
+            **{name: row[name] for name in (*metrics.TREND_FIGURES, "closure_rate", "on_time_rate")},
+        }
+        for row in metrics.trend(reader.session, months, reader.actor, now=reader.now())
+    ]
     categories = {c.code: c for c in reader.bundle().categories}
     by_category = sorted(
         (r for r in evaluation(reader, start, end, "category") if r["opened"]),

@@ -175,6 +175,25 @@ def _detail_with_contact(reader: Reader, event_id: int) -> tuple[dict[str, Any],
     return (detail if whole else contacts.masked(detail)), whole
 
 
+def _appeals_of(reader: Reader, sheets: list[dict[str, Any]]) -> None:
+    """Each sheet with whether the actor may appeal against its deduction now (``can_appeal``,
+    :func:`engine.supervision.rules.appeal_refusal`) and the appeal made (``appeal``: its code and state)."""
+    session = reader.session
+    points = reader.settings.value("sheet_deductions", session)
+    appeals = reader.settings.value("sheet_appeals", session)
+    calendar, now = reader.calendar(), reader.now()
+    made = {
+        r["id"]: r
+        for r in queries.events_by_id(session, [s["appeal_event_id"] for s in sheets if s["appeal_event_id"]])
+    }
+    for sheet in sheets:
+        closes = rules.appeal_closes(calendar, sheet["issued_at"], appeals["within"])
+        sheet["can_appeal"] = rules.appeal_refusal(reader.actor, sheet, points, closes, now) is None
+        appeal = made.get(sheet["appeal_event_id"])
+        sheet["appeal"] = {"code": appeal["code"], "state": appeal["state"]} if appeal else None
+        sheet["appeal_process"] = appeals["process"]
+
+
 def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     """An event as its page shows it: :func:`engine.reads.queries.event_detail` plus names, time light, current
     holders, the steps' data with their schemas, the attachments, the diagram elements done and waiting, and
@@ -191,6 +210,7 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
     directory = reader.directory()
     steps = _steps(reader, bundle, detail["history"])
     sheets = _sheets_of_event(session, event_id, directory, actor)
+    _appeals_of(reader, sheets)
     people = {detail["reporter"]} | {h["actor"] for h in detail["history"]}
     people |= {t["assignee"] for t in detail["tasks"]} | {t["completed_by"] for t in detail["tasks"]}
     people |= {s["issued_by"] for s in sheets} | {s["replied_by"] for s in sheets}

@@ -77,13 +77,33 @@ def inbox(
     if grid:
         query = query.where(Event.grid_code.startswith(grid))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    priority = instructed(Task.event_id)
     order: tuple[Any, ...] = (Task.due_at.is_(None), Task.due_at, Task.id)
     if view == "done":
         order = (Task.completed_at.desc(),)
     elif view == "follow_up":
         order = (Task.follow_up_at, *order)
-    rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
-    return [task_row(task, event) for task, event in rows], total
+    else:  # a case under a leader's instruction (领导批示) comes first
+        order = (priority.desc(), *order)
+    rows = session.execute(
+        query.add_columns(priority).order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return [task_row(task, event) | {"priority": bool(flag)} for task, event, flag in rows], total
+
+
+def instructed(event_id: Any) -> Any:
+    """SQL: whether the event has a leader's instruction (领导批示) still open — the priority flag (优先) of its
+    tasks in the inbox, raised by the instruction's issue and lowered by its clearing."""
+    return (
+        select(SupervisionSheet.id)
+        .where(
+            SupervisionSheet.event_id == event_id,
+            SupervisionSheet.kind == "leader",
+            SupervisionSheet.status == "open",
+        )
+        .exists()
+        .label("priority")
+    )
 
 
 def open_steps(session: Session, event_ids: set[int]) -> dict[int, list[dict[str, Any]]]:

@@ -372,6 +372,9 @@ class SupervisionSheet(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the appeal (申诉) against the sheet's deduction: the instance of the appeal process it was appealed by,
+    # whose outcome the evaluator decides (an upheld appeal lifts the deduction)
+    appeal_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True, index=True)
 
 
 class AdminLogEntry(Base):

@@ -9,7 +9,7 @@ holding it. A platform step — a task with no department, offered to a role wit
 结案 …: whichever the diagram has) — that goes red gets a sheet with no department, on that task: it is
 charged to the task's role within the task's scope, and cleared as soon as the step is done. Other sheets are
 cleared (销号) only once the case is closed after verification; a leader's sheet also needs the department's
-reply first. Every sheet action is recorded in the event's history.
+reply first, and left unanswered past its reply deadline it escalates card by card like an automatic one. Every sheet action is recorded in the event's history.
 """
 
 from __future__ import annotations
@@ -179,23 +179,76 @@ def next_card(card: str) -> str | None:
 
 
 def escalation_at(
-    calendar: BusinessCalendar, sheet: SupervisionSheet, escalation: dict[str, list]
+    calendar: BusinessCalendar,
+    sheet: SupervisionSheet,
+    escalation: dict[str, list],
+    reply_limits: dict[str, list] | None = None,
 ) -> datetime | None:
-    """When an open sheet takes its next card, counted from its issue (None when it has no further card)."""
+    """When an open sheet takes its next card (None when it has no further card): an automatic sheet by
+    ``escalation`` (the ``supervision_escalation`` setting), counted from its issue; a leader's instruction left
+    unanswered (批示未回复) at its reply deadline, and one card more each further reply limit of its kind
+    (``reply_limits``: the ``sheet_reply_limits`` setting) — never once it is answered."""
     card = next_card(sheet.card)
-    if card is None or card not in escalation:
+    if card is None:
         return None
-    limit, unit = escalation[card]
-    return calendar.due_at(sheet.issued_at, float(limit), unit)
+    if sheet.kind == "leader":
+        limit = (reply_limits or {}).get(sheet.kind)
+        if sheet.reply is not None or sheet.due_reference is None or limit is None:
+            return None
+        moment = sheet.due_reference
+        for _ in range(CARDS.index(sheet.card)):
+            moment = calendar.due_at(moment, float(limit[0]), limit[1])
+        return moment
+    if card not in escalation:
+        return None
+    amount, unit = escalation[card]
+    return calendar.due_at(sheet.issued_at, float(amount), unit)
 
 
 def sheet_still_overdue(session: Session, sheet: SupervisionSheet) -> bool:
-    """Whether what the sheet is about is still unfinished (its task open, or its case not closed)."""
+    """Whether what the sheet is about is still unfinished (its task open, or its case not closed; a leader's
+    instruction: its reply)."""
+    if sheet.kind == "leader":
+        return sheet.reply is None
     if sheet.task_id is not None:
         task = session.get(Task, sheet.task_id)
         return task is not None and task.status == "open"
     event = session.get(Event, sheet.event_id)
     return event is not None and event.state == "open"
+
+
+# why an appeal (申诉) cannot be made, said on the appeal form's sheet field
+APPEAL_FIELD_CODES = {
+    "unknown": "appeal.sheet_unknown",
+    "department": "appeal.not_your_department",
+    "no_deduction": "appeal.no_deduction",
+    "too_late": "appeal.too_late",
+}
+APPEALED = "appeal.already_appealed"  # not a field's error: a second appeal is a conflict
+
+
+def appeal_closes(calendar: BusinessCalendar, issued_at: datetime, within: list) -> datetime:
+    """The end of the appeal period (申诉期限) of a sheet issued at ``issued_at``: ``within`` ([amount, unit])
+    of its issue."""
+    return calendar.due_at(issued_at, float(within[0]), within[1])
+
+
+def appeal_refusal(
+    actor: Any, sheet: dict[str, Any], points: dict[str, float], closes: datetime, now: datetime
+) -> str | None:
+    """Why ``actor`` may not appeal (申诉) against ``sheet`` (a sheet row, :func:`sheet_row`) now — a field
+    error's code — or None when they may: a handler of the department charged with it, while it costs that
+    department points (``points``: the ``sheet_deductions`` setting), once, until ``closes``
+    (:func:`appeal_closes`). One rule for the page that offers the appeal and the command that starts it."""
+    if not any(a.department_code and a.department_code == sheet["department"] for a in actor.assignments):
+        return APPEAL_FIELD_CODES["department"]
+    if points.get(sheet["card"], 0) <= 0:
+        return APPEAL_FIELD_CODES["no_deduction"]
+    if sheet["appeal_event_id"] is not None:
+        return APPEALED
+    if now > closes:
+        return APPEAL_FIELD_CODES["too_late"]
+    return None
 
 
 def sheet_record(sheet: SupervisionSheet) -> dict[str, Any]:
@@ -231,6 +284,7 @@ def sheet_row(sheet: SupervisionSheet) -> dict:
         "cleared_at": sheet.cleared_at,
         # a leader's instruction is answered by this moment (None for an automatic sheet: cleared, not answered)
         "reply_due_at": sheet.due_reference if sheet.kind == "leader" else None,
+        "appeal_event_id": sheet.appeal_event_id,
     }
 
 
