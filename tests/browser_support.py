@@ -36,7 +36,18 @@ CHROMIUM_ARGS = [
 ]
 VENDOR_SCRIPT = REPO / "webui" / "static" / "vendor" / "bpmn-navigated-viewer.production.min.js"
 PASSWORD = "browser-test-password"
-STAFF = ("gw_hb1", "intake", "dispatcher", "h_dh_hw", "leader", "supervisor", "auditor", "designer", "admin")
+STAFF = (
+    "gw_hb1",
+    "intake",
+    "dispatcher",
+    "h_dh_hw",
+    "leader",
+    "supervisor",
+    "auditor",
+    "designer",
+    "admin",
+    "evaluator",
+)
 
 
 def make_png(width: int = 4, height: int = 3) -> bytes:
@@ -73,6 +84,17 @@ class LiveServer:
         """Stop the server and wait for its thread."""
         self._server.shutdown()
         self._thread.join(timeout=10)
+
+
+def instructed_case(gl: Any, description: str = "小区门口垃圾堆放多日") -> tuple[dict, dict]:
+    """A case reported in 湖滨's first grid, accepted and dispatched to 环卫所, with a leader's instruction (领导批示)
+    on it: the event and the sheet."""
+    event = gl.report("gw_hb1", {"category": "0101", "description": description, "grid": "330199001001001"})
+    for username, data in (("intake", {"decision": "accept"}), ("dispatcher", {"department": "DH-HW"})):
+        task = next(t for t in gl.event_detail("admin", event["id"])["tasks"] if t["status"] == "open")
+        gl.complete(username, task["id"], data)
+    sheet = gl.issue_sheet("supervisor", event["id"], "DH-HW", "领导批示：群众反映强烈，请今日处置完毕")
+    return event, sheet
 
 
 def demo_app(database: Path) -> Any:

@@ -18,16 +18,10 @@ PHONE = {"width": 375, "height": 740}
 def test_a_sheet_badge_on_the_inbox_row_leads_to_the_sheet_on_the_task_page_on_a_phone(
     browse: Browse, live_server: LiveServer
 ) -> None:
-    from browser_support import ARTIFACTS
+    from browser_support import ARTIFACTS, instructed_case
 
     gl = live_server.app.extensions["gridloop"]
-    event = gl.report(
-        "gw_hb1", {"category": "0101", "description": "小区门口垃圾堆放多日", "grid": "330199001001001"}
-    )
-    for username, data in (("intake", {"decision": "accept"}), ("dispatcher", {"department": "DH-HW"})):
-        task = next(t for t in gl.event_detail("admin", event["id"])["tasks"] if t["status"] == "open")
-        gl.complete(username, task["id"], data)
-    sheet = gl.issue_sheet("supervisor", event["id"], "DH-HW", "领导批示：群众反映强烈，请今日处置完毕")
+    event, sheet = instructed_case(gl)
 
     handler = browse.sign_in("h_dh_hw", viewport=PHONE, is_mobile=True, has_touch=True)
     handler.goto("/inbox?view=claimable")

@@ -366,6 +366,8 @@ def test_a_thirty_day_hold_stops_the_clock_reminds_at_the_review_date_and_closes
         [before] = metrics.evaluate(session, HELD_AT, RESUMED_AT - timedelta(days=1), by="district")
     assert held_month["hold_hours"] == round((RESUMED_AT - HELD_AT).total_seconds() / 3600, 2) == 720.0
     assert before["hold_hours"] == 0, "a hold not yet ended is not counted"
+    # ... but it is a hold still running at that period's end: 29 days of it so far
+    assert (before["running_hold_hours"], held_month["running_hold_hours"]) == (696.0, 0)
     audited(gl)
 
 

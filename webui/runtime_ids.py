@@ -479,6 +479,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("dashboard.valid_report_rate"),
         N_("dashboard.registrations"),
         N_("dashboard.hold_hours"),
+        N_("dashboard.running_hold_hours"),
         N_("dashboard.check_dispatches"),
         N_("dashboard.check_dispatch_on_time_rate"),
         N_("dashboard.missed_reports"),

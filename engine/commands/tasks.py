@@ -259,6 +259,8 @@ def start(step: Step, process_id: str, data: dict[str, Any], unit: str | None = 
     if initiator:  # camunda:initiator: the start event names where the starter's username goes
         start_data[initiator] = actor.username
     description = data.get("description") or data.get("title") or (model.name if model else process_id)
+    if sheet is not None:  # what the appeal is about, as the evaluator's inbox and the event lists show it
+        description = f"{start_data['sheet_case']} · #{sheet.id} · {data.get('reason', '')}"
     started = _open(
         step,
         deployed,

@@ -32,7 +32,8 @@ Definitions (shared/DOMAIN.md):
   (派遣 − 错误派遣) / 派遣), 核实 and
   核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either;
   挂账时长 ``hold_hours``: the hours of the holds (挂账) ended in the period, each hold from its start to its
-  resumption (the ``resume_hold`` step's span, kept per hold, never overwritten), natural hours. By
+  resumption (the ``resume_hold`` step's span, kept per hold, never overwritten), natural hours; and
+  ``running_hold_hours``: the hours so far of the holds still running when the period ends (or now). By
   department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数).
 
 Every figure is a conditional count (:func:`count_if`) the database computes over the rows of the period's indexed
@@ -47,14 +48,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Float, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine import settings
 from engine.org import people, scope, tree
-from engine.store.models import Event, OrgUnit, SupervisionSheet, Task
+from engine.store.models import Event, OrgUnit, SupervisionSheet, Task, UTCDateTime
 
 GROUPINGS = ("district", "department", "level", "grid", "community", "town", "category", "worker")
 # the groupings above a grid: counted by grid in the database, then folded into the unit that holds each grid
@@ -99,6 +100,7 @@ class Counts:
     extension_requests: int = 0
     hold_requests: int = 0
     hold_hours: float = 0.0
+    running_hold_hours: float = 0.0
 
     def add(self, other: Counts) -> None:
         for name, value in other.__dict__.items():
@@ -373,6 +375,22 @@ def evaluate(
         .group_by(key)
     ):
         counts[group].hold_hours = round(float(hours), 2)
+    # the holds still running when the period ends (or now, for a period still running): their hours so far
+    upto = min(end, now) if now is not None else end
+    for group, hours in session.execute(
+        select(key, func.coalesce(func.sum(hours_between(HOLDS.created_at, moment(upto))), 0))
+        .select_from(HOLDS)
+        .join(Event, Event.id == HOLDS.event_id)
+        .where(
+            in_scope,
+            HOLDS.bpmn_id.in_(HOLD_STEPS),
+            HOLDS.created_at < upto,
+            or_(HOLDS.completed_at.is_(None), HOLDS.completed_at >= upto),
+            unindexed(HOLDS.status).in_(("open", "completed")),
+        )
+        .group_by(key)
+    ):
+        counts[group].running_hold_hours = round(float(hours), 2)
 
     deductions: dict[str | None, float] = defaultdict(float)
     sheets: dict[str | None, int] = defaultdict(int)
@@ -459,6 +477,11 @@ APPEAL_UPHELD = "appeal_upheld"
 # a hold's span: the step that waits for its resumption (挂账恢复), from the hold's start to its end
 HOLD_STEPS = ("resume_hold",)
 HOLDS = aliased(Task, name="holds")
+
+
+def moment(value: datetime) -> Any:
+    """A moment as an SQL value stored the way the columns store theirs (UTC; naive on SQLite)."""
+    return literal(value, UTCDateTime())
 
 
 class hours_between(FunctionElement[Any]):

@@ -139,6 +139,7 @@ PLATFORM = [
     ("extension_requests", "延期数"),
     ("hold_requests", "挂账数"),
     ("hold_hours", "挂账时长（小时）"),
+    ("running_hold_hours", "挂账中时长（小时）"),
 ]
 SHEETS = {
     "district": ("区县", "区县", [*COUNTS, *PLATFORM]),
