@@ -106,6 +106,23 @@ def test_the_community_reports_a_dispute_up_and_the_towns_justice_office_resolve
         ("town", 1, 0, 1),
         ("district", 0, 0, 0),
     ]
+    # each count drills into the case behind it, by the same conditions (the dashboard's links)
+    with driver.gl.db.reading() as session:
+        period = (event["opened_at"], event["opened_at"] + timedelta(days=1))
+        behind = {
+            (level, figure): metrics.level_cases(session, *period, level, figure)
+            for level in ("grid", "community", "town", "district")
+            for figure in metrics.LEVEL_FIGURES
+        }
+    assert {key for key, ids in behind.items() if ids} == {
+        ("grid", "entered"),
+        ("grid", "reported_up"),
+        ("community", "entered"),
+        ("community", "reported_up"),
+        ("town", "entered"),
+        ("town", "closed_here"),
+    }
+    assert all(ids == [event_id] for ids in behind.values() if ids)
     data = data_of(driver, event_id)
     assert data["level_history"] == ["grid", "community", "town"]
     assert [(h["department"], h["level"]) for h in data["departments_history"]] == [(justice, "town")]

@@ -234,7 +234,8 @@ def test_each_supervision_sheet_takes_its_cards_points_off_the_departments_score
 
 def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(week):
     """The week by hand: five reports, one rejected (有效上报率 4/5); three dispatches and a re-dispatch, all
-    within their hour, one dispatch sent back and dispatched anew (准确派遣率 3/4); four checks (核查: the late
+    within their hour, one dispatch sent back and dispatched anew (准确派遣率 3/4), and the wage case still
+    waiting for its dispatch past its hour (超时未派遣 1: 应派遣数 5, 按时派遣率 4/5); four checks (核查: the late
     case was checked twice), all within their limits; no public report to verify (核实), no extension, no hold."""
     [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
     figures = (
@@ -243,6 +244,8 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
         "valid_report_rate",
         "dispatches",
         "dispatches_on_time",
+        "dispatches_pending",
+        "dispatches_due",
         "redispatches",
         "accurate_dispatch_rate",
         "dispatch_on_time_rate",
@@ -261,9 +264,11 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
         "valid_report_rate": 0.8,
         "dispatches": 4,
         "dispatches_on_time": 4,
+        "dispatches_pending": 1,
+        "dispatches_due": 5,
         "redispatches": 1,
         "accurate_dispatch_rate": 0.75,
-        "dispatch_on_time_rate": 1.0,
+        "dispatch_on_time_rate": 0.8,
         "checks": 4,
         "checks_on_time": 4,
         "check_on_time_rate": 1.0,
@@ -280,6 +285,8 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
         redispatched = metrics.cases(session, *SH_WEEK, "district", "330199", "redispatches")
         checked = metrics.cases(session, *SH_WEEK, "district", "330199", "checks")
         reported = metrics.cases(session, *SH_WEEK, "district", "330199", "reported")
+        waiting = metrics.cases(session, *SH_WEEK, "district", "330199", "dispatches_pending")
+    assert [week.event_detail("evaluator", i)["category"] for i in waiting] == ["1102"]
     codes = {e["id"]: e for e in (week.event_detail("evaluator", i) for i in reported)}
     assert len(reported) == 5 and len(checked) == 3 and len(redispatched) == 1
     assert codes[redispatched[0]]["reassign_count"] == 1

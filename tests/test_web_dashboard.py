@@ -239,14 +239,24 @@ def test_the_light_board_counts_each_departments_open_tasks_by_light(app, gl):
     """One case left at DH-HW's handling past its limit (red once the scan has recorded it), another just
     arrived (green): the board shows DH-HW with one red and one green task, as its data table says."""
     closed, late = _one_closed_one_late(gl)
-    at_handle(gl)  # a fresh one, inside its limit
+    fresh = at_handle(gl)  # a fresh one, inside its limit
     gl.supervise()  # the scheduler's scan records the lights
-    page = html(staff(app, "evaluator").get(NOVEMBER))
+    client = staff(app, "evaluator")
+    page = html(client.get(NOVEMBER))
     assert "时间灯看板" in page and 'id="chart-lights"' in page
     start = page.index('<tr data-lights="DH-HW">')
     row = page[start : page.index("</tr>", start)]
-    counts = dict(re.findall(r'data-colour="(\w+)">(\d+)</td>', row))
+    counts = {c: re.sub(r"<[^>]+>", "", n) for c, n in re.findall(r'data-colour="(\w+)">(.*?)</td>', row)}
     assert (counts["red"], counts["green"], counts["yellow"]) == ("1", "1", "0")
+    # each count opens the cases behind it: the department's open tasks of that colour, now
+    for colour, expected in (("red", late), ("green", fresh)):
+        link = re.search(rf'data-colour="{colour}"><a href="([^"]+)"', row)
+        assert link, colour
+        listed = html(client.get(link.group(1).replace("&amp;", "&")))
+        assert re.findall(r'<tr data-event="(\d+)"', listed) == [str(expected)], colour
+    assert 'data-colour="yellow"><a' not in row, "a zero is no link"
+    bad = "/dashboard/cases?from=2026-11-01&to=2026-11-30&by=lights&group=DH-HW&figure=purple"
+    assert client.get(bad).status_code == 400
     charts = json.loads(re.search(r'id="dashboard-charts">(.*?)</script>', page, re.S).group(1))
     [hw] = [d for d in charts["lights"]["departments"] if d["group"] == "DH-HW"]
     assert (hw["counts"]["red"], hw["total"]) == (1, 2), "the chart draws what the table says"
@@ -271,3 +281,19 @@ def test_the_grid_heat_map_colours_each_grid_by_its_cases_on_the_districts_bound
     start = page.index(f'<tr data-grid="{GRID_HB1}">')
     row = page[start : page.index("</tr>", start)]
     assert f">{opened[GRID_HB1]}</a>" in row
+
+
+def test_the_level_flow_counts_drill_into_their_cases(app, gl):
+    client = staff(app, "evaluator")
+    page = html(client.get(NOVEMBER + "&by=level"))
+    start = page.index('<tr data-level="grid">')
+    grid_row = page[start : page.index("</tr>", start)]
+    link = re.search(r'data-col="entered"><a href="([^"]+)"[^>]*>(\d+)</a>', grid_row)
+    assert link, "the grid's count links to its cases"
+    listed = html(client.get(link.group(1).replace("&amp;", "&")))
+    assert len(re.findall(r'<tr data-event="', listed)) == int(link.group(2)) == 1, (
+        "the case, not the rejected report"
+    )
+    bad = "/dashboard/cases?from=2026-11-01&to=2026-11-30&by=levels&group=planet&figure=entered"
+    assert client.get(bad).status_code == 400
+    assert staff(app, "gw_hb1").get(link.group(1).replace("&amp;", "&")).status_code == 403

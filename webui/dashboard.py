@@ -18,13 +18,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from engine.commands.reports import last_month
 from engine.errors import ValidationFailed
-from engine.evaluation.metrics import FIGURES, GROUPINGS
+from engine.evaluation.metrics import FIGURES, GROUPINGS, LEVEL_FIGURES, LEVELS_UP
 from engine.reads.boards import (
     EVALUATION_ROLES,
     dashboard_charts,
     evaluation_board,
     evaluation_cases,
+    flow_cases,
     level_flow,
+    light_cases,
     position_board,
 )
 from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
@@ -107,19 +109,39 @@ def index() -> tuple[str, int]:
 @bp.get("/dashboard/cases")
 def cases() -> tuple[str, int]:
     """The cases behind one figure of the evaluation table: ``?from=&to=&by=&group=&figure=`` (``group`` empty
-    for the row of no group), listed as the table counted them."""
+    for the row of no group), listed as the table counted them; ``by=levels`` (``group`` a level, ``figure``
+    entered / reported_up / closed_here) for the 逐级上报 table and ``by=lights`` (``group`` a department,
+    ``figure`` a colour) for the time-light board."""
     values = {name: request.args.get(name, "").strip() for name in ("from", "to", "by", "group", "figure")}
     try:
         first, last = date.fromisoformat(values["from"]), date.fromisoformat(values["to"])
     except ValueError:
         abort(400)
-    if values["by"] not in GROUPINGS or values["figure"] not in FIGURES or last < first:
+    by, figure, group = values["by"], values["figure"], values["group"] or None
+    known = (
+        (by in GROUPINGS and figure in FIGURES)
+        or (by == "levels" and figure in LEVEL_FIGURES and group in LEVELS_UP)
+        or (by == "lights" and group is not None)
+    )
+    if not known or last < first:
         abort(400)
     zone = reader().calendar().timezone
     start = datetime.combine(first, time(), tzinfo=zone)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
-    rows = evaluation_cases(reader(), start, end, values["by"], values["group"] or None, values["figure"])
-    return render_template("dashboard_cases.html", rows=rows, values=values), 200
+    try:
+        if by == "levels":  # the 逐级上报 table: a level's cases that came to it, went up, closed there
+            rows = flow_cases(reader(), start, end, str(group), figure)
+        elif by == "lights":  # the time-light board: a department's open tasks of one colour, now
+            rows = light_cases(reader(), str(group), figure)
+        else:
+            rows = evaluation_cases(reader(), start, end, by, group, figure)
+    except ValidationFailed:
+        abort(400)
+    label = {"levels": f"dashboard.levels.{figure}", "lights": f"light.{figure}"}.get(
+        by, f"dashboard.figure.{figure}"
+    )
+    page = render_template("dashboard_cases.html", rows=rows, values=values, figure_label=translate(label))
+    return page, 200
 
 
 @bp.app_template_global()

@@ -28,7 +28,9 @@ Definitions (shared/DOMAIN.md):
   became cases not voided since; 有效上报率 ``valid_report_rate``) — for those who report, not by department;
   自行处置数 ``self_handled``: closed with no department.
 - The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
-  派遣数 (re-dispatches included) and 按时派遣, 错误派遣 (dispatched anew after a send-back; 准确派遣率 =
+  派遣数 (re-dispatches included) and 按时派遣, 超时未派遣 ``dispatches_pending`` (a dispatching step still open
+  past its limit, counted in the period its limit ran out in; 应派遣数 ``dispatches_due`` = 派遣数 + 超时未派遣,
+  what 按时派遣率 divides by), 错误派遣 (dispatched anew after a send-back; 准确派遣率 =
   (派遣 − 错误派遣) / 派遣), 核实 and
   核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either;
   挂账时长 ``hold_hours``: the hours of the holds (挂账) ended in the period, each hold from its start to its
@@ -92,6 +94,7 @@ class Counts:
     tasks_overdue_open: int = 0
     dispatches: int = 0
     dispatches_on_time: int = 0
+    dispatches_pending: int = 0
     redispatches: int = 0
     verifications: int = 0
     verifications_on_time: int = 0
@@ -132,6 +135,7 @@ FIGURES = (
     "self_handled",
     "dispatches",
     "dispatches_on_time",
+    "dispatches_pending",
     "redispatches",
     "verifications",
     "verifications_on_time",
@@ -157,6 +161,10 @@ STEPS: dict[str, tuple[tuple[str, ...], bool]] = {
     "hold_requests": (("approve_hold",), False),  # 挂账数 (requests decided)
 }
 
+
+# the platform steps still waiting past their step limit, by the period their limit ran out in: figure → steps
+# (超时未派遣: with the dispatches made, 应派遣数 — what 按时派遣率 divides by)
+PENDING_STEPS: dict[str, tuple[str, ...]] = {"dispatches_pending": DISPATCHING}
 
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
@@ -277,6 +285,20 @@ def _steps_of_period(period: Period, in_scope: ColumnElement[bool]) -> ColumnEle
     )
 
 
+def _pending_figures(period: Period, in_scope: ColumnElement[bool]) -> dict[str, ColumnElement[bool]]:
+    """Each pending-step figure (:data:`PENDING_STEPS`) as an SQL condition on :data:`STEP_TASKS` joined to their
+    events: the step still open, its limit run out in the period (by ``now``)."""
+    return {
+        name: and_(
+            in_scope,
+            STEP_TASKS.bpmn_id.in_(steps),
+            period.settled(STEP_TASKS.due_at),
+            unindexed(STEP_TASKS.status) == "open",
+        )
+        for name, steps in PENDING_STEPS.items()
+    }
+
+
 def _group_column(by: str) -> Column:
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPINGS)}")
@@ -360,6 +382,16 @@ def evaluate(
         else ()
     ):
         for name, value in zip(steps, values, strict=True):
+            setattr(counts[group], name, int(value))
+
+    for name, condition in _pending_figures(period, in_scope).items() if by != "department" else ():
+        for group, value in session.execute(
+            select(key, func.count())
+            .select_from(STEP_TASKS)
+            .join(Event, Event.id == STEP_TASKS.event_id)
+            .where(condition)
+            .group_by(key)
+        ):
             setattr(counts[group], name, int(value))
 
     for group, hours in session.execute(
@@ -448,13 +480,15 @@ def evaluate(
             "satisfaction_rate": rate(c.satisfied, c.followed_up),
             "task_on_time_rate": rate(c.tasks_due - c.tasks_late, c.tasks_due),
             "valid_report_rate": rate(c.accepted_reports, c.reported),
-            "dispatch_on_time_rate": rate(c.dispatches_on_time, c.dispatches),
+            # 按时派遣率 = 按时派遣数 / 应派遣数 (the dispatches made, and those still waiting past their limit)
+            "dispatch_on_time_rate": rate(c.dispatches_on_time, c.dispatches + c.dispatches_pending),
             "accurate_dispatch_rate": rate(c.dispatches - c.redispatches, c.dispatches),
             "verification_on_time_rate": rate(c.verifications_on_time, c.verifications),
             "check_on_time_rate": rate(c.checks_on_time, c.checks),
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
+        row["dispatches_due"] = c.dispatches + c.dispatches_pending  # 应派遣数
         if by == "department":
             row["sheets"], row["deductions"] = sheets[group], round(deductions[group], 2)
             row["auto_sheets"], row["leader_sheets"] = by_kind[group]["auto"], by_kind[group]["leader"]
@@ -580,6 +614,11 @@ def cases(
             .join(Event, Event.id == TASKS.event_id)
             .where(_tasks_of_period(period, in_scope), department, _task_figures(period)[figure])
         )
+    elif figure in PENDING_STEPS:
+        query = select(STEP_TASKS.event_id).join(Event, Event.id == STEP_TASKS.event_id)
+        query = query.where(_pending_figures(period, in_scope)[figure], in_group)
+        if by == "department":
+            query = query.where(false())
     elif figure in STEPS:
         query = (
             select(STEP_TASKS.event_id)
@@ -686,27 +725,46 @@ def levels(
     by the level that handled it; a case handled on the spot by its grid worker is the grid's). From the
     routing table's level (``opened_level``) and the level that handled the case (``handling_level``), both
     held to the history by the audit; one query of conditional counts."""
-    in_scope = scope.event_filter(actor) if actor is not None else true()
-    opened, handled = _rank(Event.opened_level), _rank(Event.handling_level)
-    sums = []
-    for rank, _level in enumerate(LEVELS_UP):
-        came = true() if rank == 0 else and_(opened <= rank, handled >= rank)
-        sums += [
-            count_if(came),
-            count_if(and_(came, handled > rank)),
-            count_if(and_(Event.state == "closed", handled == rank)),
-        ]
-    values = session.execute(
-        select(*sums).where(
-            in_scope, Period(start, end, None).holds(Event.opened_at), Event.state.not_in(NOT_CASES)
-        )
-    ).one()
+    sums = [
+        count_if(condition) for rank in range(len(LEVELS_UP)) for condition in _level_figures(rank).values()
+    ]
+    values = session.execute(select(*sums).where(_level_cases_of(start, end, actor))).one()
     return [
-        {
-            "level": level,
-            "entered": int(values[3 * i]),
-            "reported_up": int(values[3 * i + 1]),
-            "closed_here": int(values[3 * i + 2]),
-        }
+        {"level": level, **dict(zip(LEVEL_FIGURES, map(int, values[3 * i : 3 * i + 3]), strict=True))}
         for i, level in enumerate(LEVELS_UP)
     ]
+
+
+LEVEL_FIGURES = ("entered", "reported_up", "closed_here")
+
+
+def _level_figures(rank: int) -> dict[str, ColumnElement[bool]]:
+    """The level ``rank`` (of :data:`LEVELS_UP`)'s figures of :func:`levels` as SQL conditions on one case."""
+    opened, handled = _rank(Event.opened_level), _rank(Event.handling_level)
+    came = true() if rank == 0 else and_(opened <= rank, handled >= rank)
+    return {
+        "entered": came,
+        "reported_up": and_(came, handled > rank),
+        "closed_here": and_(Event.state == "closed", handled == rank),
+    }
+
+
+def _level_cases_of(start: datetime, end: datetime, actor: people.Actor | None) -> ColumnElement[bool]:
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    return and_(in_scope, Period(start, end, None).holds(Event.opened_at), Event.state.not_in(NOT_CASES))
+
+
+def level_cases(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    level: str,
+    figure: str,
+    actor: people.Actor | None = None,
+) -> list[int]:
+    """The ids of the cases behind one count of :func:`levels` — ``figure`` (of :data:`LEVEL_FIGURES`) of
+    ``level`` — by the same conditions."""
+    if level not in LEVELS_UP or figure not in LEVEL_FIGURES:
+        raise ValueError(f"no figure {figure!r} of level {level!r}")
+    condition = _level_figures(LEVELS_UP.index(level))[figure]
+    return sorted(session.scalars(select(Event.id).where(_level_cases_of(start, end, actor), condition)))

@@ -256,6 +256,46 @@ def light_board(reader: Reader) -> dict[str, Any]:
     return {"colours": colours, "departments": rows}
 
 
+def light_cases(reader: Reader, department: str, colour: str) -> list[dict[str, Any]]:
+    """The cases behind one count of the time-light board (:func:`light_board`): the department's open tasks of
+    ``colour`` in the actor's scope (a task not yet recorded counts as the scheme's first colour), listed as
+    :func:`evaluation_cases` lists them."""
+    _require_evaluator(reader.actor)
+    colours = list(timelights.load_scheme(reader.session).colours)
+    if colour not in colours:
+        raise ValidationFailed(
+            "no light {colour}",
+            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(colours)})]},
+            colour=colour,
+        )
+    ids = queries.department_light_cases(reader.session, reader.actor, department, tuple(colours), colour)
+    return _case_rows(reader, ids)
+
+
+def flow_cases(
+    reader: Reader, start: datetime, end: datetime, level: str, figure: str
+) -> list[dict[str, Any]]:
+    """The cases behind one count of the 逐级上报 table (:func:`level_flow`), listed as :func:`evaluation_cases`
+    lists them."""
+    _require_evaluator(reader.actor)
+    if figure not in metrics.LEVEL_FIGURES or level not in metrics.LEVELS_UP:
+        raise ValidationFailed(
+            "no figure {figure}",
+            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(metrics.LEVEL_FIGURES)})]},
+            figure=figure,
+        )
+    return _case_rows(reader, metrics.level_cases(reader.session, start, end, level, figure, reader.actor))
+
+
+def _case_rows(reader: Reader, ids: list[int]) -> list[dict[str, Any]]:
+    rows = queries.events_by_id(reader.session, ids)
+    categories, directory = categories_by_code(reader.bundle()), reader.directory()
+    for row in rows:
+        describe_category(row, categories, reader.process_name)
+        row["grid_name"] = unit_name(directory, row["grid"])
+    return rows
+
+
 def evaluation_cases(
     reader: Reader, start: datetime, end: datetime, by: str, group: str | None, figure: str
 ) -> list[dict[str, Any]]:
@@ -270,10 +310,6 @@ def evaluation_cases(
         )
     actor = reader.actor
     _require_evaluator(actor)
-    ids = metrics.cases(reader.session, start, end, by, group, figure, actor, now=reader.now())
-    rows = queries.events_by_id(reader.session, ids)
-    categories, directory = categories_by_code(reader.bundle()), reader.directory()
-    for row in rows:
-        describe_category(row, categories, reader.process_name)
-        row["grid_name"] = unit_name(directory, row["grid"])
-    return rows
+    return _case_rows(
+        reader, metrics.cases(reader.session, start, end, by, group, figure, actor, now=reader.now())
+    )

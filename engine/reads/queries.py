@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -255,6 +255,23 @@ def department_task_lights(session: Session, actor: Actor) -> list[tuple[str | N
         .group_by(Task.department_code, Task.light)
     )
     return [(department, light, count) for department, light, count in rows]
+
+
+def department_light_cases(
+    session: Session, actor: Actor, department: str, colours: tuple[str, ...], colour: str
+) -> list[int]:
+    """The cases behind one count of :func:`department_task_lights` as the board shows it: the events of the
+    department's open tasks in the actor's scope recorded with ``colour`` — for the first of the scheme's
+    ``colours``, also those not yet recorded or recorded with a colour the scheme no longer has."""
+    light = Task.light == colour
+    if colour == colours[0]:
+        light = or_(light, Task.light.is_(None), Task.light.not_in(colours))
+    found = session.scalars(
+        select(Task.event_id)
+        .join(Event, Event.id == Task.event_id)
+        .where(scope.event_filter(actor), Task.status == "open", Task.department_code == department, light)
+    )
+    return sorted(set(found))
 
 
 def visible_event(session: Session, actor: Actor, event_id: int) -> Event:
