@@ -137,10 +137,11 @@ def cases() -> tuple[str, int]:
             rows = evaluation_cases(reader(), start, end, by, group, figure)
     except ValidationFailed:
         abort(400)
-    label = {"levels": f"dashboard.levels.{figure}", "lights": f"light.{figure}"}.get(
-        by, f"dashboard.figure.{figure}"
+    # the figure's name: a level table's or a light's; the page names an evaluation figure itself
+    label = {"levels": f"dashboard.levels.{figure}", "lights": f"light.{figure}"}.get(by)
+    page = render_template(
+        "dashboard_cases.html", rows=rows, values=values, figure_label=translate(label) if label else None
     )
-    page = render_template("dashboard_cases.html", rows=rows, values=values, figure_label=translate(label))
     return page, 200
 
 
