@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from web_support import (
     PASSWORD,
     app_with_staff,
+    complete,
     html,
     open_task,
     post,
@@ -572,3 +573,24 @@ def test_fields_are_drawn_from_the_schema_and_submissions_typed_by_it(app, gl):
     assert 'type="datetime-local" id="f-at" name="at" value="2026-11-23T09:30"' in page
     assert '<textarea id="f-story" name="story"' in page
     assert '<input type="text" id="f-name" name="name" value="" maxlength="50">' in page
+
+
+def test_the_event_page_shows_the_level_path_the_handling_limit_and_the_report_back(app, gl):
+    """A dispute the community reported up to the town, whose justice office reported back: the page says
+    社区 → 镇街 (逐级上报), when the department's handling limit started and ends, and when it reported back."""
+    event_id = report(gl, category="1101", description="楼上楼下噪音引发邻里纠纷，多次调解未果")["id"]
+    complete(gl, "intake", event_id, "accept", {"decision": "accept"})
+    up = {"dispatch_action": "report_up", "dispatch_reason": "本级调解未果，需上级协调"}
+    complete(gl, "dispatcher_hb", event_id, "dispatch", up)
+    assign = {"dispatch_action": "assign", "department": "DH-SF", "instructions": "请司法所组织调解"}
+    complete(gl, "dispatcher_dh", event_id, "dispatch", assign)
+    page = html(staff(app, "dispatcher").get(f"/events/{event_id}"))
+    levels = re.search(r"<dd data-levels>(.*?)</dd>", page, re.S)
+    assert levels and re.sub(r"<[^>]+>|\s+", "", levels.group(1)) == "社区→镇街逐级上报"
+    assert "data-handling" in page and "data-handled" not in page, "not yet reported back"
+    complete(gl, "h_dh_sf", event_id, "handle", {"action": "done", "result": "司法所组织双方调解，达成协议"})
+    page = html(staff(app, "dispatcher").get(f"/events/{event_id}"))
+    handled = re.search(r"<dd data-handled>(.*?)</dd>", page, re.S)
+    assert handled and handled.group(1).strip().endswith("按时反馈")
+    event = gl.event_detail("admin", event_id)
+    assert (event["opened_level"], event["handling_level"]) == ("community", "town")
