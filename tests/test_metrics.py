@@ -240,6 +240,8 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
     [district] = week.evaluate("evaluator", *SH_WEEK, by="district")
     figures = (
         "reported",
+        "reported_patrol",
+        "reported_public",
         "accepted_reports",
         "valid_report_rate",
         "dispatches",
@@ -260,6 +262,8 @@ def test_the_reports_and_the_platforms_own_steps_are_counted_by_the_standard(wee
     )
     assert {k: district[k] for k in figures} == {
         "reported": 5,
+        "reported_patrol": 5,
+        "reported_public": 0,
         "accepted_reports": 4,
         "valid_report_rate": 0.8,
         "dispatches": 4,
@@ -514,3 +518,26 @@ def test_the_trend_counts_each_month_as_its_own_evaluation_in_one_statement(week
     assert expected == [(0, 0, 0, 0), (5, 3, 3, 2), (0, 2, 0, 0)]
     assert len([s for s in statements if "events" in s]) == 1
     assert (found[1]["on_time_rate"], found[2]["closure_rate"]) == (round(2 / 3, 4), 0.0)
+
+
+def test_reports_count_by_channel_and_a_started_instance_is_no_report(gl, driver):
+    """上报数 by channel: a patrol's report (网格员上报) and a hotline call (公众举报); the patrol itself, an instance
+    a grid worker started from its start form, is no report at all."""
+    driver.report("gw_hb1")
+    gl.report(
+        "intake",
+        {
+            "category": "0101",
+            "description": "市民来电：路边有一堆暴露垃圾",
+            "channel": "hotline",
+            "reporter_name": "周先生",
+            "reporter_phone": "13812349999",
+            "grid": "330199001001002",
+        },
+    )
+    gl.start("gw_hb1", "patrol", {"grid": "330199001001001", "route": "湖滨路—柳岸街"})
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["reported"], district["reported_patrol"], district["reported_public"]) == (2, 1, 1)
+    with gl.db.reading() as session:
+        public = metrics.cases(session, *SH_WEEK, "district", "330199", "reported_public")
+    assert [gl.event_detail("admin", i)["channel"] for i in public] == ["hotline"]

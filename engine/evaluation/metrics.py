@@ -24,7 +24,8 @@ Definitions (shared/DOMAIN.md):
   and a department that sent a case back is not charged with the case's lateness.
 - By worker: grid workers' valid reports (those that became cases and were not voided), major ones (handled at
   the district) and their reward (``report_rewards``).
-- 上报数 ``reported`` and 有效上报数 ``accepted_reports`` (the period's reports on any channel, and those that
+- 上报数 ``reported`` (by channel: ``reported_patrol`` 网格员上报, ``reported_public`` 公众举报) and 有效上报数
+  ``accepted_reports`` (the period's reports on any channel, and those that
   became cases not voided since; 有效上报率 ``valid_report_rate``) — for those who report, not by department;
   自行处置数 ``self_handled``: closed with no department.
 - The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
@@ -68,6 +69,7 @@ NOT_CASES = ("rejected", "not_found", "reported")
 VOIDED = "voided"
 OFF_THE_CLOCK = ("on_hold", "legacy")
 STARTED = "start"  # the channel of an instance started from its start form, which is no report
+PATROL = "grid"  # the channel of a report found on the grid's own patrols; every other is the public's
 
 
 @dataclass
@@ -88,6 +90,8 @@ class Counts:
     valid_reports: int = 0
     major_reports: int = 0
     reported: int = 0
+    reported_patrol: int = 0
+    reported_public: int = 0
     accepted_reports: int = 0
     self_handled: int = 0
     tasks_overdue_done: int = 0
@@ -131,6 +135,8 @@ FIGURES = (
     "tasks_overdue_done",
     "tasks_overdue_open",
     "reported",
+    "reported_patrol",
+    "reported_public",
     "accepted_reports",
     "self_handled",
     "dispatches",
@@ -144,7 +150,12 @@ FIGURES = (
     "extension_requests",
     "hold_requests",
 )
-REPORT_FIGURES = ("reported", "accepted_reports")  # counted for those who report, not by department
+REPORT_FIGURES = (
+    "reported",
+    "reported_patrol",
+    "reported_public",
+    "accepted_reports",
+)  # counted for those who report, not by department
 TASK_FIGURES = ("tasks_due", "tasks_late", "tasks_overdue_done", "tasks_overdue_open")
 # the platform's own steps the standard counts, by the steps (the BPMN's user tasks) completed in the period and
 # whether each was completed within its step limit: figure → (steps, on time only)
@@ -211,7 +222,7 @@ def _event_figures(
     reported = and_(period.holds(Event.reported_at), Event.channel != STARTED)
     due = and_(Event.state.not_in((*NOT_CASES, VOIDED, *OFF_THE_CLOCK)), period.settled(settles))
     closed = and_(due, Event.state == "closed", Event.closed_at < period.end)
-    valid = and_(opened, Event.channel == "grid", Event.state.not_in(not_valid))
+    valid = and_(opened, Event.channel == PATROL, Event.state.not_in(not_valid))
     return {
         "opened": opened,
         "voided": and_(opened, Event.state == VOIDED),
@@ -228,6 +239,10 @@ def _event_figures(
         "major_reports": and_(valid, Event.handling_level == "district"),
         # 上报数 and 有效上报数: every report of the period, and those that became cases not voided since
         "reported": reported,
+        # 上报数 by channel: found on the grid's patrols (网格员/监督员上报), or reported by the public (公众举报:
+        # the hotline, WeChat, the app, the website)
+        "reported_patrol": and_(reported, Event.channel == PATROL),
+        "reported_public": and_(reported, Event.channel != PATROL),
         "accepted_reports": and_(reported, Event.state.not_in(not_valid)),
         # 自行处置数: closed by the grid or community that found it, without a department (no department answers)
         "self_handled": and_(closed, Event.department_code.is_(None)),

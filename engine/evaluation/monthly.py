@@ -125,6 +125,8 @@ COUNTS = [
 # the reports and the platform's own steps (受理, 派遣, 核实, 核查), after the counts of the district and levels
 PLATFORM = [
     ("reported", "上报数"),
+    ("reported_patrol", "网格员上报数"),
+    ("reported_public", "公众举报数"),
     ("accepted_reports", "有效上报数"),
     ("valid_report_rate", "有效上报率"),
     ("self_handled", "自行处置数"),
