@@ -541,3 +541,28 @@ def test_reports_count_by_channel_and_a_started_instance_is_no_report(gl, driver
     with gl.db.reading() as session:
         public = metrics.cases(session, *SH_WEEK, "district", "330199", "reported_public")
     assert [gl.event_detail("admin", i)["channel"] for i in public] == ["hotline"]
+
+
+def test_each_position_count_drills_into_the_cases_behind_it(week):
+    """The week's position table: a count of steps opens the cases of those steps (a case checked twice is one
+    case), by the same conditions as the count."""
+    rows = {(r["position"], r["staff"]): r for r in week.evaluate_positions("evaluator", *SH_WEEK)}
+    with week.db.reading() as session:
+
+        def behind(staff: str, figure: str) -> list[int]:
+            return positions.cases(session, *SH_WEEK, staff, figure)
+
+        assert len(behind("intake", "accepts")) == rows["intake", "intake"]["accepts"] == 5
+        assert len(behind("intake", "opened")) == rows["intake", "intake"]["opened"] == 4
+        assert behind("intake", "voided") == []
+        misdispatched = behind("dispatcher", "misdispatches")
+        assert len(misdispatched) == rows["dispatcher", "dispatcher"]["misdispatches"] == 1
+        assert len(behind("dispatcher", "dispatches")) == 3, "four dispatches of three cases"
+        assert len(behind("leader", "closes")) == rows["shift_leader", "leader"]["closes"] == 3
+        assert len(behind("gw_hb1", "reported")) == rows["supervisor", "gw_hb1"]["reported"] == 4
+        assert len(behind("gw_hb1", "accepted_reports")) == 3
+        assert len(behind("gw_hb1", "checks")) == 3, "four checks of three cases"
+        assert behind("gw_hb2", "checks") == []
+    assert week.event_detail("evaluator", misdispatched[0])["reassign_count"] == 1
+    with pytest.raises(ValueError), week.db.reading() as session:
+        positions.cases(session, *SH_WEEK, "intake", "nothing")

@@ -233,6 +233,16 @@ def test_by_position_shows_a_table_per_position_with_its_composite(app, gl):
     assert value("shift_leader", "leader", "on_time_opening_rate") == "—", "the leader opened no case"
     assert [value("supervisor", "gw_hb1", c) for c in ("reported", "valid_report_rate")] == ["2", "50.00%"]
     assert 'data-group="' not in page, "no evaluation table by group"
+    # a count opens the cases behind it: intake's two accepted reports, the case among them it opened
+    client = staff(app, "evaluator")
+    start = tables["intake"].index('<tr data-staff="intake">')
+    for figure, count in (("accepts", 2), ("opened", 1)):
+        link = re.search(rf'data-col="{figure}"><a href="([^"]+)"', tables["intake"][start:])
+        assert link, figure
+        listed = html(client.get(link.group(1).replace("&amp;", "&")))
+        assert len(re.findall(r'<tr data-event="', listed)) == count, figure
+    bad = "/dashboard/cases?from=2026-11-01&to=2026-11-30&by=position&group=intake&figure=missed_reports"
+    assert client.get(bad).status_code == 400, "漏报 is matched in Python, not listed"
 
 
 def test_the_light_board_counts_each_departments_open_tasks_by_light(app, gl):

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from engine.commands.reports import last_month
 from engine.errors import ValidationFailed
 from engine.evaluation.metrics import FIGURES, GROUPINGS, LEVEL_FIGURES, LEVELS_UP
+from engine.evaluation.positions import FIGURES as POSITION_FIGURES
 from engine.reads.boards import (
     EVALUATION_ROLES,
     dashboard_charts,
@@ -28,6 +29,7 @@ from engine.reads.boards import (
     level_flow,
     light_cases,
     position_board,
+    position_cases,
 )
 from engine.reads.monthly_reports import REPORT_ROLES, monthly_report, monthly_reports
 from webui import errors as error_texts
@@ -110,8 +112,9 @@ def index() -> tuple[str, int]:
 def cases() -> tuple[str, int]:
     """The cases behind one figure of the evaluation table: ``?from=&to=&by=&group=&figure=`` (``group`` empty
     for the row of no group), listed as the table counted them; ``by=levels`` (``group`` a level, ``figure``
-    entered / reported_up / closed_here) for the 逐级上报 table and ``by=lights`` (``group`` a department,
-    ``figure`` a colour) for the time-light board."""
+    entered / reported_up / closed_here) for the 逐级上报 table, ``by=lights`` (``group`` a department,
+    ``figure`` a colour) for the time-light board and ``by=position`` (``group`` a staff member's username) for
+    the position tables."""
     values = {name: request.args.get(name, "").strip() for name in ("from", "to", "by", "group", "figure")}
     try:
         first, last = date.fromisoformat(values["from"]), date.fromisoformat(values["to"])
@@ -122,6 +125,7 @@ def cases() -> tuple[str, int]:
         (by in GROUPINGS and figure in FIGURES)
         or (by == "levels" and figure in LEVEL_FIGURES and group in LEVELS_UP)
         or (by == "lights" and group is not None)
+        or (by == "position" and figure in POSITION_FIGURES and group is not None)
     )
     if not known or last < first:
         abort(400)
@@ -133,12 +137,18 @@ def cases() -> tuple[str, int]:
             rows = flow_cases(reader(), start, end, str(group), figure)
         elif by == "lights":  # the time-light board: a department's open tasks of one colour, now
             rows = light_cases(reader(), str(group), figure)
+        elif by == "position":  # a position table: a staff member's steps (or reports) of one figure
+            rows = position_cases(reader(), start, end, str(group), figure)
         else:
             rows = evaluation_cases(reader(), start, end, by, group, figure)
     except ValidationFailed:
         abort(400)
     # the figure's name: a level table's or a light's; the page names an evaluation figure itself
-    label = {"levels": f"dashboard.levels.{figure}", "lights": f"light.{figure}"}.get(by)
+    label = {
+        "levels": f"dashboard.levels.{figure}",
+        "lights": f"light.{figure}",
+        "position": f"dashboard.{figure}",
+    }.get(by)
     page = render_template(
         "dashboard_cases.html", rows=rows, values=values, figure_label=translate(label) if label else None
     )

@@ -40,6 +40,7 @@ from engine import settings
 from engine.evaluation.metrics import (
     DISPATCHING,
     NOT_CASES,
+    PATROL,
     VOIDED,
     Period,
     count_if,
@@ -115,6 +116,81 @@ def _opened_by_it() -> Any:
     )
 
 
+def _on_time() -> Any:
+    return or_(WORK.due_at.is_(None), WORK.completed_at <= WORK.due_at)
+
+
+def _worked(period: Period, in_scope: Any, steps: tuple[str, ...]) -> Any:
+    """SQL: the steps of ``steps`` (:data:`WORK`, joined to their events) completed in the period."""
+    return and_(
+        in_scope,
+        period.settled(WORK.completed_at),
+        WORK.bpmn_id.in_(steps),
+        unindexed(WORK.status) == "completed",
+    )
+
+
+def _reported(period: Period, in_scope: Any) -> Any:
+    """SQL: the patrols' reports (网格员上报) of the period — a worker's 上报数."""
+    return and_(in_scope, period.holds(Event.reported_at), Event.channel == PATROL)
+
+
+# the position figures a count can be drilled into: figure → the steps counted, and what of them
+FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
+    "accepts": (INTAKE_STEPS, "all"),
+    "accepts_on_time": (INTAKE_STEPS, "on_time"),
+    "check_dispatches": (CHECK_DISPATCH_STEPS, "all"),
+    "registrations": (REGISTER_STEPS, "all"),
+    "opened": (OPENING_STEPS, "opened"),
+    "voided": (OPENING_STEPS, "voided"),
+    "closes": (CLOSING_STEPS, "all"),
+    "closes_on_time": (CLOSING_STEPS, "on_time"),
+    "dispatches": (DISPATCH_STEPS, "all"),
+    "dispatches_on_time": (DISPATCH_STEPS, "on_time"),
+    "misdispatches": (DISPATCH_STEPS, "misdispatched"),
+    "verifications": (VERIFY_STEPS, "all"),
+    "checks": (CHECK_STEPS, "all"),
+    "reported": ((), "reported"),
+    "accepted_reports": ((), "accepted"),
+}
+
+
+def cases(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    staff: str,
+    figure: str,
+    actor: people.Actor | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """The ids of the cases behind one count of :func:`evaluate`'s rows — ``figure`` (of :data:`FIGURES`) of
+    the staff member ``staff`` — by the same conditions."""
+    if figure not in FIGURES:
+        raise ValueError(f"no position figure {figure!r}; use one of {', '.join(FIGURES)}")
+    period = Period(start, end, now)
+    in_scope = scope.event_filter(actor) if actor is not None else true()
+    steps, which = FIGURES[figure]
+    if which in ("reported", "accepted"):
+        condition = and_(_reported(period, in_scope), Event.reporter == staff)
+        if which == "accepted":
+            condition = and_(condition, Event.state.not_in(not_valid_states(session)))
+        return sorted(session.scalars(select(Event.id).where(condition)))
+    extra = {
+        "all": true(),
+        "on_time": _on_time(),
+        "opened": _opened_by_it(),
+        "voided": and_(_opened_by_it(), Event.state == VOIDED),
+        "misdispatched": _misdispatched(),
+    }[which]
+    query = (
+        select(WORK.event_id)
+        .join(Event, Event.id == WORK.event_id)
+        .where(_worked(period, in_scope, steps), WORK.completed_by == staff, extra)
+    )
+    return sorted(set(session.scalars(query)))
+
+
 def composite(rates: dict[str, float | None], weights: dict[str, float]) -> float | None:
     """The weighted 综合指标值 (×100, two decimals) of the terms that can be computed; None when none can."""
     known = {name: value for name, value in rates.items() if value is not None and weights.get(name)}
@@ -136,7 +212,7 @@ def evaluate(
     With ``actor``, only the events in the actor's scope count; ``now`` ends a period still running."""
     period = Period(start, end, now)
     in_scope = scope.event_filter(actor) if actor is not None else true()
-    on_time = or_(WORK.due_at.is_(None), WORK.completed_at <= WORK.due_at)
+    on_time = _on_time()
     opened = _opened_by_it()
     done: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for staff, step, *values in session.execute(
@@ -151,13 +227,7 @@ def evaluate(
             count_if(and_(WORK.bpmn_id.in_(DISPATCH_STEPS), _misdispatched())),
         )
         .join(Event, Event.id == WORK.event_id)
-        .where(
-            in_scope,
-            period.settled(WORK.completed_at),
-            WORK.bpmn_id.in_(STEPS),
-            unindexed(WORK.status) == "completed",
-            WORK.completed_by.is_not(None),
-        )
+        .where(_worked(period, in_scope, STEPS), WORK.completed_by.is_not(None))
         .group_by(WORK.completed_by, WORK.bpmn_id)
     ):
         names = ("steps", "on_time", "opened", "opened_on_time", "voided", "misdispatched")
@@ -167,7 +237,7 @@ def evaluate(
         reporter: (int(reported), int(accepted))
         for reporter, reported, accepted in session.execute(
             select(Event.reporter, func.count(), count_if(Event.state.not_in(not_valid_states(session))))
-            .where(in_scope, period.holds(Event.reported_at), Event.channel == "grid")
+            .where(_reported(period, in_scope))
             .group_by(Event.reporter)
         )
     }

@@ -287,6 +287,23 @@ def flow_cases(
     return _case_rows(reader, metrics.level_cases(reader.session, start, end, level, figure, reader.actor))
 
 
+def position_cases(
+    reader: Reader, start: datetime, end: datetime, staff: str, figure: str
+) -> list[dict[str, Any]]:
+    """The cases behind one count of the position table (:func:`position_board`): ``figure`` (of
+    :data:`engine.evaluation.positions.FIGURES`) of the staff member ``staff``, listed as
+    :func:`evaluation_cases` lists them."""
+    _require_evaluator(reader.actor)
+    if figure not in positions.FIGURES:
+        raise ValidationFailed(
+            "no figure {figure}",
+            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(positions.FIGURES)})]},
+            figure=figure,
+        )
+    ids = positions.cases(reader.session, start, end, staff, figure, reader.actor, now=reader.now())
+    return _case_rows(reader, ids)
+
+
 def _case_rows(reader: Reader, ids: list[int]) -> list[dict[str, Any]]:
     rows = queries.events_by_id(reader.session, ids)
     categories, directory = categories_by_code(reader.bundle()), reader.directory()
