@@ -10,7 +10,9 @@ file unless ``--db`` names an empty database).
     python bench/generate.py --events 1000000 --db postgresql+psycopg://postgres@127.0.0.1:5432/big
     python bench/evaluation_bench.py --db postgresql+psycopg://postgres@127.0.0.1:5432/big
 
-Prints, per period and grouping, ``median_ms``, ``peak_kib`` and ``ratio``, and the count's ``median_ms``.
+Prints, per period and grouping, ``median_ms``, ``peak_kib`` and ``ratio``, and the count's ``median_ms``; and the
+dashboard's twelve-month trend as one statement against twelve monthly evaluations (``trend.ratio``: the one
+statement's median time over the twelve's, measured in the same run).
 """
 
 from __future__ import annotations
@@ -101,6 +103,29 @@ def bench(url: str, period: str, repeat: int) -> dict[str, Any]:
                     "opened": sum(r["opened"] for r in rows),
                 }
             report[name] = figures
+        # the dashboard's trend: the twelve months up to the period, as one statement of conditional counts
+        # (metrics.trend) against twelve evaluations of a month each (how the dashboard drew it before)
+        months = []
+        start = month_start
+        for _ in range(12):
+            months.insert(0, (start, (start + timedelta(days=32)).replace(day=1)))
+            start = (start - timedelta(days=1)).replace(day=1)
+
+        def one_statement() -> Any:
+            return metrics.trend(session, months, now=month_end)
+
+        def month_by_month() -> Any:
+            return [metrics.evaluate(session, a, b, "district", now=month_end) for a, b in months]
+
+        trend_ms, trend = timed(one_statement, repeat)
+        separate_ms, separate = timed(month_by_month, repeat)
+        assert [r["opened"] for r in trend] == [sum(g["opened"] for g in rows) for rows in separate]
+        report["trend"] = {
+            "one_statement_median_ms": round(trend_ms, 2),
+            "month_by_month_median_ms": round(separate_ms, 2),
+            "ratio": round(trend_ms / separate_ms, 3) if separate_ms else None,
+            "peak_kib": round(peak_kib(one_statement), 1),
+        }
     db.dispose()
     return report
 

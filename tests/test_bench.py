@@ -107,3 +107,8 @@ def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_ev
             )
         assert figures["district"]["opened"] == figures["grid"]["opened"] <= figures["opened_events"]
     assert result["year"]["district"]["opened"] == opened > 0, "the cases opened in the year, counted apart"
+    trend = result["trend"]  # (the bench itself checks the one statement's months against the twelve's)
+    assert trend["one_statement_median_ms"] > 0 and trend["month_by_month_median_ms"] > 0
+    assert trend["ratio"] == pytest.approx(
+        trend["one_statement_median_ms"] / trend["month_by_month_median_ms"], rel=0.05, abs=0.002
+    )
