@@ -304,6 +304,26 @@ def test_a_department_task_left_undone_past_its_limit_is_overdue_open(gl, driver
     hw = _row(gl.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")
     assert (hw["tasks_due"], hw["tasks_late"]) == (1, 1)
     assert (hw["tasks_overdue_done"], hw["tasks_overdue_open"]) == (0, 1), "超期未处置"
+    assert (hw["handling_rate"], hw["task_on_time_rate"]) == (0.0, 0.0), "处置率: nothing due was done"
+
+
+def test_a_check_waiting_past_its_limit_is_due_and_late(gl, driver):
+    """应核查数: the checks done in the period and those still waiting past their step limit — one done on time
+    and one left four working hours and more at the grid worker: 按时核查率 1/2."""
+    checked, waiting = driver.report("gw_hb1"), driver.report("gw_hb1")
+    for case in (checked, waiting):
+        driver.complete("intake", case, "accept", {"decision": "accept"})
+        driver.complete("dispatcher", case, "dispatch", {"department": "DH-HW"})
+        driver.complete("h_dh_hw", case, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", checked, "verify", {"passed": True})
+    [before] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (before["checks"], before["checks_pending"], before["checks_due"]) == (1, 0, 1), "not late yet"
+    gl.clock.advance(timedelta(days=1))
+    [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
+    assert (district["checks"], district["checks_pending"], district["checks_due"]) == (1, 1, 2)
+    assert district["check_on_time_rate"] == 0.5
+    with gl.db.reading() as session:
+        assert metrics.cases(session, *SH_WEEK, "district", "330199", "checks_pending") == [waiting]
 
 
 def test_extension_and_hold_requests_count_once_decided(gl, driver):

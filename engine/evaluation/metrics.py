@@ -31,13 +31,15 @@ Definitions (shared/DOMAIN.md):
 - The platform's own steps (:data:`STEPS`), by the step completed in the period, each against its step limit:
   派遣数 (re-dispatches included) and 按时派遣, 超时未派遣 ``dispatches_pending`` (a dispatching step still open
   past its limit, counted in the period its limit ran out in; 应派遣数 ``dispatches_due`` = 派遣数 + 超时未派遣,
-  what 按时派遣率 divides by), 错误派遣 (dispatched anew after a send-back; 准确派遣率 =
+  what 按时派遣率 divides by; 应核实数 and 应核查数 likewise, with ``verifications_pending`` and ``checks_pending``),
+  错误派遣 (dispatched anew after a send-back; 准确派遣率 =
   (派遣 − 错误派遣) / 派遣), 核实 and
   核查 with their on-time rates, 延期数 and 挂账数 (the requests decided) — not by department either;
   挂账时长 ``hold_hours``: the hours of the holds (挂账) ended in the period, each hold from its start to its
   resumption (the ``resume_hold`` step's span, kept per hold, never overwritten), natural hours; and
   ``running_hold_hours``: the hours so far of the holds still running when the period ends (or now). By
-  department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数).
+  department, its tasks done late (超期处置数 ``tasks_overdue_done``) and overdue not done (超期未处置数), and
+  处置率 ``handling_rate`` = the tasks due in the period that were done / 应处置数 (按期处置率: ``task_on_time_rate``).
 
 Every figure is a conditional count (:func:`count_if`) the database computes over the rows of the period's indexed
 ranges, grouped by the grouping's column; :func:`cases` lists the rows behind one count by the same conditions.
@@ -99,6 +101,8 @@ class Counts:
     dispatches: int = 0
     dispatches_on_time: int = 0
     dispatches_pending: int = 0
+    verifications_pending: int = 0
+    checks_pending: int = 0
     redispatches: int = 0
     verifications: int = 0
     verifications_on_time: int = 0
@@ -142,6 +146,8 @@ FIGURES = (
     "dispatches",
     "dispatches_on_time",
     "dispatches_pending",
+    "verifications_pending",
+    "checks_pending",
     "redispatches",
     "verifications",
     "verifications_on_time",
@@ -175,7 +181,11 @@ STEPS: dict[str, tuple[tuple[str, ...], bool]] = {
 
 # the platform steps still waiting past their step limit, by the period their limit ran out in: figure → steps
 # (超时未派遣: with the dispatches made, 应派遣数 — what 按时派遣率 divides by)
-PENDING_STEPS: dict[str, tuple[str, ...]] = {"dispatches_pending": DISPATCHING}
+PENDING_STEPS: dict[str, tuple[str, ...]] = {
+    "dispatches_pending": DISPATCHING,  # 超时未派遣
+    "verifications_pending": ("check_exists",),  # 超时未核实
+    "checks_pending": ("verify",),  # 超时未核查
+}
 
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
@@ -498,12 +508,19 @@ def evaluate(
             # 按时派遣率 = 按时派遣数 / 应派遣数 (the dispatches made, and those still waiting past their limit)
             "dispatch_on_time_rate": rate(c.dispatches_on_time, c.dispatches + c.dispatches_pending),
             "accurate_dispatch_rate": rate(c.dispatches - c.redispatches, c.dispatches),
-            "verification_on_time_rate": rate(c.verifications_on_time, c.verifications),
-            "check_on_time_rate": rate(c.checks_on_time, c.checks),
+            # 按时核实率 = 按时核实数 / 应核实数, 按时核查率 likewise (done, and still waiting past the limit)
+            "verification_on_time_rate": rate(
+                c.verifications_on_time, c.verifications + c.verifications_pending
+            ),
+            "check_on_time_rate": rate(c.checks_on_time, c.checks + c.checks_pending),
+            # 处置率 = 处置数 / 应处置数: the department tasks due in the period that were done
+            "handling_rate": rate(c.tasks_due - c.tasks_overdue_open, c.tasks_due),
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
         row["dispatches_due"] = c.dispatches + c.dispatches_pending  # 应派遣数
+        row["verifications_due"] = c.verifications + c.verifications_pending  # 应核实数
+        row["checks_due"] = c.checks + c.checks_pending  # 应核查数
         if by == "department":
             row["sheets"], row["deductions"] = sheets[group], round(deductions[group], 2)
             row["auto_sheets"], row["leader_sheets"] = by_kind[group]["auto"], by_kind[group]["leader"]
