@@ -68,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     "voided_reports_valid": False,
     # points off a department's score for each supervision sheet issued to it in the period, by the card it reached
     "sheet_deductions": {"notice": 0.5, "yellow": 1.0, "red": 2.0},
+    # the score bands (考核等级) a composite score falls into: the lowest score of each band, best first; a score
+    # below the last is 不合格 (fail) — the common choice 90 / 80 / 60
+    "score_bands": {"excellent": 90.0, "good": 80.0, "pass": 60.0},
     # appeals (申诉) against a sheet's deduction: the process a department starts for it, and how long after the
     # sheet's issue it may (engine.commands.appeals); an upheld appeal lifts the deduction
     "sheet_appeals": {"process": "sheet_appeal", "within": [10, "work_days"]},
@@ -142,6 +145,7 @@ WEIGHTS_BY_NAME = (
     "sheet_deductions",
     "shift_leader_weights",
     "dispatcher_weights",
+    "score_bands",
 )
 
 LIGHT_COLOURS = ("blue", "green", "yellow", "orange", "red")
@@ -212,7 +216,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "properties": {name: {"type": "number", "minimum": 0} for name in DEFAULTS[key]},
             "additionalProperties": False,
         }
-        for key in ("shift_leader_weights", "dispatcher_weights")
+        for key in ("shift_leader_weights", "dispatcher_weights", "score_bands")
     },
     "similar_cases": {
         "type": "object",

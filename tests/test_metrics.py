@@ -586,3 +586,24 @@ def test_each_position_count_drills_into_the_cases_behind_it(week):
     assert week.event_detail("evaluator", misdispatched[0])["reassign_count"] == 1
     with pytest.raises(ValueError), week.db.reading() as session:
         positions.cases(session, *SH_WEEK, "intake", "nothing")
+
+
+def test_each_score_falls_into_the_districts_band(week):
+    """考核等级: by the lowest score of each band (90 / 80 / 60 by default), below the last a fail."""
+    assert [
+        metrics.band(s, {"excellent": 90, "good": 80, "pass": 60}) for s in (95, 90, 89.99, 60, 12.5)
+    ] == [
+        "excellent",
+        "excellent",
+        "good",
+        "pass",
+        "fail",
+    ]
+    assert metrics.band(None, {"pass": 60}) is None
+    rows = week.evaluate("evaluator", *SH_WEEK, by="department")
+    assert all(r["band"] == metrics.band(r["score"], {"excellent": 90, "good": 80, "pass": 60}) for r in rows)
+    hw = _row(rows, "DH-HW")
+    week.change_setting("admin", "score_bands", {"excellent": 100, "good": 99.5, "pass": hw["score"] + 0.01})
+    assert _row(week.evaluate("evaluator", *SH_WEEK, by="department"), "DH-HW")["band"] == "fail"
+    leader = next(r for r in week.evaluate_positions("evaluator", *SH_WEEK) if r["staff"] == "leader")
+    assert (leader["composite"], leader["band"]) == (100.0, "excellent")

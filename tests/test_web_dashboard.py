@@ -229,7 +229,7 @@ def test_by_position_shows_a_table_per_position_with_its_composite(app, gl):
         "100.00%",
     ]
     assert value("dispatcher", "dispatcher", "dispatches") == "1"
-    assert value("dispatcher", "dispatcher", "composite") == "100.00"
+    assert value("dispatcher", "dispatcher", "composite") == "100.00优秀", "with its band (考核等级)"
     assert value("shift_leader", "leader", "on_time_opening_rate") == "—", "the leader opened no case"
     assert [value("supervisor", "gw_hb1", c) for c in ("reported", "valid_report_rate")] == ["2", "50.00%"]
     assert 'data-group="' not in page, "no evaluation table by group"

@@ -14,7 +14,8 @@ Definitions (shared/DOMAIN.md):
   ``rework_rate_base`` setting); 满意率 = satisfied / followed up (which answers count: ``satisfied_answers``),
   every answer counted: a 不满意 that reopened the case (重办, ``reopen_count``) stays counted after the case is
   answered again.
-- ``score``: the weighted sum of the rates (``score_weights``), ×100; by department, less the points of each
+- ``score``: the weighted sum of the rates (``score_weights``), ×100, with its ``band`` (考核等级:
+  ``score_bands``); by department, less the points of each
   supervision sheet issued to it in the period by the card it reached (``sheet_deductions``: ``sheets`` and
   ``deductions`` in its row, and 督办数 by type — ``auto_sheets`` 超时督办, ``leader_sheets`` 领导督办 — and by
   card: ``yellow_cards``, ``red_cards``); a sheet whose appeal (申诉) the evaluator upheld deducts nothing
@@ -116,6 +117,18 @@ class Counts:
     def add(self, other: Counts) -> None:
         for name, value in other.__dict__.items():
             setattr(self, name, getattr(self, name) + value)
+
+
+BANDS = ("excellent", "good", "pass")  # best first; below the last: FAIL
+FAIL = "fail"
+
+
+def band(score: float | None, bands: dict[str, float]) -> str | None:
+    """The score band (考核等级: 优秀 / 良好 / 合格 / 不合格) of a composite ``score`` by the ``score_bands``
+    setting: the best band whose lowest score it reaches; None for no score."""
+    if score is None:
+        return None
+    return next((name for name in BANDS if name in bands and score >= bands[name]), FAIL)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -381,6 +394,7 @@ def evaluate(
     satisfied_answers = list(settings.get(session, "satisfied_answers"))
     weights = settings.get(session, "score_weights")
     rewards = settings.get(session, "report_rewards")
+    bands = settings.get(session, "score_bands")
     in_scope = scope.event_filter(actor) if actor is not None else true()
     figures = _event_figures(period, satisfied_answers, not_valid_states(session))
     if by == "department":
@@ -518,6 +532,7 @@ def evaluate(
         }
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
+        row["band"] = band(row["score"], bands)
         row["dispatches_due"] = c.dispatches + c.dispatches_pending  # 应派遣数
         row["verifications_due"] = c.verifications + c.verifications_pending  # 应核实数
         row["checks_due"] = c.checks + c.checks_pending  # 应核查数

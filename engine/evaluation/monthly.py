@@ -121,7 +121,10 @@ COUNTS = [
     ("voided", "作废数"),
     ("accurate_opening_rate", "准确立案率"),
     ("score", "综合得分"),
+    ("band", "考核等级"),
 ]
+# the score bands as the report names them (考核等级)
+BAND_NAMES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
 # the reports and the platform's own steps (受理, 派遣, 核实, 核查), after the counts of the district and levels
 PLATFORM = [
     ("reported", "上报数"),
@@ -282,7 +285,15 @@ def workbook(found: Figures, names: dict[str, dict[str, str]]) -> bytes:
         for row in found.tables[by]:
             group = row["group"]
             label = LEVELS.get(group, group) if by == "level" else named.get(group, group)
-            table.append([label or "—", *(row.get(key) for key, _ in columns)])
+            table.append(
+                [
+                    label or "—",
+                    *(
+                        BAND_NAMES.get(row.get(key), "—") if key == "band" else row.get(key)
+                        for key, _ in columns
+                    ),
+                ]
+            )
             for index, (key, _) in enumerate(columns, start=2):
                 if key.endswith("_rate"):
                     table.cell(row=table.max_row, column=index).number_format = RATE_FORMAT

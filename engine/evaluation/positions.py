@@ -43,6 +43,7 @@ from engine.evaluation.metrics import (
     PATROL,
     VOIDED,
     Period,
+    band,
     count_if,
     not_valid_states,
     rate,
@@ -326,6 +327,10 @@ def evaluate(
             row["dispatch_count_score"] = rate(row["dispatches"], busiest)
             terms = ("dispatch_count_score", "dispatch_on_time_rate", "accurate_dispatch_rate")
             row["composite"] = composite({t: row[t] for t in terms}, dispatcher_weights)
+    bands = settings.get(session, "score_bands")
+    for row in rows:
+        if "composite" in row:
+            row["band"] = band(row["composite"], bands)
     rows.sort(key=lambda r: (POSITIONS.index(r["position"]), -(r.get("composite") or 0), r["staff"]))
     return rows
 
