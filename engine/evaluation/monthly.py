@@ -289,7 +289,7 @@ def workbook(found: Figures, names: dict[str, dict[str, str]]) -> bytes:
                 [
                     label or "—",
                     *(
-                        BAND_NAMES.get(row.get(key), "—") if key == "band" else row.get(key)
+                        BAND_NAMES.get(str(row.get(key)), "—") if key == "band" else row.get(key)
                         for key, _ in columns
                     ),
                 ]
