@@ -193,6 +193,7 @@ def test_the_second_table_shows_the_reports_and_steps_or_the_departments_tasks(a
     # four reports (the fixture's closed case and rejected report, and two more), three of them cases
     assert [steps_cell(district, "330199", c) for c in ("reported", "accepted_reports")] == ["4", "3"]
     assert steps_cell(district, "330199", "valid_report_rate") == "75.00%"
+    assert steps_cell(district, "330199", "reported_by_channel") == "网格员巡查4", "by channel, named"
     assert [steps_cell(district, "330199", c) for c in ("dispatches", "redispatches", "checks")] == [
         "3",
         "0",

@@ -489,6 +489,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("dashboard.hold_hours"),
         N_("dashboard.reported_patrol"),
         N_("dashboard.reported_public"),
+        N_("dashboard.reported_by_channel"),
         N_("dashboard.dispatches_due"),
         N_("dashboard.dispatches_pending"),
         N_("dashboard.verifications_due"),

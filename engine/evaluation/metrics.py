@@ -408,6 +408,15 @@ def evaluate(
         select(key, *sums).where(_events_of_period(period, in_scope, by)).group_by(key)
     ):
         counts[group] = Counts(**dict(zip(figures, map(int, values), strict=True)))
+    # 上报数 by each channel the report form offers (a district's own ones too: video, a department's forward …)
+    by_channel: dict[str | None, dict[str, int]] = defaultdict(dict)
+    if by != "department":
+        for group, channel, number in session.execute(
+            select(key, Event.channel, func.count())
+            .where(in_scope, figures["reported"])
+            .group_by(key, Event.channel)
+        ):
+            by_channel[group][channel] = int(number)
     steps = _step_figures() if by != "department" else {}  # the platform's steps: no department's
     for group, *values in (
         session.execute(
@@ -505,7 +514,14 @@ def evaluate(
             deductions[department] += (number - int(upheld)) * points.get(card, 0)
             counts[department]  # a department charged with sheets is listed, even without a case of its own
     if by in UNIT_LEVELS:
-        counts = _fold(counts, _unit_paths(session), by)
+        paths = _unit_paths(session)
+        counts = _fold(counts, paths, by)
+        folded: dict[str | None, dict[str, int]] = defaultdict(dict)
+        for grid, channels in by_channel.items():
+            unit = folded[paths.get(grid or "", {}).get(by)]
+            for channel, number in channels.items():
+                unit[channel] = unit.get(channel, 0) + number
+        by_channel = folded
 
     rows = []
     for group, c in counts.items():
@@ -533,6 +549,8 @@ def evaluate(
         score = sum(weights.get(name, 0) * (value or 0) for name, value in rates.items()) * 100
         row = {"group": group, **c.__dict__, **rates, "score": round(score - deductions[group], 2)}
         row["band"] = band(row["score"], bands)
+        if by != "department":
+            row["reported_by_channel"] = dict(sorted(by_channel.get(group, {}).items()))
         row["dispatches_due"] = c.dispatches + c.dispatches_pending  # 应派遣数
         row["verifications_due"] = c.verifications + c.verifications_pending  # 应核实数
         row["checks_due"] = c.checks + c.checks_pending  # 应核查数
