@@ -263,11 +263,7 @@ def light_cases(reader: Reader, department: str, colour: str) -> list[dict[str, 
     _require_evaluator(reader.actor)
     colours = list(timelights.load_scheme(reader.session).colours)
     if colour not in colours:
-        raise ValidationFailed(
-            "no light {colour}",
-            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(colours)})]},
-            colour=colour,
-        )
+        raise _no_such_figure(colour, colours)
     ids = queries.department_light_cases(reader.session, reader.actor, department, tuple(colours), colour)
     return _case_rows(reader, ids)
 
@@ -279,11 +275,7 @@ def flow_cases(
     lists them."""
     _require_evaluator(reader.actor)
     if figure not in metrics.LEVEL_FIGURES or level not in metrics.LEVELS_UP:
-        raise ValidationFailed(
-            "no figure {figure}",
-            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(metrics.LEVEL_FIGURES)})]},
-            figure=figure,
-        )
+        raise _no_such_figure(figure, metrics.LEVEL_FIGURES)
     return _case_rows(reader, metrics.level_cases(reader.session, start, end, level, figure, reader.actor))
 
 
@@ -295,13 +287,17 @@ def position_cases(
     :func:`evaluation_cases` lists them."""
     _require_evaluator(reader.actor)
     if figure not in positions.FIGURES:
-        raise ValidationFailed(
-            "no figure {figure}",
-            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(positions.FIGURES)})]},
-            figure=figure,
-        )
+        raise _no_such_figure(figure, positions.FIGURES)
     ids = positions.cases(reader.session, start, end, staff, figure, reader.actor, now=reader.now())
     return _case_rows(reader, ids)
+
+
+def _no_such_figure(figure: str, choices: Any) -> ValidationFailed:
+    return ValidationFailed(
+        "no figure {figure}",
+        {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(choices)})]},
+        figure=figure,
+    )
 
 
 def _case_rows(reader: Reader, ids: list[int]) -> list[dict[str, Any]]:
@@ -320,11 +316,7 @@ def evaluation_cases(
     ``group`` grouped ``by``), as the table counted them: code, category (and its name), grid (and its name),
     state, report time."""
     if figure not in metrics.FIGURES:
-        raise ValidationFailed(
-            "no figure {figure}",
-            {"figure": [FieldError("not_a_choice_of", {"choices": ", ".join(metrics.FIGURES)})]},
-            figure=figure,
-        )
+        raise _no_such_figure(figure, metrics.FIGURES)
     actor = reader.actor
     _require_evaluator(actor)
     return _case_rows(
