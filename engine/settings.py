@@ -107,6 +107,9 @@ DEFAULTS: dict[str, Any] = {
     # whose code starts with one of these, in a grid its worker patrolled (an instance of patrol_process) within
     # window_hours before the report, counts as missed by that worker
     "missed_report_rule": {"categories": ["01"], "window_hours": 48, "patrol_process": "patrol"},
+    # what 漏报率 divides by: "opened" — 立案数, the cases opened in the period in the grids the worker covers (the
+    # common definition) — or "reports": the worker's 上报数 + 漏报数 (as some districts judge 监督员)
+    "missed_report_rate_base": "opened",
     # the standard's stages a district keeps apart or merges (CJ/T 315: 受理 then 立案 by the shift leader, and
     # 核查 sent out by the platform once the department reported back; many grid platforms open the case at
     # intake and offer the check straight to the grid's workers): each key is given to every instance started as a process
@@ -244,6 +247,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["process", "within"],
         "additionalProperties": False,
     },
+    "missed_report_rate_base": {"enum": ["opened", "reports"]},
     "missed_report_rule": {
         "type": "object",
         "properties": {

@@ -59,10 +59,15 @@ def test_a_verified_public_report_in_a_patrolled_grid_is_the_patrollers_missed_r
     _public_case(gl, driver, GRID_HB1)  # 10 hours after the patrol, of 市容环境: missed
     _public_case(gl, driver, GRID_HB1, category="0201")  # another class: not one a patrol is held to
     _public_case(gl, driver, GRID_HB2)  # a grid nobody patrolled
-    driver.report("gw_hb1")  # the worker's own patrol report: 上报数 1
+    own = driver.report("gw_hb1")  # the worker's own patrol report: 上报数 1
+    driver.complete("intake", own, "accept", {"decision": "accept"})
     found = _supervisors(gl)
     assert found["gw_hb1"]["missed_reports"] == 1
-    assert found["gw_hb1"]["missed_report_rate"] == 0.5  # 1 ÷ (1 reported + 1 missed)
+    # 漏报率 = 1 ÷ 立案数 in the worker's grid (the two public cases and the own report: 3)
+    assert found["gw_hb1"]["missed_report_rate"] == round(1 / 3, 4)
+    gl.change_setting("admin", "missed_report_rate_base", "reports")
+    assert _supervisors(gl)["gw_hb1"]["missed_report_rate"] == 0.5  # 1 ÷ (1 reported + 1 missed)
+    gl.change_setting("admin", "missed_report_rate_base", "opened")
     assert found.get("gw_hb2", {}).get("missed_reports", 0) == 0
     # a report beyond the window (48 hours) is not charged
     gl.clock.advance(timedelta(hours=50))

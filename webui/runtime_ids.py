@@ -155,6 +155,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting.notice_max_attempts"),
         N_("setting.retention_years"),
         N_("setting.rework_rate_base"),
+        N_("setting.missed_report_rate_base"),
         N_("setting.satisfied_answers"),
         N_("setting.score_weights"),
         N_("setting.sheet_deductions"),
@@ -189,6 +190,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_hint.notice_max_attempts"),
         N_("setting_hint.retention_years"),
         N_("setting_hint.rework_rate_base"),
+        N_("setting_hint.missed_report_rate_base"),
         N_("setting_hint.satisfied_answers"),
         N_("setting_hint.score_weights"),
         N_("setting_hint.sheet_deductions"),
@@ -223,6 +225,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_help.reporter_contact_roles"),
         N_("setting_help.retention_years"),
         N_("setting_help.rework_rate_base"),
+        N_("setting_help.missed_report_rate_base"),
         N_("setting_help.satisfied_answers"),
         N_("setting_help.score_weights"),
         N_("setting_help.sheet_deductions"),
@@ -264,6 +267,7 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
         N_("setting_field.retention_years"),
         N_("setting_field.rework_rate"),
         N_("setting_field.rework_rate_base"),
+        N_("setting_field.missed_report_rate_base"),
         N_("setting_field.satisfaction_rate"),
         N_("setting_field.satisfied_answers"),
         N_("setting_field.score_weights"),
@@ -304,6 +308,8 @@ RUNTIME_IDS: dict[str, tuple[str, ...]] = {
     "setting_choice.": (
         N_("setting_choice.rework_rate_base.due"),
         N_("setting_choice.rework_rate_base.opened"),
+        N_("setting_choice.missed_report_rate_base.opened"),
+        N_("setting_choice.missed_report_rate_base.reports"),
     ),
     # the first column of a table of limits (macros/settings.html)
     "setting_col.row.": (

@@ -21,7 +21,8 @@ A position is judged on the steps it completes (shared/DOMAIN.md, "Positions"), 
   ``dispatcher_weights`` (the common choice 20 / 40 / 40 %).
 - 监督员 / 网格员 ``supervisor`` — 上报数 ``reported`` and 有效上报率 (reports that became cases not voided since),
   核实 ``verifications`` (``check_exists``) and 核查 ``checks`` (``verify``) with their on-time rates, and 漏报数
-  ``missed_reports`` with 漏报率 ``missed_report_rate`` = 漏报数 ÷ (上报数 + 漏报数) (:func:`missed_reports`).
+  ``missed_reports`` with 漏报率 ``missed_report_rate`` = 漏报数 ÷ 立案数 in the worker's grids, or ÷ (上报数 +
+  漏报数) where the district chooses it (``missed_report_rate_base``; :func:`missed_reports`).
 
 A 综合指标值 is ×100 and weighs only the terms that can be computed (a rate of 0/0 is left out, and the weights
 of the rest carry it), so a shift leader who opened no case is judged on closing alone.
@@ -50,7 +51,7 @@ from engine.evaluation.metrics import (
     unindexed,
 )
 from engine.org import people, scope
-from engine.store.models import Event, ProcessVersion, Task
+from engine.store.models import Event, ProcessVersion, RoleAssignment, Task, User
 
 POSITIONS = ("intake", "shift_leader", "dispatcher", "supervisor")
 INTAKE_STEPS = ("accept",)
@@ -243,6 +244,8 @@ def evaluate(
         )
     }
     missed = missed_reports(session, period, in_scope)
+    opened_in = _opened_in_their_grids(session, period, in_scope, set(missed))
+    by_reports = settings.get(session, "missed_report_rate_base") == "reports"
     leader_weights = settings.get(session, "shift_leader_weights")
     dispatcher_weights = settings.get(session, "dispatcher_weights")
 
@@ -318,7 +321,11 @@ def evaluate(
                     "checks": checks,
                     "check_on_time_rate": rate(total(staff, CHECK_STEPS, "on_time"), checks),
                     "missed_reports": missed.get(staff, 0),
-                    "missed_report_rate": rate(missed.get(staff, 0), reported + missed.get(staff, 0)),
+                    # 漏报率: ÷ 立案数 in the worker's grids, or ÷ (上报数 + 漏报数) (missed_report_rate_base)
+                    "missed_report_rate": rate(
+                        missed.get(staff, 0),
+                        reported + missed.get(staff, 0) if by_reports else opened_in.get(staff, 0),
+                    ),
                 }
             )
     busiest = max((r["dispatches"] for r in rows if r["position"] == "dispatcher"), default=0)
@@ -333,6 +340,31 @@ def evaluate(
             row["band"] = band(row["composite"], bands)
     rows.sort(key=lambda r: (POSITIONS.index(r["position"]), -(r.get("composite") or 0), r["staff"]))
     return rows
+
+
+def _opened_in_their_grids(
+    session: Session, period: Period, in_scope: Any, workers: set[str]
+) -> dict[str, int]:
+    """Per grid worker of ``workers``: the cases opened in the period in the grids their assignments cover (立案数,
+    what 漏报率 divides by by default)."""
+    if not workers:
+        return {}
+    scopes: dict[str, list[str]] = defaultdict(list)
+    for username, code in session.execute(
+        select(User.username, RoleAssignment.scope_code)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role == "grid_worker", User.username.in_(sorted(workers)))
+    ):
+        scopes[username].append(code)
+    opened = session.execute(
+        select(Event.grid_code, func.count())
+        .where(in_scope, period.holds(Event.opened_at), Event.state.not_in(NOT_CASES))
+        .group_by(Event.grid_code)
+    ).all()
+    return {
+        worker: sum(n for grid, n in opened if any(grid.startswith(code) for code in codes))
+        for worker, codes in scopes.items()
+    }
 
 
 def missed_reports(session: Session, period: Period, in_scope: Any) -> dict[str, int]:
