@@ -556,11 +556,20 @@ def test_reports_count_by_channel_and_a_started_instance_is_no_report(gl, driver
         },
     )
     gl.start("gw_hb1", "patrol", {"grid": "330199001001001", "route": "湖滨路—柳岸街"})
+    # a supervisor's report is a leader's assignment (领导交办) by default: no 核实, straight to intake
+    assigned = gl.report(
+        "supervisor", {"category": "0101", "description": "领导巡查发现路边垃圾", "grid": GRID_HB2}
+    )
+    assert driver.event(assigned["id"])["channel"] == "leader"
+    assert driver.open_task(assigned["id"])["step"] == "accept"
     [district] = gl.evaluate("evaluator", *SH_WEEK, by="district")
-    assert (district["reported"], district["reported_patrol"], district["reported_public"]) == (2, 1, 1)
-    assert district["reported_by_channel"] == {"grid": 1, "hotline": 1}, "each channel the form offers"
+    found = tuple(district[k] for k in ("reported", "reported_patrol", "reported_leader", "reported_public"))
+    assert found == (3, 1, 1, 1)
+    assert district["reported_by_channel"] == {"grid": 1, "hotline": 1, "leader": 1}, (
+        "each channel the form offers"
+    )
     by_grid = {r["group"]: r["reported_by_channel"] for r in gl.evaluate("evaluator", *SH_WEEK, by="grid")}
-    assert by_grid == {"330199001001001": {"grid": 1}, "330199001001002": {"hotline": 1}}
+    assert by_grid == {"330199001001001": {"grid": 1}, "330199001001002": {"hotline": 1, "leader": 1}}
     with gl.db.reading() as session:
         public = metrics.cases(session, *SH_WEEK, "district", "330199", "reported_public")
     assert [gl.event_detail("admin", i)["channel"] for i in public] == ["hotline"]

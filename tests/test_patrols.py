@@ -56,13 +56,23 @@ def test_a_verified_public_report_in_a_patrolled_grid_is_the_patrollers_missed_r
 ) -> None:
     _patrol(gl, driver, "gw_hb1", GRID_HB1)
     gl.clock.advance(timedelta(hours=10))
-    _public_case(gl, driver, GRID_HB1)  # 10 hours after the patrol, of 市容环境: missed
+    missed = _public_case(gl, driver, GRID_HB1)  # 10 hours after the patrol, of 市容环境: missed
     _public_case(gl, driver, GRID_HB1, category="0201")  # another class: not one a patrol is held to
     _public_case(gl, driver, GRID_HB2)  # a grid nobody patrolled
     own = driver.report("gw_hb1")  # the worker's own patrol report: 上报数 1
     driver.complete("intake", own, "accept", {"decision": "accept"})
     found = _supervisors(gl)
     assert found["gw_hb1"]["missed_reports"] == 1
+    with gl.db.reading() as session:  # the count drills into the case behind it
+        behind = positions.cases(
+            session,
+            gl.now() - timedelta(days=10),
+            gl.now() + timedelta(days=1),
+            "gw_hb1",
+            "missed_reports",
+            now=gl.now(),
+        )
+    assert behind == [missed]
     # 漏报率 = 1 ÷ 立案数 in the worker's grid (the two public cases and the own report: 3)
     assert found["gw_hb1"]["missed_report_rate"] == round(1 / 3, 4)
     gl.change_setting("admin", "missed_report_rate_base", "reports")

@@ -25,7 +25,7 @@ Definitions (shared/DOMAIN.md):
   and a department that sent a case back is not charged with the case's lateness.
 - By worker: grid workers' valid reports (those that became cases and were not voided), major ones (handled at
   the district) and their reward (``report_rewards``).
-- 上报数 ``reported`` (by channel: ``reported_patrol`` 网格员上报, ``reported_public`` 公众举报) and 有效上报数
+- 上报数 ``reported`` (by channel: ``reported_patrol`` 网格员上报, ``reported_leader`` 领导交办, ``reported_public`` 公众举报) and 有效上报数
   ``accepted_reports`` (the period's reports on any channel, and those that
   became cases not voided since; 有效上报率 ``valid_report_rate``) — for those who report, not by department;
   自行处置数 ``self_handled``: closed with no department.
@@ -72,7 +72,8 @@ NOT_CASES = ("rejected", "not_found", "reported")
 VOIDED = "voided"
 OFF_THE_CLOCK = ("on_hold", "legacy")
 STARTED = "start"  # the channel of an instance started from its start form, which is no report
-PATROL = "grid"  # the channel of a report found on the grid's own patrols; every other is the public's
+PATROL = "grid"  # the channel of a report found on the grid's own patrols
+LEADER = "leader"  # the channel of a leader's assignment (领导交办); every other is the public's
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Counts:
     major_reports: int = 0
     reported: int = 0
     reported_patrol: int = 0
+    reported_leader: int = 0
     reported_public: int = 0
     accepted_reports: int = 0
     self_handled: int = 0
@@ -153,6 +155,7 @@ FIGURES = (
     "tasks_overdue_open",
     "reported",
     "reported_patrol",
+    "reported_leader",
     "reported_public",
     "accepted_reports",
     "self_handled",
@@ -262,10 +265,11 @@ def _event_figures(
         "major_reports": and_(valid, Event.handling_level == "district"),
         # 上报数 and 有效上报数: every report of the period, and those that became cases not voided since
         "reported": reported,
-        # 上报数 by channel: found on the grid's patrols (网格员/监督员上报), or reported by the public (公众举报:
-        # the hotline, WeChat, the app, the website)
+        # 上报数 by channel: found on the grid's patrols (网格员/监督员上报), a leader's assignment (领导交办), or
+        # reported by the public (公众举报: the hotline, WeChat, the app, the website)
         "reported_patrol": and_(reported, Event.channel == PATROL),
-        "reported_public": and_(reported, Event.channel != PATROL),
+        "reported_leader": and_(reported, Event.channel == LEADER),
+        "reported_public": and_(reported, Event.channel.not_in((PATROL, LEADER))),
         "accepted_reports": and_(reported, Event.state.not_in(not_valid)),
         # 自行处置数: closed by the grid or community that found it, without a department (no department answers)
         "self_handled": and_(closed, Event.department_code.is_(None)),

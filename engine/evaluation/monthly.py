@@ -129,6 +129,7 @@ BAND_NAMES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail":
 PLATFORM = [
     ("reported", "上报数"),
     ("reported_patrol", "网格员上报数"),
+    ("reported_leader", "领导交办数"),
     ("reported_public", "公众举报数"),
     ("accepted_reports", "有效上报数"),
     ("valid_report_rate", "有效上报率"),

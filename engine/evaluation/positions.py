@@ -154,6 +154,7 @@ FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
     "checks": (CHECK_STEPS, "all"),
     "reported": ((), "reported"),
     "accepted_reports": ((), "accepted"),
+    "missed_reports": ((), "missed"),
 }
 
 
@@ -173,6 +174,8 @@ def cases(
     period = Period(start, end, now)
     in_scope = scope.event_filter(actor) if actor is not None else true()
     steps, which = FIGURES[figure]
+    if which == "missed":  # 漏报: matched to the patrols as the count is
+        return missed_cases(session, period, in_scope).get(staff, [])
     if which in ("reported", "accepted"):
         condition = and_(_reported(period, in_scope), Event.reporter == staff)
         if which == "accepted":
@@ -368,6 +371,11 @@ def _opened_in_their_grids(
 
 
 def missed_reports(session: Session, period: Period, in_scope: Any) -> dict[str, int]:
+    """漏报数 per grid worker (:func:`missed_cases`)."""
+    return {worker: len(ids) for worker, ids in missed_cases(session, period, in_scope).items()}
+
+
+def missed_cases(session: Session, period: Period, in_scope: Any) -> dict[str, list[int]]:
     """漏报: per grid worker, the cases opened in the period from a public report (any channel but the grid's own
     patrol) of a sub-category the ``missed_report_rule`` setting says a patrol should find, in a grid the worker
     patrolled (an instance of the rule's patrol process started there) within its window before the report. A
@@ -404,7 +412,7 @@ def missed_reports(session: Session, period: Period, in_scope: Any) -> dict[str,
         )
     ):
         patrols[grid].append((at, reporter))
-    found: dict[str, int] = defaultdict(int)
+    found: dict[str, list[int]] = defaultdict(list)
     for case in cases:
         workers = {
             who
@@ -412,5 +420,5 @@ def missed_reports(session: Session, period: Period, in_scope: Any) -> dict[str,
             if case.reported_at - window <= at <= case.reported_at
         }
         for worker in workers:
-            found[worker] += 1
-    return dict(found)
+            found[worker].append(case.id)
+    return {worker: sorted(ids) for worker, ids in found.items()}
