@@ -10,6 +10,7 @@ import pytest
 from engine.audit import verification
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from tests.conftest import Driver
+from tests.test_supervision import reassigned_to_hw
 
 # the week the cases run in (Shanghai), as the evaluation's period
 WEEK = (datetime(2026, 11, 22, 16, 0, tzinfo=UTC), datetime(2026, 11, 29, 16, 0, tzinfo=UTC))
@@ -131,13 +132,7 @@ def test_a_sheet_is_appealed_once(gl, driver):
 
 def test_a_department_that_sees_the_case_appeals_only_its_own_sheets(gl, driver):
     """城管 sent the case back and sees it still; the sheet is 环卫's, so only 环卫 appeals against it."""
-    event_id = driver.report("gw_hb1")
-    driver.complete("intake", event_id, "accept", {"decision": "accept"})
-    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-CG"})
-    driver.complete(
-        "h_dh_cg", event_id, "handle", {"action": "send_back", "send_back_reason": "非本部门职责"}
-    )
-    driver.complete("dispatcher", event_id, "reassign", {"department": "DH-HW", "reason": "改派环卫所"})
+    event_id = reassigned_to_hw(driver)
     sheet = gl.issue_sheet("supervisor", event_id, "DH-HW", "领导批示：请今日处置完毕")
     with pytest.raises(ValidationFailed) as other:
         _appeal(gl, sheet["id"], user="h_dh_cg")

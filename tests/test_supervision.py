@@ -22,6 +22,18 @@ def _at_handle(driver: Driver) -> int:
     return event_id
 
 
+def reassigned_to_hw(driver: Driver) -> int:
+    """A case dispatched to 城管 (DH-CG), sent back as not its duty and reassigned to 环卫所 (DH-HW)."""
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-CG"})
+    driver.complete(
+        "h_dh_cg", event_id, "handle", {"action": "send_back", "send_back_reason": "非本部门职责"}
+    )
+    driver.complete("dispatcher", event_id, "reassign", {"department": "DH-HW", "reason": "改派环卫所"})
+    return event_id
+
+
 def _sheet_counts(gl) -> tuple[int, int]:
     counts = gl.supervise()
     return counts["issued"], counts["escalated"]
@@ -79,13 +91,7 @@ def test_a_department_task_gone_red_gets_one_sheet_that_escalates_and_is_cleared
 
 
 def test_only_the_late_department_is_charged_after_a_reassignment(gl, driver):
-    event_id = driver.report("gw_hb1")
-    driver.complete("intake", event_id, "accept", {"decision": "accept"})
-    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-CG"})
-    driver.complete(
-        "h_dh_cg", event_id, "handle", {"action": "send_back", "send_back_reason": "非本部门职责"}
-    )
-    driver.complete("dispatcher", event_id, "reassign", {"department": "DH-HW", "reason": "改派环卫所"})
+    reassigned_to_hw(driver)
     gl.clock.set(CASE_DUE + timedelta(minutes=5))
     assert gl.supervise()["issued"] == 1
     assert [s["department"] for s in _sheets(gl)] == ["DH-HW"]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn import forms
 from engine.bpmn.definitions import ProcessBundle
 from engine.errors import FieldError, NotFound, ValidationFailed
+from engine.evaluation.metrics import LEVELS_UP
 from engine.org.people import Actor
 from engine.org.tree import OrgDirectory
 from engine.reads import contacts, geography, queries, similar
@@ -175,6 +176,15 @@ def _detail_with_contact(reader: Reader, event_id: int) -> tuple[dict[str, Any],
     return (detail if whole else contacts.masked(detail)), whole
 
 
+def level_path(opened: str | None, handled: str | None) -> list[str]:
+    """The levels a case went through from the one the routing table gave it to the one that handled it, when
+    it was reported up (逐级上报: community, town …); empty when it was handled where it was first put."""
+    if opened not in LEVELS_UP or handled not in LEVELS_UP:
+        return []
+    first, last = LEVELS_UP.index(opened), LEVELS_UP.index(handled)
+    return list(LEVELS_UP[first : last + 1]) if first < last else []
+
+
 def _appeals_of(reader: Reader, sheets: list[dict[str, Any]]) -> None:
     """Each sheet with whether the actor may appeal against its deduction now (``can_appeal``,
     :func:`engine.supervision.rules.appeal_refusal`) and the appeal made (``appeal``: its code and state)."""
@@ -262,6 +272,10 @@ def event_page(reader: Reader, event_id: int) -> dict[str, Any]:
         sorted({t["step"] for t in open_tasks}),
     )
     detail["sheets"] = sheets
+    detail["level_path"] = level_path(detail["opened_level"], detail["handling_level"])
+    # the department's report back against its handling limit (the case's verdict follows it)
+    handled, due = detail["handled_at"], detail["due_at"]
+    detail["handled_on_time"] = None if handled is None or due is None else handled <= due
     # sheets go only to departments inside the issuer's scope: none, and the form is not offered
     detail["sheet_departments"] = (
         [
