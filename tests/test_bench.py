@@ -96,6 +96,14 @@ def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_ev
             )
         db.dispose()
         result = _run("evaluation_bench.py", "--db", url, "--period", "2026-10", "--repeat", "1")
+        scale = _run("scale_bench.py", "--db", f"first={url}", "--db", f"again={url}", "--repeat", "2")
+    assert set(scale["sizes"]) == {"first", "again"}
+    assert scale["sizes"]["first"]["events"] == str(made["events"])
+    assert len(scale["calls"]) == 24 and "events by description words" in scale["calls"]
+    for name, by_size in scale["calls"].items():
+        for figures in by_size.values():
+            assert figures["p95_ms"] >= figures["p50_ms"] > 0, name
+            assert figures["ratio"] == pytest.approx(figures["p50_ms"] / by_size["first"]["p50_ms"], abs=0.01)
     assert result["events"] == made["events"]
     for period in ("month", "year"):
         figures = result[period]

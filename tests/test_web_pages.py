@@ -439,7 +439,7 @@ def test_the_inbox_pages_through_many_tasks(app, gl):
     assert "第 2 / 2 页，共 23 条" in sorted_second
 
 
-def test_events_are_searched_by_code_state_category_grid_and_date(app, gl):
+def test_events_are_searched_by_code_words_state_category_grid_and_date(app, gl):
     first = report(gl)
     second = report(gl, "gw_la1", grid=GRID_LA1, category="0301", description="工地夜间施工噪音扰民")
     gl.complete("intake", open_task(gl, first["id"])["id"], {"decision": "reject", "reason": "重复上报"})
@@ -450,7 +450,11 @@ def test_events_are_searched_by_code_state_category_grid_and_date(app, gl):
         return {code for code in (first["code"], second["code"]) if code in page}
 
     assert found("") == {first["code"], second["code"]}
-    assert found(f"code={second['code'][-6:]}") == {second["code"]}
+    assert found(f"code={second['code']}") == {second["code"]}
+    assert found(f"code={second['code'].lower()}") == {second["code"]}
+    assert found(f"code={second['code'][:9]}") == {first["code"], second["code"]}  # the day's codes
+    assert found(f"code={second['code'][-6:]}") == set()  # a code's end is not its beginning
+    assert found("text=噪音") == {second["code"]}
     assert found("state=rejected") == {first["code"]}
     assert found("category=0301") == {second["code"]}
     assert found(f"grid={GRID_LA1}") == {second["code"]}

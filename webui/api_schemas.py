@@ -297,7 +297,12 @@ class ListFilters(PageQuery):
 class EventQuery(ListFilters):
     """Filters of the event list."""
 
-    code: Filter = Field(None, description="part of the event code")
+    code: Filter = Field(None, description="an event code, or its beginning (E20261102 for that day's)")
+    text: Filter = Field(
+        None,
+        description="words the description holds, separated by spaces (each must occur; Chinese matched as "
+        "written, a Latin word or number from its start)",
+    )
     state: Filter = Field(None, description="the event's state")
     reported_from: Moment | None = Field(
         None, alias="from", description="reported on or after this ISO date (local day) or datetime"

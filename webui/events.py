@@ -44,6 +44,7 @@ def index() -> tuple[str, int]:
     timezone = reader().calendar().timezone
     filters = {
         "code": request.args.get("code", "").strip() or None,
+        "text": request.args.get("text", "").strip()[:100] or None,
         "category": request.args.get("category") or None,
         "grid": request.args.get("grid") or None,
         "state": request.args.get("state") or None,

@@ -41,7 +41,7 @@ from engine.commands import command_log
 from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.notices import derive as notices
 from engine.org.people import Actor
-from engine.store import statements
+from engine.store import search, statements
 from engine.store.db import connection_of
 from engine.time import clock as clockmod
 from engine.time import timers
@@ -211,7 +211,8 @@ class Step:
         return task, self._hold(event)
 
     def new_event(self, values: dict[str, Any]) -> statements.Row:
-        """Insert a new event row and hold it."""
+        """Insert a new event row (with its description's search terms) and hold it."""
+        values = values | {"search_terms": search.terms(values.get("description"))}
         event = statements.insert_event(self.conn, values)
         self._touched[event.id] = _Touched(event, event.version)
         return event

@@ -51,6 +51,7 @@ def matching_events(
     state: str | None = None,
     reported_from: datetime | None = None,
     reported_to: datetime | None = None,
+    text: str | None = None,
     page: int = 1,
     per_page: int = 50,
     exported: bool | None = None,
@@ -79,6 +80,7 @@ def matching_events(
         state=state,
         reported_from=reported_from,
         reported_to=reported_to,
+        text=text,
         page=page,
         per_page=per_page,
     )

@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# how far the lists count their rows (engine.reads.queries.bounded_count)
+COUNT_LIMIT = 1000
+
 
 @dataclass
 class Listing:
@@ -19,6 +22,11 @@ class Listing:
     colours: tuple[str, ...] = ()
 
     @property
+    def more(self) -> bool:
+        """Whether more rows match than were counted (:data:`engine.reads.queries.COUNT_LIMIT`)."""
+        return self.total > COUNT_LIMIT
+
+    @property
     def pages(self) -> int:
-        """How many pages the matching rows fill (at least one)."""
-        return max(1, math.ceil(self.total / self.per_page))
+        """How many pages the counted rows fill (at least one)."""
+        return max(1, math.ceil(min(self.total, COUNT_LIMIT) / self.per_page))

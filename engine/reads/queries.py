@@ -12,10 +12,18 @@ from engine.errors import NotFound
 from engine.evaluation.metrics import NOT_CASES
 from engine.org import scope
 from engine.org.people import Actor
+from engine.reads.listing import COUNT_LIMIT
+from engine.store import search
 from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task
 from engine.supervision import rules
 
 INBOX_VIEWS = ("mine", "claimable", "follow_up", "done")
+
+
+def bounded_count(session: Session, query: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``query`` gives, counted up to :data:`~engine.reads.listing.COUNT_LIMIT` + 1 (more than
+    the limit: there are more; a count of every row of years of history would read them all for each page)."""
+    return session.scalar(select(func.count()).select_from(query.limit(COUNT_LIMIT + 1).subquery())) or 0
 
 
 def task_row(task: Task, event: Event) -> dict[str, Any]:
@@ -76,7 +84,7 @@ def inbox(
         query = query.where(Event.category.startswith(category))
     if grid:
         query = query.where(Event.grid_code.startswith(grid))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = bounded_count(session, query)
     priority = instructed(Task.event_id)
     order: tuple[Any, ...] = (Task.due_at.is_(None), Task.due_at, Task.id)
     if view == "done":
@@ -140,7 +148,7 @@ def inbox_counts(
     counts = {}
     for view in views:
         query = _inbox_query(actor, view)
-        counts[view] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        counts[view] = bounded_count(session, query)
     return counts
 
 
@@ -191,13 +199,19 @@ def list_events(
     state: str | None = None,
     reported_from: datetime | None = None,
     reported_to: datetime | None = None,
+    text: str | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Events in the actor's scope matching the filters, newest first, and their total."""
+    """Events in the actor's scope matching the filters, newest first, and their total (counted up to
+    :data:`COUNT_LIMIT`). ``code`` is an event's code or its beginning; ``text`` words its description holds
+    (:func:`engine.store.search.matches`)."""
     conditions = [scope.event_filter(actor)]
     if code:
-        conditions.append(Event.code.contains(code))
+        conditions.append(Event.code.startswith(code.upper(), autoescape=True))
+    described = search.matches(session.get_bind().dialect.name, Event, text)
+    if described is not None:
+        conditions.append(described)
     if category:
         conditions.append(Event.category.startswith(category))
     if grid:
@@ -209,7 +223,7 @@ def list_events(
     if reported_to:
         conditions.append(Event.reported_at < reported_to)
     query = select(Event).where(and_(*conditions))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = bounded_count(session, query)
     events = session.scalars(
         query.order_by(Event.reported_at.desc(), Event.id.desc())
         .offset((page - 1) * per_page)

@@ -174,6 +174,8 @@ class Event(Base):
     grid_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
+    # the description's full-text index terms (engine.store.search), indexed by the database's own machinery
+    search_terms: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)
     location: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     # how the case was placed when the report gave a point and no grid: "point" (in the grid whose boundary
@@ -233,6 +235,9 @@ class Task(Base):
         Index("ix_tasks_status_role", "status", "role"),
         # the platform's steps completed in a period (the evaluation's 派遣, 核实, 核查 … counts)
         Index("ix_tasks_bpmn_id_completed_at", "bpmn_id", "completed_at"),
+        # the inbox's views of one user: "mine" (open tasks assigned) and "done" (newest completed first)
+        Index("ix_tasks_assignee_status", "assignee", "status"),
+        Index("ix_tasks_completed_by_completed_at", "completed_by", "completed_at"),
         UniqueConstraint("event_id", "spiff_task_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,14 +251,14 @@ class Task(Base):
     scope_code: Mapped[str] = mapped_column(String(32))
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     form: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     # the evaluation's period ranges of department tasks (engine.evaluation.metrics): one index each
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     light: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # the day the assignee means to come back to the task (a Tasklist "follow-up date"), and who delegated
     # it to the assignee (the task returns to them when it is given back)

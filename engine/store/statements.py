@@ -29,8 +29,9 @@ EVENTS = cast(Table, Event.__table__)
 TASKS = cast(Table, Task.__table__)
 HISTORY = cast(Table, HistoryEntry.__table__)
 TIMERS = cast(Table, Timer.__table__)
-# the workflow state is read only when the live cache does not hold the instance (see load_state_text)
-_EVENT_COLUMNS = tuple(c.name for c in EVENTS.c if c.name != "workflow_state")
+# the workflow state is read only when the live cache does not hold the instance (see load_state_text); the
+# search terms only by the search
+_EVENT_COLUMNS = tuple(c.name for c in EVENTS.c if c.name not in ("workflow_state", "search_terms"))
 _TASK_COLUMNS = tuple(c.name for c in TASKS.c)
 _EVENT_NAMES = frozenset(c.name for c in EVENTS.c)
 _TASK_NAMES = frozenset(c.name for c in TASKS.c)
@@ -370,7 +371,7 @@ def insert_event(conn: Connection, values: dict[str, Any]) -> Row:
     values = {c.name: values.get(c.name, _default(c)) for c in EVENTS.c if c.name != "id"}
     values["version"] = 1
     values["id"] = _insert(conn, EVENTS, values)
-    del values["workflow_state"]
+    del values["workflow_state"], values["search_terms"]
     return Row(_EVENT_NAMES, values)
 
 
