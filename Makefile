@@ -164,13 +164,17 @@ test: lint vendor chromium
 bench: install
 	$(BIN)/python bench/engine_bench.py
 
-# evaluation at a million archived events on PostgreSQL: the database is generated once (bench/generate.py,
-# about 20 minutes here) and kept for later runs
+# evaluation and every staff page and API list at a million archived events on PostgreSQL, the pages against
+# the same calls at 10k and 100k: the databases are generated once (bench/generate.py, about 40 minutes here for
+# the million) and kept for later runs
 SCALE_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432
 SCALE_EVENTS ?= 1000000
 bench-scale: install
-	psql "$(subst +psycopg,,$(SCALE_SERVER))/postgres" -qc "CREATE DATABASE gridloop_scale" 2>/dev/null || true
+	for db in gridloop_scale gridloop_scale_10k gridloop_scale_100k; do \
+		psql "$(subst +psycopg,,$(SCALE_SERVER))/postgres" -qc "CREATE DATABASE $$db" 2>/dev/null || true; done
 	$(BIN)/python bench/evaluation_bench.py --db $(SCALE_SERVER)/gridloop_scale --events $(SCALE_EVENTS)
+	$(BIN)/python bench/scale_bench.py --db 10k=$(SCALE_SERVER)/gridloop_scale_10k \
+		--db 100k=$(SCALE_SERVER)/gridloop_scale_100k --db $(SCALE_EVENTS)=$(SCALE_SERVER)/gridloop_scale
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info webui/node_modules $(VENDOR) test-artifacts

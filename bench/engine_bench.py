@@ -5,12 +5,15 @@ run three ways:
 
 a. raw SpiffWorkflow in memory (the ceiling);
 b. raw SpiffWorkflow, serialized and deserialized with its own serializer after every step;
-c. gridloop: every step a full service call (scope, form validation, history, inbox) committed to a SQLite file.
+c. gridloop: every step a full service call (scope, form validation, history, inbox) committed to a SQLite file,
+   or to the empty database ``--db`` names (PostgreSQL, say).
 
 A step is one user-task completion; starting the instances is included in each timing. The three run in
 alternating rounds (a, b, c, a, b, c, …), so that a machine that speeds up or slows down during the run (a
 shared virtual machine does) weighs on all three alike; each rate is its steps over its summed time. Prints
-``raw_steps_per_s``, ``roundtrip_steps_per_s``, ``gridloop_steps_per_s`` and ``ratio_vs_raw`` (c / a).
+``raw_steps_per_s``, ``roundtrip_steps_per_s``, ``gridloop_steps_per_s`` and ``ratio_vs_raw`` (c / a), the
+database's ``dialect``, and ``statements_per_command``: the statements gridloop sends the database for a command
+(a report or a step), the transaction's begin and commit included (each one a round trip to a server).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from engine.app import Gridloop  # noqa: E402
 from engine.bpmn import runtime  # noqa: E402
@@ -137,6 +141,26 @@ def bench_gridloop(gl: Gridloop, events: int) -> float:
             gl.clock.advance(timedelta(minutes=5))
         assert task_id is None
     return time.perf_counter() - started
+
+
+def statements_per_command(gl: Gridloop, events: int) -> float:
+    """The statements sent to the database per command (the report and each step) of ``events`` events' main
+    path, the begin and the commit of each command's transaction counted as one each."""
+    sent = [0]
+
+    def statement(*_: Any) -> None:
+        sent[0] += 1
+
+    engine = gl.db.engine
+    listeners = (("before_cursor_execute", statement), ("begin", statement), ("commit", statement))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        bench_gridloop(gl, events)
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return round(sent[0] / (events * (STEPS_PER_EVENT + 1)), 1)
 
 
 class _Parts:
@@ -242,11 +266,14 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=5, help="alternating rounds the events are split into (default 5)"
     )
+    parser.add_argument(
+        "--db", help="an empty database for gridloop's steps (default: a temporary SQLite file)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.sqlite3"
+        url = args.db or f"sqlite:///{tmp}/bench.sqlite3"
         gl = Gridloop(url, clock=ManualClock(START))
         gl.init_schema()
         with gl.db.unit_of_work() as session:
@@ -273,7 +300,9 @@ def main() -> int:
         raw, roundtrip, durable = (
             counts[k] * STEPS_PER_EVENT / seconds[k] for k in ("raw", "roundtrip", "gridloop")
         )
+        per_step = statements_per_command(gl, 5)
         shares = time_shares(gl, max(args.events // 3, 1))
+        dialect = gl.db.engine.dialect.name
         gl.db.dispose()
 
     result = {
@@ -284,6 +313,8 @@ def main() -> int:
         "roundtrip_steps_per_s": round(roundtrip, 1),
         "gridloop_steps_per_s": round(durable, 1),
         "ratio_vs_raw": round(durable / raw, 3),
+        "dialect": dialect,
+        "statements_per_command": per_step,
         "roundtrip_ratio_vs_raw": round(roundtrip / raw, 3),
         "history_share_of_gridloop_time": shares["history"],
         "time_shares": shares,

@@ -29,12 +29,16 @@ def _run(script: str, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def test_engine_benchmark_runs_all_three_ways_and_reports_its_ratios():
-    result = _run("engine_bench.py", "--events", "3")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_engine_benchmark_runs_all_three_ways_and_reports_its_ratios(backend, tmp_path):
+    with empty_database(backend, tmp_path, POSTGRES_URL, name="engine") as url:
+        result = _run("engine_bench.py", "--events", "3", "--db", url)
     assert set(result) >= {"raw_steps_per_s", "roundtrip_steps_per_s", "gridloop_steps_per_s", "ratio_vs_raw"}
     assert all(result[k] > 0 for k in ("raw_steps_per_s", "roundtrip_steps_per_s", "gridloop_steps_per_s"))
     assert abs(result["ratio_vs_raw"] - result["gridloop_steps_per_s"] / result["raw_steps_per_s"]) < 0.002
     assert 0 < result["history_share_of_gridloop_time"] < 1
+    assert result["dialect"] == ("postgresql" if backend == "postgres" else "sqlite")
+    assert 2 <= result["statements_per_command"] < 30
     shares = result["time_shares"]
     parts = ("spiffworkflow", "history", "state_dump", "form_validation", "store_statements", "transaction")
     assert all(0 < shares[part] < 1 for part in parts), shares

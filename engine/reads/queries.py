@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -14,7 +14,7 @@ from engine.org import scope
 from engine.org.people import Actor
 from engine.reads.listing import COUNT_LIMIT
 from engine.store import search
-from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task
+from engine.store.models import Event, HistoryEntry, SupervisionSheet, Task, code_prefix
 from engine.supervision import rules
 
 INBOX_VIEWS = ("mine", "claimable", "follow_up", "done")
@@ -23,7 +23,9 @@ INBOX_VIEWS = ("mine", "claimable", "follow_up", "done")
 def bounded_count(session: Session, query: Select[*tuple[Any, ...]]) -> int:
     """How many rows ``query`` gives, counted up to :data:`~engine.reads.listing.COUNT_LIMIT` + 1 (more than
     the limit: there are more; a count of every row of years of history would read them all for each page)."""
-    return session.scalar(select(func.count()).select_from(query.limit(COUNT_LIMIT + 1).subquery())) or 0
+    counted: Select[Any] = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    counted = counted.limit(COUNT_LIMIT + 1)
+    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
 
 
 def task_row(task: Task, event: Event) -> dict[str, Any]:
@@ -81,9 +83,9 @@ def inbox(
     follow-up view soonest follow-up date first, so the due ones lead), and the total."""
     query = _inbox_query(actor, view)
     if category:
-        query = query.where(Event.category.startswith(category))
+        query = query.where(code_prefix(Event.category, category))
     if grid:
-        query = query.where(Event.grid_code.startswith(grid))
+        query = query.where(code_prefix(Event.grid_code, grid))
     total = bounded_count(session, query)
     priority = instructed(Task.event_id)
     order: tuple[Any, ...] = (Task.due_at.is_(None), Task.due_at, Task.id)
@@ -208,14 +210,14 @@ def list_events(
     (:func:`engine.store.search.matches`)."""
     conditions = [scope.event_filter(actor)]
     if code:
-        conditions.append(Event.code.startswith(code.upper(), autoescape=True))
+        conditions.append(code_prefix(Event.code, code.upper()))
     described = search.matches(session.get_bind().dialect.name, Event, text)
     if described is not None:
         conditions.append(described)
     if category:
-        conditions.append(Event.category.startswith(category))
+        conditions.append(code_prefix(Event.category, category))
     if grid:
-        conditions.append(Event.grid_code.startswith(grid))
+        conditions.append(code_prefix(Event.grid_code, grid))
     if state:
         conditions.append(Event.state == state)
     if reported_from:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -57,6 +58,23 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def Code(length: int) -> Any:  # noqa: N802 (a column type, named as the types are)
+    """A column of codes (event codes, unit codes, category codes): compared character by character on every
+    backend — PostgreSQL's "C" collation, SQLite's binary one — so a code's prefix is a range its index serves
+    (:func:`code_prefix`) and "inside this unit" a prefix test whatever the database's own collation."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def code_prefix(column: Any, prefix: str) -> Any:
+    """SQL: ``column`` (a :func:`Code` column) starts with ``prefix`` — as the range of codes from the prefix to
+    the next prefix, which the column's index serves on every backend (a LIKE is served on neither: SQLite's
+    ignores case, and a bound ``LIKE :p || '%'`` is no constant to the planner)."""
+    if not prefix:
+        return column.is_not(None)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
 
 
 class Base(DeclarativeBase):
@@ -168,10 +186,10 @@ class Event(Base):
     # the open cases, newest first (the map's points): a few among the years kept
     __table_args__ = (Index("ix_events_completed_reported_at", "completed", "reported_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    code: Mapped[str | None] = mapped_column(Code(32), unique=True, nullable=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
-    category: Mapped[str] = mapped_column(String(16), index=True)
-    grid_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"), index=True)
+    category: Mapped[str] = mapped_column(Code(16), index=True)
+    grid_code: Mapped[str] = mapped_column(Code(32), ForeignKey("org_units.code"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
     # the description's full-text index terms (engine.store.search), indexed by the database's own machinery
@@ -247,8 +265,8 @@ class Task(Base):
     name: Mapped[str] = mapped_column(String(100))
     lane: Mapped[str | None] = mapped_column(String(64), nullable=True)
     role: Mapped[str] = mapped_column(String(32))
-    # matched by prefix (LIKE 'code%' with a bound code), which no plain index serves: not indexed
-    scope_code: Mapped[str] = mapped_column(String(32))
+    # matched by prefix against the actor's scopes (the open tasks of a role are few): not indexed
+    scope_code: Mapped[str] = mapped_column(Code(32))
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     form: Mapped[str | None] = mapped_column(String(100), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)

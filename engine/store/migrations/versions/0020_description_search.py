@@ -9,6 +9,10 @@ Latin words and numbers), filled here for the events already kept, and indexed b
 machinery: a GIN index over the terms as a ``tsvector`` on PostgreSQL, an FTS5 table kept by triggers on SQLite
 (a later migration that rebuilds the ``events`` table on SQLite must create the triggers again).
 
+The code columns an event is searched by (its code, grid and category, and the inbox rows' scope) compare
+character by character on PostgreSQL (collation "C", as SQLite's binary one does), so a code's beginning is a
+range their indexes serve whatever the database's collation.
+
 The inbox's "done" view (a user's completed tasks, newest first) and "mine" view (a user's open tasks) are served
 by (completed_by, completed_at) and (assignee, status): a district dispatcher completes hundreds of thousands of
 tasks over the years, and the single-column indexes made the database read and sort all of them for a page.
@@ -25,6 +29,13 @@ branch_labels = None
 depends_on = None
 
 BATCH = 5000
+# the code columns compared character by character on PostgreSQL (engine.store.models.Code): SQLite's are already
+CODES = (
+    ("events", "code", 32),
+    ("events", "grid_code", 32),
+    ("events", "category", 16),
+    ("tasks", "scope_code", 32),
+)
 INDEXES = (
     ("ix_tasks_completed_by", "ix_tasks_completed_by_completed_at", ("completed_by", "completed_at")),
     ("ix_tasks_assignee", "ix_tasks_assignee_status", ("assignee", "status")),
@@ -62,6 +73,8 @@ def upgrade() -> None:
     _fill_terms(connection)
     if connection.dialect.name == "postgresql":
         op.execute(search.pg_index_sql())
+        for table, column, length in CODES:
+            op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar({length}) COLLATE "C"')
     else:
         for statement in search.SQLITE_DDL:
             op.execute(statement)
@@ -78,6 +91,10 @@ def downgrade() -> None:
             batch_op.create_index(old, [columns[0]], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_events_search")
+        for table, column, length in CODES:
+            op.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar({length}) COLLATE pg_catalog.default"
+            )
     else:
         for statement in search.SQLITE_DROP:
             op.execute(statement)
