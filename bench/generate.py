@@ -10,9 +10,9 @@ time: the case, its inbox rows, its supervision sheets and its history, the hist
 audit key for its new event and task ids.
 
 ``--grids`` scales the demo district's twelve grids up (new communities of ten grids each in its two towns,
-coded by the standard: community 3 digits, grid 3 digits). The copies keep their template's workflow state as it
-was (a finished instance's last state), so a generated case's replay is its template's: the history chains
-verify, the replays of moved cases do not (see issue 16).
+coded by the standard: community 3 digits, grid 3 digits). A copy's texts — its records' data, its sheets'
+reasons, its finished instance's state — have their days moved with it and name its own sheet and inbox rows, and
+its timer rows are copied too, so every generated case passes `gridloop audit verify` (replay included).
 
     python bench/generate.py --events 1000000 --db postgresql://postgres@127.0.0.1:5432/big
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -45,19 +46,21 @@ from engine.audit.keys import audit_keys  # noqa: E402
 from engine.demo.district import COMMUNITIES, TOWNS, create_demo_district  # noqa: E402
 from engine.demo.simulate import simulate  # noqa: E402
 from engine.org import tree  # noqa: E402
-from engine.store.models import Event, HistoryEntry, OrgUnit, SupervisionSheet, Task  # noqa: E402
+from engine.store.models import Event, HistoryEntry, OrgUnit, SupervisionSheet, Task, Timer  # noqa: E402
 from engine.time.clock import ManualClock  # noqa: E402
 
 BATCH = 10_000
 WEEK = timedelta(days=7)
 # the simulated month the templates come from (a Monday morning, Shanghai)
 TEMPLATE_START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
-EVENTS, TASKS, SHEETS, HISTORY = (
+EVENTS, TASKS, SHEETS, TIMERS, HISTORY = (
     Event.__table__,
     Task.__table__,
     SupervisionSheet.__table__,
+    Timer.__table__,
     HistoryEntry.__table__,
 )
+TABLES = (EVENTS, TASKS, SHEETS, TIMERS, HISTORY)  # parents before children
 TIMES = {
     EVENTS: (
         "reported_at",
@@ -70,8 +73,13 @@ TIMES = {
     ),
     TASKS: ("due_at", "created_at", "claimed_at", "completed_at", "follow_up_at"),
     SHEETS: ("issued_at", "due_reference", "escalated_at", "replied_at", "cleared_at"),
+    TIMERS: ("due_at", "created_at", "fired_at"),
     HISTORY: ("at",),
 }
+# in the texts a case keeps (its records' data, its sheets' reasons, its workflow state): a day — of an ISO time,
+# of a time as a reason prints it (2026-09-27 20:28), or alone — and the sheet or task a record names
+_NAMED = re.compile(r'(\d{4}-\d{2}-\d{2})(?=[T "])|"(sheet|task)":(\d+)')
+_DAY = re.compile(r'(\d{4}-\d{2}-\d{2})(?=[T "])')
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Template:
     town: str
     tasks: list[dict[str, Any]] = field(default_factory=list)
     sheets: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -96,7 +105,7 @@ def build_templates(gl: Gridloop, count: int, seed: int) -> list[Template]:
             row["id"]: Template(dict(row), town=units[units[row["grid_code"]]])
             for row in conn.execute(select(EVENTS).where(EVENTS.c.completed.is_(True))).mappings()
         }
-        for table, into in ((TASKS, "tasks"), (SHEETS, "sheets"), (HISTORY, "records")):
+        for table, into in ((TASKS, "tasks"), (SHEETS, "sheets"), (TIMERS, "timers"), (HISTORY, "records")):
             for row in conn.execute(select(table).order_by(table.c.id)).mappings():
                 if row["event_id"] in found:
                     getattr(found[row["event_id"]], into).append(dict(row))
@@ -137,10 +146,7 @@ class Ids:
     """The next free id of each table (the generated rows take ids after every existing one)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.next = {
-            table.name: (conn.scalar(select(func.max(table.c.id))) or 0) + 1
-            for table in (EVENTS, TASKS, SHEETS, HISTORY)
-        }
+        self.next = {table.name: (conn.scalar(select(func.max(table.c.id))) or 0) + 1 for table in TABLES}
 
     def take(self, table: Table) -> int:
         value = self.next[table.name]
@@ -165,7 +171,7 @@ def copies(
     # the weeks back of each copy, oldest first: the cases arrive in time order, as a district's do (a month's
     # cases lie together in the tables, ids rising with time)
     weeks_back = sorted((rng.randrange(weeks) for _ in range(events)), reverse=True)
-    batch: dict[Table, list[dict[str, Any]]] = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
+    batch: dict[Table, list[dict[str, Any]]] = {table: [] for table in TABLES}
     for n in range(events):
         template = templates[rng.randrange(len(templates))]
         shift = -WEEK * weeks_back[n]
@@ -182,21 +188,29 @@ def copies(
             )
             if old != new
         )
-        event["workflow_state"] = _relocate(event["workflow_state"], moves)
+        renamed = Renamed(shift)
+        if event["workflow_state"] is not None:
+            event["workflow_state"] = renamed.days(_relocate(event["workflow_state"], moves))
         if event["code"] is not None:
             event["code"] = f"E{event['reported_at'] + timedelta(hours=8):%Y%m%d}{event_id:07d}"
-        task_ids = {}
         for task in template.tasks:
             row = _moved(TASKS, task, shift)
-            row["id"] = task_ids[task["id"]] = ids.take(TASKS)
+            row["id"] = renamed.ids["task"][str(task["id"])] = ids.take(TASKS)
             row["event_id"] = event_id
             row["scope_code"] = dict(moves).get(row["scope_code"], row["scope_code"])
             batch[TASKS].append(row)
         for sheet in template.sheets:
             row = _moved(SHEETS, sheet, shift)
             row["id"], row["event_id"] = ids.take(SHEETS), event_id
-            row["task_id"] = task_ids.get(sheet["task_id"]) if sheet["task_id"] is not None else None
+            renamed.ids["sheet"][str(sheet["id"])] = row["id"]
+            if sheet["task_id"] is not None:
+                row["task_id"] = renamed.ids["task"].get(str(sheet["task_id"]))
+            row["reason"] = renamed(row["reason"])
             batch[SHEETS].append(row)
+        for timer in template.timers:
+            row = _moved(TIMERS, timer, shift)
+            row["id"], row["event_id"] = ids.take(TIMERS), event_id
+            batch[TIMERS].append(row)
         head = None
         for record in template.records:
             row = _moved(HISTORY, record, shift)
@@ -207,10 +221,8 @@ def copies(
                 key_id,
             )
             if row["task_id"] is not None:
-                row["task_id"] = task_ids.get(row["task_id"], row["task_id"])
-            data_text = _json_text(row["data"])
-            if moves:
-                row["data"] = data_text = Relocated(_relocate(data_text, moves))
+                row["task_id"] = renamed.ids["task"].get(str(row["task_id"]), row["task_id"])
+            row["data"] = data_text = Relocated(renamed(_relocate(_json_text(row["data"]), moves)))
             row["hash"] = head = history.record_hash(
                 event_id,
                 row["seq"],
@@ -230,7 +242,38 @@ def copies(
         batch[EVENTS].append(event)
         if len(batch[EVENTS]) == BATCH or n == events - 1:
             yield batch
-            batch = {EVENTS: [], TASKS: [], SHEETS: [], HISTORY: []}
+            batch = {table: [] for table in TABLES}
+
+
+class Renamed:
+    """A copy's texts as its template's, with every day moved by the copy's shift (whole weeks: the time of day,
+    the weekday and the offset stay) and the sheets and tasks its records name by the copy's ids."""
+
+    _days: dict[tuple[str, int], str] = {}  # (day, shift in days) → the moved day, for the whole run
+
+    def __init__(self, shift: timedelta) -> None:
+        self.shift = shift.days
+        self.ids: dict[str, dict[str, int]] = {"sheet": {}, "task": {}}
+
+    def _one(self, found: re.Match[str]) -> str:
+        day = found.group(1)
+        if day is None:
+            kind, number = found.group(2), found.group(3)
+            return f'"{kind}":{self.ids[kind].get(number, number)}'
+        key = (day, self.shift)
+        moved = self._days.get(key)
+        if moved is None:
+            moved = self._days[key] = (
+                (datetime.fromisoformat(day) + timedelta(days=self.shift)).date().isoformat()
+            )
+        return moved
+
+    def __call__(self, text: str | None) -> Any:
+        return None if text is None else _NAMED.sub(self._one, text)
+
+    def days(self, text: str | None) -> Any:
+        """Only the days moved (a workflow state's data names no sheet or inbox row)."""
+        return None if text is None else _DAY.sub(self._one, text)
 
 
 class Relocated(str):
@@ -265,7 +308,7 @@ def _moved(table: Table, row: dict[str, Any], shift: timedelta) -> dict[str, Any
 
 def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
     """One batch into the database: COPY on PostgreSQL, executemany elsewhere (parents before children)."""
-    for table in (EVENTS, TASKS, SHEETS, HISTORY):
+    for table in TABLES:
         rows = batch[table]
         if not rows:
             continue
@@ -295,7 +338,7 @@ def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
 
 def _advance_sequences(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        for table in (EVENTS, TASKS, SHEETS, HISTORY):
+        for table in TABLES:
             conn.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"
@@ -310,7 +353,7 @@ def _vacuum(gl: Gridloop) -> None:
     if gl.db.engine.dialect.name != "postgresql":
         return
     with gl.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in (EVENTS, TASKS, SHEETS, HISTORY):
+        for table in TABLES:
             conn.execute(text(f"VACUUM (ANALYZE) {table.name}"))
 
 
@@ -342,7 +385,7 @@ def generate(
     found = build_templates(gl, templates, seed)
     by_town = add_grids(gl, grids)
     rng = random.Random(seed)
-    written = {table.name: 0 for table in (EVENTS, TASKS, SHEETS, HISTORY)}
+    written = {table.name: 0 for table in TABLES}
     copying = time.perf_counter()
     with gl.db.engine.begin() as conn:
         ids = Ids(conn)

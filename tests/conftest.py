@@ -18,6 +18,7 @@ import pytest
 from seeding import drop_templates, empty_database, schema_url, seeded_database
 
 from engine.app import Gridloop
+from engine.audit import checkpoints
 from engine.time.clock import ManualClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +40,14 @@ TINY_PNG = bytes.fromhex(
 
 
 _schema_url = schema_url
+
+
+@pytest.fixture(autouse=True)
+def own_checkpoint_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signed checkpoints and anchors a test's engines and command lines write go into its own folder, not
+    the repository's instance/ (where one test's files would be held against the next test's database)."""
+    if not os.environ.get(checkpoints.DIRECTORY_ENV):
+        monkeypatch.setenv(checkpoints.DIRECTORY_ENV, str(tmp_path / "checkpoints"))
 
 
 @pytest.fixture(params=BACKENDS)

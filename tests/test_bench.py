@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.app import Gridloop
 from engine.audit import verification
 from engine.evaluation import metrics
 from engine.store.db import Database
@@ -61,7 +62,7 @@ def test_timer_latency_benchmark_sees_the_scheduler_process_fire_every_timer(bac
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_evaluation_bench_reads_them(
+def test_the_bulk_generator_copies_simulated_cases_that_pass_the_audit_and_the_evaluation_bench_reads_them(
     backend, tmp_path
 ):
     with empty_database(backend, tmp_path, POSTGRES_URL, name="generated") as url:
@@ -99,6 +100,18 @@ def test_the_bulk_generator_copies_simulated_cases_with_intact_chains_and_the_ev
                 )
             )
         db.dispose()
+        # and every copy passes the whole audit: its replay under its moved days, its inbox, timer and sheet
+        # rows against its records
+        audited = Gridloop(url)
+        try:
+            verified = verification.verify_all(audited, workers=1)
+        finally:
+            audited.db.dispose()
+        assert (verified["instances"], verified["verified"], verified["mismatches"]) == (
+            made["events"],
+            made["events"],
+            [],
+        )
         result = _run("evaluation_bench.py", "--db", url, "--period", "2026-10", "--repeat", "1")
         scale = _run("scale_bench.py", "--db", f"first={url}", "--db", f"again={url}", "--repeat", "2")
     assert set(scale["sizes"]) == {"first", "again"}

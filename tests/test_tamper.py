@@ -55,7 +55,7 @@ def findings(gl: Gridloop, *options: str) -> list[str]:
     """What `audit verify` names, as "<event or kind>: <reason>": through the engine and through the command
     line, which must agree (and exit 1 exactly when something is named)."""
     found = verification.verify_all(gl, workers=1)["mismatches"] if not options else None
-    run = CliRunner().invoke(cli, ["--db", gl.db.url, "audit", "verify", "--json", *options])
+    run = CliRunner().invoke(cli, ["--db", gl.db.url, "audit", "verify", "--json", "--full", *options])
     shown = json.loads(run.stdout)["mismatches"]
     if found is not None:
         assert shown == found

@@ -1054,6 +1054,9 @@ def audit() -> None:
     help="the archive files of `gridloop archive` to check (default: $GRIDLOOP_ARCHIVE_DIR, else"
     " instance/archive, when it exists)",
 )
+@click.option(
+    "--full", is_flag=True, help="re-verify every event, not only those changed since the last anchor"
+)
 @json_option
 @click.pass_context
 def audit_verify(
@@ -1061,19 +1064,29 @@ def audit_verify(
     checkpoint_dir: Path | None,
     public_key_file: Path | None,
     archive_dir: Path | None,
+    full: bool,
     as_json: bool,
 ) -> None:
     """Check every event's history and the admin log.
 
     Each record's MAC under the audit keys and the chain, every signed checkpoint (each event and the admin log still hold the records it counted, with the heads it saw), the replay through the stored checkpoint to the stored inbox, the counted facts, and the inbox, timer and supervision rows against the history. The archived cases likewise, in their archive files, each file with the SHA-256 the admin log recorded for it (a changed, swapped or missing file is named). Exits 1 on a mismatch. A progress bar is drawn on standard error when it is a terminal.
+
+    Incremental unless --full: an event whose chain, row and inbox, timer and sheet rows are as the last verified anchor saw them is held by the anchor and not replayed; a record rewritten inside an unchanged chain, or a changed stored workflow state, only --full finds. A run with the instance's own checkpoints and key writes a new signed anchor of the events it found sound (anchor-*.jsonl.gz beside the checkpoints).
     """
     from engine.audit import keys, verification
 
     gl = _gridloop(ctx)
     public_key = keys.read_public_key(public_key_file) if public_key_file is not None else None
+    own = checkpoint_dir is None and public_key_file is None
     with _progress("verifying") as progress:
         result = verification.verify_all(
-            gl, progress, checkpoint_dir=checkpoint_dir, public_key=public_key, archive_dir=archive_dir
+            gl,
+            progress,
+            checkpoint_dir=checkpoint_dir,
+            public_key=public_key,
+            archive_dir=archive_dir,
+            incremental=not full,
+            anchor=own,
         )
     if as_json:
         _print_json(result)
@@ -1082,6 +1095,10 @@ def audit_verify(
             where = f"event {m['event']} ({m['code']})" if m["event"] is not None else m["code"]
             click.echo(f"{where}: {m['reason']}")
         click.echo(f"{result['verified']} of {result['instances']} event(s) verified")
+        if result.get("unchanged"):
+            click.echo(
+                f"{result['unchanged']} of them unchanged since anchor {result['anchor']} (--full re-verifies them)"
+            )
     if result["mismatches"]:
         ctx.exit(1)
 

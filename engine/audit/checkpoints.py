@@ -34,6 +34,7 @@ import json
 import os
 import secrets
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,9 +58,9 @@ Claim = tuple[int, str | None, str]
 """What a checkpoint says of one chain: (length, head, the checkpoint file's name)."""
 
 
-def signed_message(digest: bytes) -> bytes:
-    """What a checkpoint's signature is over: the format's name and the SHA-256 of the file's lines before it."""
-    return FORMAT.encode() + b"\n" + digest
+def signed_message(digest: bytes, kind: str = FORMAT) -> bytes:
+    """What a signed file's signature is over: its format's name and the SHA-256 of the file's lines before it."""
+    return kind.encode() + b"\n" + digest
 
 
 def default_directory(instance: Path = INSTANCE, database_url: str | None = None) -> Path:
@@ -117,18 +118,16 @@ def _raw_public(key: Ed25519PublicKey) -> str:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
-def write(session: Session, directory: Path, key: Ed25519PrivateKey, now: datetime) -> Path:
-    """Write a checkpoint of the admin log and of every event's history as ``session`` sees them, signed with
-    ``key``, into ``directory``; return the file. It is written under a temporary name and linked into place,
-    so a reader never sees half a checkpoint and two writers at one moment never overwrite each other."""
+def write_signed(
+    directory: Path, prefix: str, header: dict[str, Any], lines: Iterable[str], key: Ed25519PrivateKey
+) -> Path:
+    """Write a signed file ``<prefix>-<UTC time>Z.jsonl.gz`` into ``directory`` and return it: ``header`` (with
+    its ``format`` and ISO ``at``), the JSON ``lines`` (each ending in a newline), and the trailer signing them.
+    It is written under a temporary name and linked into place, so a reader never sees half a file and two
+    writers at one moment never overwrite each other."""
     directory.mkdir(parents=True, exist_ok=True)
-    length = session.scalar(select(func.count()).select_from(AdminLogEntry)) or 0
-    head = session.scalar(select(AdminLogEntry.hash).order_by(AdminLogEntry.id.desc()).limit(1))
-    count = session.scalar(select(func.count()).select_from(Event)) or 0
-    at = now.astimezone(UTC)
-    header = {"format": FORMAT, "at": at.isoformat(), "admin_log": [length, head], "events": count}
     digest = hashlib.sha256()
-    temporary = directory / f".checkpoint-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    temporary = directory / f".{prefix}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
         with open(temporary, "wb") as raw:
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as out:
@@ -138,25 +137,19 @@ def write(session: Session, directory: Path, key: Ed25519PrivateKey, now: dateti
                     out.write(chunk)
 
                 put((json.dumps(header, separators=(",", ":")) + "\n").encode())
-                lines: list[str] = []
-                rows = session.execute(
-                    select(Event.id, Event.history_length, Event.history_head)
-                    .order_by(Event.id)
-                    .execution_options(yield_per=_BATCH)
-                )
-                for event_id, history_length, history_head in rows:
-                    mark = "null" if history_head is None else f'"{history_head}"'
-                    lines.append(f"[{event_id},{history_length},{mark}]\n")
-                    if len(lines) == _BATCH:
-                        put("".join(lines).encode())
-                        lines.clear()
-                put("".join(lines).encode())
-                signature = key.sign(signed_message(digest.digest()))
+                batch: list[str] = []
+                for line in lines:
+                    batch.append(line)
+                    if len(batch) == _BATCH:
+                        put("".join(batch).encode())
+                        batch.clear()
+                put("".join(batch).encode())
+                signature = key.sign(signed_message(digest.digest(), header["format"]))
                 trailer = {"signature": signature.hex(), "public_key": _raw_public(key.public_key())}
                 out.write((json.dumps(trailer, separators=(",", ":")) + "\n").encode())
             raw.flush()
             os.fsync(raw.fileno())
-        stem = f"checkpoint-{at:%Y%m%dT%H%M%S}Z"
+        stem = f"{prefix}-{datetime.fromisoformat(header['at']):%Y%m%dT%H%M%S}Z"
         for attempt in range(1, 1000):
             path = directory / (f"{stem}.jsonl.gz" if attempt == 1 else f"{stem}-{attempt}.jsonl.gz")
             try:
@@ -164,20 +157,47 @@ def write(session: Session, directory: Path, key: Ed25519PrivateKey, now: dateti
                 return path
             except FileExistsError:
                 continue
-        raise FileExistsError(f"{directory} holds a thousand checkpoints of {at.isoformat()} already")
+        raise FileExistsError(f"{directory} holds a thousand {prefix} files of {header['at']} already")
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write(session: Session, directory: Path, key: Ed25519PrivateKey, now: datetime) -> Path:
+    """Write a checkpoint of the admin log and of every event's history as ``session`` sees them, signed with
+    ``key``, into ``directory``; return the file (:func:`write_signed`)."""
+    length = session.scalar(select(func.count()).select_from(AdminLogEntry)) or 0
+    head = session.scalar(select(AdminLogEntry.hash).order_by(AdminLogEntry.id.desc()).limit(1))
+    count = session.scalar(select(func.count()).select_from(Event)) or 0
+    at = now.astimezone(UTC)
+    header = {"format": FORMAT, "at": at.isoformat(), "admin_log": [length, head], "events": count}
+    rows = session.execute(
+        select(Event.id, Event.history_length, Event.history_head)
+        .order_by(Event.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    lines = (
+        f"[{event_id},{length},{'null' if head is None else json.dumps(head)}]\n"
+        for event_id, length, head in rows
+    )
+    return write_signed(directory, "checkpoint", header, lines, key)
+
+
+def stamped(path: Path, prefix: str) -> datetime | None:
+    """When a signed file was written, read from its name (None when the name holds no time)."""
+    stamp = path.name.removeprefix(f"{prefix}-")[:16]  # 20261123T010000Z
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def newest(directory: Path) -> datetime | None:
     """When the newest checkpoint in ``directory`` was taken, read from its name (None when there is none)."""
     names = sorted(directory.glob(FILE_GLOB)) if directory.is_dir() else []
     for path in reversed(names):
-        stamp = path.name.removeprefix("checkpoint-")[:16]  # 20261123T010000Z
-        try:
-            return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            continue
+        stamp = stamped(path, "checkpoint")
+        if stamp is not None:
+            return stamp
     return None
 
 
@@ -207,22 +227,27 @@ class Claims:
         if length:
             self.admin_log = self._keep(self.admin_log, (int(length), head, name), "the admin log")
         for event_id, history_length, event_head in events:
-            if history_length:
-                claim = (history_length, event_head, name)
-                self.events[event_id] = self._keep(self.events.get(event_id), claim, f"event {event_id}")
+            self.hold(event_id, history_length, event_head, name)
         self.files += 1
 
+    def hold(self, event_id: int, length: int, head: str | None, name: str) -> None:
+        """Add one signed file's claim on an event's chain (a checkpoint's, or an anchor's)."""
+        if length:
+            self.events[event_id] = self._keep(
+                self.events.get(event_id), (length, head, name), f"event {event_id}"
+            )
 
-class _Unreadable(Exception):
-    pass
+
+class Unreadable(Exception):
+    """A signed file that cannot be read or whose signature does not hold (the message says why)."""
 
 
-def _read_one(path: Path, public_key: Ed25519PublicKey, claims: Claims) -> None:
-    """Check one checkpoint file and add its claims; name what is wrong with it in ``claims.problems``."""
-    name = path.name
+def read_signed(path: Path, public_key: Ed25519PublicKey, kind: str) -> tuple[dict[str, Any], list[Any]]:
+    """The header and the lines of a signed file of format ``kind`` (:func:`write_signed`) whose signature
+    holds under ``public_key``; :class:`Unreadable` naming what is wrong otherwise."""
     digest = hashlib.sha256()
     header: dict[str, Any] | None = None
-    events: list[tuple[int, int, str | None]] = []
+    lines: list[Any] = []
     pending: bytes | None = None
     try:
         with gzip.open(path, "rb") as handle:
@@ -231,31 +256,42 @@ def _read_one(path: Path, public_key: Ed25519PublicKey, claims: Claims) -> None:
                     digest.update(pending)
                     parsed = json.loads(pending)
                     if header is None:
-                        if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
-                            raise _Unreadable(f"it is not a {FORMAT} file")
-                        length, head = parsed["admin_log"]
+                        if not isinstance(parsed, dict) or parsed.get("format") != kind:
+                            raise Unreadable(f"it is not a {kind} file")
                         header = parsed
                     else:
-                        event_id, length, head = parsed
-                        events.append((int(event_id), int(length), head))
+                        lines.append(parsed)
                 pending = line
         if header is None or pending is None:
-            raise _Unreadable("it is cut short")
+            raise Unreadable("it is cut short")
         trailer = json.loads(pending)
         signature = bytes.fromhex(trailer["signature"])
     except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
-        claims.problems.append(f"checkpoint {name} cannot be read: {exc}")
-        return
-    except _Unreadable as exc:
-        claims.problems.append(f"checkpoint {name} cannot be read: {exc}")
-        return
+        raise Unreadable(f"cannot be read: {exc}") from exc
+    except Unreadable as exc:
+        raise Unreadable(f"cannot be read: {exc}") from exc
     try:
-        public_key.verify(signature, signed_message(digest.digest()))
+        public_key.verify(signature, signed_message(digest.digest(), kind))
     except InvalidSignature:
-        claims.problems.append(
-            f"checkpoint {name}: its signature does not hold — the file was changed after it was signed, or it"
-            " was signed with another key than the public key it is checked with"
-        )
+        raise Unreadable(
+            "its signature does not hold — the file was changed after it was signed, or it was signed with"
+            " another key than the public key it is checked with"
+        ) from None
+    return header, lines
+
+
+def _read_one(path: Path, public_key: Ed25519PublicKey, claims: Claims) -> None:
+    """Check one checkpoint file and add its claims; name what is wrong with it in ``claims.problems``."""
+    name = path.name
+    try:
+        header, lines = read_signed(path, public_key, FORMAT)
+        length, head = header["admin_log"]
+        events = [(int(event_id), int(length), head) for event_id, length, head in lines]
+    except Unreadable as exc:
+        claims.problems.append(f"checkpoint {name}{'' if str(exc).startswith('cannot') else ':'} {exc}")
+        return
+    except (ValueError, KeyError, TypeError) as exc:
+        claims.problems.append(f"checkpoint {name} cannot be read: {exc}")
         return
     if header.get("events") != len(events):
         claims.problems.append(

@@ -57,7 +57,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, undefer
 
-from engine.audit import admin_log, checkpoints, history
+from engine.audit import admin_log, anchors, checkpoints, history
 from engine.audit.checkpoints import Claim
 from engine.audit.keys import INSTANCE, AuditKeys, audit_keys
 from engine.bpmn import replay as replay_records
@@ -969,6 +969,8 @@ def verify_all(
     checkpoint_dir: Path | None = None,
     public_key: Ed25519PublicKey | None = None,
     archive_dir: Path | None = None,
+    incremental: bool = False,
+    anchor: bool = False,
 ) -> dict[str, Any]:
     """Audit every event: ``{"instances": n, "verified": n, "mismatches": [{"event", "code", "reason"}]}``.
 
@@ -985,13 +987,32 @@ def verify_all(
     the files' own problems under code ``archive`` — and then the result also says how many ``archives``
     the admin log names. Without the folder, a checkpoint's claim on an archived event holds when the admin
     log's record of it took at least the claimed records.
+
+    ``incremental``: the events the newest verified anchor in the checkpoint directory holds unchanged are not
+    replayed (:mod:`engine.audit.anchors`; the result says ``unchanged``: how many, and the ``anchor`` used);
+    ``anchor``: when the run passes for some events, an anchor of them is written (signed with the engine's
+    checkpoint key; the result names it as ``anchored``).
     """
     directory = checkpoint_dir if checkpoint_dir is not None else gl.parts.checkpoints.directory
     key = public_key if public_key is not None else gl.parts.checkpoints.public_key()
     claims = checkpoints.read(directory, key)
+    base = anchors.newest(directory, key) if incremental else anchors.Anchor()
+    for event_id, (length, head, _) in base.events.items():
+        claims.hold(event_id, length, head, cast(str, base.name))
     with gl.db.reading() as session:
-        ids = list(session.scalars(select(Event.id).order_by(Event.id)))
+        chains = {
+            i: (n, h)
+            for i, n, h in session.execute(
+                select(Event.id, Event.history_length, Event.history_head).order_by(Event.id)
+            )
+        }
+        ids = list(chains)
+        seen = anchors.digests(session, ids) if incremental or anchor else {}
         archives = archive_records(session)
+    held = [i for i in ids if base.events.get(i) == (*chains[i], seen.get(i))]
+    if held:
+        unchanged = set(held)
+        ids = [i for i in ids if i not in unchanged]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(ids) >= parallel_from:
         outcomes = _parallel(gl, ids, workers, progress, claims.events)
@@ -1012,7 +1033,7 @@ def verify_all(
             for file, a in archived.audits
             for reason in a.reasons
         ]
-    present = set(ids)
+    present = set(chains)
     for event_id, claim in sorted(claims.events.items()):
         if event_id in present or event_id in archived.checked:
             continue
@@ -1025,11 +1046,23 @@ def verify_all(
             for p in admin_log.problems(session, gl.parts.audit_keys, claims.admin_log)
         ]
     mismatches += [{"event": None, "code": "checkpoint", "reason": p} for p in claims.problems]
+    mismatches += [{"event": None, "code": "anchor", "reason": p} for p in base.problems]
     mismatches += [{"event": None, "code": "archive", "reason": p} for p in archived.problems]
-    verified = sum(1 for _, _, reasons in outcomes if not reasons)
-    result: dict[str, Any] = {"instances": len(outcomes), "verified": verified, "mismatches": mismatches}
+    verified = sum(1 for _, _, reasons in outcomes if not reasons) + len(held)
+    result: dict[str, Any] = {
+        "instances": len(outcomes) + len(held),
+        "verified": verified,
+        "mismatches": mismatches,
+    }
+    if incremental:
+        result |= {"unchanged": len(held), "anchor": base.name}
     if archives:
         result["archives"] = len(archives)
+    sound = {event_id for event_id, _, reasons in outcomes if not reasons and event_id in chains} | set(held)
+    if anchor and sound:
+        anchored = {i: (*chains[i], seen[i]) for i in sound}
+        path = anchors.write(directory, gl.parts.checkpoints.signing_key(), gl.now(), anchored, not held)
+        result["anchored"] = path.name
     return result
 
 

@@ -345,10 +345,14 @@ class Timer(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    # a BPMN task id is its instance's own: unique within the event, and the one index of the event's lookups
+    __table_args__ = (
+        Index("ix_timers_status_due", "status", "due_at"),
+        UniqueConstraint("event_id", "spiff_task_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
