@@ -14,18 +14,8 @@ from sqlalchemy import text
 
 from engine.audit import anchors, verification
 from tests.conftest import GRID_HB1, Driver
+from tests.test_audit import _closed_with_rework as _closed
 from webui.cli import main
-
-
-def _closed(driver: Driver) -> int:
-    event_id = driver.report("gw_hb1")
-    driver.complete("intake", event_id, "accept", {"decision": "accept"})
-    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
-    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
-    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
-    driver.complete("leader", event_id, "close", {"opinion": "同意"})
-    driver.complete("intake", event_id, "follow_up", {"satisfaction": "satisfied"})
-    return event_id
 
 
 def _reported(driver: Driver) -> int:

@@ -1009,10 +1009,8 @@ def verify_all(
         ids = list(chains)
         seen = anchors.digests(session, ids) if incremental or anchor else {}
         archives = archive_records(session)
-    held = [i for i in ids if base.events.get(i) == (*chains[i], seen.get(i))]
-    if held:
-        unchanged = set(held)
-        ids = [i for i in ids if i not in unchanged]
+    held = {i for i in ids if base.events.get(i) == (*chains[i], seen.get(i))}
+    ids = [i for i in ids if i not in held]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(ids) >= parallel_from:
         outcomes = _parallel(gl, ids, workers, progress, claims.events)
@@ -1058,7 +1056,7 @@ def verify_all(
         result |= {"unchanged": len(held), "anchor": base.name}
     if archives:
         result["archives"] = len(archives)
-    sound = {event_id for event_id, _, reasons in outcomes if not reasons and event_id in chains} | set(held)
+    sound = {event_id for event_id, _, reasons in outcomes if not reasons and event_id in chains} | held
     if anchor and sound:
         anchored = {i: (*chains[i], seen[i]) for i in sound}
         path = anchors.write(directory, gl.parts.checkpoints.signing_key(), gl.now(), anchored, not held)
