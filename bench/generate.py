@@ -78,8 +78,8 @@ TIMES = {
 }
 # in the texts a case keeps (its records' data, its sheets' reasons, its workflow state): a day — of an ISO time,
 # of a time as a reason prints it (2026-09-27 20:28), or alone — and the sheet or task a record names
-_NAMED = re.compile(r'(\d{4}-\d{2}-\d{2})(?=[T "])|"(sheet|task)":(\d+)')
 _DAY = re.compile(r'(\d{4}-\d{2}-\d{2})(?=[T "])')
+_ID = re.compile(r'"(sheet|task)":(\d+)')
 
 
 @dataclass
@@ -172,9 +172,13 @@ def copies(
     # cases lie together in the tables, ids rising with time)
     weeks_back = sorted((rng.randrange(weeks) for _ in range(events)), reverse=True)
     batch: dict[Table, list[dict[str, Any]]] = {table: [] for table in TABLES}
+    # a template's texts with their days moved, for the week being copied to (the copies come week by week)
+    moved_texts: dict[int, str] = {}
     for n in range(events):
         template = templates[rng.randrange(len(templates))]
         shift = -WEEK * weeks_back[n]
+        if n and weeks_back[n] != weeks_back[n - 1]:
+            moved_texts.clear()
         event_id = ids.take(EVENTS)
         event = _moved(EVENTS, template.event, shift)
         event["id"] = event_id
@@ -188,9 +192,9 @@ def copies(
             )
             if old != new
         )
-        renamed = Renamed(shift)
+        renamed = Renamed(shift, moved_texts)
         if event["workflow_state"] is not None:
-            event["workflow_state"] = renamed.days(_relocate(event["workflow_state"], moves))
+            event["workflow_state"] = _relocate(renamed.days(event["workflow_state"]), moves)
         if event["code"] is not None:
             event["code"] = f"E{event['reported_at'] + timedelta(hours=8):%Y%m%d}{event_id:07d}"
         for task in template.tasks:
@@ -222,7 +226,7 @@ def copies(
             )
             if row["task_id"] is not None:
                 row["task_id"] = renamed.ids["task"].get(str(row["task_id"]), row["task_id"])
-            row["data"] = data_text = Relocated(renamed(_relocate(_json_text(row["data"]), moves)))
+            row["data"] = data_text = Relocated(_relocate(renamed(_json_text(row["data"])), moves))
             row["hash"] = head = history.record_hash(
                 event_id,
                 row["seq"],
@@ -251,29 +255,40 @@ class Renamed:
 
     _days: dict[tuple[str, int], str] = {}  # (day, shift in days) → the moved day, for the whole run
 
-    def __init__(self, shift: timedelta) -> None:
+    def __init__(self, shift: timedelta, moved: dict[int, str]) -> None:
         self.shift = shift.days
         self.ids: dict[str, dict[str, int]] = {"sheet": {}, "task": {}}
+        self.moved = moved  # the texts with their days moved by this shift, by the text's identity
 
-    def _one(self, found: re.Match[str]) -> str:
-        day = found.group(1)
-        if day is None:
-            kind, number = found.group(2), found.group(3)
-            return f'"{kind}":{self.ids[kind].get(number, number)}'
-        key = (day, self.shift)
+    def _day(self, found: re.Match[str]) -> str:
+        key = (found.group(1), self.shift)
         moved = self._days.get(key)
         if moved is None:
             moved = self._days[key] = (
-                (datetime.fromisoformat(day) + timedelta(days=self.shift)).date().isoformat()
+                (datetime.fromisoformat(key[0]) + timedelta(days=self.shift)).date().isoformat()
             )
         return moved
 
+    def _id(self, found: re.Match[str]) -> str:
+        kind, number = found.group(1), found.group(2)
+        return f'"{kind}":{self.ids[kind].get(number, number)}'
+
     def __call__(self, text: str | None) -> Any:
-        return None if text is None else _NAMED.sub(self._one, text)
+        """The days moved and the sheets and inbox rows named by the copy's ids."""
+        if text is None:
+            return None
+        moved = self.days(text)
+        return _ID.sub(self._id, moved) if '":' in moved else moved
 
     def days(self, text: str | None) -> Any:
-        """Only the days moved (a workflow state's data names no sheet or inbox row)."""
-        return None if text is None else _DAY.sub(self._one, text)
+        """Only the days moved (a workflow state's data names no sheet or inbox row): once per text and shift,
+        as every copy of a template in the same week shares them."""
+        if text is None:
+            return None
+        moved = self.moved.get(id(text))
+        if moved is None:
+            moved = self.moved[id(text)] = _DAY.sub(self._day, text)
+        return moved
 
 
 class Relocated(str):

@@ -8,12 +8,17 @@ the district's dispatcher; then every call below is made ``--repeat`` times afte
 
 - the inbox's three tabs (mine, claimable, done) for both, as page and as API list;
 - the events list; an event's page; its audit page (the history replayed and checked);
-- event search by an exact code, by a code's beginning (a day's codes), by category and month, and by words in
+- event search by an exact code, by a code's beginning (a month's codes), by category and year, and by words in
   the description (two Chinese characters of an event's description), as page and as API list.
 
-The searched values are read from each database (the middle event's code, day, category, month and words), so
-the same kind of call is timed on each. Prints per call and size ``p50_ms`` and ``p95_ms``, and ``ratio``: the
-p50 over the same call's p50 on the first (smallest) database, measured in the same run.
+The searched values are read from each database (the middle event's code, month, category, year and words), so
+the same kind of call is timed on each; each search is wide enough to fill a page even on the smallest database,
+and the API lists are asked for the pages' 20 rows, so that every call returns as much on each database and the
+ratio is that of the history's size alone (a day's codes fill 14 rows at 10k and 20 at 1M: that was the result's
+size growing, not the history). Prints per call and size ``p50_ms`` and ``p95_ms``, and ``ratio``: the
+p50 over the same call's p50 on the first (smallest) database, measured in the same run; and per size the
+storage the cases take (``bytes_per_event``: the events, inbox, history, sheet and timer tables with their
+indexes, over the events).
 
     python bench/scale_bench.py --db 10k=postgresql+psycopg://…/s10k --db 100k=…/s100k --db 1M=…/s1m
 """
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,7 @@ from webui import create_app  # noqa: E402
 PASSWORD = "scale-bench-1"
 UNITS = {"k": 1_000, "m": 1_000_000}
 STAFF = {"grid_worker": "gw_hb1", "dispatcher": "dispatcher"}
+PER_PAGE = 20  # the rows a staff page shows; the API lists are asked for as many
 
 
 def percentile(times: list[float], share: float) -> float:
@@ -60,17 +67,44 @@ def _searched(app: Any) -> dict[str, str]:
         middle = session.scalar(select(Event).order_by(Event.id).offset(total // 2).limit(1))
         assert middle is not None, "the database holds no events"
         words = next(t for t in (terms(middle.description) or "").split() if len(t) == 2)
-        day = middle.reported_at.astimezone(app.extensions["gridloop"].calendar.timezone)
+        day = middle.reported_at.astimezone(app.extensions["gridloop"].calendar.timezone).date()
         return {
             "events": str(total),
             "id": str(middle.id),
             "code": str(middle.code),
-            "day": str(middle.code)[:9],
+            "month": str(middle.code)[:7],
             "category": middle.category,
-            "from": day.replace(day=1).date().isoformat(),
-            "to": day.date().isoformat(),
+            "from": (day - timedelta(days=364)).isoformat(),  # a year up to the day
+            "to": day.isoformat(),
             "words": words,
         }
+
+
+HISTORY_TABLES = ("events", "tasks", "history", "supervision_sheets", "timers")
+
+
+def storage(app: Any) -> dict[str, Any]:
+    """The bytes the cases' tables take on disk with their indexes (and, on PostgreSQL, their TOAST; on SQLite
+    the description search's FTS5 tables, counted with the events), and per event."""
+    db = app.extensions["gridloop"].db
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            sizes = {
+                t: conn.exec_driver_sql(f"SELECT pg_total_relation_size('{t}')").scalar() or 0
+                for t in HISTORY_TABLES
+            }
+        else:
+            rows = conn.exec_driver_sql(
+                "SELECT m.tbl_name, sum(d.pgsize) FROM dbstat AS d JOIN sqlite_master AS m ON m.name = d.name "
+                "GROUP BY m.tbl_name"
+            ).all()
+            sizes = dict.fromkeys(HISTORY_TABLES, 0)
+            for table, size in rows:
+                owner = "events" if table.startswith("event_search") else table
+                if owner in sizes:
+                    sizes[owner] += size or 0
+        events = conn.scalar(select(func.count()).select_from(Event)) or 1
+    return {"bytes": sizes, "bytes_per_event": round(sum(sizes.values()) / events)}
 
 
 def _calls(app: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
@@ -93,7 +127,8 @@ def _calls(app: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
         return lambda: _ok(pages[who].get(path), path)
 
     def api(who: str, path: str) -> Callable[[], Any]:
-        return lambda: _ok(pages[who].get(f"/api/v1{path}", headers=tokens[who]), path)
+        asked = f"/api/v1{path}{'&' if '?' in path else '?'}per_page={PER_PAGE}"
+        return lambda: _ok(pages[who].get(asked, headers=tokens[who]), asked)
 
     calls: dict[str, Callable[[], Any]] = {}
     for who in STAFF:
@@ -103,8 +138,8 @@ def _calls(app: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
     s = searched
     searches = {
         "exact code": f"code={s['code']}",
-        "code prefix": f"code={s['day']}",
-        "category + month": f"category={s['category']}&from={s['from']}&to={s['to']}",
+        "code prefix": f"code={s['month']}",
+        "category + year": f"category={s['category']}&from={s['from']}&to={s['to']}",
         "description words": f"text={s['words']}",
     }
     calls["events list"] = page("dispatcher", "/events")
@@ -140,7 +175,7 @@ def bench(databases: list[tuple[str, str]], repeat: int) -> dict[str, Any]:
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "scale-bench", "TESTING": True})
         try:
             calls, searched = _calls(app)
-            report["sizes"][size] = searched
+            report["sizes"][size] = searched | {"storage": storage(app)}
             for name, call in calls.items():
                 times = timed(call, repeat)
                 report["calls"].setdefault(name, {})[size] = {
@@ -160,6 +195,10 @@ def bench(databases: list[tuple[str, str]], repeat: int) -> dict[str, Any]:
 def _print(report: dict[str, Any]) -> None:
     sizes = list(report["sizes"])
     print("events: " + ", ".join(f"{size} = {report['sizes'][size]['events']}" for size in sizes))
+    print(
+        "bytes per event (cases' tables with indexes): "
+        + ", ".join(f"{size} = {report['sizes'][size]['storage']['bytes_per_event']:,}" for size in sizes)
+    )
     header = f"{'call':44}" + "".join(f"{size + ' p50/p95 (ratio)':>30}" for size in sizes)
     print(header)
     for name, by_size in report["calls"].items():

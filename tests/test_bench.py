@@ -47,9 +47,20 @@ def test_engine_benchmark_runs_all_three_ways_and_reports_its_ratios(backend, tm
     assert abs(sum(shares.values()) - 1) < 0.01 and shares["other"] >= 0
 
 
-def test_audit_benchmark_verifies_every_simulated_event(tmp_path):
-    result = _run("audit_bench.py", "--events", "8", "--keep", str(tmp_path / "audit.sqlite3"))
-    assert (result["events"], result["verified"], result["mismatches"]) == (8, 8, 0)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_audit_benchmark_verifies_a_generated_history_in_full_then_only_a_new_days_cases(backend, tmp_path):
+    with empty_database(backend, tmp_path, POSTGRES_URL, name="audited") as url:
+        args = ("--events", "40", "--templates", "8", "--grids", "20", "--day-cases", "2", "--db", url)
+        result = _run("audit_bench.py", *args)
+    assert result["events"] > 40 and result["mismatches"] == 0
+    assert result["incremental_unchanged_held"] == result["events"], (
+        "nothing new: every case held by the anchor"
+    )
+    assert result["day_cases"] == result["incremental_day_replayed"] == 2, (
+        "after the day only its cases replay"
+    )
+    assert result["verified"] == result["instances"] == result["events"] + 2
+    assert result["full_seconds"] > 0 and result["incremental_day_seconds"] > 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -116,6 +127,9 @@ def test_the_bulk_generator_copies_simulated_cases_that_pass_the_audit_and_the_e
         scale = _run("scale_bench.py", "--db", f"first={url}", "--db", f"again={url}", "--repeat", "2")
     assert set(scale["sizes"]) == {"first", "again"}
     assert scale["sizes"]["first"]["events"] == str(made["events"])
+    stored = scale["sizes"]["first"]["storage"]
+    assert all(stored["bytes"][t] > 0 for t in ("events", "tasks", "history", "supervision_sheets"))
+    assert stored["bytes_per_event"] == round(sum(stored["bytes"].values()) / made["events"])
     assert len(scale["calls"]) == 24 and "events by description words" in scale["calls"]
     for name, by_size in scale["calls"].items():
         for figures in by_size.values():

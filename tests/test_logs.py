@@ -185,3 +185,14 @@ def test_gunicorn_with_its_config_writes_json_lines_only(tmp_path):
     assert (access["request_id"], access["path"], access["status"]) == ("lb-check-1", "/healthz", 200)
     assert not any(line["logger"] == "gunicorn.access" for line in written)
     assert PASSWORD not in err
+
+
+def test_the_engine_library_logs_no_case_data_so_a_reporters_phone_never_reaches_the_log(app, json_lines):
+    """SpiffWorkflow logs each task's change of state at INFO with the instance's data: under the production
+    logging it must stay silent, or every step would write the reporter's name and phone number in clear."""
+    gl = app.extensions["gridloop"]
+    event = report(gl, description="井盖松动，联系人 13812345678")
+    assert open_task(gl, event["id"])["step"] == "accept", "the report moved the instance on"
+    written = json_lines.getvalue()
+    assert "13812345678" not in written
+    assert not [line for line in lines(json_lines) if line["logger"].startswith("spiff")]

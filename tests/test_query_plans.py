@@ -149,3 +149,17 @@ def test_each_search_and_inbox_view_finds_its_rows_through_an_index(app: Any) ->
         if not _served(plan, column):
             problems.append(f"{column}: {plan}")
     assert problems == [], "\n".join(problems)
+
+
+def test_the_done_views_bounded_count_reads_the_index_of_completed_tasks_alone(app: Any) -> None:
+    """A grid worker's done view holds years of finished steps: its count (up to the lists' bound) must not
+    read a task row, nor an event, for each of them."""
+    statements = _statements(app, [("dispatcher", "/api/v1/tasks?view=done")])
+    counts = [(s, p) for _, s, p in statements if "count(" in s and "completed_by" in s]
+    assert len(counts) == 1, [s for _, s, _ in statements]
+    plan = _plan(app, *counts[0])
+    assert not any("events" in line for line in plan), plan
+    if app.extensions["gridloop"].db.engine.dialect.name == "postgresql":
+        assert any("Index Only Scan using ix_tasks_completed_by_completed_at" in line for line in plan), plan
+    else:
+        assert any("USING COVERING INDEX ix_tasks_completed_by_completed_at" in line for line in plan), plan

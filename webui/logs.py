@@ -39,8 +39,10 @@ WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d"
 JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
-# libraries whose INFO lines say nothing an operator needs (APScheduler logs every job it runs)
-QUIET_LOGGERS = ("apscheduler",)
+# libraries whose INFO lines say nothing an operator needs (APScheduler logs every job it runs) or must not reach
+# the log at all: SpiffWorkflow logs every task's change of state with the instance's whole data — reporters'
+# names and phone numbers in clear, ten lines a step (found by bench/http_load.py under gunicorn)
+QUIET_LOGGERS = ("apscheduler", "spiff")
 
 access_log = logging.getLogger("gridloop.access")
 

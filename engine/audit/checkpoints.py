@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -254,7 +255,7 @@ def read_signed(path: Path, public_key: Ed25519PublicKey, kind: str) -> tuple[di
             for line in handle:
                 if pending is not None:
                     digest.update(pending)
-                    parsed = json.loads(pending)
+                    parsed = orjson.loads(pending)  # (its errors are ValueErrors)
                     if header is None:
                         if not isinstance(parsed, dict) or parsed.get("format") != kind:
                             raise Unreadable(f"it is not a {kind} file")
@@ -264,7 +265,7 @@ def read_signed(path: Path, public_key: Ed25519PublicKey, kind: str) -> tuple[di
                 pending = line
         if header is None or pending is None:
             raise Unreadable("it is cut short")
-        trailer = json.loads(pending)
+        trailer = orjson.loads(pending)
         signature = bytes.fromhex(trailer["signature"])
     except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
         raise Unreadable(f"cannot be read: {exc}") from exc

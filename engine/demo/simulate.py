@@ -105,7 +105,7 @@ TINY_PNG = bytes.fromhex(
 )
 
 
-def _answer(
+def answer_step(
     rng: random.Random,
     step: str,
     data: dict[str, Any],
@@ -466,7 +466,7 @@ def _run(
             continue
         username = staff.for_task(task)
         detail = gl.task_detail(username, task.id)
-        answer = _answer(
+        answer = answer_step(
             rng, task.bpmn_id, detail["data"], departments, notes[event_id], photo_of(username), clock.now()
         )
         gl.complete(username, task.id, answer)

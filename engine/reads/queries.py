@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -55,19 +55,26 @@ def task_row(task: Task, event: Event) -> dict[str, Any]:
     }
 
 
-def _inbox_query(actor: Actor, view: str) -> Select[Task, Event]:
+def _inbox_conditions(actor: Actor, view: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions on the tasks of an inbox view (they name the task's columns alone)."""
     if view not in INBOX_VIEWS:
         raise ValueError(f"inbox view {view!r} is not one of {', '.join(INBOX_VIEWS)}")
-    query = select(Task, Event).join(Event, Event.id == Task.event_id)
     if view == "mine":
-        return query.where(Task.status == "open", Task.assignee == actor.username)
+        return Task.status == "open", Task.assignee == actor.username
     if view == "claimable":
-        return query.where(Task.status == "open", Task.assignee.is_(None), scope.task_filter(actor))
+        return Task.status == "open", Task.assignee.is_(None), scope.task_filter(actor)
     if view == "follow_up":  # my open tasks with a follow-up date (engine.commands.assignment)
-        return query.where(
-            Task.status == "open", Task.assignee == actor.username, Task.follow_up_at.is_not(None)
-        )
-    return query.where(Task.status == "completed", Task.completed_by == actor.username)
+        return Task.status == "open", Task.assignee == actor.username, Task.follow_up_at.is_not(None)
+    return Task.status == "completed", Task.completed_by == actor.username
+
+
+def _inbox_count(session: Session, actor: Actor, view: str, *on_event: ColumnElement[bool]) -> int:
+    """How many tasks an inbox view holds (bounded): counted over the tasks alone — every task has its event —
+    unless a condition on the case (its category, its grid) needs the events too."""
+    counted = select(Task.id).where(*_inbox_conditions(actor, view))
+    if on_event:
+        counted = counted.join(Event, Event.id == Task.event_id).where(*on_event)
+    return bounded_count(session, counted)
 
 
 def inbox(
@@ -81,12 +88,12 @@ def inbox(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the actor's inbox (``mine``, ``claimable``, ``follow_up`` or ``done``), soonest due first (the
     follow-up view soonest follow-up date first, so the due ones lead), and the total."""
-    query = _inbox_query(actor, view)
+    on_event: list[ColumnElement[bool]] = []
     if category:
-        query = query.where(code_prefix(Event.category, category))
+        on_event.append(code_prefix(Event.category, category))
     if grid:
-        query = query.where(code_prefix(Event.grid_code, grid))
-    total = bounded_count(session, query)
+        on_event.append(code_prefix(Event.grid_code, grid))
+    total = _inbox_count(session, actor, view, *on_event)
     priority = instructed(Task.event_id)
     order: tuple[Any, ...] = (Task.due_at.is_(None), Task.due_at, Task.id)
     if view == "done":
@@ -95,9 +102,12 @@ def inbox(
         order = (Task.follow_up_at, *order)
     else:  # a case under a leader's instruction (领导批示) comes first
         order = (priority.desc(), *order)
-    rows = session.execute(
-        query.add_columns(priority).order_by(*order).offset((page - 1) * per_page).limit(per_page)
-    ).all()
+    query = (
+        select(Task, Event, priority)
+        .join(Event, Event.id == Task.event_id)
+        .where(*_inbox_conditions(actor, view), *on_event)
+    )
+    rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
     return [task_row(task, event) | {"priority": bool(flag)} for task, event, flag in rows], total
 
 
@@ -149,8 +159,7 @@ def inbox_counts(
     """How many tasks are in each of ``views`` (the navigation's two; the inbox page counts its tabs)."""
     counts = {}
     for view in views:
-        query = _inbox_query(actor, view)
-        counts[view] = bounded_count(session, query)
+        counts[view] = _inbox_count(session, actor, view)
     return counts
 
 

@@ -253,9 +253,10 @@ class Task(Base):
         Index("ix_tasks_status_role", "status", "role"),
         # the platform's steps completed in a period (the evaluation's 派遣, 核实, 核查 … counts)
         Index("ix_tasks_bpmn_id_completed_at", "bpmn_id", "completed_at"),
-        # the inbox's views of one user: "mine" (open tasks assigned) and "done" (newest completed first)
+        # the inbox's views of one user: "mine" (open tasks assigned) and "done" (newest completed first; with
+        # the status, so that the view's bounded count reads the index alone)
         Index("ix_tasks_assignee_status", "assignee", "status"),
-        Index("ix_tasks_completed_by_completed_at", "completed_by", "completed_at"),
+        Index("ix_tasks_completed_by_completed_at", "completed_by", "completed_at", "status"),
         UniqueConstraint("event_id", "spiff_task_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
