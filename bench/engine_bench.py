@@ -12,8 +12,10 @@ A step is one user-task completion; starting the instances is included in each t
 alternating rounds (a, b, c, a, b, c, …), so that a machine that speeds up or slows down during the run (a
 shared virtual machine does) weighs on all three alike; each rate is its steps over its summed time. Prints
 ``raw_steps_per_s``, ``roundtrip_steps_per_s``, ``gridloop_steps_per_s`` and ``ratio_vs_raw`` (c / a), the
-database's ``dialect``, and ``statements_per_command``: the statements gridloop sends the database for a command
-(a report or a step), the transaction's begin and commit included (each one a round trip to a server).
+database's ``dialect``, ``statements_per_command``: the statements gridloop sends the database through SQLAlchemy
+for a command (a report or a step), the transaction's begin and commit included, and on PostgreSQL
+``round_trips_per_command``: every wait for the server's answer, as the protocol trace counts them — the hot
+path's statements on the driver's own connection and the pool's ping too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from psycopg import pq  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
@@ -141,6 +144,37 @@ def bench_gridloop(gl: Gridloop, events: int) -> float:
             gl.clock.advance(timedelta(minutes=5))
         assert task_id is None
     return time.perf_counter() - started
+
+
+def round_trips_per_command(gl: Gridloop, events: int) -> float | None:
+    """The round trips to a PostgreSQL server per command (the report and each step) of ``events`` events' main
+    path — every answer the server gives before the client goes on (libpq's protocol trace of each connection:
+    its ``ReadyForQuery`` messages), whatever sent it: the pool's ping at checkout, the transaction's begin and
+    commit, the ORM's statements and the hot path's own on the driver's connection. None on SQLite (in-process)."""
+    engine = gl.db.engine
+    if engine.dialect.name != "postgresql":
+        return None
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def traced(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        def untraced(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        engine.pool.dispose()  # every connection of the run is a new one, traced from its first checkout
+        listeners = (("checkout", traced), ("checkin", untraced))
+        for name, listener in listeners:
+            event.listen(engine.pool, name, listener)
+        try:
+            bench_gridloop(gl, events)
+        finally:
+            for name, listener in listeners:
+                event.remove(engine.pool, name, listener)
+        trace.seek(0)
+        answers = sum(1 for line in trace if line.startswith("B\t") and "\tReadyForQuery" in line)
+    return round(answers / (events * (STEPS_PER_EVENT + 1)), 1)
 
 
 def statements_per_command(gl: Gridloop, events: int) -> float:
@@ -301,6 +335,7 @@ def main() -> int:
             counts[k] * STEPS_PER_EVENT / seconds[k] for k in ("raw", "roundtrip", "gridloop")
         )
         per_step = statements_per_command(gl, 5)
+        round_trips = round_trips_per_command(gl, 5)
         shares = time_shares(gl, max(args.events // 3, 1))
         dialect = gl.db.engine.dialect.name
         gl.db.dispose()
@@ -315,6 +350,7 @@ def main() -> int:
         "ratio_vs_raw": round(durable / raw, 3),
         "dialect": dialect,
         "statements_per_command": per_step,
+        "round_trips_per_command": round_trips,
         "roundtrip_ratio_vs_raw": round(roundtrip / raw, 3),
         "history_share_of_gridloop_time": shares["history"],
         "time_shares": shares,
