@@ -98,6 +98,9 @@ def test_an_event_code_is_found_whole_or_by_its_beginning(gl: Gridloop) -> None:
     assert _found(gl, codes, code=first[:9]) == set(codes.values())  # the day's
     assert _found(gl, codes, code=first[-4:]) == set()
     assert _found(gl, codes, code="E2026%") == set()
+    # listed newest first by code (the report's day, then the case's number): the code's index gives the page
+    rows, _ = gl.list_events("admin", code=first[:7], per_page=2)
+    assert [r["code"] for r in rows] == sorted(codes, reverse=True)[:2]
 
 
 def test_a_list_counts_its_rows_up_to_the_limit_and_says_there_are_more(

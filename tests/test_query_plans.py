@@ -163,3 +163,18 @@ def test_the_done_views_bounded_count_reads_the_index_of_completed_tasks_alone(a
         assert any("Index Only Scan using ix_tasks_completed_by_completed_at" in line for line in plan), plan
     else:
         assert any("USING COVERING INDEX ix_tasks_completed_by_completed_at" in line for line in plan), plan
+
+
+def test_a_search_by_a_codes_beginning_takes_its_page_in_the_codes_order_from_the_codes_index(
+    app: Any,
+) -> None:
+    """A month's codes are tens of thousands of cases in years of history: listed in the code's order, the index
+    that finds them also gives the page, with nothing to sort (in report-time order, the planner walked the
+    report times back past half a million cases to find a month of them)."""
+    gl = app.extensions["gridloop"]
+    first = report(gl)
+    statements = _statements(app, [("dispatcher", f"/api/v1/events?code={first['code'][:7]}")])
+    (page,) = [(s, p) for _, s, p in statements if "ORDER BY" in s and "events.code" in s]
+    plan = _plan(app, *page)
+    assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
+    assert _served(plan, "code"), plan
