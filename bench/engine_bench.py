@@ -146,14 +146,11 @@ def bench_gridloop(gl: Gridloop, events: int) -> float:
     return time.perf_counter() - started
 
 
-def round_trips_per_command(gl: Gridloop, events: int) -> float | None:
-    """The round trips to a PostgreSQL server per command (the report and each step) of ``events`` events' main
-    path — every answer the server gives before the client goes on (libpq's protocol trace of each connection:
-    its ``ReadyForQuery`` messages), whatever sent it: the pool's ping at checkout, the transaction's begin and
-    commit, the ORM's statements and the hot path's own on the driver's connection. None on SQLite (in-process)."""
-    engine = gl.db.engine
-    if engine.dialect.name != "postgresql":
-        return None
+@contextmanager
+def protocol_trace(engine: Any) -> Iterator[list[str]]:
+    """The protocol trace (libpq's) of every connection the block checks out of ``engine``'s pool (PostgreSQL),
+    as its lines once the block is over."""
+    lines: list[str] = []
     with tempfile.TemporaryFile("w+") as trace:
 
         def traced(dbapi_connection: Any, *_: Any) -> None:
@@ -163,18 +160,35 @@ def round_trips_per_command(gl: Gridloop, events: int) -> float | None:
         def untraced(dbapi_connection: Any, *_: Any) -> None:
             dbapi_connection.pgconn.untrace()
 
-        engine.pool.dispose()  # every connection of the run is a new one, traced from its first checkout
+        engine.pool.dispose()  # every connection of the block is a new one, traced from its first checkout
         listeners = (("checkout", traced), ("checkin", untraced))
         for name, listener in listeners:
             event.listen(engine.pool, name, listener)
         try:
-            bench_gridloop(gl, events)
+            yield lines
         finally:
             for name, listener in listeners:
                 event.remove(engine.pool, name, listener)
         trace.seek(0)
-        answers = sum(1 for line in trace if line.startswith("B\t") and "\tReadyForQuery" in line)
-    return round(answers / (events * (STEPS_PER_EVENT + 1)), 1)
+        lines.extend(trace.read().splitlines())
+
+
+def round_trips(trace: list[str]) -> int:
+    """The round trips in a protocol trace: every answer the server gave before the client went on (its
+    ``ReadyForQuery`` messages)."""
+    return sum(1 for line in trace if line.startswith("B\t") and "\tReadyForQuery" in line)
+
+
+def round_trips_per_command(gl: Gridloop, events: int) -> float | None:
+    """The round trips to a PostgreSQL server per command (the report and each step) of ``events`` events' main
+    path — every answer the server gives before the client goes on, whatever sent it: the pool's ping at
+    checkout, the transaction's begin and commit, the ORM's statements and the hot path's own on the driver's
+    connection. None on SQLite (in-process)."""
+    if gl.db.engine.dialect.name != "postgresql":
+        return None
+    with protocol_trace(gl.db.engine) as trace:
+        bench_gridloop(gl, events)
+    return round(round_trips(trace) / (events * (STEPS_PER_EVENT + 1)), 1)
 
 
 def statements_per_command(gl: Gridloop, events: int) -> float:

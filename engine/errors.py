@@ -85,6 +85,14 @@ class Conflict(GridloopError):
     code = "conflict"
 
 
+def changed_meanwhile() -> Conflict:
+    """The conflict of a command that lost a race for its event: somebody else's change was committed first."""
+    return Conflict(
+        "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
+        code="event.changed_meanwhile",
+    )
+
+
 class ValidationFailed(GridloopError):
     """Submitted data failed its checks. ``errors`` maps a field path to why (:data:`FieldErrors`)."""
 

@@ -125,8 +125,8 @@ def interleaved(gl: Gridloop, command: Callable[..., Any], *args: Any) -> Iterat
     threads: list[threading.Thread] = []
     read_task_row = statements.task_and_event
 
-    def read_then_interleave(conn, task_id):  # noqa: ANN001, ANN202
-        found = read_task_row(conn, task_id)
+    def read_then_interleave(conn, task_id, **options):  # noqa: ANN001, ANN003, ANN202
+        found = read_task_row(conn, task_id, **options)
         if not threads and conn.engine is gl.db.engine:
             thread = threading.Thread(target=lambda: outcome.append(attempt(command, *args)))
             threads.append(thread)

@@ -46,6 +46,20 @@ def new_event(gl: Any, **values: Any) -> int:
         return statements.insert_event(session.connection(), base).id
 
 
+def open_task_row(event_id: int, n: int) -> dict[str, Any]:
+    """The columns of an open inbox row of an event, its task in the instance numbered ``n`` (< 10)."""
+    return {
+        "event_id": event_id,
+        "spiff_task_id": f"00000000-0000-4000-8000-00000000000{n}",
+        "bpmn_id": "accept",
+        "name": "受理",
+        "role": "intake",
+        "scope_code": "330199",
+        "status": "open",
+        "created_at": AT,
+    }
+
+
 def test_what_the_store_writes_the_orm_reads_as_the_same_values(gl):
     event_id = new_event(gl, location={"lat": 30.25, "lng": 120.17}, closed_on_time=True, completed=True)
     with gl.db.reading() as session:
@@ -124,19 +138,7 @@ def test_a_stale_event_row_is_a_conflict_and_nothing_of_the_command_is_kept(gl):
         fresh.state = "open"
         statements.save_event(session.connection(), fresh)
     with pytest.raises(Conflict), gl.db.unit_of_work() as session:
-        statements.insert_task(
-            session.connection(),
-            {
-                "event_id": event_id,
-                "spiff_task_id": "00000000-0000-4000-8000-000000000002",
-                "bpmn_id": "accept",
-                "name": "受理",
-                "role": "intake",
-                "scope_code": "330199",
-                "status": "open",
-                "created_at": AT,
-            },
-        )
+        statements.insert_task(session.connection(), open_task_row(event_id, 2))
         stale.state = "rejected"
         statements.save_event(session.connection(), stale)
     with gl.db.reading() as session:
@@ -144,9 +146,9 @@ def test_a_stale_event_row_is_a_conflict_and_nothing_of_the_command_is_kept(gl):
         assert session.scalars(select(Task).where(Task.event_id == event_id)).all() == []
 
 
-def test_a_history_record_number_taken_twice_is_a_conflict(gl):
-    event_id = new_event(gl)
-    record = {
+def first_record(event_id: int) -> dict[str, Any]:
+    """The columns of an event's first history record (its report)."""
+    return {
         "event_id": event_id,
         "seq": 1,
         "at": AT,
@@ -156,6 +158,11 @@ def test_a_history_record_number_taken_twice_is_a_conflict(gl):
         "data": {"report": {"description": "路边有一堆暴露垃圾"}, "none": None},
         "hash": "0" * 64,
     }
+
+
+def test_a_history_record_number_taken_twice_is_a_conflict(gl):
+    event_id = new_event(gl)
+    record = first_record(event_id)
     with gl.db.unit_of_work() as session:
         statements.insert_history(session.connection(), record)
     with pytest.raises(Conflict), gl.db.unit_of_work() as session:

@@ -38,7 +38,7 @@ from engine.audit import admin_log, history
 from engine.bpmn import instances, runtime
 from engine.bpmn.deployed import Deployed
 from engine.commands import command_log
-from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.errors import FieldError, Forbidden, NotFound, ValidationFailed, changed_meanwhile
 from engine.notices import derive as notices
 from engine.org.people import Actor
 from engine.store import search, statements
@@ -160,7 +160,7 @@ class Step:
     _timers_set: list[statements.Row] = field(default_factory=list)  # timer rows added or moved
     _after: list[Callable[[], None]] = field(default_factory=list)
     # what the command did, for the notices derived from it as it saves (engine.notices.derive)
-    _offers: list[tuple[Any, statements.Row]] = field(default_factory=list)
+    _offers: list[notices.Offer] = field(default_factory=list)
     _records: list[notices.Recorded] = field(default_factory=list)
 
     @property
@@ -177,17 +177,15 @@ class Step:
 
     # ------------------------------------------------------------ events
 
-    def _hold(self, event: Any) -> Any:
-        """Take the event into the command: locked on PostgreSQL and checked against the version read."""
+    def _hold(self, event: Any, *, locked: bool = False) -> Any:
+        """Take the event into the command: locked on PostgreSQL and checked against the version read (``locked``:
+        the read took the lock already, and checked)."""
         if event.id in self._touched:
             return self._touched[event.id].row
-        if self.parts.db.dialect == "postgresql":
+        if self.parts.db.dialect == "postgresql" and not locked:
             current = statements.lock_event(self.conn, event.id)
             if current != event.version:
-                raise Conflict(
-                    "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
-                    code="event.changed_meanwhile",
-                )
+                raise changed_meanwhile()
         self._touched[event.id] = _Touched(event, event.version)
         return event
 
@@ -196,19 +194,22 @@ class Step:
         held = self._touched.get(event_id)
         if held is not None:
             return held.row
-        event = statements.event(self.conn, event_id)
+        event = statements.event(self.conn, event_id, lock=True)
         if event is None:
             raise NotFound("no event {event}", code="event.not_found", event=event_id)
-        return self._hold(event)
+        return self._hold(event, locked=True)
 
     def task_and_event(self, task_id: int) -> tuple[statements.Row, statements.Row]:
         """An inbox row and its event, read in one statement (so the event's version is that of the moment the
-        task was read) and held by the command."""
-        found = statements.task_and_event(self.conn, task_id)
+        task was read) and held by the command (its lock taken in the same round trip)."""
+        found = statements.task_and_event(self.conn, task_id, lock=True)
         if found is None:
             raise NotFound("no task {task}", code="task.not_found", task=task_id)
         task, event = found
-        return task, self._hold(event)
+        held = self._touched.get(event.id)
+        if held is not None:
+            return task, held.row
+        return task, self._hold(event, locked=True)
 
     def new_event(self, values: dict[str, Any]) -> statements.Row:
         """Insert a new event row (with its description's search terms) and hold it."""
@@ -358,7 +359,7 @@ class Step:
                 },
             )
             created.append(row)
-            self._offers.append((event, row))
+            self._offers.append(notices.offer(self, event, row))
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready_ids and row.status == "open":
                 row.status = "cancelled"

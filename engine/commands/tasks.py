@@ -464,7 +464,7 @@ def complete(step: Step, task_id: int, data: dict[str, Any]) -> dict[str, Any]:
     # the timers table mirrors the waiting timer events after every command, so an instance that had none
     # before and has none now has no rows to update
     moved = step.move(event, deployed, run, open_rows=open_rows, sync_timers=had_timers, measures_itself=True)
-    cleared = rules.clear_for_done_step(session, task, now)
+    cleared = rules.clear_for_done_step(session, task, now, open_sheets=statements.open_sheets_at_read(event))
     cleared += rules.clear_for_closed_event(session, event, now, actor.username)
     done = {"form": data, **moved.record, "instance": instance}
     if task.delegated_by is not None:  # a delegate's completion names who delegated the task to them

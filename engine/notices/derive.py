@@ -25,15 +25,16 @@ active staff accounts receive any.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 
 from engine.notices import outbox
 from engine.org.cache import Reachable
-from engine.store.models import Event, HistoryEntry, Notice, RoleAssignment, SupervisionSheet, Task, User
+from engine.store import statements
+from engine.store.models import Event, HistoryEntry, RoleAssignment, SupervisionSheet, Task, User
 from engine.time import timelights
 
 if TYPE_CHECKING:
@@ -61,19 +62,7 @@ OFFER_KINDS = ("task_offered", "task_returned")
 DECISION_KINDS = ("request_approved", "request_refused")
 REASON_LENGTH = 200  # how much of a sheet's reason a notice repeats
 
-# the hot path's statements, built once: whether a step was done before on the case, and the notices' insert
-_COMPLETED = select(Task.id).where(
-    Task.event_id == bindparam("event"),
-    Task.bpmn_id == bindparam("step"),
-    Task.role == bindparam("role"),
-    Task.status == "completed",
-    Task.id != bindparam("task"),
-)
-_COMPLETED_FOR_DEPARTMENT = _COMPLETED.where(Task.department_code == bindparam("department")).limit(1)
-_COMPLETED_IN_SCOPE = _COMPLETED.where(
-    Task.department_code.is_(None), Task.scope_code == bindparam("scope")
-).limit(1)
-_INSERT = insert(Notice).returning(Notice.id, sort_by_parameter_order=True)
+# the staff table's columns the outbox reaches a user by
 _REACHABLE = select(User.username, User.phone, User.email, User.language).where(
     User.username.in_(bindparam("names", expanding=True)), User.active.is_(True)
 )
@@ -162,15 +151,6 @@ class _Resolver:
         department = self.directory.departments.get(code)
         return department.name if department is not None else code
 
-    def was_completed_before(self, row: Any) -> bool:
-        """Whether the case had this step completed by the same role and scope (or department) already."""
-        asked = {"event": row.event_id, "step": row.bpmn_id, "role": row.role, "task": row.id}
-        if row.department_code is not None:
-            found = self.conn.scalar(_COMPLETED_FOR_DEPARTMENT, {**asked, "department": row.department_code})
-        else:
-            found = self.conn.scalar(_COMPLETED_IN_SCOPE, {**asked, "scope": row.scope_code})
-        return found is not None
-
     def requester(self, event_id: int, approval: Any) -> str | None:
         """Who completed the step whose completion offered ``approval`` (the same command: the same instant), or
         who started the instance when its start offered it (an appeal's decision)."""
@@ -197,8 +177,25 @@ def _common(event: Any, step_name: str | None = None) -> dict[str, Any]:
     return {"event_code": event.code or "", "step": step_name or ""}
 
 
-def _offer(resolver: _Resolver, event: Any, row: Any) -> _Draft:
-    kind = "task_returned" if resolver.was_completed_before(row) else "task_offered"
+@dataclass(frozen=True)
+class Offer:
+    """An inbox row a command created, for its notice: with the question its kind turns on (had the case this
+    step done by the same role and scope before: then it is returned, not offered), asked as the row was
+    written and answered when the notices are (on PostgreSQL, with the command's writes)."""
+
+    event: Any
+    row: Any
+    returned: Callable[[], bool]
+
+
+def offer(step: Step, event: Any, row: Any) -> Offer:
+    """The notice-to-be of an inbox row the command has just written (the pipeline's, for :func:`write`)."""
+    return Offer(event, row, statements.completed_before(step.conn, row))
+
+
+def _offer(resolver: _Resolver, offered: Offer) -> _Draft:
+    event, row = offered.event, offered.row
+    kind = "task_returned" if offered.returned() else "task_offered"
     data = {**_common(event, row.name), "department": resolver.department_name(row.department_code)}
     recipients = resolver.offered_to(row.role, row.scope_code, row.department_code)
     return _Draft(kind, event, row.id, data, set(recipients))
@@ -277,11 +274,9 @@ def _addressed(resolver: _Resolver, record: Recorded) -> list[_Draft]:
     return [_Draft(record.action, record.event, record.task_id, data, {to})]
 
 
-def _drafts(
-    resolver: _Resolver, offers: Iterable[tuple[Any, Any]], records: Iterable[Recorded]
-) -> list[_Draft]:
+def _drafts(resolver: _Resolver, offers: Iterable[Offer], records: Iterable[Recorded]) -> list[_Draft]:
     step = resolver.step
-    drafts = [_offer(resolver, event, row) for event, row in offers]
+    drafts = [_offer(resolver, offered) for offered in offers]
     first_colour: str | None = None
     for record in records:
         if record.action in ADDRESSED_ACTIONS:
@@ -323,11 +318,11 @@ def _similar_closed(resolver: _Resolver, event: Any) -> list[_Draft]:
     return [_Draft("similar_closed", event, None, _common(event), reporters)]
 
 
-def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) -> list[dict[str, Any]]:
+def write(step: Step, offers: list[Offer], records: list[Recorded]) -> None:
     """Write the notices of what the command did — one row per recipient, and its outbox rows — in the
-    command's transaction; return their columns. Called by the pipeline only, just before it saves."""
+    command's transaction. Called by the pipeline only, just before it saves."""
     if not offers and not records:
-        return []
+        return
     resolver = _Resolver(step)
     drafts = _drafts(resolver, offers, records)
     decided = {(u, d.event.id) for d in drafts if d.kind in DECISION_KINDS for u in d.recipients}
@@ -343,7 +338,7 @@ def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) ->
             seen.add(key)
             wanted.append((username, draft))
     if not wanted:
-        return []
+        return
     users = dict(resolver.reachable)
     unknown = sorted({u for u, _ in wanted} - set(users))
     if unknown:  # addressees, issuers, a department's staff: asked of the staff table
@@ -362,8 +357,8 @@ def write(step: Step, offers: list[tuple[Any, Any]], records: list[Recorded]) ->
         if username in users
     ]
     if not values:
-        return []
-    ids = step.conn.scalars(_INSERT, values)
-    written = [{**v, "id": notice_id} for v, notice_id in zip(values, ids, strict=True)]
-    outbox.write(step, [(notice, users[notice["username"]]) for notice in written])
-    return written
+        return
+    rows = [statements.insert_notice(step.conn, v) for v in values]
+    if outbox.wanted(step):  # (a notice's id is asked for only then: it is written with the command's writes)
+        written = [{**v, "id": row.id} for v, row in zip(values, rows, strict=True)]
+        outbox.write(step, [(notice, users[notice["username"]]) for notice in written])

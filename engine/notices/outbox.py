@@ -72,6 +72,11 @@ def adapters_from_environment() -> dict[str, Adapter]:
     return {"webhook": webhook} if webhook is not None else {}
 
 
+def wanted(step: Step) -> bool:
+    """Whether notices are sent on by any channel (the setting ``notice_channels``)."""
+    return bool(step.parts.settings.value("notice_channels", step.session))
+
+
 def write(step: Step, notices: Iterable[tuple[dict[str, Any], Any]]) -> None:
     """Write the outbox rows of new notices (each with its user's username, phone, e-mail and language) in the
     command's transaction."""

@@ -24,7 +24,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import Conflict
+from engine.errors import Conflict, changed_meanwhile
+from engine.store import batch as batches
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_PATH = Path("instance") / "gridloop.sqlite3"
@@ -96,7 +97,20 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=_json_text)
+    # psycopg prepares no statement of its own accord (prepare_threshold None), so SQLAlchemy's are planned for
+    # their parameters each time: the evaluation's ranges differ by orders of magnitude (a month, a year), and a
+    # generic plan made for a month's took a year's steps from 4.6 s to 15 s (bench/evaluation_bench.py). The
+    # hot path's statements, which find rows by their keys, are prepared at their first use instead and keep
+    # the plan PostgreSQL settles on (engine.store.statements: 231 → 102 µs for a task and its event).
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        json_serializer=_json_text,
+        connect_args={"prepare_threshold": None},
+    )
+    batches.install(engine)
 
     @event.listens_for(engine, "connect")
     def _planning(dbapi_connection: Any, _record: Any) -> None:
@@ -104,10 +118,6 @@ def make_engine(url: str) -> Engine:
             # gridloop's statements are short: compiling them (PostgreSQL's JIT, on for costly plans) costs more
             # than it saves — 188 ms of a month's 898 ms step aggregate at a million cases
             cursor.execute("SET jit = off")
-            # a statement psycopg has prepared is planned for its parameters each time: the evaluation's ranges
-            # differ by orders of magnitude (a month, a year), and a generic plan made for a month's took a
-            # year's steps from 4.6 s to 15 s (bench/evaluation_bench.py)
-            cursor.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_connection.commit()
 
     return engine
@@ -288,24 +298,25 @@ class Database:
                 raise
             session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
             token = _UNIT_OF_WORK.set((self, session))
+            batches.begin_on(connection)
             try:
                 yield session
                 session.flush()
                 session.close()
+                batches.commit_on(connection)  # PostgreSQL: with the writes still queued, in one round trip
                 transaction.commit()
             except StaleDataError as exc:
-                raise Conflict(
-                    "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
-                    code="event.changed_meanwhile",
-                ) from exc
+                raise changed_meanwhile() from exc
             except (OperationalError, sqlite3.OperationalError) as exc:
                 _raise_conflict_if_busy(exc)
                 raise
             finally:
+                batches.end_on(connection)
                 _UNIT_OF_WORK.reset(token)
                 session.close()
                 if transaction.is_active:
                     transaction.rollback()
+                batches.restore_on(connection)
                 # whatever the command did — or found (a conflict is someone else's commit) — what is read next
                 # in this context reads it: the read scope's snapshot ends here
                 scope = self.current_scope()

@@ -7,6 +7,8 @@ commands run a handful of fixed SQL statements straight on the database driver's
 connection, and so the same transaction, as the command's session. The statements are written once per
 dialect from the table definitions in :mod:`engine.store.models`, and values are converted exactly as the models'
 column types do (aware UTC datetimes, booleans, JSON), so the ORM reads what this module writes and back.
+On PostgreSQL they join the transaction's batch (:mod:`engine.store.batch`): a write waits to be sent with the
+next statement whose answer is needed, so a command's statements reach the server in a few round trips.
 
 Rows come back as :class:`Row` objects with the models' attribute names, so the rules that read them (scope,
 time limits, history) take either. The event's ``version`` column keeps its meaning: :func:`save_event`
@@ -22,13 +24,15 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
-from engine.errors import Conflict
-from engine.store.models import Event, HistoryEntry, Task, Timer
+from engine.errors import changed_meanwhile
+from engine.store import batch as batches
+from engine.store.models import Event, HistoryEntry, Notice, Task, Timer
 
 EVENTS = cast(Table, Event.__table__)
 TASKS = cast(Table, Task.__table__)
 HISTORY = cast(Table, HistoryEntry.__table__)
 TIMERS = cast(Table, Timer.__table__)
+NOTICES = cast(Table, Notice.__table__)
 # the workflow state is read only when the live cache does not hold the instance (see load_state_text); the
 # search terms only by the search
 _EVENT_COLUMNS = tuple(c.name for c in EVENTS.c if c.name not in ("workflow_state", "search_terms"))
@@ -36,6 +40,7 @@ _TASK_COLUMNS = tuple(c.name for c in TASKS.c)
 _EVENT_NAMES = frozenset(c.name for c in EVENTS.c)
 _TASK_NAMES = frozenset(c.name for c in TASKS.c)
 _TIMER_COLUMNS = tuple(c.name for c in TIMERS.c)
+_NOTICE_COLUMNS = tuple(c.name for c in NOTICES.c)
 
 
 class Row:
@@ -44,7 +49,8 @@ class Row:
 
     A column whose type converts what the database returns (datetimes, JSON) is converted when it is first
     read: a command reads a handful of the row's columns, and parsing the others' timestamps would cost more
-    than its statements.
+    than its statements. A row may also carry a fact read with it that is not a column (an event read with its
+    task: whether it had open supervision sheets), which cannot be set.
     """
 
     __slots__ = ("_names", "_values", "_changed", "_stored")
@@ -151,13 +157,42 @@ class _Dialect:
 _DIALECTS: dict[str, _Dialect] = {}
 
 
-def _driver(conn: Connection) -> tuple[Any, _Dialect]:
+def _dialect(conn: Connection) -> _Dialect:
     dialect = _DIALECTS.get(conn.dialect.name)
     if dialect is None:
         if conn.dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"gridloop runs on SQLite and PostgreSQL; {conn.dialect.name} is not supported")
         dialect = _DIALECTS.setdefault(conn.dialect.name, _Dialect(conn.dialect))
-    return conn.connection.driver_connection, dialect
+    return dialect
+
+
+def _run(conn: Connection, sql: str, params: dict[str, Any], *, answer: bool = True) -> Any:
+    """Run a statement on the driver's connection and return its cursor. On PostgreSQL the statement joins the
+    transaction's batch (:mod:`engine.store.batch`), sent at once when ``answer`` (its answer is read next),
+    else with the next statement whose answer is wanted, or before the commit."""
+    batch = batches.of(conn)
+    if batch is None:
+        driver: Any = conn.connection.driver_connection
+        if conn.dialect.name == "postgresql":  # prepared at first use (see engine.store.db.make_engine)
+            return driver.execute(sql, params, prepare=True)
+        return driver.execute(sql, params)  # (SQLite's driver prepares every statement, keeping the last 100)
+    cursor = batch.queue(sql, params)
+    if answer:
+        batch.send()
+    return cursor
+
+
+def _answered(conn: Connection, cursor: Any) -> Any:
+    """A statement's cursor with its answer (a queued statement's batch sent first if it has not been)."""
+    batch = batches.of(conn)
+    if batch is not None and cursor.pgresult is None:
+        batch.send()
+    return cursor
+
+
+def _answer(conn: Connection, cursor: Any) -> Any:
+    """The first column of a statement's answer (a queued statement's batch sent first if it has not been)."""
+    return _answered(conn, cursor).fetchone()[0]
 
 
 def _params(dialect: _Dialect, table: Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -189,34 +224,58 @@ def _columns(dialect: _Dialect, alias: str, names: Iterable[str]) -> str:
 # ------------------------------------------------------------------------------ reads
 
 
-def task_and_event(conn: Connection, task_id: int) -> tuple[Row, Row] | None:
-    """An inbox row and its event, read in one statement (so the event's version is that of the same moment)."""
-    driver, dialect = _driver(conn)
+# a fact an event row read with its task carries besides its columns (read-only: see open_sheets_at_read)
+_OPEN_SHEETS = "open_sheets_at_read"
+
+
+def task_and_event(conn: Connection, task_id: int, *, lock: bool = False) -> tuple[Row, Row] | None:
+    """An inbox row and its event, read in one statement (so the event's version is that of the same moment),
+    with whether the event has open supervision sheets (:func:`open_sheets_at_read`); with ``lock``, the event is
+    also locked as :func:`lock_event` does, in the same round trip."""
+    dialect = _dialect(conn)
     sql = dialect.sql(
         "task_and_event",
         lambda: (
-            f"SELECT {_columns(dialect, 't', _TASK_COLUMNS)}, {_columns(dialect, 'e', _EVENT_COLUMNS)} "
+            f"SELECT {_columns(dialect, 't', _TASK_COLUMNS)}, {_columns(dialect, 'e', _EVENT_COLUMNS)}, "
+            f"EXISTS ({_OPEN_SHEETS_OF.format(event='e.id')}) "
             "FROM tasks AS t JOIN events AS e ON e.id = t.event_id WHERE t.id = :task"
         ),
     )
-    raw = driver.execute(sql, {"task": task_id}).fetchone()
+    lock = lock and dialect.name == "postgresql"
+    read = _run(conn, sql, {"task": task_id}, answer=not lock)
+    locked = (
+        _lock(conn, "id = (SELECT event_id FROM tasks WHERE id = :task)", {"task": task_id}) if lock else None
+    )
+    raw = read.fetchone()
     if raw is None:
         return None
     split = len(_TASK_COLUMNS)
     task = _row(dialect, TASKS, _TASK_COLUMNS, raw[:split], _TASK_NAMES)
-    event = _row(dialect, EVENTS, _EVENT_COLUMNS, raw[split:], _EVENT_NAMES)
+    event = _row(dialect, EVENTS, _EVENT_COLUMNS, raw[split:-1], _EVENT_NAMES)
+    event._values[_OPEN_SHEETS] = bool(raw[-1])
+    if lock:
+        _locked_at(locked, event)
     return task, event
 
 
-def event(conn: Connection, event_id: int) -> Row | None:
-    """An event row (without its workflow state)."""
-    driver, dialect = _driver(conn)
+def event(conn: Connection, event_id: int, *, lock: bool = False) -> Row | None:
+    """An event row (without its workflow state); with ``lock``, locked as :func:`lock_event` does, in the same
+    round trip."""
+    dialect = _dialect(conn)
     sql = dialect.sql(
         "event",
         lambda: f"SELECT {_columns(dialect, 'e', _EVENT_COLUMNS)} FROM events AS e WHERE e.id = :event",
     )
-    raw = driver.execute(sql, {"event": event_id}).fetchone()
-    return None if raw is None else _row(dialect, EVENTS, _EVENT_COLUMNS, raw, _EVENT_NAMES)
+    lock = lock and dialect.name == "postgresql"
+    read = _run(conn, sql, {"event": event_id}, answer=not lock)
+    locked = _lock(conn, "id = :event", {"event": event_id}) if lock else None
+    raw = read.fetchone()
+    if raw is None:
+        return None
+    found = _row(dialect, EVENTS, _EVENT_COLUMNS, raw, _EVENT_NAMES)
+    if lock:
+        _locked_at(locked, found)
+    return found
 
 
 def lock_event(conn: Connection, event_id: int) -> int | None:
@@ -226,17 +285,31 @@ def lock_event(conn: Connection, event_id: int) -> int | None:
     the same event waits here until the first commits, then finds the version moved and is a conflict —
     before any of its writes could collide with the winner's (an inbox row's unique key, say).
     """
-    driver, dialect = _driver(conn)
-    sql = dialect.sql("lock event", lambda: "SELECT version FROM events WHERE id = :event FOR UPDATE")
-    raw = driver.execute(sql, {"event": event_id}).fetchone()
-    return None if raw is None else raw[0]
+    found = _lock(conn, "id = :event", {"event": event_id})
+    return None if found is None else found[1]
+
+
+def _lock(conn: Connection, where: str, params: dict[str, Any]) -> Any:
+    """Lock the event ``WHERE {where}`` finds (the statement sent, with all queued before it) and return the row
+    of its id and version as the lock found them (None when there is no such event)."""
+    dialect = _dialect(conn)
+    sql = dialect.sql(
+        f"lock event {where}", lambda: f"SELECT id, version FROM events WHERE {where} FOR UPDATE"
+    )
+    return _run(conn, sql, params).fetchone()
+
+
+def _locked_at(locked: Any, event: Row) -> None:
+    """Refuse an event read just before its lock was taken when the version moved in between."""
+    if locked is None or locked[1] != event.version:
+        raise changed_meanwhile()
 
 
 def load_state_text(conn: Connection, event_id: int) -> str:
     """An event's stored workflow state."""
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
     sql = dialect.sql("state", lambda: "SELECT workflow_state FROM events WHERE id = :event")
-    return driver.execute(sql, {"event": event_id}).fetchone()[0]
+    return _run(conn, sql, {"event": event_id}).fetchone()[0]
 
 
 _RECORD_COLUMNS = ("seq", "at", "actor", "action", "process_version_id", "bpmn_id", "data")
@@ -244,7 +317,7 @@ _RECORD_COLUMNS = ("seq", "at", "actor", "action", "process_version_id", "bpmn_i
 
 def history_since(conn: Connection, event_id: int, after_seq: int) -> list[Row]:
     """An event's history records numbered above ``after_seq``, in order (what a replay needs of them)."""
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
     sql = dialect.sql(
         "history since",
         lambda: (
@@ -255,35 +328,71 @@ def history_since(conn: Connection, event_id: int, after_seq: int) -> list[Row]:
     names = frozenset(_RECORD_COLUMNS)
     return [
         _row(dialect, HISTORY, _RECORD_COLUMNS, raw, names)
-        for raw in driver.execute(sql, {"event": event_id, "after": after_seq}).fetchall()
+        for raw in _run(conn, sql, {"event": event_id, "after": after_seq}).fetchall()
     ]
+
+
+_OPEN_SHEETS_OF = "SELECT 1 FROM supervision_sheets WHERE event_id = {event} AND status = 'open'"
 
 
 def has_open_sheets(conn: Connection, event_id: int) -> bool:
     """Whether an event has supervision sheets that are still open."""
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
+    sql = dialect.sql("open sheets", lambda: _OPEN_SHEETS_OF.format(event=":event") + " LIMIT 1")
+    return _run(conn, sql, {"event": event_id}).fetchone() is not None
+
+
+def open_sheets_at_read(event: Any) -> bool | None:
+    """Whether an event row read with its task (:func:`task_and_event`) had open supervision sheets then (None
+    for a row read otherwise). A command that has issued or cleared none since may take it for
+    :func:`has_open_sheets`: whatever changed the sheets meanwhile moved the event's version too."""
+    return getattr(event, _OPEN_SHEETS, None) if isinstance(event, Row) else None
+
+
+def completed_before(conn: Connection, row: Any) -> Callable[[], bool]:
+    """Whether the case had inbox row ``row``'s step completed already, by the same role in the same scope (or
+    for the same department): asked now, answered when the returned function is called (on PostgreSQL the
+    question waits in the batch until then, or until the batch is sent for another reason)."""
+    dialect = _dialect(conn)
+    department = row.department_code is not None
     sql = dialect.sql(
-        "open sheets",
-        lambda: "SELECT 1 FROM supervision_sheets WHERE event_id = :event AND status = 'open' LIMIT 1",
+        f"completed before {department}",
+        lambda: (
+            "SELECT 1 FROM tasks WHERE event_id = :event AND bpmn_id = :step AND role = :role "
+            "AND status = 'completed' AND spiff_task_id <> :spiff AND "
+            + (
+                "department_code = :department"
+                if department
+                else "department_code IS NULL AND scope_code = :scope"
+            )
+            + " LIMIT 1"
+        ),
     )
-    return driver.execute(sql, {"event": event_id}).fetchone() is not None
+    # (the row itself told by its task in the instance, unique in the case: its id may not be known yet)
+    asked = {"event": row.event_id, "step": row.bpmn_id, "role": row.role, "spiff": row.spiff_task_id}
+    asked |= {"department": row.department_code} if department else {"scope": row.scope_code}
+    cursor = _run(conn, sql, asked, answer=False)
+    if batches.of(conn) is None:
+        found = cursor.fetchone() is not None
+        return lambda: found
+    return lambda: _answered(conn, cursor).fetchone() is not None
 
 
 def active_version_id(conn: Connection, process_id: str) -> int | None:
     """The active version of a process: the one new instances start on (None when none is active)."""
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
     sql = dialect.sql(
         "active version",
         lambda: "SELECT id FROM process_versions WHERE process_id = :process AND status = 'active'",
     )
-    found = driver.execute(sql, {"process": process_id}).fetchone()
+    found = _run(conn, sql, {"process": process_id}).fetchone()
     return None if found is None else found[0]
 
 
 def shown_version_id(conn: Connection, process_id: str) -> int | None:
     """The version of a process the pages read its names, categories and states from: the active one, else
     the newest (a process whose versions are all drafts or retired still has instances to show)."""
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
     sql = dialect.sql(
         "shown version",
         lambda: (
@@ -291,14 +400,14 @@ def shown_version_id(conn: Connection, process_id: str) -> int | None:
             "ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1"
         ),
     )
-    found = driver.execute(sql, {"process": process_id}).fetchone()
+    found = _run(conn, sql, {"process": process_id}).fetchone()
     return None if found is None else found[0]
 
 
 def _rows_of_event(
     conn: Connection, table: Table, columns: tuple[str, ...], status: str, event_id: int
 ) -> list[Row]:
-    driver, dialect = _driver(conn)
+    dialect = _dialect(conn)
     sql = dialect.sql(
         f"{table.name} {status}",
         lambda: (
@@ -308,8 +417,7 @@ def _rows_of_event(
     )
     names = frozenset(columns)
     return [
-        _row(dialect, table, columns, raw, names)
-        for raw in driver.execute(sql, {"event": event_id}).fetchall()
+        _row(dialect, table, columns, raw, names) for raw in _run(conn, sql, {"event": event_id}).fetchall()
     ]
 
 
@@ -326,9 +434,10 @@ def pending_timers(conn: Connection, event_id: int) -> list[Row]:
 # ----------------------------------------------------------------------------- writes
 
 
-def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> int:
-    """Insert a row with exactly these columns; return its id."""
-    driver, dialect = _driver(conn)
+def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+    """Insert a row with exactly these columns; return the statement's cursor, whose answer is the row's id
+    (see :func:`_answer`)."""
+    dialect = _dialect(conn)
     names = tuple(values)
     sql = dialect.sql(
         f"insert {table.name} {names}",
@@ -337,27 +446,36 @@ def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> int:
             f"VALUES ({', '.join(':' + n for n in names)}) RETURNING id"
         ),
     )
-    return driver.execute(sql, _params(dialect, table, values)).fetchone()[0]
+    return _run(conn, sql, _params(dialect, table, values), answer=False)
 
 
 def _update(
     conn: Connection, table: Table, row_id: int, values: dict[str, Any], version: int | None = None
-) -> int:
-    """Update these columns of one row (only at ``version`` when given); return the number of rows changed."""
-    driver, dialect = _driver(conn)
+) -> Any:
+    """Update these columns of one row (only at ``version`` when given); return the statement's cursor, whose
+    ``rowcount`` is the number of rows changed once the statement is answered.
+
+    On PostgreSQL an update at a version is refused by the server itself when it changes no row — its answer is
+    one divided by the rows it changed — so that a batch's ``COMMIT`` queued behind it is never run (the batch
+    makes it :class:`Conflict`: :mod:`engine.store.batch`)."""
+    dialect = _dialect(conn)
     names = tuple(values)
-    sql = dialect.sql(
-        f"update {table.name} {names} {version is not None}",
-        lambda: (
+
+    def build() -> str:
+        update = (
             f"UPDATE {table.name} SET {', '.join(f'{dialect.quote(n)} = :{n}' for n in names)} "
             "WHERE id = :b_id" + (" AND version = :b_version" if version is not None else "")
-        ),
-    )
+        )
+        if version is None or dialect.name != "postgresql":
+            return update
+        return f"WITH saved AS ({update} RETURNING 1) SELECT 1 / count(*) FROM saved"
+
+    sql = dialect.sql(f"update {table.name} {names} {version is not None}", build)
     params = _params(dialect, table, values)
     params["b_id"] = row_id
     if version is not None:
         params["b_version"] = version
-    return driver.execute(sql, params).rowcount
+    return _run(conn, sql, params, answer=False)
 
 
 def _default(column: Any) -> Any:
@@ -370,7 +488,7 @@ def insert_event(conn: Connection, values: dict[str, Any]) -> Row:
     default, as an ORM insert would)."""
     values = {c.name: values.get(c.name, _default(c)) for c in EVENTS.c if c.name != "id"}
     values["version"] = 1
-    values["id"] = _insert(conn, EVENTS, values)
+    values["id"] = _answer(conn, _insert(conn, EVENTS, values))
     del values["workflow_state"], values["search_terms"]
     return Row(_EVENT_NAMES, values)
 
@@ -385,19 +503,32 @@ def save_event(conn: Connection, row: Row, workflow_state: str | None = None) ->
     if workflow_state is not None:
         values["workflow_state"] = workflow_state
     values["version"] = row.version + 1
-    if _update(conn, EVENTS, row.id, values, version=row.version) != 1:
-        raise Conflict(
-            "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
-            code="event.changed_meanwhile",
-        )
+    dbapi = conn.dialect.dbapi
+    assert dbapi is not None
+    try:  # (in a batch, PostgreSQL's refusal is raised where the batch is sent)
+        saved = _update(conn, EVENTS, row.id, values, version=row.version)
+    except dbapi.DataError as exc:
+        if getattr(exc, "sqlstate", None) != "22012":
+            raise
+        raise changed_meanwhile() from exc  # PostgreSQL's refusal, without a batch: one divided by no row
+    if conn.dialect.name != "postgresql" and saved.rowcount != 1:
+        raise changed_meanwhile()
     row.version = values["version"]
     row._saved()
 
 
 def _insert_row(conn: Connection, table: Table, columns: tuple[str, ...], values: dict[str, Any]) -> Row:
+    """Insert a row; its id is read when first asked for (on PostgreSQL the batch is sent then, if it was not
+    before: it is, at the latest, before the commit)."""
     values = {name: values.get(name) for name in columns if name != "id"}
-    values["id"] = _insert(conn, table, values)
-    return Row(frozenset(columns), values)
+    inserted = _insert(conn, table, values)
+    row = Row(frozenset(columns), values, {"id": (lambda cursor: _answer(conn, cursor), inserted)})
+    batch = batches.of(conn)
+    if batch is None:
+        row.id  # noqa: B018 - read at once: nothing to wait for
+    else:
+        batch.check(lambda: row._stored and row.id)  # (unless asked for meanwhile)
+    return row
 
 
 def _save_row(conn: Connection, table: Table, row: Row) -> None:
@@ -427,7 +558,12 @@ def save_timer(conn: Connection, row: Row) -> None:
     _save_row(conn, TIMERS, row)
 
 
-def insert_history(conn: Connection, values: dict[str, Any]) -> int:
+def insert_notice(conn: Connection, values: dict[str, Any]) -> Row:
+    """Insert a notice row and return it (its id read when first asked for, as an inbox row's)."""
+    return _insert_row(conn, NOTICES, _NOTICE_COLUMNS, values)
+
+
+def insert_history(conn: Connection, values: dict[str, Any]) -> None:
     """Append a history record (see :func:`engine.audit.history.append`).
 
     Two commands that raced on one event both append the record after the same head; the one that loses
@@ -436,9 +572,6 @@ def insert_history(conn: Connection, values: dict[str, Any]) -> int:
     dbapi = conn.dialect.dbapi
     assert dbapi is not None
     try:
-        return _insert(conn, HISTORY, values)
+        _insert(conn, HISTORY, values)  # a batch's statement raises when the batch is sent (see its _RACED)
     except dbapi.IntegrityError as exc:
-        raise Conflict(
-            "the event was changed by someone else meanwhile; nothing was saved — reload and retry",
-            code="event.changed_meanwhile",
-        ) from exc
+        raise changed_meanwhile() from exc

@@ -288,13 +288,18 @@ def sheet_row(sheet: SupervisionSheet) -> dict:
     }
 
 
-def clear_for_done_step(session: Session, task: Any, now: datetime) -> list[SupervisionSheet]:
+def clear_for_done_step(
+    session: Session, task: Any, now: datetime, *, open_sheets: bool | None = None
+) -> list[SupervisionSheet]:
     """Clear (销号) the open sheets of a platform step (a task with no department; an inbox row, ORM or the
-    hot path's) that has just been done: the step is what they were about. The caller records history."""
+    hot path's) that has just been done: the step is what they were about. The caller records history.
+    ``open_sheets``: whether the case has any open sheet, when the caller knows (else it is asked)."""
     # most steps are done without a sheet: one light statement tells, before any sheet is loaded
     if task.department_code is not None or task.due_at is None:
         return []
-    if not statements.has_open_sheets(connection_of(session), task.event_id):
+    if open_sheets is None:
+        open_sheets = statements.has_open_sheets(connection_of(session), task.event_id)
+    if not open_sheets:
         return []
     cleared = list(
         session.scalars(
@@ -316,8 +321,13 @@ def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: s
     A leader's sheet stays open until the department has replied. The caller records history.
     """
     cleared: list[SupervisionSheet] = []
-    # most cases close without a sheet: one light statement tells, before any sheet is loaded
-    if event.state != "closed" or not statements.has_open_sheets(connection_of(session), event.id):
+    if event.state != "closed":
+        return cleared
+    # most cases close without a sheet: what the event was read with tells, else one light statement
+    open_sheets = statements.open_sheets_at_read(event)
+    if open_sheets is None:
+        open_sheets = statements.has_open_sheets(connection_of(session), event.id)
+    if not open_sheets:
         return cleared
     for sheet in session.scalars(
         select(SupervisionSheet).where(
