@@ -88,7 +88,7 @@ def bench(url: str, period: str, repeat: int) -> dict[str, Any]:
                 )
 
             count_ms, opened = timed(count, repeat)
-            figures: dict[str, Any] = {"opened_events": opened, "count_median_ms": round(count_ms, 2)}
+            figures: dict[str, Any] = {"opened_events": opened, "count_median_ms": round(count_ms, 3)}
             for by in GROUPINGS:
 
                 def evaluation(by: str = by, start: datetime = start, end: datetime = end) -> Any:
@@ -96,7 +96,7 @@ def bench(url: str, period: str, repeat: int) -> dict[str, Any]:
 
                 median_ms, rows = timed(evaluation, repeat)
                 figures[by] = {
-                    "median_ms": round(median_ms, 2),
+                    "median_ms": round(median_ms, 3),
                     "peak_kib": round(peak_kib(evaluation), 1),
                     "ratio": round(median_ms / count_ms, 2) if count_ms else None,
                     "groups": len(rows),

@@ -29,6 +29,8 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -351,6 +353,54 @@ def write(conn: Connection, batch: dict[Table, list[dict[str, Any]]]) -> None:
                 )
 
 
+@contextmanager
+def _bulk_load(gl: Gridloop) -> Iterator[None]:
+    """On PostgreSQL, the big tables' secondary indexes and foreign keys are set aside while the copies are
+    written, and made again once they are in: an index built over all the rows at once (and a key checked in one
+    pass) costs a fraction of keeping it row by row. Their definitions are the database's own (``pg_indexes``,
+    ``pg_get_constraintdef``), so they come back as they were; the primary keys and unique constraints stay.
+    A run killed in the copying leaves the tables without them: start again on an empty database."""
+    if gl.db.engine.dialect.name != "postgresql":
+        yield
+        return
+    names = [table.name for table in TABLES]
+    with gl.db.engine.begin() as conn:
+        indexes = conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = current_schema() "
+                "AND tablename = ANY(:tables) "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+            ),
+            {"tables": names},
+        ).all()
+        keys = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid::regclass::text = ANY(:tables)"
+            ),
+            {"tables": names},
+        ).all()
+        for table, name, _definition in keys:
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+        for name, _definition in indexes:
+            conn.execute(text(f"DROP INDEX {name}"))
+    try:
+        yield
+    finally:
+        started = time.perf_counter()
+        with gl.db.engine.begin() as conn:
+            conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+            for _name, definition in indexes:
+                conn.execute(text(definition))
+            for table, name, definition in keys:
+                conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
+        print(
+            f"{len(indexes)} indexes and {len(keys)} foreign keys made again in "
+            f"{time.perf_counter() - started:,.0f} s",
+            file=sys.stderr,
+        )
+
+
 def _advance_sequences(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for table in TABLES:
@@ -406,14 +456,30 @@ def generate(
         ids = Ids(conn)
         simulated = conn.scalar(select(func.count()).select_from(EVENTS))
     done = 0
-    for batch in copies(found, by_town, events, years, ids, rng):
+
+    def store(batch: dict[Table, list[dict[str, Any]]]) -> dict[Table, list[dict[str, Any]]]:
         with gl.db.engine.begin() as conn:
             write(conn, batch)
+        return batch
+
+    def stored(batch: dict[Table, list[dict[str, Any]]]) -> None:
+        nonlocal done
         for table, rows in batch.items():
             written[table.name] += len(rows)
         done += len(batch[EVENTS])
         _progress(done, events, copying)
-    print(file=sys.stderr)
+
+    # the next batch is made while the server takes this one in (most of a batch's time is the server's: its
+    # indexes, its log), so the two sides work at once
+    with _bulk_load(gl), ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[dict[Table, list[dict[str, Any]]]] | None = None
+        for batch in copies(found, by_town, events, years, ids, rng):
+            if pending is not None:
+                stored(pending.result())
+            pending = writer.submit(store, batch)
+        if pending is not None:
+            stored(pending.result())
+        print(file=sys.stderr)
     with gl.db.engine.begin() as conn:
         _advance_sequences(conn)
         total = conn.scalar(select(func.count()).select_from(EVENTS))

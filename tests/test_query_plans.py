@@ -178,3 +178,22 @@ def test_a_search_by_a_codes_beginning_takes_its_page_in_the_codes_order_from_th
     plan = _plan(app, *page)
     assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
     assert _served(plan, "code"), plan
+
+
+def test_a_search_by_sub_category_and_period_takes_its_page_in_report_order_from_the_category_index(
+    app: Any,
+) -> None:
+    """A sub-category's cases of a year are tens of thousands in years of history: the index on (category,
+    reported_at) gives them newest first, so the page is read with nothing to sort. A class (the beginning of
+    several sub-categories' codes) is still a range of codes."""
+    gl = app.extensions["gridloop"]
+    report(gl)
+    year = "from=2026-01-01&to=2026-12-31"
+    statements = _statements(app, [("dispatcher", f"/api/v1/events?category=0101&{year}")])
+    (page,) = [(s, p) for _, s, p in statements if "FROM events" in s and "ORDER BY events.reported_at" in s]
+    plan = _plan(app, *page)
+    assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
+    assert any("ix_events_category_reported_at" in line for line in plan), plan
+    statements = _statements(app, [("dispatcher", f"/api/v1/events?category=01&{year}")])
+    (page,) = [(s, p) for _, s, p in statements if "FROM events" in s and "ORDER BY events.reported_at" in s]
+    assert "events.category >=" in page[0] and "events.category =" not in page[0], page[0]

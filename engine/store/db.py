@@ -97,19 +97,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    # psycopg prepares no statement of its own accord (prepare_threshold None), so SQLAlchemy's are planned for
-    # their parameters each time: the evaluation's ranges differ by orders of magnitude (a month, a year), and a
-    # generic plan made for a month's took a year's steps from 4.6 s to 15 s (bench/evaluation_bench.py). The
-    # hot path's statements, which find rows by their keys, are prepared at their first use instead and keep
-    # the plan PostgreSQL settles on (engine.store.statements: 231 → 102 µs for a task and its event).
-    engine = create_engine(
-        url,
-        pool_size=10,
-        max_overflow=10,
-        pool_pre_ping=True,
-        json_serializer=_json_text,
-        connect_args={"prepare_threshold": None},
-    )
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=_json_text)
     batches.install(engine)
 
     @event.listens_for(engine, "connect")
@@ -118,6 +106,11 @@ def make_engine(url: str) -> Engine:
             # gridloop's statements are short: compiling them (PostgreSQL's JIT, on for costly plans) costs more
             # than it saves — 188 ms of a month's 898 ms step aggregate at a million cases
             cursor.execute("SET jit = off")
+            # a statement psycopg has prepared is planned for its parameters each time: the evaluation's ranges
+            # differ by orders of magnitude (a month, a year), and a generic plan made for a month's took a
+            # year's steps from 4.6 s to 15 s (bench/evaluation_bench.py); and a foreign key's check, planned
+            # once while a table was small, kept reading the table whole as a bulk load filled it
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_connection.commit()
 
     return engine

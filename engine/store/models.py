@@ -183,12 +183,16 @@ class Event(Base):
     """A grid event and its process instance."""
 
     __tablename__ = "events"
-    # the open cases, newest first (the map's points): a few among the years kept
-    __table_args__ = (Index("ix_events_completed_reported_at", "completed", "reported_at"),)
+    __table_args__ = (
+        # the open cases, newest first (the map's points): a few among the years kept
+        Index("ix_events_completed_reported_at", "completed", "reported_at"),
+        # a sub-category's cases, newest first (the events list searched by category and period)
+        Index("ix_events_category_reported_at", "category", "reported_at", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str | None] = mapped_column(Code(32), unique=True, nullable=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
-    category: Mapped[str] = mapped_column(Code(16), index=True)
+    category: Mapped[str] = mapped_column(Code(16))
     grid_code: Mapped[str] = mapped_column(Code(32), ForeignKey("org_units.code"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)

@@ -173,7 +173,7 @@ def _run(conn: Connection, sql: str, params: dict[str, Any], *, answer: bool = T
     batch = batches.of(conn)
     if batch is None:
         driver: Any = conn.connection.driver_connection
-        if conn.dialect.name == "postgresql":  # prepared at first use (see engine.store.db.make_engine)
+        if conn.dialect.name == "postgresql":  # prepared at first use: parsed once
             return driver.execute(sql, params, prepare=True)
         return driver.execute(sql, params)  # (SQLite's driver prepares every statement, keeping the last 100)
     cursor = batch.queue(sql, params)
