@@ -9,7 +9,10 @@ makes few round trips. On SQLite there is no batch: every statement runs at once
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from psycopg import pq
 from sqlalchemy import select
 
 from bench.engine_bench import protocol_trace, round_trips
@@ -91,3 +94,22 @@ def test_a_step_of_the_loop_makes_few_round_trips_on_postgresql(gl, driver):
     # step's earlier completions asked · the history record] · [the notices · the event saved · COMMIT] — one
     # statement at a time, the same step made eleven
     assert round_trips(trace) == 3
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["commits", "fails"])
+def test_a_unit_of_work_gives_its_connection_back_as_the_pool_gave_it(gl, fails):
+    event_id = new_event(gl)
+    with contextlib.suppress(RuntimeError), gl.db.unit_of_work() as session:
+        conn = session.connection()
+        driver = conn.connection.driver_connection
+        row = statements.event(conn, event_id)
+        row.state = "open"
+        statements.save_event(conn, row)
+        if fails:
+            raise RuntimeError("the command failed")
+    if gl.db.dialect == "postgresql":  # its own transactions again (the batch's were in autocommit mode)
+        assert (driver.autocommit, driver.info.transaction_status) == (False, pq.TransactionStatus.IDLE)
+    else:
+        assert not driver.in_transaction
+    with gl.db.reading() as session:
+        assert session.get(Event, event_id).state == ("reported" if fails else "open")

@@ -28,7 +28,7 @@ runs at once.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psycopg import errors as pg_errors
@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, event
 from engine.errors import changed_meanwhile
 
 _KEY = "gridloop.batch"  # the batch of the transaction open on a pooled connection, in the connection's info
+_RESTORE = "gridloop.batch.restore"  # the driver connection whose autocommit mode a batch set, likewise
 # the unique constraint that two commands appending to one event's history at once both meet
 _RACED = {"uq_history_event_id"}
 # gridloop's commands rely on each statement seeing what was committed before it (a lock, then a fresh read)
@@ -55,11 +56,14 @@ class Batch:
         self._checks: list[Callable[[], None]] = []
 
     def queue(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """Queue a statement and return its cursor (its answer is there once the batch is sent)."""
+        """Queue a statement and return its cursor (its answer is there once the batch is sent). The answers
+        that have come back meanwhile are taken in as it is sent: an earlier statement's failure may be raised
+        here."""
         if self._pipeline is None:
             self._pipeline = self.driver.pipeline()
             self._pipeline.__enter__()
-        return self.driver.execute(sql, params, prepare=params is not None)
+        with self._failures():
+            return self.driver.execute(sql, params, prepare=params is not None)
 
     def check(self, check: Callable[[], None]) -> None:
         """Run ``check`` once the batch is next answered (it raises to refuse the command)."""
@@ -69,19 +73,29 @@ class Batch:
         """Send what is queued and wait until all of it is answered (one round trip); then run the checks."""
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
-            try:
+            with self._failures():
                 pipeline.__exit__(None, None, None)
-            except pg_errors.IntegrityError as exc:
-                self._checks.clear()
-                if exc.diag.constraint_name in _RACED:
-                    raise changed_meanwhile() from exc
-                raise
-            except pg_errors.DivisionByZero as exc:  # (statements.save_event's check: see there)
-                self._checks.clear()
-                raise changed_meanwhile() from exc
         checks, self._checks = self._checks, []
         for check in checks:
             check()
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """A queued statement's failure as the command's: a lost race is :class:`Conflict`; the checks that
+        waited for the answers are dropped (the command is over)."""
+        try:
+            yield
+        except pg_errors.IntegrityError as exc:
+            self._checks.clear()
+            if exc.diag.constraint_name in _RACED:
+                raise changed_meanwhile() from exc
+            raise
+        except pg_errors.DivisionByZero as exc:  # (statements.save_event's check: see there)
+            self._checks.clear()
+            raise changed_meanwhile() from exc
+        except pg_errors.Error:
+            self._checks.clear()
+            raise
 
     def abandon(self) -> None:
         """Leave pipeline mode without caring for the answers: the transaction is being rolled back."""
@@ -106,6 +120,7 @@ def begin_on(conn: Connection) -> Batch | None:
     if driver.info.transaction_status != pq.TransactionStatus.IDLE or driver.autocommit:
         return None  # (not a connection as the pool gives it: left to the driver's own transaction)
     driver.autocommit = True
+    conn.info[_RESTORE] = driver
     batch = conn.info[_KEY] = Batch(driver)
     batch.queue(BEGIN)
     return batch
@@ -125,10 +140,6 @@ def end_on(conn: Connection) -> None:
     batch = conn.info.pop(_KEY, None)
     if batch is not None:
         batch.abandon()
-        conn.info[_RESTORE] = batch.driver
-
-
-_RESTORE = "gridloop.batch.restore"  # the driver connection whose autocommit mode a batch set
 
 
 def restore_on(conn: Connection) -> None:

@@ -291,8 +291,8 @@ class Database:
                 raise
             session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
             token = _UNIT_OF_WORK.set((self, session))
-            batches.begin_on(connection)
             try:
+                batches.begin_on(connection)  # PostgreSQL: its BEGIN queued with the first statements
                 yield session
                 session.flush()
                 session.close()
@@ -307,9 +307,11 @@ class Database:
                 batches.end_on(connection)
                 _UNIT_OF_WORK.reset(token)
                 session.close()
-                if transaction.is_active:
-                    transaction.rollback()
-                batches.restore_on(connection)
+                try:
+                    if transaction.is_active:
+                        transaction.rollback()
+                finally:
+                    batches.restore_on(connection)
                 # whatever the command did — or found (a conflict is someone else's commit) — what is read next
                 # in this context reads it: the read scope's snapshot ends here
                 scope = self.current_scope()
