@@ -155,3 +155,22 @@ def test_a_departments_sheet_is_on_its_own_rows_and_task_page_and_on_no_other_de
     assert [s["id"] for s in page["sheets"]] == [leader_sheet["id"]]
     with gl.reading("supervisor") as reader:  # who sees the task but does not answer for it may not reply
         assert [s["can_reply"] for s in task_page(reader, tasks["DH-CG"]["id"])["sheets"]] == [False]
+
+
+def test_a_red_close_steps_sheet_is_cleared_once_when_the_close_closes_the_case(gl, driver):
+    """The step's sheet is both the done step's and the closed case's: one clearing, one record."""
+    event_id = driver.report("gw_hb1")
+    driver.complete("intake", event_id, "accept", {"decision": "accept"})
+    driver.complete("dispatcher", event_id, "dispatch", {"department": "DH-HW"})
+    driver.complete("h_dh_hw", event_id, "handle", {"action": "done", "result": "已清运"})
+    driver.complete("gw_hb1", event_id, "verify", {"passed": True})
+    close = driver.open_task(event_id, "close")
+    gl.clock.set(close["due_at"] + timedelta(seconds=1))
+    assert gl.supervise()["issued"] == 1
+    [sheet] = _platform_sheets(gl)
+    assert sheet["task_id"] == close["id"]
+    driver.complete("leader", event_id, "close", {"opinion": "同意"})
+    assert _platform_sheets(gl) == []
+    actions = [h["action"] for h in driver.event(event_id)["history"] if h["action"].startswith("sheet_")]
+    assert actions == ["sheet_issued", "sheet_cleared"]
+    assert verification.verify_all(gl)["mismatches"] == []

@@ -334,6 +334,8 @@ def clear_for_closed_event(session: Session, event: Any, now: datetime, actor: s
             SupervisionSheet.event_id == event.id, SupervisionSheet.status == "open"
         )
     ):
+        if sheet.status != "open":  # cleared by this command already (the done step's: clear_for_done_step)
+            continue
         if sheet.kind == "leader" and sheet.reply is None:
             continue
         sheet.status, sheet.cleared_at = "cleared", now
