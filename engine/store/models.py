@@ -186,8 +186,9 @@ class Event(Base):
     __table_args__ = (
         # the open cases, newest first (the map's points): a few among the years kept
         Index("ix_events_completed_reported_at", "completed", "reported_at"),
-        # a sub-category's cases, newest first (the events list searched by category and period)
-        Index("ix_events_category_reported_at", "category", "reported_at", "id"),
+        # a sub-category's cases, newest first (the events list searched by category and period), with their
+        # grid for the scope (the list's count is the index's alone)
+        Index("ix_events_category_reported_at", "category", "reported_at", "id", "grid_code"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str | None] = mapped_column(Code(32), unique=True, nullable=True)
