@@ -14,6 +14,7 @@ from engine.app import Gridloop
 from engine.reads import listing, queries
 from engine.store import search
 from engine.store.db import alembic_config, migrate
+from engine.store.models import Event
 
 DESCRIPTIONS = {
     "cover": "幸福路12号门口井盖松动，车辆经过有响声",
@@ -43,6 +44,17 @@ def test_the_terms_are_chinese_pairs_with_the_last_alone_and_latin_words_lower_c
     assert search.terms("ABC建筑, 12号 桥") == "abc 建筑 筑 12 号 桥"
     assert search.terms("  ，。") is None and search.terms(None) is None
     assert search.words("  井盖  松动 ，  ") == ["井盖", "松动"]  # a word of punctuation alone is no word
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_word_the_index_finds_exactly_is_not_confirmed_by_the_description(dialect: str) -> None:
+    def confirmed(text: str) -> bool:
+        condition = search.matches(dialect, Event, text)
+        assert condition is not None
+        return "lower(events.description)" in str(condition.compile())
+
+    assert not any(confirmed(word) for word in ("井盖", "井", "abc", "ABC", "12"))
+    assert all(confirmed(word) for word in ("井盖松动", "12号", "100%", "清运_急", "a-b"))
 
 
 def test_descriptions_are_found_by_chinese_words_single_characters_latin_words_and_numbers(

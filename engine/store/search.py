@@ -122,8 +122,26 @@ def matches(dialect: str, events: Any, search: str | None) -> ColumnElement[bool
             .where(text("event_search MATCH :search_query").bindparams(search_query=_sqlite_query(asked)))
         )
     return and_(
-        indexed, *(func.lower(events.description).contains(w.lower(), autoescape=True) for w in found)
+        indexed,
+        *(
+            func.lower(events.description).contains(w.lower(), autoescape=True)
+            for w in found
+            if not _exact(w)
+        ),
     )
+
+
+def _exact(word: str) -> bool:
+    """Whether the index alone finds exactly the descriptions that hold ``word``: a word of one or two Chinese
+    characters (its pair, or the pairs it starts and the run it ends) or one Latin word or number (the words it
+    begins), typed with nothing else. A longer Chinese word is confirmed by the description itself (its pairs may
+    stand apart), as is a word with punctuation or several runs. Asked of the index alone, the planner also
+    knows how many cases hold the word (a common one: most, walked newest first until the page is full)."""
+    runs = _runs(word)
+    if len(runs) != 1:
+        return False
+    cjk, run = runs[0]
+    return run == word.lower() and (not cjk or len(run) <= 2)
 
 
 def pg_index_sql() -> str:
