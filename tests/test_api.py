@@ -266,6 +266,40 @@ def test_events_are_limited_to_the_callers_scope(api: Api) -> None:
     assert [e["id"] for e in second["items"]] == [mine["id"]]
 
 
+def test_a_list_of_events_is_read_on_from_where_the_page_before_ended(api: Api) -> None:
+    """``next`` of a page, given as ``after``, is the following page however deep the list: the same events as
+    the numbered pages, in the same order, each once; the last page has none."""
+    reported = [api.report("gw_hb1", description=f"路边垃圾堆放第{n}处")["id"] for n in range(5)]
+    for query in ("", "&code=E"):  # newest first by report time; by code when searched by code
+        numbered = []
+        for page in (1, 2, 3):
+            numbered += [
+                e["id"]
+                for e in api.get("intake", f"/events?per_page=2&page={page}{query}").get_json()["items"]
+            ]
+        walked, after, pages = [], "", 0
+        while True:
+            page = api.conforms(api.get("intake", f"/events?per_page=2{after}{query}"), 200, "EventPage")
+            walked += [e["id"] for e in page["items"]]
+            pages += 1
+            if page["next"] is None:
+                break
+            after = f"&after={page['next']}"
+        assert walked == numbered and sorted(walked) == sorted(reported) and pages == 3, query
+    last = api.get("intake", "/events?per_page=5").get_json()
+    assert len(last["items"]) == 5 and last["next"] is not None  # a full page: there may be more
+    assert api.get("intake", f"/events?per_page=5&after={last['next']}").get_json() | {"total": 0} == {
+        "items": [],
+        "total": 0,
+        "page": 1,
+        "per_page": 5,
+        "next": None,
+    }
+    for bad in ("nonsense", "t.x.1", "t.1", "c.E1", "t.99999999999999999999999.1"):
+        refused = api.conforms(api.get("intake", f"/events?after={bad}"), 400, "ValidationError")
+        assert list(refused["errors"]) == ["after"], bad
+
+
 def test_events_filters_and_their_validation(api: Api) -> None:
     event = api.report("gw_hb1")
     api.report("gw_hb1", category="0103", description="道路不洁，落叶堆积")

@@ -20,6 +20,7 @@ from conftest import BACKENDS, GRID_HB1
 from sqlalchemy import event, select
 from web_support import PASSWORD, app_with_staff, complete, open_task, report, staff
 
+from engine.reads.queries import cursor
 from engine.store import search
 from engine.store.models import Event, Task, code_prefix
 
@@ -110,6 +111,13 @@ def test_the_pages_that_must_stay_flat_read_the_big_tables_through_indexes(app: 
     month = "from=2026-11-01&to=2026-11-30"
     calls = [(who, f"/inbox?view={view}") for who in ("gw_hb1", "dispatcher") for view in VIEWS]
     calls += [("dispatcher", "/api/v1/tasks?view=done"), ("dispatcher", "/api/v1/events?text=井盖")]
+    newest = cursor(
+        gl.list_events("dispatcher", per_page=1)[0][0]
+    )  # the list read on from a row, by either order
+    calls += [
+        ("dispatcher", f"/api/v1/events?after={newest}"),
+        ("dispatcher", "/api/v1/events?after=c.E9&code=E"),
+    ]
     for who in ("dispatcher", "gw_hb1"):
         calls += [
             (who, "/events"),

@@ -33,6 +33,7 @@ from engine.errors import (
 from engine.org.auth import AuthenticationFailed
 from engine.reads.lights import CaseLight
 from engine.reads.processes import process_models
+from engine.reads.queries import cursor as event_cursor
 from engine.store.attachments import MAX_BYTES
 from webui.api_schemas import (
     MULTIPART,
@@ -412,7 +413,9 @@ def list_events(query: EventQuery) -> Response:
         reported_to=_local_moment(query.reported_to, end_of_day=True),
         exported=query.contacts == "whole",
     )
-    return _page([{**r, "light": _listed_light(r["light"])} for r in rows], total, query.page, query.per_page)
+    following = event_cursor(rows[-1], by_code=bool(query.code)) if len(rows) == query.per_page else None
+    items = [{**r, "light": _listed_light(r["light"])} for r in rows]
+    return _page(items, total, query.page, query.per_page, next=following)
 
 
 @bp.get("/events/<int:event_id>")

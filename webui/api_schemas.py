@@ -317,6 +317,11 @@ class EventQuery(ListFilters):
         description="whole: the public reporters' contacts and the phone and identity numbers in the texts "
         "unmasked, for the roles the reporter_contact_roles setting names (everyone else gets them masked)",
     )
+    after: Filter = Field(
+        None,
+        description="the next of the page before: the page after it, instead of the page-th (as fast however "
+        "deep into the list; page is then not read)",
+    )
 
 
 class NoticeQuery(PageQuery):
@@ -557,6 +562,9 @@ class EventPage(Page):
     """One page of events, newest first."""
 
     items: list[ShownEvent]
+    next: str | None = Field(
+        description="where the list goes on: give it as after for the next page (null on its last page)"
+    )
 
 
 class TaskPage(Page):

@@ -54,6 +54,7 @@ def matching_events(
     text: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    after: str | None = None,
     exported: bool | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the events in the actor's scope matching the filters, newest first, and their total
@@ -83,6 +84,7 @@ def matching_events(
         text=text,
         page=page,
         per_page=per_page,
+        after=after,
     )
     lights = Lights.of(reader, reader.bundle())
     steps = queries.open_steps(reader.session, {row["id"] for row in rows})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
+from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.evaluation.metrics import NOT_CASES
 from engine.org import scope
 from engine.org.people import Actor
@@ -213,10 +213,12 @@ def list_events(
     text: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    after: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Events in the actor's scope matching the filters, newest first (by code when searched by code), and their
     total (counted up to :data:`COUNT_LIMIT`). ``code`` is an event's code or its beginning; ``text`` words its
-    description holds (:func:`engine.store.search.matches`)."""
+    description holds (:func:`engine.store.search.matches`). ``after``: the page after the row whose
+    :func:`cursor` it is, instead of the ``page``-th (read from the list's index at the row, however deep)."""
     conditions = [scope.event_filter(actor)]
     if code:
         conditions.append(code_prefix(Event.code, code.upper()))
@@ -239,8 +241,45 @@ def list_events(
     # ends with the case's number, so that the code's index gives the page at once (ordered by report time, a
     # month's codes in a million cases were found by walking the report times back past half a million)
     order = (Event.code.desc(),) if code else (Event.reported_at.desc(), Event.id.desc())
-    events = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
+    if after is not None:
+        query = query.where(_before(after, by_code=bool(code)))
+    else:
+        query = query.offset((page - 1) * per_page)
+    events = session.scalars(query.order_by(*order).limit(per_page))
     return [event_row(e) for e in events], total
+
+
+def cursor(row: dict[str, Any], *, by_code: bool = False) -> str:
+    """Where a list of events stands after ``row`` (an :func:`event_row`), for ``list_events(after=…)``: the
+    row's place in the list's order — its code when the list is searched by code, else its report time (in
+    microseconds since 1970, UTC) and id; nothing a URL needs to escape."""
+    if by_code:
+        return f"c.{row['code']}"
+    at = row["reported_at"] - _EPOCH
+    return f"t.{(at.days * 86_400 + at.seconds) * 1_000_000 + at.microseconds}.{row['id']}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _before(after: str, *, by_code: bool) -> ColumnElement[bool]:
+    """SQL: the events after the cursor ``after`` in the list's order (newest first)."""
+    kind, _, place = after.partition(".")
+    try:
+        if by_code and kind == "c" and place:
+            return Event.code < place
+        if not by_code and kind == "t":
+            micros, _, row_id = place.partition(".")
+            at = _EPOCH + timedelta(microseconds=int(micros))
+            # (the first condition alone is the index's: the walk back starts at the row)
+            return and_(Event.reported_at <= at, or_(Event.reported_at < at, Event.id < int(row_id)))
+    except (ValueError, OverflowError):
+        pass
+    raise ValidationFailed(
+        "{after!r} is not where a list of events stands: give the next of the page before",
+        {"after": [FieldError("not_a_cursor", {})]},
+        after=after,
+    )
 
 
 def _category(session: Session, category: str) -> Any:
