@@ -38,7 +38,7 @@ from engine.audit import admin_log, history
 from engine.bpmn import instances, runtime
 from engine.bpmn.deployed import Deployed
 from engine.commands import command_log
-from engine.errors import FieldError, Forbidden, NotFound, ValidationFailed, changed_meanwhile
+from engine.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from engine.notices import derive as notices
 from engine.org.people import Actor
 from engine.store import search, statements
@@ -177,15 +177,13 @@ class Step:
 
     # ------------------------------------------------------------ events
 
-    def _hold(self, event: Any, *, locked: bool = False) -> Any:
-        """Take the event into the command: locked on PostgreSQL and checked against the version read (``locked``:
-        the read took the lock already, and checked)."""
-        if event.id in self._touched:
-            return self._touched[event.id].row
-        if self.parts.db.dialect == "postgresql" and not locked:
-            current = statements.lock_event(self.conn, event.id)
-            if current != event.version:
-                raise changed_meanwhile()
+    def _hold(self, event: Any) -> Any:
+        """Take the event into the command (read with its lock on PostgreSQL: ``statements.event`` and
+        ``statements.task_and_event`` with ``lock``, which also check the version read against the locked one);
+        an event the command holds already stays the row it holds."""
+        held = self._touched.get(event.id)
+        if held is not None:
+            return held.row
         self._touched[event.id] = _Touched(event, event.version)
         return event
 
@@ -197,7 +195,7 @@ class Step:
         event = statements.event(self.conn, event_id, lock=True)
         if event is None:
             raise NotFound("no event {event}", code="event.not_found", event=event_id)
-        return self._hold(event, locked=True)
+        return self._hold(event)
 
     def task_and_event(self, task_id: int) -> tuple[statements.Row, statements.Row]:
         """An inbox row and its event, read in one statement (so the event's version is that of the moment the
@@ -206,10 +204,7 @@ class Step:
         if found is None:
             raise NotFound("no task {task}", code="task.not_found", task=task_id)
         task, event = found
-        held = self._touched.get(event.id)
-        if held is not None:
-            return task, held.row
-        return task, self._hold(event, locked=True)
+        return task, self._hold(event)
 
     def new_event(self, values: dict[str, Any]) -> statements.Row:
         """Insert a new event row (with its description's search terms) and hold it."""

@@ -231,7 +231,7 @@ _OPEN_SHEETS = "open_sheets_at_read"
 def task_and_event(conn: Connection, task_id: int, *, lock: bool = False) -> tuple[Row, Row] | None:
     """An inbox row and its event, read in one statement (so the event's version is that of the same moment),
     with whether the event has open supervision sheets (:func:`open_sheets_at_read`); with ``lock``, the event is
-    also locked as :func:`lock_event` does, in the same round trip."""
+    also locked (:func:`_lock`) in the same round trip (PostgreSQL)."""
     dialect = _dialect(conn)
     sql = dialect.sql(
         "task_and_event",
@@ -259,8 +259,8 @@ def task_and_event(conn: Connection, task_id: int, *, lock: bool = False) -> tup
 
 
 def event(conn: Connection, event_id: int, *, lock: bool = False) -> Row | None:
-    """An event row (without its workflow state); with ``lock``, locked as :func:`lock_event` does, in the same
-    round trip."""
+    """An event row (without its workflow state); with ``lock``, locked (:func:`_lock`) in the same round trip
+    (PostgreSQL)."""
     dialect = _dialect(conn)
     sql = dialect.sql(
         "event",
@@ -278,20 +278,13 @@ def event(conn: Connection, event_id: int, *, lock: bool = False) -> Row | None:
     return found
 
 
-def lock_event(conn: Connection, event_id: int) -> int | None:
-    """Lock an event's row for the rest of the transaction (PostgreSQL) and return its current version.
+def _lock(conn: Connection, where: str, params: dict[str, Any]) -> Any:
+    """Lock the event ``WHERE {where}`` finds for the rest of the transaction (the statement sent, with all
+    queued before it) and return the row of its id and version as the lock found them (None: no such event).
 
     A command that read the event at some version locks it before it writes anything: a command racing it on
     the same event waits here until the first commits, then finds the version moved and is a conflict —
-    before any of its writes could collide with the winner's (an inbox row's unique key, say).
-    """
-    found = _lock(conn, "id = :event", {"event": event_id})
-    return None if found is None else found[1]
-
-
-def _lock(conn: Connection, where: str, params: dict[str, Any]) -> Any:
-    """Lock the event ``WHERE {where}`` finds (the statement sent, with all queued before it) and return the row
-    of its id and version as the lock found them (None when there is no such event)."""
+    before any of its writes could collide with the winner's (an inbox row's unique key, say)."""
     dialect = _dialect(conn)
     sql = dialect.sql(
         f"lock event {where}", lambda: f"SELECT id, version FROM events WHERE {where} FOR UPDATE"
